@@ -1,0 +1,92 @@
+//! Configuration from the environment, with defaults that work on a fresh machine.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+/// The default database: an SQLite file in the working directory, created on first start.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://threadline.db?mode=rwc";
+/// The default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// The default data directory (attachments and other files).
+pub const DEFAULT_DATA_DIR: &str = "threadline-data";
+
+/// Everything the gateway reads from its environment.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `DATABASE_URL`: `sqlite://...` (default) or `postgres://...`.
+    pub database_url: String,
+    /// `THREADLINE_LISTEN`: the HTTP listen address.
+    pub listen: SocketAddr,
+    /// `THREADLINE_JWT_SECRET`: the HS256 secret; generated and kept in the database when unset.
+    pub jwt_secret: Option<String>,
+    /// `THREADLINE_DATA_DIR`: where files (attachments) are kept.
+    pub data_dir: PathBuf,
+}
+
+/// A configuration value that could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{name}: {message}")]
+pub struct ConfigError {
+    /// The environment variable.
+    pub name: &'static str,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let listen_text = get("THREADLINE_LISTEN").unwrap_or_else(|| DEFAULT_LISTEN.into());
+        let listen = listen_text.parse().map_err(|_| ConfigError {
+            name: "THREADLINE_LISTEN",
+            message: format!("`{listen_text}` is not an address such as 127.0.0.1:8080"),
+        })?;
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres")) {
+            return Err(ConfigError {
+                name: "DATABASE_URL",
+                message: "use sqlite://FILE?mode=rwc or postgres://USER@HOST/DB".into(),
+            });
+        }
+        let jwt_secret = get("THREADLINE_JWT_SECRET");
+        if let Some(secret) = &jwt_secret
+            && secret.len() < 32
+        {
+            return Err(ConfigError {
+                name: "THREADLINE_JWT_SECRET",
+                message: "use at least 32 characters (or unset it to have one generated)".into(),
+            });
+        }
+        Ok(Self {
+            database_url,
+            listen,
+            jwt_secret,
+            data_dir: get("THREADLINE_DATA_DIR")
+                .unwrap_or_else(|| DEFAULT_DATA_DIR.into())
+                .into(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_work_and_bad_values_are_named() {
+        let config = Config::from_lookup(|_| None).expect("defaults");
+        assert_eq!(config.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
+        let err = Config::from_lookup(|n| (n == "THREADLINE_LISTEN").then(|| "nope".into()))
+            .expect_err("bad listen");
+        assert_eq!(err.name, "THREADLINE_LISTEN");
+        let err = Config::from_lookup(|n| (n == "THREADLINE_JWT_SECRET").then(|| "short".into()))
+            .expect_err("short secret");
+        assert_eq!(err.name, "THREADLINE_JWT_SECRET");
+    }
+}

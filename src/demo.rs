@@ -1,0 +1,152 @@
+//! The demo organization created on the first start of an empty database, so a newcomer has
+//! something to query in the playground.
+//!
+//! Users (all `@demo.test`): `owner` (OWNER), `admin` (ADMIN), `ana` and `ben` (MEMBER), and
+//! `customer`, the customer user of the first contact. Twenty contacts with emails and phones;
+//! Ana created six of them (so she holds `ADMIN` there) and has `WRITE` on four more, Ben has
+//! `READ` on five.
+
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    PaginatorTrait, TransactionTrait,
+};
+
+use crate::{
+    auth::{self, Role},
+    db,
+    error::{ApiError, ApiResult},
+    service::{
+        access::AccessLevel,
+        collaborators,
+        contacts::{self, AddressInput, CreateContact, EmailInput, PhoneInput},
+        now,
+        users::{self, CreateUser, NewUserKind},
+    },
+};
+
+const CONTACTS: [(&str, &str); 20] = [
+    ("Maria Garcia", "Garcia Bakery"),
+    ("James Smith", "Smith & Sons"),
+    ("Chen Wei", "Lotus Imports"),
+    ("Amara Okafor", "Okafor Design"),
+    ("Lukas Novak", "Novak Logistics"),
+    ("Sofia Rossi", "Rossi Caffè"),
+    ("Noah Johnson", "Northwind Traders"),
+    ("Yuki Tanaka", "Tanaka Studio"),
+    ("Fatima Zahra", "Atlas Travel"),
+    ("Oliver Brown", "Brown Hardware"),
+    ("Elena Petrova", "Petrova Consulting"),
+    ("Mateo Silva", "Silva Surf Shop"),
+    ("Aisha Khan", "Khan Pharmacy"),
+    ("Liam Murphy", "Murphy's Pub"),
+    ("Ingrid Larsen", "Fjord Outfitters"),
+    ("Kwame Mensah", "Mensah Farms"),
+    ("Chloé Martin", "Martin Fleurs"),
+    ("Diego Ramirez", "Ramirez Auto"),
+    ("Hannah Müller", "Müller Bikes"),
+    ("Ravi Patel", "Patel Electronics"),
+];
+
+/// Creates the demo organization when the database has none and no other process is creating
+/// it; returns its owner then, `None` otherwise.
+pub async fn seed_if_empty(db: &DatabaseConnection) -> ApiResult<Option<entity::user::Model>> {
+    if entity::organization::Entity::find().count(db).await? > 0 {
+        return Ok(None);
+    }
+    // All or nothing: a failed seed leaves an empty database, so the next start tries again.
+    let txn = db.begin().await?;
+    let owner = seed(&txn).await?;
+    txn.commit().await?;
+    Ok(owner)
+}
+
+async fn seed(db: &DatabaseTransaction) -> ApiResult<Option<entity::user::Model>> {
+    // Claim the seeding: of two processes starting on one empty database only one wins.
+    let claim = format!("{:x}", u128::from_le_bytes(db::random_bytes::<16>()));
+    let winner = db::setting_or_insert(db, "demo_seeded_by", || claim.clone()).await?;
+    if winner != claim {
+        return Ok(None);
+    }
+    let org = entity::organization::ActiveModel {
+        name: Set("Demo Company".into()),
+        created_at: Set(now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    let staff = |email: &str, name: &str, role| CreateUser {
+        email: email.into(),
+        name: name.into(),
+        kind: NewUserKind::Staff(role),
+    };
+    let owner = users::insert_unchecked(db, org.id, &staff("owner@demo.test", "Olivia Owner", Role::Owner)).await?;
+    users::insert_unchecked(db, org.id, &staff("admin@demo.test", "Adam Admin", Role::Admin)).await?;
+    let ana = users::insert_unchecked(db, org.id, &staff("ana@demo.test", "Ana Member", Role::Member)).await?;
+    let ben = users::insert_unchecked(db, org.id, &staff("ben@demo.test", "Ben Member", Role::Member)).await?;
+    let as_actor = |u: &entity::user::Model| auth::actor_of(u).ok_or_else(|| ApiError::Internal("demo user".into()));
+    let (owner_actor, ana_actor) = (as_actor(&owner)?, as_actor(&ana)?);
+
+    let mut contact_ids = Vec::new();
+    for (i, (name, company)) in CONTACTS.iter().enumerate() {
+        let slug = name
+            .to_lowercase()
+            .split_whitespace()
+            .map(|w| w.chars().filter(char::is_ascii_alphanumeric).collect::<String>())
+            .collect::<Vec<_>>()
+            .join(".");
+        let domain: String = company
+            .to_lowercase()
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect();
+        let input = CreateContact {
+            name: (*name).into(),
+            emails: vec![EmailInput {
+                email: format!("{slug}@{domain}.example"),
+                label: Some("work".into()),
+                primary: true,
+            }],
+            phones: vec![PhoneInput {
+                number: format!("+1 415 555 {:04}", 100 + i),
+                label: Some("mobile".into()),
+                primary: true,
+            }],
+            addresses: if i % 4 == 0 {
+                vec![AddressInput {
+                    label: Some("office".into()),
+                    line1: format!("{} Market Street", 100 + i),
+                    city: Some("San Francisco".into()),
+                    region: Some("CA".into()),
+                    postal_code: Some("94105".into()),
+                    country: Some("US".into()),
+                    primary: true,
+                    ..Default::default()
+                }]
+            } else {
+                Vec::new()
+            },
+            consultant_id: Some(if i < 10 { ana.id } else { owner.id }),
+            custom_fields: Some(serde_json::json!({ "company": company, "tier": if i % 3 == 0 { "gold" } else { "standard" } })),
+        };
+        let creator = if i < 6 { &ana_actor } else { &owner_actor };
+        contact_ids.push(contacts::create(db, creator, input).await?.contact.id);
+    }
+    for id in &contact_ids[6..10] {
+        collaborators::grant(db, &owner_actor, *id, ana.id, AccessLevel::Write).await?;
+    }
+    for id in &contact_ids[0..5] {
+        collaborators::grant(db, &owner_actor, *id, ben.id, AccessLevel::Read).await?;
+    }
+    users::insert_unchecked(
+        db,
+        org.id,
+        &CreateUser {
+            email: "customer@demo.test".into(),
+            name: CONTACTS[0].0.into(),
+            kind: NewUserKind::Customer(contact_ids[0]),
+        },
+    )
+    .await?;
+    tracing::info!(organization = org.id, "created the demo organization");
+    Ok(Some(owner))
+}

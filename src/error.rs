@@ -1,0 +1,86 @@
+//! The service layer's error type and its one mapping to GraphQL error codes.
+
+use async_graphql::ErrorExtensions;
+use sea_orm::DbErr;
+
+/// What can go wrong in a service call; each variant maps to one `extensions.code`.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No valid token, or the token's user is gone or deactivated.
+    #[error("authentication required: send a valid `Authorization: Bearer <token>` header")]
+    Unauthenticated,
+    /// The caller may see the record but not do this to it.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The record does not exist, or the caller may not see it (the two look the same).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// One input field is invalid.
+    #[error("{field}: {message}")]
+    BadInput {
+        /// The GraphQL input path of the field at fault, such as `input.emails[1].email`.
+        field: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// The change conflicts with the current state (a duplicate, the last owner...).
+    #[error("{0}")]
+    Conflict(String),
+    /// A database failure; its details are logged, never shown.
+    #[error("database error")]
+    Database(#[from] DbErr),
+    /// Any other internal failure; its details are logged, never shown.
+    #[error("internal error")]
+    Internal(String),
+}
+
+/// The result type of the service layer.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    /// A `BAD_USER_INPUT` error naming `field`.
+    pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::BadInput {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A `FORBIDDEN` error with a message saying what is missing.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::Forbidden(message.into())
+    }
+
+    /// A `CONFLICT` error.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::Conflict(message.into())
+    }
+
+    /// The stable `extensions.code` of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::Forbidden(_) => "FORBIDDEN",
+            Self::NotFound(_) => "NOT_FOUND",
+            Self::BadInput { .. } => "BAD_USER_INPUT",
+            Self::Conflict(_) => "CONFLICT",
+            Self::Database(_) | Self::Internal(_) => "INTERNAL",
+        }
+    }
+}
+
+impl ErrorExtensions for ApiError {
+    fn extend(&self) -> async_graphql::Error {
+        match self {
+            Self::Database(e) => tracing::error!(error = %e, "database error"),
+            Self::Internal(e) => tracing::error!(error = %e, "internal error"),
+            _ => {}
+        }
+        async_graphql::Error::new(self.to_string()).extend_with(|_, ext| {
+            ext.set("code", self.code());
+            if let Self::BadInput { field, .. } = self {
+                ext.set("field", field.as_str());
+            }
+        })
+    }
+}

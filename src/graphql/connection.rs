@@ -1,0 +1,59 @@
+//! Relay connection helpers: page size rules and opaque keyset cursors.
+
+use async_graphql::connection::{Connection, Edge, EmptyFields};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+
+use crate::error::{ApiError, ApiResult};
+
+/// Page size when `first` is not given.
+pub const DEFAULT_PAGE: u64 = 20;
+/// Largest page; a larger `first` is capped to it.
+pub const MAX_PAGE: u64 = 100;
+
+/// The page size for `first`: default 20, capped at 100, negative refused.
+pub fn page_size(first: Option<i32>) -> ApiResult<u64> {
+    match first {
+        None => Ok(DEFAULT_PAGE),
+        Some(n) if n < 0 => Err(ApiError::bad_input("first", "must be zero or more")),
+        Some(n) => Ok(u64::try_from(n).unwrap_or(0).min(MAX_PAGE)),
+    }
+}
+
+/// An opaque cursor for a row id in a list ordered by id.
+pub fn encode_cursor(id: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("id:{id}"))
+}
+
+/// The row id in a cursor from [`encode_cursor`]; `BAD_USER_INPUT` on `after` otherwise.
+pub fn decode_cursor(cursor: Option<&str>) -> ApiResult<Option<i64>> {
+    let Some(cursor) = cursor else {
+        return Ok(None);
+    };
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| s.strip_prefix("id:").and_then(|n| n.parse::<i64>().ok()))
+        .map(Some)
+        .ok_or_else(|| ApiError::bad_input("after", "is not a cursor this list gave out"))
+}
+
+/// Builds a forward connection from a page of items keyed by row id.
+pub fn id_connection<T, F>(
+    items: Vec<T>,
+    has_next: bool,
+    has_previous: bool,
+    id_of: impl Fn(&T) -> i64,
+    fields: F,
+) -> Connection<String, T, F>
+where
+    T: async_graphql::OutputType,
+    F: async_graphql::ObjectType,
+{
+    let mut connection = Connection::with_additional_fields(has_previous, has_next, fields);
+    connection.edges = items
+        .into_iter()
+        .map(|item| Edge::with_additional_fields(encode_cursor(id_of(&item)), item, EmptyFields))
+        .collect();
+    connection
+}

@@ -1,0 +1,36 @@
+//! The GraphQL schema: types, queries and mutations over the service layer.
+
+pub mod connection;
+pub mod context;
+pub mod extension;
+pub mod loaders;
+pub mod mutation;
+pub mod query;
+pub mod types;
+
+use async_graphql::{EmptySubscription, Schema};
+
+pub use self::{mutation::MutationRoot, query::QueryRoot};
+
+/// The gateway's schema type.
+pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+
+/// Query depth limit. Introspection is deeper than any of our own queries (GraphiQL's needs 13),
+/// so the limit leaves room for it.
+pub const MAX_DEPTH: usize = 16;
+/// Query complexity limit: a full contact page with 100 contacts stays well below it.
+pub const MAX_COMPLEXITY: usize = 20_000;
+
+/// Builds the schema. Per-request data (the caller, loaders) is attached to each request.
+pub fn build_schema() -> AppSchema {
+    Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription)
+        .extension(extension::ErrorCodes)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .finish()
+}
+
+/// The schema's SDL, as kept in `schema/schema.graphql`.
+pub fn sdl() -> String {
+    build_schema().sdl()
+}

@@ -1,0 +1,474 @@
+//! GraphQL output and input types. They wrap the storage rows but are separate types, so the
+//! tables can change without changing the contract.
+
+use async_graphql::{
+    Context, Enum, ID, InputObject, Interface, Json, MaybeUndefined, Object,
+    Result, SimpleObject,
+};
+use chrono::{DateTime, Utc};
+
+use super::context::ContextExt;
+use crate::{
+    auth::Role,
+    error::ApiError,
+    ids::{self, Kind},
+    service::{
+        self,
+        access::AccessLevel,
+        contacts::{AddressInput, ContactFilter as ServiceContactFilter, EmailInput, PhoneInput, VisibleContact},
+    },
+};
+
+/// Anything with a global ID, resolvable with `node(id:)`.
+#[derive(Interface)]
+#[graphql(field(name = "id", ty = "ID", desc = "The record's opaque global ID."))]
+pub enum Node {
+    /// A user.
+    User(User),
+    /// A contact.
+    Contact(Contact),
+}
+
+/// Whether a user is staff or a customer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+pub enum UserKind {
+    /// A staff user of the organization, with a role.
+    Staff,
+    /// A customer user, who is one of the organization's contacts.
+    Customer,
+}
+
+/// A user of the organization: staff (with a role) or a customer user linked to one contact.
+pub struct User(pub entity::user::Model);
+
+#[Object]
+impl User {
+    /// The user's opaque global ID.
+    async fn id(&self) -> ID {
+        ids::encode(Kind::User, self.0.id)
+    }
+    /// Login email (lower-cased).
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+    /// Display name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// Staff or customer.
+    async fn kind(&self) -> UserKind {
+        if self.0.kind == "CUSTOMER" {
+            UserKind::Customer
+        } else {
+            UserKind::Staff
+        }
+    }
+    /// The staff role; null for customer users.
+    async fn role(&self) -> Option<Role> {
+        self.0.role.as_deref().and_then(Role::parse)
+    }
+    /// False once deactivated; a deactivated user's tokens no longer work.
+    async fn active(&self) -> bool {
+        self.0.active
+    }
+    /// When the user was deactivated.
+    async fn deactivated_at(&self) -> Option<DateTime<Utc>> {
+        self.0.deactivated_at
+    }
+    /// When the user was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// When the user last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    /// For a customer user: the contact they are (if the caller may see it).
+    async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>> {
+        let Some(id) = self.0.contact_id else {
+            return Ok(None);
+        };
+        Ok(ctx.loaders()?.contacts.load_one(id).await?.map(Contact))
+    }
+}
+
+/// One email address of a contact.
+#[derive(SimpleObject)]
+pub struct ContactEmail {
+    /// The address, lower-cased.
+    pub email: String,
+    /// A label such as "work".
+    pub label: Option<String>,
+    /// Whether it is the contact's primary address.
+    pub primary: bool,
+}
+
+/// One phone number of a contact.
+#[derive(SimpleObject)]
+pub struct ContactPhone {
+    /// The number in E.164 form (`+` and digits).
+    pub number: String,
+    /// A label such as "mobile".
+    pub label: Option<String>,
+    /// Whether it is the contact's primary number.
+    pub primary: bool,
+}
+
+/// One postal address of a contact.
+#[derive(SimpleObject)]
+pub struct ContactAddress {
+    /// A label such as "billing".
+    pub label: Option<String>,
+    /// First line.
+    pub line1: String,
+    /// Second line.
+    pub line2: Option<String>,
+    /// City.
+    pub city: Option<String>,
+    /// Region, state or province.
+    pub region: Option<String>,
+    /// Postal code.
+    pub postal_code: Option<String>,
+    /// Country.
+    pub country: Option<String>,
+    /// Whether it is the contact's primary address.
+    pub primary: bool,
+}
+
+/// A person or company the organization works with. Contacts are archived, never deleted.
+pub struct Contact(pub VisibleContact);
+
+#[Object]
+impl Contact {
+    /// The contact's opaque global ID.
+    async fn id(&self) -> ID {
+        ids::encode(Kind::Contact, self.0.contact.id)
+    }
+    /// Display name.
+    async fn name(&self) -> &str {
+        &self.0.contact.name
+    }
+    /// Email addresses, in the order given.
+    async fn emails(&self, ctx: &Context<'_>) -> Result<Vec<ContactEmail>> {
+        let rows = ctx.loaders()?.emails.load_one(self.0.contact.id).await?.unwrap_or_default();
+        Ok(rows
+            .into_iter()
+            .map(|r| ContactEmail {
+                email: r.email,
+                label: r.label,
+                primary: r.is_primary,
+            })
+            .collect())
+    }
+    /// Phone numbers, in the order given.
+    async fn phones(&self, ctx: &Context<'_>) -> Result<Vec<ContactPhone>> {
+        let rows = ctx.loaders()?.phones.load_one(self.0.contact.id).await?.unwrap_or_default();
+        Ok(rows
+            .into_iter()
+            .map(|r| ContactPhone {
+                number: r.number,
+                label: r.label,
+                primary: r.is_primary,
+            })
+            .collect())
+    }
+    /// Postal addresses, in the order given.
+    async fn addresses(&self, ctx: &Context<'_>) -> Result<Vec<ContactAddress>> {
+        let rows = ctx.loaders()?.addresses.load_one(self.0.contact.id).await?.unwrap_or_default();
+        Ok(rows
+            .into_iter()
+            .map(|r| ContactAddress {
+                label: r.label,
+                line1: r.line1,
+                line2: r.line2,
+                city: r.city,
+                region: r.region,
+                postal_code: r.postal_code,
+                country: r.country,
+                primary: r.is_primary,
+            })
+            .collect())
+    }
+    /// The staff user responsible for the contact.
+    async fn consultant(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let Some(id) = self.0.contact.consultant_id else {
+            return Ok(None);
+        };
+        Ok(ctx.loaders()?.users.load_one(id).await?.map(User))
+    }
+    /// Free-form custom fields (a JSON object of at most 16 KiB).
+    async fn custom_fields(&self) -> Json<serde_json::Value> {
+        Json(self.0.contact.custom_fields.clone())
+    }
+    /// Whether the contact is archived.
+    async fn archived(&self) -> bool {
+        self.0.contact.archived
+    }
+    /// When it was archived.
+    async fn archived_at(&self) -> Option<DateTime<Utc>> {
+        self.0.contact.archived_at
+    }
+    /// Who created the contact (null when the caller may not see that user).
+    async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        Ok(ctx.loaders()?.users.load_one(self.0.contact.created_by).await?.map(User))
+    }
+    /// When it was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.contact.created_at
+    }
+    /// When it last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.contact.updated_at
+    }
+    /// The caller's access to this contact: `ADMIN` for owners and admins, the grant's level
+    /// for members, `READ` for the contact's customer user.
+    async fn my_access(&self) -> AccessLevel {
+        self.0.access
+    }
+    /// Who has been granted access. Staff who can see the contact see its collaborators (only
+    /// `ADMIN`s may change them); customer users get an empty list.
+    async fn collaborators(&self, ctx: &Context<'_>) -> Result<Vec<Collaborator>> {
+        if !ctx.actor()?.is_staff() {
+            return Ok(Vec::new());
+        }
+        let rows = ctx
+            .loaders()?
+            .collaborators
+            .load_one(self.0.contact.id)
+            .await?
+            .unwrap_or_default();
+        Ok(rows.into_iter().map(Collaborator).collect())
+    }
+}
+
+/// A collaborator grant: a user's access to a contact.
+pub struct Collaborator(pub entity::contact_collaborator::Model);
+
+#[Object]
+impl Collaborator {
+    /// The grant's opaque ID (what `revokeCollaborator` returns).
+    async fn id(&self) -> ID {
+        ids::encode(Kind::Collaborator, self.0.id)
+    }
+    /// The user who has access.
+    async fn user(&self, ctx: &Context<'_>) -> Result<User> {
+        ctx.loaders()?
+            .users
+            .load_one(self.0.user_id)
+            .await?
+            .map(User)
+            .ok_or_else(|| ApiError::NotFound("User").into())
+    }
+    /// The access level.
+    async fn access(&self) -> Option<AccessLevel> {
+        AccessLevel::parse(&self.0.access)
+    }
+    /// Who granted it (null when the caller may not see that user).
+    async fn granted_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        Ok(ctx.loaders()?.users.load_one(self.0.granted_by).await?.map(User))
+    }
+    /// When it was granted or last changed.
+    async fn granted_at(&self) -> DateTime<Utc> {
+        self.0.granted_at
+    }
+    /// The contact.
+    async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>> {
+        Ok(ctx.loaders()?.contacts.load_one(self.0.contact_id).await?.map(Contact))
+    }
+}
+
+/// Extra fields of the contacts connection.
+pub struct ContactConnectionFields {
+    /// The filter the list was read with.
+    pub filter: ServiceContactFilter,
+}
+
+#[Object]
+impl ContactConnectionFields {
+    /// How many contacts match the filter (all pages).
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
+        Ok(service::contacts::count(ctx.db()?, ctx.actor()?, &self.filter).await?)
+    }
+}
+
+/// Extra fields of the users connection.
+pub struct UserConnectionFields;
+
+#[Object]
+impl UserConnectionFields {
+    /// How many users the caller may see (all pages).
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
+        Ok(service::users::count(ctx.db()?, ctx.actor()?).await?)
+    }
+}
+
+/// The `contacts` filter.
+#[derive(InputObject, Default)]
+pub struct ContactFilter {
+    /// Words matched (case-insensitively, as a substring) against the name and email addresses,
+    /// and, when it holds three or more digits, against phone numbers.
+    pub search: Option<String>,
+    /// `true` lists only archived contacts; the default (`false`) only active ones.
+    #[graphql(default = false)]
+    pub archived: bool,
+}
+
+/// An email address of a contact.
+#[derive(InputObject)]
+pub struct ContactEmailInput {
+    /// The address.
+    pub email: String,
+    /// A label such as "work".
+    pub label: Option<String>,
+    /// Whether it is the primary one; when none is, the first is.
+    #[graphql(default = false)]
+    pub primary: bool,
+}
+
+/// A phone number of a contact.
+#[derive(InputObject)]
+pub struct ContactPhoneInput {
+    /// The number with its country code: `+1 415 555 0100`, `0044 20 7946 0958`.
+    pub number: String,
+    /// A label such as "mobile".
+    pub label: Option<String>,
+    /// Whether it is the primary one; when none is, the first is.
+    #[graphql(default = false)]
+    pub primary: bool,
+}
+
+/// A postal address of a contact.
+#[derive(InputObject)]
+pub struct ContactAddressInput {
+    /// A label such as "billing".
+    pub label: Option<String>,
+    /// First line (required).
+    pub line1: String,
+    /// Second line.
+    pub line2: Option<String>,
+    /// City.
+    pub city: Option<String>,
+    /// Region, state or province.
+    pub region: Option<String>,
+    /// Postal code.
+    pub postal_code: Option<String>,
+    /// Country.
+    pub country: Option<String>,
+    /// Whether it is the primary one; when none is, the first is.
+    #[graphql(default = false)]
+    pub primary: bool,
+}
+
+/// What `createContact` takes.
+#[derive(InputObject)]
+pub struct CreateContactInput {
+    /// Display name, 1 to 200 characters.
+    pub name: String,
+    /// Email addresses.
+    #[graphql(default)]
+    pub emails: Vec<ContactEmailInput>,
+    /// Phone numbers.
+    #[graphql(default)]
+    pub phones: Vec<ContactPhoneInput>,
+    /// Postal addresses.
+    #[graphql(default)]
+    pub addresses: Vec<ContactAddressInput>,
+    /// The responsible staff user.
+    pub consultant_id: Option<ID>,
+    /// Custom fields: a JSON object of at most 16 KiB.
+    pub custom_fields: Option<Json<serde_json::Value>>,
+}
+
+/// What `updateContact` takes: omitted fields stay as they are; a list given replaces the
+/// stored list whole; `consultantId: null` clears the consultant.
+#[derive(InputObject)]
+pub struct UpdateContactInput {
+    /// New display name.
+    pub name: Option<String>,
+    /// New email list.
+    pub emails: Option<Vec<ContactEmailInput>>,
+    /// New phone list.
+    pub phones: Option<Vec<ContactPhoneInput>>,
+    /// New address list.
+    pub addresses: Option<Vec<ContactAddressInput>>,
+    /// New consultant, or null to clear.
+    pub consultant_id: MaybeUndefined<ID>,
+    /// New custom fields (replaces the whole object).
+    pub custom_fields: Option<Json<serde_json::Value>>,
+}
+
+/// What `createUser` takes.
+#[derive(InputObject)]
+pub struct CreateUserInput {
+    /// Login email, unique across the instance.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// `STAFF` (the default) or `CUSTOMER`.
+    #[graphql(default_with = "UserKind::Staff")]
+    pub kind: UserKind,
+    /// The staff role (default `MEMBER`); not for customer users.
+    pub role: Option<Role>,
+    /// For a customer user: the contact they are.
+    pub contact_id: Option<ID>,
+}
+
+/// What `updateUser` takes; omitted fields stay as they are.
+#[derive(InputObject)]
+pub struct UpdateUserInput {
+    /// New login email.
+    pub email: Option<String>,
+    /// New display name.
+    pub name: Option<String>,
+    /// New role (owners and admins only; only owners grant or take `OWNER`).
+    pub role: Option<Role>,
+}
+
+impl From<ContactEmailInput> for EmailInput {
+    fn from(e: ContactEmailInput) -> Self {
+        Self {
+            email: e.email,
+            label: e.label,
+            primary: e.primary,
+        }
+    }
+}
+
+impl From<ContactPhoneInput> for PhoneInput {
+    fn from(p: ContactPhoneInput) -> Self {
+        Self {
+            number: p.number,
+            label: p.label,
+            primary: p.primary,
+        }
+    }
+}
+
+impl From<ContactAddressInput> for AddressInput {
+    fn from(a: ContactAddressInput) -> Self {
+        Self {
+            label: a.label,
+            line1: a.line1,
+            line2: a.line2,
+            city: a.city,
+            region: a.region,
+            postal_code: a.postal_code,
+            country: a.country,
+            primary: a.primary,
+        }
+    }
+}
+
+/// Converts a list of GraphQL inputs into service inputs.
+pub fn convert<A, B: From<A>>(items: Vec<A>) -> Vec<B> {
+    items.into_iter().map(B::from).collect()
+}
+
+impl From<ContactFilter> for ServiceContactFilter {
+    fn from(f: ContactFilter) -> Self {
+        Self {
+            search: f.search,
+            archived: f.archived,
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! GraphQL over HTTP, written to the GraphQL-over-HTTP specification rather than with the
+//! stock `async_graphql_axum::GraphQL` service, which runs mutations over GET, parses any
+//! content type (a CSRF hole) and ignores `Accept` (see `../shared/STACK.md`).
+
+use std::time::Instant;
+
+use async_graphql::{
+    ServerError, Variables,
+    parser::types::{DocumentOperations, OperationType},
+};
+use axum::{
+    body::Bytes,
+    extract::{Query, State, rejection::QueryRejection},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{
+    AppState,
+    negotiate::{ResponseType, negotiate},
+};
+use crate::{
+    auth::{self, Actor},
+    error::ApiError,
+    graphql::{
+        context::RequestState,
+        extension::{ExecutionStarted, assign_request_code},
+    },
+};
+
+/// The parameters of `GET /graphql`.
+#[derive(Deserialize)]
+pub struct GetParams {
+    query: Option<String>,
+    variables: Option<String>,
+    #[serde(rename = "operationName")]
+    operation_name: Option<String>,
+}
+
+/// `GET /graphql?query=...`: queries only; a mutation gets 405 with `Allow: POST`.
+pub async fn get_graphql(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    params: Result<Query<GetParams>, QueryRejection>,
+) -> Response {
+    let Some(response_type) = negotiate(header_str(&headers, header::ACCEPT)) else {
+        return not_acceptable();
+    };
+    let Ok(Query(params)) = params else {
+        return request_error(response_type, StatusCode::BAD_REQUEST, "the query string could not be read");
+    };
+    let Some(query) = params.query.filter(|q| !q.trim().is_empty()) else {
+        return request_error(response_type, StatusCode::BAD_REQUEST, "a `query` parameter is required");
+    };
+    let variables = match params.variables.as_deref().filter(|v| !v.is_empty()) {
+        None => Value::Null,
+        Some(text) => match serde_json::from_str::<Value>(text) {
+            Ok(v @ (Value::Object(_) | Value::Null)) => v,
+            _ => {
+                return request_error(response_type, StatusCode::BAD_REQUEST, "`variables` must be a JSON object");
+            }
+        },
+    };
+    let mut request = async_graphql::Request::new(query).variables(Variables::from_json(variables));
+    if let Some(name) = params.operation_name.filter(|n| !n.is_empty()) {
+        request = request.operation_name(name);
+    }
+    if is_mutation(&mut request) {
+        let mut response = request_error(
+            response_type,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "mutations must be sent with POST",
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    execute(state, &headers, request, response_type).await
+}
+
+/// `POST /graphql` with a JSON body `{query, variables, operationName}`.
+pub async fn post_graphql(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(response_type) = negotiate(header_str(&headers, header::ACCEPT)) else {
+        return not_acceptable();
+    };
+    let is_json = header_str(&headers, header::CONTENT_TYPE)
+        .and_then(|ct| ct.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return request_error(
+            response_type,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the request body as `Content-Type: application/json`",
+        );
+    }
+    let body: Value = match serde_json::from_slice(&body) {
+        Ok(body) => body,
+        Err(error) => {
+            return request_error(response_type, StatusCode::BAD_REQUEST, &format!("the body is not valid JSON: {error}"));
+        }
+    };
+    let Value::Object(mut body) = body else {
+        return request_error(response_type, StatusCode::BAD_REQUEST, "the body must be a JSON object");
+    };
+    let query = match body.remove("query") {
+        Some(Value::String(q)) if !q.trim().is_empty() => q,
+        _ => {
+            return request_error(response_type, StatusCode::BAD_REQUEST, "`query` must be a non-empty string");
+        }
+    };
+    let variables = match body.remove("variables") {
+        None | Some(Value::Null) => Value::Null,
+        Some(v @ Value::Object(_)) => v,
+        Some(_) => return request_error(response_type, StatusCode::BAD_REQUEST, "`variables` must be an object"),
+    };
+    let mut request = async_graphql::Request::new(query).variables(Variables::from_json(variables));
+    match body.remove("operationName") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(name)) => request = request.operation_name(name),
+        Some(_) => {
+            return request_error(response_type, StatusCode::BAD_REQUEST, "`operationName` must be a string");
+        }
+    }
+    execute(state, &headers, request, response_type).await
+}
+
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Whether the operation the request selects is a mutation (a parse error is not: it is
+/// reported by execution as a request error).
+fn is_mutation(request: &mut async_graphql::Request) -> bool {
+    let operation_name = request.operation_name.clone();
+    let Ok(document) = request.parsed_query() else {
+        return false;
+    };
+    match &document.operations {
+        DocumentOperations::Single(op) => op.node.ty == OperationType::Mutation,
+        DocumentOperations::Multiple(ops) => operation_name
+            .as_deref()
+            .and_then(|name| ops.get(name))
+            .is_some_and(|op| op.node.ty == OperationType::Mutation),
+    }
+}
+
+/// Resolves the bearer token (if any) to an actor. An invalid token leaves the request
+/// anonymous, so every field but introspection answers `UNAUTHENTICATED`.
+async fn actor_for(state: &AppState, headers: &HeaderMap) -> Result<Option<Actor>, ApiError> {
+    let Some(value) = header_str(headers, header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let Some(token) = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+    else {
+        return Ok(None);
+    };
+    match auth::authenticate(&state.db, &state.keys, token.trim()).await {
+        Ok(actor) => Ok(Some(actor)),
+        Err(ApiError::Unauthenticated) => Ok(None),
+        Err(other) => Err(other),
+    }
+}
+
+async fn execute(
+    state: AppState,
+    headers: &HeaderMap,
+    request: async_graphql::Request,
+    response_type: ResponseType,
+) -> Response {
+    let started = Instant::now();
+    let operation = request.operation_name.clone();
+    let actor = match actor_for(&state, headers).await {
+        Ok(actor) => actor,
+        Err(error) => {
+            tracing::error!(%error, "authentication failed on the database");
+            state.metrics.record_request(operation.as_deref(), false, started.elapsed());
+            let body = json!({ "errors": [{ "message": "internal error", "extensions": { "code": "INTERNAL" } }] });
+            return respond(response_type, StatusCode::INTERNAL_SERVER_ERROR, &body);
+        }
+    };
+    let executed = ExecutionStarted::default();
+    let request = request
+        .data(RequestState::new(state.db.clone(), actor))
+        .data(executed.clone());
+    let mut response = state.schema.execute(request).await;
+    let ok = response.errors.is_empty();
+    state.metrics.record_request(operation.as_deref(), ok, started.elapsed());
+    if executed.get() {
+        // Serialized straight from the response, so fields keep the order the query asked for.
+        return match serde_json::to_string(&response) {
+            Ok(body) => respond_text(response_type, StatusCode::OK, body),
+            Err(error) => {
+                tracing::error!(%error, "serializing a GraphQL response");
+                let body = json!({ "errors": [{ "message": "internal error", "extensions": { "code": "INTERNAL" } }] });
+                respond(response_type, StatusCode::INTERNAL_SERVER_ERROR, &body)
+            }
+        };
+    }
+    // A request error: the operation never ran, so there is no `data` at all.
+    response.errors.iter_mut().for_each(assign_request_code);
+    let body = json!({ "errors": response.errors });
+    let status = match response_type {
+        ResponseType::GraphqlResponseJson => StatusCode::BAD_REQUEST,
+        ResponseType::Json => StatusCode::OK,
+    };
+    respond(response_type, status, &body)
+}
+
+fn respond(response_type: ResponseType, status: StatusCode, body: &Value) -> Response {
+    respond_text(response_type, status, body.to_string())
+}
+
+fn respond_text(response_type: ResponseType, status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, response_type.content_type())], body).into_response()
+}
+
+/// A request the server could not even read (not JSON, no query...): 4xx with an error body.
+fn request_error(response_type: ResponseType, status: StatusCode, message: &str) -> Response {
+    let mut error = ServerError::new(message, None);
+    assign_request_code(&mut error);
+    respond(response_type, status, &json!({ "errors": [error] }))
+}
+
+fn not_acceptable() -> Response {
+    (
+        StatusCode::NOT_ACCEPTABLE,
+        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+        json!({ "errors": [{ "message": "accept application/graphql-response+json or application/json", "extensions": { "code": "BAD_USER_INPUT" } }] }).to_string(),
+    )
+        .into_response()
+}

@@ -1,0 +1,49 @@
+//! HTTP routes: `/graphql`, the playground at `/`, `/healthz` and `/metrics`.
+
+mod graphql;
+mod negotiate;
+mod ops;
+
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    http::{Method, header},
+    routing::get,
+};
+use sea_orm::DatabaseConnection;
+use tower_http::{cors::CorsLayer, trace::TraceLayer};
+
+use crate::{auth::TokenKeys, graphql::AppSchema, metrics::Metrics};
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The GraphQL schema.
+    pub schema: AppSchema,
+    /// The database pool.
+    pub db: DatabaseConnection,
+    /// Token signing keys.
+    pub keys: TokenKeys,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
+}
+
+/// The application's router.
+///
+/// CORS admits any origin: the API authenticates with bearer tokens, never cookies, so a
+/// cross-site page cannot act as a user, and browser apps on other origins need it.
+pub fn router(state: AppState) -> Router {
+    let cors = CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT]);
+    Router::new()
+        .route("/", get(ops::playground))
+        .route("/graphql", get(graphql::get_graphql).post(graphql::post_graphql))
+        .route("/healthz", get(ops::healthz))
+        .route("/metrics", get(ops::metrics))
+        .layer(cors)
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,39 @@
+//! Operational routes: the playground, health and metrics.
+
+use async_graphql::http::GraphiQLSource;
+use axum::{
+    extract::State,
+    http::{StatusCode, header},
+    response::{Html, IntoResponse},
+};
+
+use super::AppState;
+
+/// `GET /`: the GraphiQL playground, pointed at `/graphql`.
+pub async fn playground() -> impl IntoResponse {
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .title("Threadline playground")
+            .finish(),
+    )
+}
+
+/// `GET /healthz`: 200 when the database answers, 503 otherwise.
+pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    match state.db.ping().await {
+        Ok(()) => (StatusCode::OK, "ok\n"),
+        Err(error) => {
+            tracing::warn!(%error, "health check: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n")
+        }
+    }
+}
+
+/// `GET /metrics`: Prometheus text exposition.
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        state.metrics.render(),
+    )
+}

@@ -1,0 +1,17 @@
+//! Threadline: a GraphQL gateway for customer relationship work.
+//!
+//! `startup` builds the application (tests start it on port 0), `http` holds the routes,
+//! `graphql` the schema, `service` the domain logic and access rules.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod ids;
+pub mod metrics;
+pub mod service;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,123 @@
+//! The `threadline` command: `serve` (the default), `migrate`, `token` and `schema`.
+
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use clap::{Parser, Subcommand};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use threadline::{
+    auth,
+    config::Config,
+    graphql,
+    startup::{self, Application, StartOptions},
+    telemetry,
+};
+
+/// Threadline, a GraphQL gateway for customer relationship work.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// With the default `serve`: do not create the demo organization.
+    #[arg(long, global = true)]
+    no_demo: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve GraphQL (the default): migrates, creates the demo organization on an empty
+    /// database unless --no-demo, and prints the playground URL with a ready token.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print a token for a user.
+    Token {
+        /// The user's email.
+        #[arg(long)]
+        user: String,
+        /// How long the token lasts: 90s, 30m, 12h, 7d, 2w.
+        #[arg(long, default_value = "7d", value_parser = auth::parse_ttl)]
+        ttl: Duration,
+    },
+    /// Print the GraphQL schema (SDL), as kept in schema/schema.graphql.
+    Schema,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    telemetry::init();
+    let config = Config::from_env()?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(&config, !cli.no_demo).await,
+        Command::Migrate => {
+            startup::open_database(&config, Default::default()).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Token { user, ttl } => token(&config, &user, ttl).await,
+        Command::Schema => {
+            print!("{}", graphql::sdl());
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: &Config, demo: bool) -> anyhow::Result<()> {
+    let app = Application::build(config, StartOptions { demo }).await?;
+    let addr = app.local_addr()?;
+    println!();
+    println!("  Threadline is serving GraphQL at http://{addr}/graphql");
+    println!("  Playground:  http://{addr}/");
+    match &app.demo_token {
+        Some(token) => {
+            println!("  Demo organization created. Token for owner@demo.test (valid 30 days):");
+            println!();
+            println!("  {token}");
+            println!();
+            println!("  In the playground's Headers tab: {{\"Authorization\": \"Bearer {token}\"}}");
+        }
+        None => println!("  Get a token with: cargo run --release -- token --user owner@demo.test"),
+    }
+    println!();
+    app.run_until(shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn token(config: &Config, email: &str, ttl: Duration) -> anyhow::Result<()> {
+    let db = startup::open_database(config, Default::default()).await?;
+    let keys = startup::token_keys(config, &db).await?;
+    let user = entity::user::Entity::find()
+        .filter(entity::user::Column::Email.eq(email.trim().to_lowercase()))
+        .one(&db)
+        .await
+        .context("looking up the user")?;
+    let Some(user) = user else {
+        bail!("no user with email {email}");
+    };
+    if !user.active {
+        bail!("{email} is deactivated: its tokens would not work");
+    }
+    println!("{}", keys.issue(user.id, user.organization_id, ttl));
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

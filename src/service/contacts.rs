@@ -1,0 +1,602 @@
+//! Contacts: listing and reading through the access model, and every change to them, each in
+//! one transaction with its timeline event.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use entity::{contact, contact_address, contact_email, contact_phone, contact_collaborator};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait,
+    EntityTrait, FromQueryResult, IntoActiveModel, QueryFilter, QueryOrder, TransactionSession, TransactionTrait,
+};
+use serde_json::json;
+
+use super::{
+    Page,
+    access::{self, AccessLevel},
+    now,
+    sql::{Sql, like_escape},
+    timeline::{self, EventKind, NewEvent},
+    users, validate,
+};
+use crate::{
+    auth::Actor,
+    error::{ApiError, ApiResult},
+};
+
+/// A contact as the caller sees it: the row and the caller's access level to it.
+#[derive(Clone, Debug)]
+pub struct VisibleContact {
+    /// The contact row.
+    pub contact: contact::Model,
+    /// The caller's effective access.
+    pub access: AccessLevel,
+}
+
+/// An email address to store on a contact.
+#[derive(Clone, Debug)]
+pub struct EmailInput {
+    /// The address.
+    pub email: String,
+    /// Optional label ("work").
+    pub label: Option<String>,
+    /// Whether it is the primary address.
+    pub primary: bool,
+}
+
+/// A phone number to store on a contact.
+#[derive(Clone, Debug)]
+pub struct PhoneInput {
+    /// The number, with its country code.
+    pub number: String,
+    /// Optional label ("mobile").
+    pub label: Option<String>,
+    /// Whether it is the primary number.
+    pub primary: bool,
+}
+
+/// A postal address to store on a contact.
+#[derive(Clone, Debug, Default)]
+pub struct AddressInput {
+    /// Optional label ("billing").
+    pub label: Option<String>,
+    /// First line (required).
+    pub line1: String,
+    /// Second line.
+    pub line2: Option<String>,
+    /// City.
+    pub city: Option<String>,
+    /// Region, state or province.
+    pub region: Option<String>,
+    /// Postal code.
+    pub postal_code: Option<String>,
+    /// Country.
+    pub country: Option<String>,
+    /// Whether it is the primary address.
+    pub primary: bool,
+}
+
+/// What `createContact` takes.
+#[derive(Clone, Debug, Default)]
+pub struct CreateContact {
+    /// Display name.
+    pub name: String,
+    /// Email addresses.
+    pub emails: Vec<EmailInput>,
+    /// Phone numbers.
+    pub phones: Vec<PhoneInput>,
+    /// Postal addresses.
+    pub addresses: Vec<AddressInput>,
+    /// The responsible staff user.
+    pub consultant_id: Option<i64>,
+    /// Custom fields (a JSON object).
+    pub custom_fields: Option<serde_json::Value>,
+}
+
+/// What `updateContact` takes: absent fields stay as they are; a given list replaces the
+/// stored one whole.
+#[derive(Clone, Debug, Default)]
+pub struct UpdateContact {
+    /// New name.
+    pub name: Option<String>,
+    /// New email list.
+    pub emails: Option<Vec<EmailInput>>,
+    /// New phone list.
+    pub phones: Option<Vec<PhoneInput>>,
+    /// New address list.
+    pub addresses: Option<Vec<AddressInput>>,
+    /// New consultant; `Some(None)` clears it.
+    pub consultant_id: Option<Option<i64>>,
+    /// New custom fields (replaces the object).
+    pub custom_fields: Option<serde_json::Value>,
+}
+
+/// The `contacts` filter.
+#[derive(Clone, Debug, Default)]
+pub struct ContactFilter {
+    /// Words matched against name, email addresses and phone numbers.
+    pub search: Option<String>,
+    /// `true` lists only archived contacts; the default lists only active ones.
+    pub archived: bool,
+}
+
+fn visible_from_row(row: &sea_orm::QueryResult) -> ApiResult<VisibleContact> {
+    let contact = contact::Model::from_query_result(row, "")?;
+    let access: String = row.try_get("", "my_access")?;
+    let access = AccessLevel::parse(&access)
+        .ok_or_else(|| ApiError::Internal(format!("unknown access level {access}")))?;
+    Ok(VisibleContact { contact, access })
+}
+
+fn push_filter(sql: &mut Sql, filter: &ContactFilter) {
+    sql.push(" AND c.archived = ").bind(filter.archived);
+    let Some(search) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) else {
+        return;
+    };
+    let pattern = format!("%{}%", like_escape(&search.to_lowercase()));
+    sql.push(" AND (LOWER(c.name) LIKE ")
+        .bind(pattern.clone())
+        .push(" ESCAPE '\\' OR EXISTS (SELECT 1 FROM contact_emails e WHERE e.contact_id = c.id AND e.email LIKE ")
+        .bind(pattern)
+        .push(" ESCAPE '\\')");
+    let digits: String = search.chars().filter(char::is_ascii_digit).collect();
+    if digits.len() >= 3 {
+        sql.push(" OR EXISTS (SELECT 1 FROM contact_phones p WHERE p.contact_id = c.id AND p.number LIKE ")
+            .bind(format!("%{digits}%"))
+            .push(")");
+    }
+    sql.push(")");
+}
+
+/// One page of the contacts the actor may see, in creation order, after row id `after`.
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    filter: &ContactFilter,
+    after: Option<i64>,
+    limit: u64,
+) -> ApiResult<Page<VisibleContact>> {
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("SELECT c.*, ")
+        .push(access::access_expr(actor))
+        .push(" AS my_access");
+    access::contacts_from(&mut sql, actor);
+    push_filter(&mut sql, filter);
+    if let Some(after) = after {
+        sql.push(" AND c.id > ").bind(after);
+    }
+    sql.push(" ORDER BY c.id LIMIT ").bind(i64::try_from(limit + 1).unwrap_or(i64::MAX));
+    let rows = db.query_all_raw(sql.build()).await?;
+    let rows = rows.iter().map(visible_from_row).collect::<ApiResult<Vec<_>>>()?;
+    Ok(Page::from_fetched(rows, limit))
+}
+
+/// How many contacts the actor may see under `filter`.
+pub async fn count<C: ConnectionTrait>(db: &C, actor: &Actor, filter: &ContactFilter) -> ApiResult<i64> {
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("SELECT COUNT(*) AS n");
+    access::contacts_from(&mut sql, actor);
+    push_filter(&mut sql, filter);
+    let row = db.query_one_raw(sql.build()).await?;
+    Ok(match row {
+        Some(row) => row.try_get::<i64>("", "n")?,
+        None => 0,
+    })
+}
+
+/// The contacts among `ids` that the actor may see (for `node` and batched lookups).
+pub async fn get_many<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    ids: &[i64],
+) -> ApiResult<HashMap<i64, VisibleContact>> {
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("SELECT c.*, ")
+        .push(access::access_expr(actor))
+        .push(" AS my_access");
+    access::contacts_from(&mut sql, actor);
+    sql.push(" AND c.id IN ").bind_list(ids.iter().copied());
+    let rows = db.query_all_raw(sql.build()).await?;
+    rows.iter()
+        .map(|r| visible_from_row(r).map(|v| (v.contact.id, v)))
+        .collect()
+}
+
+/// The contact `id` if the actor may see it; `NOT_FOUND` otherwise.
+pub async fn get<C: ConnectionTrait>(db: &C, actor: &Actor, id: i64) -> ApiResult<VisibleContact> {
+    get_many(db, actor, &[id])
+        .await?
+        .remove(&id)
+        .ok_or(ApiError::NotFound("Contact"))
+}
+
+/// The contact `id` if the actor holds at least `need` on it: `NOT_FOUND` when the actor cannot
+/// see it at all, `FORBIDDEN` when they can see it but not do this.
+pub async fn require<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    id: i64,
+    need: AccessLevel,
+    what: &str,
+) -> ApiResult<VisibleContact> {
+    let visible = get(db, actor, id).await?;
+    if visible.access < need {
+        return Err(ApiError::forbidden(format!(
+            "{what} needs {} access to the contact; you have {}",
+            need.as_str(),
+            visible.access.as_str()
+        )));
+    }
+    Ok(visible)
+}
+
+struct CleanLists {
+    emails: Vec<(String, Option<String>, bool)>,
+    phones: Vec<(String, Option<String>, bool)>,
+    addresses: Vec<AddressInput>,
+}
+
+fn primary_flags(field: &str, flags: &[bool]) -> ApiResult<Vec<bool>> {
+    match flags.iter().filter(|p| **p).count() {
+        0 => Ok((0..flags.len()).map(|i| i == 0).collect()),
+        1 => Ok(flags.to_vec()),
+        _ => Err(ApiError::bad_input(field, "at most one entry may be primary")),
+    }
+}
+
+fn clean_emails(prefix: &str, emails: &[EmailInput]) -> ApiResult<Vec<(String, Option<String>, bool)>> {
+    let field = format!("{prefix}emails");
+    if emails.len() > 20 {
+        return Err(ApiError::bad_input(field, "at most 20 email addresses"));
+    }
+    let flags = primary_flags(&field, &emails.iter().map(|e| e.primary).collect::<Vec<_>>())?;
+    let mut seen = Vec::new();
+    let mut out = Vec::new();
+    for (i, (e, primary)) in emails.iter().zip(flags).enumerate() {
+        let email = validate::email(&format!("{field}[{i}].email"), &e.email)?;
+        if seen.contains(&email) {
+            return Err(ApiError::bad_input(format!("{field}[{i}].email"), format!("`{email}` is listed twice")));
+        }
+        seen.push(email.clone());
+        let label = validate::optional(&format!("{field}[{i}].label"), e.label.as_deref(), 50)?;
+        out.push((email, label, primary));
+    }
+    Ok(out)
+}
+
+fn clean_phones(prefix: &str, phones: &[PhoneInput]) -> ApiResult<Vec<(String, Option<String>, bool)>> {
+    let field = format!("{prefix}phones");
+    if phones.len() > 20 {
+        return Err(ApiError::bad_input(field, "at most 20 phone numbers"));
+    }
+    let flags = primary_flags(&field, &phones.iter().map(|p| p.primary).collect::<Vec<_>>())?;
+    let mut out: Vec<(String, Option<String>, bool)> = Vec::new();
+    for (i, (p, primary)) in phones.iter().zip(flags).enumerate() {
+        let number = validate::phone(&format!("{field}[{i}].number"), &p.number)?;
+        if out.iter().any(|(n, _, _)| *n == number) {
+            return Err(ApiError::bad_input(format!("{field}[{i}].number"), format!("`{number}` is listed twice")));
+        }
+        let label = validate::optional(&format!("{field}[{i}].label"), p.label.as_deref(), 50)?;
+        out.push((number, label, primary));
+    }
+    Ok(out)
+}
+
+fn clean_addresses(prefix: &str, addresses: &[AddressInput]) -> ApiResult<Vec<AddressInput>> {
+    let field = format!("{prefix}addresses");
+    if addresses.len() > 20 {
+        return Err(ApiError::bad_input(field, "at most 20 addresses"));
+    }
+    let flags = primary_flags(&field, &addresses.iter().map(|a| a.primary).collect::<Vec<_>>())?;
+    addresses
+        .iter()
+        .zip(flags)
+        .enumerate()
+        .map(|(i, (a, primary))| {
+            let f = |name: &str| format!("{field}[{i}].{name}");
+            Ok(AddressInput {
+                label: validate::optional(&f("label"), a.label.as_deref(), 50)?,
+                line1: validate::name(&f("line1"), &a.line1)?,
+                line2: validate::optional(&f("line2"), a.line2.as_deref(), 200)?,
+                city: validate::optional(&f("city"), a.city.as_deref(), 100)?,
+                region: validate::optional(&f("region"), a.region.as_deref(), 100)?,
+                postal_code: validate::optional(&f("postalCode"), a.postal_code.as_deref(), 20)?,
+                country: validate::optional(&f("country"), a.country.as_deref(), 100)?,
+                primary,
+            })
+        })
+        .collect()
+}
+
+async fn replace_emails<C: ConnectionTrait>(db: &C, org: i64, contact_id: i64, emails: &[(String, Option<String>, bool)]) -> ApiResult<()> {
+    contact_email::Entity::delete_many()
+        .filter(contact_email::Column::OrganizationId.eq(org))
+        .filter(contact_email::Column::ContactId.eq(contact_id))
+        .exec(db)
+        .await?;
+    if emails.is_empty() {
+        return Ok(());
+    }
+    contact_email::Entity::insert_many(emails.iter().enumerate().map(|(i, (email, label, primary))| {
+        contact_email::ActiveModel {
+            organization_id: Set(org),
+            contact_id: Set(contact_id),
+            position: Set(i32::try_from(i).unwrap_or(i32::MAX)),
+            email: Set(email.clone()),
+            label: Set(label.clone()),
+            is_primary: Set(*primary),
+            ..Default::default()
+        }
+    }))
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
+async fn replace_phones<C: ConnectionTrait>(db: &C, org: i64, contact_id: i64, phones: &[(String, Option<String>, bool)]) -> ApiResult<()> {
+    contact_phone::Entity::delete_many()
+        .filter(contact_phone::Column::OrganizationId.eq(org))
+        .filter(contact_phone::Column::ContactId.eq(contact_id))
+        .exec(db)
+        .await?;
+    if phones.is_empty() {
+        return Ok(());
+    }
+    contact_phone::Entity::insert_many(phones.iter().enumerate().map(|(i, (number, label, primary))| {
+        contact_phone::ActiveModel {
+            organization_id: Set(org),
+            contact_id: Set(contact_id),
+            position: Set(i32::try_from(i).unwrap_or(i32::MAX)),
+            number: Set(number.clone()),
+            label: Set(label.clone()),
+            is_primary: Set(*primary),
+            ..Default::default()
+        }
+    }))
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
+async fn replace_addresses<C: ConnectionTrait>(db: &C, org: i64, contact_id: i64, addresses: &[AddressInput]) -> ApiResult<()> {
+    contact_address::Entity::delete_many()
+        .filter(contact_address::Column::OrganizationId.eq(org))
+        .filter(contact_address::Column::ContactId.eq(contact_id))
+        .exec(db)
+        .await?;
+    if addresses.is_empty() {
+        return Ok(());
+    }
+    contact_address::Entity::insert_many(addresses.iter().enumerate().map(|(i, a)| {
+        contact_address::ActiveModel {
+            organization_id: Set(org),
+            contact_id: Set(contact_id),
+            position: Set(i32::try_from(i).unwrap_or(i32::MAX)),
+            label: Set(a.label.clone()),
+            line1: Set(a.line1.clone()),
+            line2: Set(a.line2.clone()),
+            city: Set(a.city.clone()),
+            region: Set(a.region.clone()),
+            postal_code: Set(a.postal_code.clone()),
+            country: Set(a.country.clone()),
+            is_primary: Set(a.primary),
+            ..Default::default()
+        }
+    }))
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
+fn clean_lists(emails: &[EmailInput], phones: &[PhoneInput], addresses: &[AddressInput]) -> ApiResult<CleanLists> {
+    Ok(CleanLists {
+        emails: clean_emails("input.", emails)?,
+        phones: clean_phones("input.", phones)?,
+        addresses: clean_addresses("input.", addresses)?,
+    })
+}
+
+/// Creates a contact with its emails, phones and addresses; the creator gets `ADMIN` on it.
+/// Members and admins may create contacts; customer users may not.
+pub async fn create<C: ConnectionTrait + TransactionTrait>(db: &C, actor: &Actor, input: CreateContact) -> ApiResult<VisibleContact> {
+    actor.require_staff("create contacts")?;
+    let name = validate::name("input.name", &input.name)?;
+    let lists = clean_lists(&input.emails, &input.phones, &input.addresses)?;
+    let custom_fields = validate::custom_fields(
+        "input.customFields",
+        input.custom_fields.unwrap_or_else(|| json!({})),
+    )?;
+    let txn = db.begin().await?;
+    if let Some(consultant) = input.consultant_id {
+        users::require_active_staff(&txn, actor.org_id, consultant, "input.consultantId").await?;
+    }
+    let at = now();
+    let row = contact::ActiveModel {
+        organization_id: Set(actor.org_id),
+        name: Set(name.clone()),
+        consultant_id: Set(input.consultant_id),
+        custom_fields: Set(custom_fields),
+        archived: Set(false),
+        archived_at: Set(None),
+        created_by: Set(actor.user_id),
+        created_at: Set(at),
+        updated_at: Set(at),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    replace_emails(&txn, actor.org_id, row.id, &lists.emails).await?;
+    replace_phones(&txn, actor.org_id, row.id, &lists.phones).await?;
+    replace_addresses(&txn, actor.org_id, row.id, &lists.addresses).await?;
+    contact_collaborator::ActiveModel {
+        organization_id: Set(actor.org_id),
+        contact_id: Set(row.id),
+        user_id: Set(actor.user_id),
+        access: Set(AccessLevel::Admin.as_str().to_owned()),
+        granted_by: Set(actor.user_id),
+        granted_at: Set(at),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    timeline::record(
+        &txn,
+        actor,
+        NewEvent {
+            contact_id: row.id,
+            kind: EventKind::ContactCreated,
+            subject_kind: "Contact",
+            subject_id: row.id,
+            summary: format!("{} created the contact {}", actor.name, name),
+            data: json!({}),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(VisibleContact {
+        contact: row,
+        access: AccessLevel::Admin,
+    })
+}
+
+/// Updates a contact's fields; needs `WRITE`. Writes a `CONTACT_UPDATED` event naming the
+/// fields that changed (none when nothing did).
+pub async fn update<C: ConnectionTrait + TransactionTrait>(db: &C, actor: &Actor, id: i64, input: UpdateContact) -> ApiResult<VisibleContact> {
+    let name = input.name.as_deref().map(|n| validate::name("input.name", n)).transpose()?;
+    let emails = input.emails.as_deref().map(|e| clean_emails("input.", e)).transpose()?;
+    let phones = input.phones.as_deref().map(|p| clean_phones("input.", p)).transpose()?;
+    let addresses = input.addresses.as_deref().map(|a| clean_addresses("input.", a)).transpose()?;
+    let custom_fields = input
+        .custom_fields
+        .map(|c| validate::custom_fields("input.customFields", c))
+        .transpose()?;
+    let txn = db.begin().await?;
+    let visible = require(&txn, actor, id, AccessLevel::Write, "editing a contact").await?;
+    if let Some(Some(consultant)) = input.consultant_id {
+        users::require_active_staff(&txn, actor.org_id, consultant, "input.consultantId").await?;
+    }
+    let mut changed = Vec::new();
+    let mut row = visible.contact.clone().into_active_model();
+    if let Some(name) = name.filter(|n| *n != visible.contact.name) {
+        row.name = Set(name);
+        changed.push("name");
+    }
+    if let Some(consultant) = input.consultant_id.filter(|c| *c != visible.contact.consultant_id) {
+        row.consultant_id = Set(consultant);
+        changed.push("consultant");
+    }
+    if let Some(fields) = custom_fields.filter(|f| *f != visible.contact.custom_fields) {
+        row.custom_fields = Set(fields);
+        changed.push("customFields");
+    }
+    if let Some(emails) = &emails {
+        replace_emails(&txn, actor.org_id, id, emails).await?;
+        changed.push("emails");
+    }
+    if let Some(phones) = &phones {
+        replace_phones(&txn, actor.org_id, id, phones).await?;
+        changed.push("phones");
+    }
+    if let Some(addresses) = &addresses {
+        replace_addresses(&txn, actor.org_id, id, addresses).await?;
+        changed.push("addresses");
+    }
+    if changed.is_empty() {
+        txn.commit().await?;
+        return Ok(visible);
+    }
+    row.updated_at = Set(now());
+    let row = row.update(&txn).await?;
+    timeline::record(
+        &txn,
+        actor,
+        NewEvent {
+            contact_id: id,
+            kind: EventKind::ContactUpdated,
+            subject_kind: "Contact",
+            subject_id: id,
+            summary: format!("{} updated {} of {}", actor.name, changed.join(", "), row.name),
+            data: json!({ "fields": changed }),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(VisibleContact {
+        contact: row,
+        access: visible.access,
+    })
+}
+
+/// Archives (`true`) or unarchives (`false`) a contact; needs `WRITE`. Archiving an archived
+/// contact changes nothing and writes no event.
+pub async fn set_archived<C: ConnectionTrait + TransactionTrait>(db: &C, actor: &Actor, id: i64, archived: bool) -> ApiResult<VisibleContact> {
+    let what = if archived { "archiving a contact" } else { "unarchiving a contact" };
+    let txn = db.begin().await?;
+    let visible = require(&txn, actor, id, AccessLevel::Write, what).await?;
+    if visible.contact.archived == archived {
+        txn.commit().await?;
+        return Ok(visible);
+    }
+    let at: DateTime<Utc> = now();
+    let mut row = visible.contact.clone().into_active_model();
+    row.archived = Set(archived);
+    row.archived_at = Set(archived.then_some(at));
+    row.updated_at = Set(at);
+    let row = row.update(&txn).await?;
+    let (kind, verb) = if archived {
+        (EventKind::ContactArchived, "archived")
+    } else {
+        (EventKind::ContactUnarchived, "unarchived")
+    };
+    timeline::record(
+        &txn,
+        actor,
+        NewEvent {
+            contact_id: id,
+            kind,
+            subject_kind: "Contact",
+            subject_id: id,
+            summary: format!("{} {verb} {}", actor.name, row.name),
+            data: json!({}),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(VisibleContact {
+        contact: row,
+        access: visible.access,
+    })
+}
+
+/// The emails of the given contacts (already visible to the caller), in list order.
+pub async fn emails_of<C: ConnectionTrait>(db: &C, org: i64, contact_ids: &[i64]) -> ApiResult<Vec<contact_email::Model>> {
+    Ok(contact_email::Entity::find()
+        .filter(contact_email::Column::OrganizationId.eq(org))
+        .filter(contact_email::Column::ContactId.is_in(contact_ids.iter().copied()))
+        .order_by_asc(contact_email::Column::ContactId)
+        .order_by_asc(contact_email::Column::Position)
+        .all(db)
+        .await?)
+}
+
+/// The phones of the given contacts (already visible to the caller), in list order.
+pub async fn phones_of<C: ConnectionTrait>(db: &C, org: i64, contact_ids: &[i64]) -> ApiResult<Vec<contact_phone::Model>> {
+    Ok(contact_phone::Entity::find()
+        .filter(contact_phone::Column::OrganizationId.eq(org))
+        .filter(contact_phone::Column::ContactId.is_in(contact_ids.iter().copied()))
+        .order_by_asc(contact_phone::Column::ContactId)
+        .order_by_asc(contact_phone::Column::Position)
+        .all(db)
+        .await?)
+}
+
+/// The addresses of the given contacts (already visible to the caller), in list order.
+pub async fn addresses_of<C: ConnectionTrait>(db: &C, org: i64, contact_ids: &[i64]) -> ApiResult<Vec<contact_address::Model>> {
+    Ok(contact_address::Entity::find()
+        .filter(contact_address::Column::OrganizationId.eq(org))
+        .filter(contact_address::Column::ContactId.is_in(contact_ids.iter().copied()))
+        .order_by_asc(contact_address::Column::ContactId)
+        .order_by_asc(contact_address::Column::Position)
+        .all(db)
+        .await?)
+}

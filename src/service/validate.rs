@@ -1,0 +1,156 @@
+//! Input validation shared by the services: each check names the field at fault.
+
+use crate::error::{ApiError, ApiResult};
+
+/// Largest custom-fields document, serialized.
+pub const MAX_CUSTOM_FIELDS_BYTES: usize = 16 * 1024;
+
+/// A required name: trimmed, 1 to 200 characters.
+pub fn name(field: &str, value: &str) -> ApiResult<String> {
+    text(field, value, 1, 200)?.ok_or_else(|| ApiError::bad_input(field, "must not be empty"))
+}
+
+/// Optional free text: trimmed, empty becomes `None`, at most `max` characters.
+pub fn optional(field: &str, value: Option<&str>, max: usize) -> ApiResult<Option<String>> {
+    match value {
+        None => Ok(None),
+        Some(v) => text(field, v, 0, max),
+    }
+}
+
+fn text(field: &str, value: &str, min: usize, max: usize) -> ApiResult<Option<String>> {
+    let trimmed = value.trim();
+    let len = trimmed.chars().count();
+    if len < min {
+        return Err(ApiError::bad_input(field, "must not be empty"));
+    }
+    if len > max {
+        return Err(ApiError::bad_input(
+            field,
+            format!("is {len} characters long; the limit is {max}"),
+        ));
+    }
+    if trimmed.chars().any(|c| c.is_control()) {
+        return Err(ApiError::bad_input(field, "must not contain control characters"));
+    }
+    Ok((!trimmed.is_empty()).then(|| trimmed.to_owned()))
+}
+
+/// An email address in the usual `local@domain.tld` form, lower-cased.
+pub fn email(field: &str, value: &str) -> ApiResult<String> {
+    let email = value.trim().to_lowercase();
+    let bad = || ApiError::bad_input(field, format!("`{value}` is not a valid email address"));
+    if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad());
+    }
+    let (local, domain) = email.rsplit_once('@').ok_or_else(bad)?;
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && local
+            .chars()
+            .all(|c| c.is_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
+    let labels: Vec<&str> = domain.split('.').collect();
+    let domain_ok = labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+        })
+        && labels
+            .last()
+            .is_some_and(|tld| tld.len() >= 2 && tld.chars().all(char::is_alphabetic));
+    if local_ok && domain_ok {
+        Ok(email)
+    } else {
+        Err(bad())
+    }
+}
+
+/// A phone number normalised to E.164 (`+` and 7 to 15 digits). Spaces, dashes, dots and
+/// parentheses are dropped; a leading `00` becomes `+`. A number without its country code is
+/// refused, because the gateway cannot know which country was meant.
+pub fn phone(field: &str, value: &str) -> ApiResult<String> {
+    let trimmed = value.trim();
+    let rest = if let Some(r) = trimmed.strip_prefix('+') {
+        r
+    } else if let Some(r) = trimmed.strip_prefix("00") {
+        r
+    } else {
+        return Err(ApiError::bad_input(
+            field,
+            format!("`{value}` has no country code: write it as +<country code> <number>, e.g. +1 415 555 0100"),
+        ));
+    };
+    let mut digits = String::with_capacity(16);
+    for c in rest.chars() {
+        match c {
+            '0'..='9' => digits.push(c),
+            ' ' | '-' | '.' | '(' | ')' => {}
+            _ => {
+                return Err(ApiError::bad_input(
+                    field,
+                    format!("`{value}` may hold only digits, spaces, dashes, dots and parentheses"),
+                ));
+            }
+        }
+    }
+    if !(7..=15).contains(&digits.len()) || digits.starts_with('0') {
+        return Err(ApiError::bad_input(
+            field,
+            format!("`{value}` is not a phone number: E.164 numbers have 7 to 15 digits after the country code's +"),
+        ));
+    }
+    Ok(format!("+{digits}"))
+}
+
+/// Custom fields: a JSON object of at most 16 KiB.
+pub fn custom_fields(field: &str, value: serde_json::Value) -> ApiResult<serde_json::Value> {
+    if !value.is_object() {
+        return Err(ApiError::bad_input(field, "must be a JSON object"));
+    }
+    let size = serde_json::to_vec(&value).map(|v| v.len()).unwrap_or(usize::MAX);
+    if size > MAX_CUSTOM_FIELDS_BYTES {
+        return Err(ApiError::bad_input(
+            field,
+            format!("is {size} bytes; the limit is {MAX_CUSTOM_FIELDS_BYTES} bytes"),
+        ));
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        assert_eq!(email("e", " Ana@Example.COM ").ok().as_deref(), Some("ana@example.com"));
+        for bad in ["", "ana", "ana@", "@x.io", "a b@x.io", "ana@x", "ana@-x.io", "a..b@x.io"] {
+            assert!(email("e", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn phones() {
+        assert_eq!(phone("p", "+1 (415) 555-0100").ok().as_deref(), Some("+14155550100"));
+        assert_eq!(phone("p", "0044 20 7946 0958").ok().as_deref(), Some("+442079460958"));
+        for bad in ["415 555 0100", "+1 415 abc", "+12", "+1234567890123456", ""] {
+            assert!(phone("p", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_and_fields() {
+        assert!(name("n", "  ").is_err());
+        assert!(name("n", &"x".repeat(201)).is_err());
+        assert_eq!(name("n", " Ana ").ok().as_deref(), Some("Ana"));
+        assert!(custom_fields("c", serde_json::json!([1])).is_err());
+        let big = serde_json::json!({ "k": "x".repeat(17 * 1024) });
+        assert!(custom_fields("c", big).is_err());
+    }
+}
