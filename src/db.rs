@@ -2,13 +2,13 @@
 
 use std::{sync::Arc, time::Duration};
 
+use migration::{Migrator, MigratorTrait};
 use sea_orm::{
+    ActiveValue::Set,
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, EntityTrait,
     Statement, TransactionTrait,
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
-    ActiveValue::Set,
 };
-use migration::{Migrator, MigratorTrait};
 
 use crate::metrics::Metrics;
 
@@ -21,7 +21,10 @@ const MIGRATION_LOCK_KEY: i64 = 0x7468_7265_6164; // "thread"
 /// SQLite runs in WAL mode on a single pooled connection: SQLite admits one writer at a time
 /// anyway, and one connection makes concurrent write transactions queue in the pool instead of
 /// failing with `SQLITE_BUSY` when a read transaction upgrades.
-pub async fn connect(url: &str, metrics: Arc<Metrics>) -> Result<DatabaseConnection, sea_orm::DbErr> {
+pub async fn connect(
+    url: &str,
+    metrics: Arc<Metrics>,
+) -> Result<DatabaseConnection, sea_orm::DbErr> {
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .sqlx_logging(false)
@@ -61,7 +64,10 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
 }
 
 /// Reads an instance setting.
-pub async fn setting<C: ConnectionTrait>(db: &C, key: &str) -> Result<Option<String>, sea_orm::DbErr> {
+pub async fn setting<C: ConnectionTrait>(
+    db: &C,
+    key: &str,
+) -> Result<Option<String>, sea_orm::DbErr> {
     Ok(entity::instance_setting::Entity::find_by_id(key.to_owned())
         .one(db)
         .await?

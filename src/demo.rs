@@ -79,11 +79,33 @@ async fn seed(db: &DatabaseTransaction) -> ApiResult<Option<entity::user::Model>
         name: name.into(),
         kind: NewUserKind::Staff(role),
     };
-    let owner = users::insert_unchecked(db, org.id, &staff("owner@demo.test", "Olivia Owner", Role::Owner)).await?;
-    users::insert_unchecked(db, org.id, &staff("admin@demo.test", "Adam Admin", Role::Admin)).await?;
-    let ana = users::insert_unchecked(db, org.id, &staff("ana@demo.test", "Ana Member", Role::Member)).await?;
-    let ben = users::insert_unchecked(db, org.id, &staff("ben@demo.test", "Ben Member", Role::Member)).await?;
-    let as_actor = |u: &entity::user::Model| auth::actor_of(u).ok_or_else(|| ApiError::Internal("demo user".into()));
+    let owner = users::insert_unchecked(
+        db,
+        org.id,
+        &staff("owner@demo.test", "Olivia Owner", Role::Owner),
+    )
+    .await?;
+    users::insert_unchecked(
+        db,
+        org.id,
+        &staff("admin@demo.test", "Adam Admin", Role::Admin),
+    )
+    .await?;
+    let ana = users::insert_unchecked(
+        db,
+        org.id,
+        &staff("ana@demo.test", "Ana Member", Role::Member),
+    )
+    .await?;
+    let ben = users::insert_unchecked(
+        db,
+        org.id,
+        &staff("ben@demo.test", "Ben Member", Role::Member),
+    )
+    .await?;
+    let as_actor = |u: &entity::user::Model| {
+        auth::actor_of(u).ok_or_else(|| ApiError::Internal("demo user".into()))
+    };
     let (owner_actor, ana_actor) = (as_actor(&owner)?, as_actor(&ana)?);
 
     let mut contact_ids = Vec::new();
@@ -91,7 +113,11 @@ async fn seed(db: &DatabaseTransaction) -> ApiResult<Option<entity::user::Model>
         let slug = name
             .to_lowercase()
             .split_whitespace()
-            .map(|w| w.chars().filter(char::is_ascii_alphanumeric).collect::<String>())
+            .map(|w| {
+                w.chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .collect::<String>()
+            })
             .collect::<Vec<_>>()
             .join(".");
         let domain: String = company
@@ -126,7 +152,9 @@ async fn seed(db: &DatabaseTransaction) -> ApiResult<Option<entity::user::Model>
                 Vec::new()
             },
             consultant_id: Some(if i < 10 { ana.id } else { owner.id }),
-            custom_fields: Some(serde_json::json!({ "company": company, "tier": if i % 3 == 0 { "gold" } else { "standard" } })),
+            custom_fields: Some(
+                serde_json::json!({ "company": company, "tier": if i % 3 == 0 { "gold" } else { "standard" } }),
+            ),
         };
         let creator = if i < 6 { &ana_actor } else { &owner_actor };
         contact_ids.push(contacts::create(db, creator, input).await?.contact.id);

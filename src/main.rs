@@ -76,7 +76,9 @@ async fn serve(config: &Config, demo: bool) -> anyhow::Result<()> {
             println!();
             println!("  {token}");
             println!();
-            println!("  In the playground's Headers tab: {{\"Authorization\": \"Bearer {token}\"}}");
+            println!(
+                "  In the playground's Headers tab: {{\"Authorization\": \"Bearer {token}\"}}"
+            );
         }
         None => println!("  Get a token with: cargo run --release -- token --user owner@demo.test"),
     }
@@ -109,7 +111,9 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             signal.recv().await;
         }
     };

@@ -93,7 +93,9 @@ impl Metrics {
             "threadline_sql_statements_total {}",
             self.sql_statements.load(Ordering::Relaxed)
         );
-        out.push_str("# HELP threadline_sql_statement_failures_total SQL statements that failed.\n");
+        out.push_str(
+            "# HELP threadline_sql_statement_failures_total SQL statements that failed.\n",
+        );
         out.push_str("# TYPE threadline_sql_statement_failures_total counter\n");
         let _ = writeln!(
             out,

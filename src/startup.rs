@@ -35,10 +35,18 @@ pub struct Application {
 pub const BANNER_TOKEN_TTL: Duration = Duration::from_secs(30 * 86_400);
 
 /// Connects to the database and migrates it; counts statements into `metrics`.
-pub async fn open_database(config: &Config, metrics: Arc<Metrics>) -> anyhow::Result<DatabaseConnection> {
+pub async fn open_database(
+    config: &Config,
+    metrics: Arc<Metrics>,
+) -> anyhow::Result<DatabaseConnection> {
     let db = db::connect(&config.database_url, metrics)
         .await
-        .with_context(|| format!("connecting to the database at {}", redact(&config.database_url)))?;
+        .with_context(|| {
+            format!(
+                "connecting to the database at {}",
+                redact(&config.database_url)
+            )
+        })?;
     db::migrate(&db).await.context("migrating the database")?;
     Ok(db)
 }
@@ -48,9 +56,11 @@ pub async fn open_database(config: &Config, metrics: Arc<Metrics>) -> anyhow::Re
 pub async fn token_keys(config: &Config, db: &DatabaseConnection) -> anyhow::Result<TokenKeys> {
     let secret = match &config.jwt_secret {
         Some(secret) => secret.clone(),
-        None => db::setting_or_insert(db, "jwt_secret", || STANDARD.encode(db::random_bytes::<48>()))
-            .await
-            .context("reading the generated JWT secret")?,
+        None => db::setting_or_insert(db, "jwt_secret", || {
+            STANDARD.encode(db::random_bytes::<48>())
+        })
+        .await
+        .context("reading the generated JWT secret")?,
     };
     Ok(TokenKeys::new(&secret))
 }
@@ -101,7 +111,10 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes.
-    pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let router = http::router(self.state);
         axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)

@@ -50,7 +50,10 @@ pub async fn run_script(manager: &SchemaManager<'_>, script: &str) -> Result<(),
     let backend = manager.get_database_backend();
     let sql = ddl(backend, script);
     for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-        manager.get_connection().execute_unprepared(statement).await?;
+        manager
+            .get_connection()
+            .execute_unprepared(statement)
+            .await?;
     }
     Ok(())
 }

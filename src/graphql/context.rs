@@ -37,11 +37,17 @@ pub trait ContextExt {
     }
     /// The authenticated caller, or `UNAUTHENTICATED`.
     fn actor(&self) -> ApiResult<&Actor> {
-        self.state()?.actor.as_ref().ok_or(ApiError::Unauthenticated)
+        self.state()?
+            .actor
+            .as_ref()
+            .ok_or(ApiError::Unauthenticated)
     }
     /// The caller's loaders, or `UNAUTHENTICATED`.
     fn loaders(&self) -> ApiResult<&Loaders> {
-        self.state()?.loaders.as_ref().ok_or(ApiError::Unauthenticated)
+        self.state()?
+            .loaders
+            .as_ref()
+            .ok_or(ApiError::Unauthenticated)
     }
 }
 

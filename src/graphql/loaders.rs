@@ -48,10 +48,15 @@ impl<M: Clone + Send + Sync + 'static> Loader<i64> for ByContact<M> {
     type Error = async_graphql::Error;
 
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Vec<M>>, Self::Error> {
-        let rows = (self.fetch)(&self.db, self.org, keys).await.map_err(into_gql)?;
+        let rows = (self.fetch)(&self.db, self.org, keys)
+            .await
+            .map_err(into_gql)?;
         let mut grouped: HashMap<i64, Vec<M>> = HashMap::new();
         for row in rows {
-            grouped.entry((self.contact_of)(&row)).or_default().push(row);
+            grouped
+                .entry((self.contact_of)(&row))
+                .or_default()
+                .push(row);
         }
         Ok(grouped)
     }
@@ -68,7 +73,9 @@ impl Loader<i64> for UserLoader {
     type Error = async_graphql::Error;
 
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
-        service::users::get_many(&self.db, &self.actor, keys).await.map_err(into_gql)
+        service::users::get_many(&self.db, &self.actor, keys)
+            .await
+            .map_err(into_gql)
     }
 }
 
@@ -83,7 +90,9 @@ impl Loader<i64> for ContactLoader {
     type Error = async_graphql::Error;
 
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
-        service::contacts::get_many(&self.db, &self.actor, keys).await.map_err(into_gql)
+        service::contacts::get_many(&self.db, &self.actor, keys)
+            .await
+            .map_err(into_gql)
     }
 }
 

@@ -5,6 +5,7 @@ pub mod context;
 pub mod extension;
 pub mod loaders;
 pub mod mutation;
+pub mod prefetch;
 pub mod query;
 pub mod types;
 
@@ -23,7 +24,7 @@ pub const MAX_COMPLEXITY: usize = 20_000;
 
 /// Builds the schema. Per-request data (the caller, loaders) is attached to each request.
 pub fn build_schema() -> AppSchema {
-    Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription)
+    Schema::build(QueryRoot, MutationRoot, EmptySubscription)
         .extension(extension::ErrorCodes)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)

@@ -34,15 +34,27 @@ impl MutationRoot {
         let kind = match (input.kind, input.role, input.contact_id) {
             (UserKind::Staff, role, None) => NewUserKind::Staff(role.unwrap_or(Role::Member)),
             (UserKind::Staff, _, Some(_)) => {
-                return Err(ApiError::bad_input("input.contactId", "only customer users are linked to a contact").into());
+                return Err(ApiError::bad_input(
+                    "input.contactId",
+                    "only customer users are linked to a contact",
+                )
+                .into());
             }
             (UserKind::Customer, Some(_), _) => {
-                return Err(ApiError::bad_input("input.role", "customer users have no role").into());
+                return Err(
+                    ApiError::bad_input("input.role", "customer users have no role").into(),
+                );
             }
             (UserKind::Customer, None, None) => {
-                return Err(ApiError::bad_input("input.contactId", "a customer user needs the contact they are").into());
+                return Err(ApiError::bad_input(
+                    "input.contactId",
+                    "a customer user needs the contact they are",
+                )
+                .into());
             }
-            (UserKind::Customer, None, Some(contact)) => NewUserKind::Customer(ids::decode(Kind::Contact, &contact)?),
+            (UserKind::Customer, None, Some(contact)) => {
+                NewUserKind::Customer(ids::decode(Kind::Contact, &contact)?)
+            }
         };
         let input = CreateUser {
             email: input.email,
@@ -60,23 +72,33 @@ impl MutationRoot {
             name: input.name,
             role: input.role,
         };
-        Ok(User(service::users::update(ctx.db()?, ctx.actor()?, id, input).await?))
+        Ok(User(
+            service::users::update(ctx.db()?, ctx.actor()?, id, input).await?,
+        ))
     }
 
     /// Deactivates a user (owners and admins): their tokens stop working at once.
     async fn deactivate_user(&self, ctx: &Context<'_>, id: ID) -> Result<User> {
         let id = ids::decode(Kind::User, &id)?;
-        Ok(User(service::users::set_active(ctx.db()?, ctx.actor()?, id, false).await?))
+        Ok(User(
+            service::users::set_active(ctx.db()?, ctx.actor()?, id, false).await?,
+        ))
     }
 
     /// Reactivates a deactivated user (owners and admins).
     async fn reactivate_user(&self, ctx: &Context<'_>, id: ID) -> Result<User> {
         let id = ids::decode(Kind::User, &id)?;
-        Ok(User(service::users::set_active(ctx.db()?, ctx.actor()?, id, true).await?))
+        Ok(User(
+            service::users::set_active(ctx.db()?, ctx.actor()?, id, true).await?,
+        ))
     }
 
     /// Creates a contact; the creator gets `ADMIN` access to it.
-    async fn create_contact(&self, ctx: &Context<'_>, input: CreateContactInput) -> Result<Contact> {
+    async fn create_contact(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateContactInput,
+    ) -> Result<Contact> {
         let consultant_id = input
             .consultant_id
             .map(|id| ids::decode(Kind::User, &id))
@@ -89,16 +111,25 @@ impl MutationRoot {
             consultant_id,
             custom_fields: input.custom_fields.map(|j| j.0),
         };
-        Ok(Contact(service::contacts::create(ctx.db()?, ctx.actor()?, input).await?))
+        Ok(Contact::new(
+            service::contacts::create(ctx.db()?, ctx.actor()?, input).await?,
+        ))
     }
 
     /// Updates a contact (`WRITE` access).
-    async fn update_contact(&self, ctx: &Context<'_>, id: ID, input: UpdateContactInput) -> Result<Contact> {
+    async fn update_contact(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateContactInput,
+    ) -> Result<Contact> {
         let id = ids::decode(Kind::Contact, &id)?;
         let consultant_id = match input.consultant_id {
             async_graphql::MaybeUndefined::Undefined => None,
             async_graphql::MaybeUndefined::Null => Some(None),
-            async_graphql::MaybeUndefined::Value(user) => Some(Some(ids::decode(Kind::User, &user)?)),
+            async_graphql::MaybeUndefined::Value(user) => {
+                Some(Some(ids::decode(Kind::User, &user)?))
+            }
         };
         let input = UpdateContact {
             name: input.name,
@@ -108,20 +139,26 @@ impl MutationRoot {
             consultant_id,
             custom_fields: input.custom_fields.map(|j| j.0),
         };
-        Ok(Contact(service::contacts::update(ctx.db()?, ctx.actor()?, id, input).await?))
+        Ok(Contact::new(
+            service::contacts::update(ctx.db()?, ctx.actor()?, id, input).await?,
+        ))
     }
 
     /// Archives a contact (`WRITE` access): it leaves the default contact list but keeps its
     /// history. Archiving an archived contact changes nothing.
     async fn archive_contact(&self, ctx: &Context<'_>, id: ID) -> Result<Contact> {
         let id = ids::decode(Kind::Contact, &id)?;
-        Ok(Contact(service::contacts::set_archived(ctx.db()?, ctx.actor()?, id, true).await?))
+        Ok(Contact::new(
+            service::contacts::set_archived(ctx.db()?, ctx.actor()?, id, true).await?,
+        ))
     }
 
     /// Unarchives a contact (`WRITE` access).
     async fn unarchive_contact(&self, ctx: &Context<'_>, id: ID) -> Result<Contact> {
         let id = ids::decode(Kind::Contact, &id)?;
-        Ok(Contact(service::contacts::set_archived(ctx.db()?, ctx.actor()?, id, false).await?))
+        Ok(Contact::new(
+            service::contacts::set_archived(ctx.db()?, ctx.actor()?, id, false).await?,
+        ))
     }
 
     /// Grants a staff user access to a contact, or changes their level (`ADMIN` access).
@@ -134,15 +171,26 @@ impl MutationRoot {
     ) -> Result<Collaborator> {
         let contact_id = ids::decode(Kind::Contact, &contact_id)?;
         let user_id = ids::decode(Kind::User, &user_id)?;
-        let grant = service::collaborators::grant(ctx.db()?, ctx.actor()?, contact_id, user_id, access).await?;
-        Ok(Collaborator(grant))
+        let grant =
+            service::collaborators::grant(ctx.db()?, ctx.actor()?, contact_id, user_id, access)
+                .await?;
+        Ok(Collaborator {
+            row: grant,
+            prefetch: None,
+        })
     }
 
     /// Revokes a user's grant on a contact (`ADMIN` access); returns the revoked grant's ID.
-    async fn revoke_collaborator(&self, ctx: &Context<'_>, contact_id: ID, user_id: ID) -> Result<ID> {
+    async fn revoke_collaborator(
+        &self,
+        ctx: &Context<'_>,
+        contact_id: ID,
+        user_id: ID,
+    ) -> Result<ID> {
         let contact_id = ids::decode(Kind::Contact, &contact_id)?;
         let user_id = ids::decode(Kind::User, &user_id)?;
-        let id = service::collaborators::revoke(ctx.db()?, ctx.actor()?, contact_id, user_id).await?;
+        let id =
+            service::collaborators::revoke(ctx.db()?, ctx.actor()?, contact_id, user_id).await?;
         Ok(ids::encode(Kind::Collaborator, id))
     }
 }

@@ -5,6 +5,7 @@ use async_graphql::{Context, ID, Object, Result, connection::Connection};
 use super::{
     connection::{decode_cursor, id_connection, page_size},
     context::ContextExt,
+    prefetch,
     types::{Contact, ContactConnectionFields, ContactFilter, Node, User, UserConnectionFields},
 };
 use crate::{
@@ -22,7 +23,9 @@ impl QueryRoot {
     /// The caller.
     async fn me(&self, ctx: &Context<'_>) -> Result<User> {
         let actor = ctx.actor()?;
-        Ok(User(service::users::get(ctx.db()?, actor, actor.user_id).await?))
+        Ok(User(
+            service::users::get(ctx.db()?, actor, actor.user_id).await?,
+        ))
     }
 
     /// Any record by its global ID, if the caller may see it; null otherwise (a missing and a
@@ -38,7 +41,7 @@ impl QueryRoot {
             Some((Kind::Contact, id)) => service::contacts::get_many(db, actor, &[id])
                 .await?
                 .remove(&id)
-                .map(|c| Node::Contact(Contact(c))),
+                .map(|c| Node::Contact(Contact::new(c))),
             _ => None,
         };
         Ok(found)
@@ -67,7 +70,9 @@ impl QueryRoot {
     /// One user by ID; `NOT_FOUND` when the caller may not see it.
     async fn user(&self, ctx: &Context<'_>, id: ID) -> Result<User> {
         let id = ids::decode(Kind::User, &id)?;
-        Ok(User(service::users::get(ctx.db()?, ctx.actor()?, id).await?))
+        Ok(User(
+            service::users::get(ctx.db()?, ctx.actor()?, id).await?,
+        ))
     }
 
     /// The contacts the caller may see, oldest first, filtered by text and archived state.
@@ -81,15 +86,26 @@ impl QueryRoot {
         let limit = page_size(first)?;
         let after_id = decode_cursor(after.as_deref())?;
         let filter: service::contacts::ContactFilter = filter.unwrap_or_default().into();
-        if filter.search.as_ref().is_some_and(|s| s.chars().count() > 200) {
-            return Err(ApiError::bad_input("filter.search", "is longer than 200 characters").into());
+        if filter
+            .search
+            .as_ref()
+            .is_some_and(|s| s.chars().count() > 200)
+        {
+            return Err(
+                ApiError::bad_input("filter.search", "is longer than 200 characters").into(),
+            );
         }
-        let page = service::contacts::list(ctx.db()?, ctx.actor()?, &filter, after_id, limit).await?;
+        let page =
+            service::contacts::list(ctx.db()?, ctx.actor()?, &filter, after_id, limit).await?;
+        let prefetch = prefetch::contacts(ctx, &prefetch::node_selections(ctx), &page.rows).await?;
         Ok(id_connection(
-            page.rows.into_iter().map(Contact).collect(),
+            page.rows
+                .into_iter()
+                .map(|row| Contact::with_prefetch(row, prefetch.clone()))
+                .collect(),
             page.has_next,
             after_id.is_some(),
-            |c| c.0.contact.id,
+            |c| c.row.contact.id,
             ContactConnectionFields { filter },
         ))
     }
@@ -97,6 +113,8 @@ impl QueryRoot {
     /// One contact by ID; `NOT_FOUND` when it does not exist or the caller may not see it.
     async fn contact(&self, ctx: &Context<'_>, id: ID) -> Result<Contact> {
         let id = ids::decode(Kind::Contact, &id)?;
-        Ok(Contact(service::contacts::get(ctx.db()?, ctx.actor()?, id).await?))
+        Ok(Contact::new(
+            service::contacts::get(ctx.db()?, ctx.actor()?, id).await?,
+        ))
     }
 }

@@ -2,12 +2,13 @@
 //! tables can change without changing the contract.
 
 use async_graphql::{
-    Context, Enum, ID, InputObject, Interface, Json, MaybeUndefined, Object,
-    Result, SimpleObject,
+    Context, Enum, ID, InputObject, Interface, Json, MaybeUndefined, Object, Result, SimpleObject,
 };
+use std::{collections::HashMap, sync::Arc};
+
 use chrono::{DateTime, Utc};
 
-use super::context::ContextExt;
+use super::{context::ContextExt, prefetch::Prefetch};
 use crate::{
     auth::Role,
     error::ApiError,
@@ -15,7 +16,10 @@ use crate::{
     service::{
         self,
         access::AccessLevel,
-        contacts::{AddressInput, ContactFilter as ServiceContactFilter, EmailInput, PhoneInput, VisibleContact},
+        contacts::{
+            AddressInput, ContactFilter as ServiceContactFilter, EmailInput, PhoneInput,
+            VisibleContact,
+        },
     },
 };
 
@@ -88,7 +92,12 @@ impl User {
         let Some(id) = self.0.contact_id else {
             return Ok(None);
         };
-        Ok(ctx.loaders()?.contacts.load_one(id).await?.map(Contact))
+        Ok(ctx
+            .loaders()?
+            .contacts
+            .load_one(id)
+            .await?
+            .map(Contact::new))
     }
 }
 
@@ -136,21 +145,76 @@ pub struct ContactAddress {
 }
 
 /// A person or company the organization works with. Contacts are archived, never deleted.
-pub struct Contact(pub VisibleContact);
+pub struct Contact {
+    /// The row and the caller's access.
+    pub row: VisibleContact,
+    /// Rows prefetched for the page this contact is on.
+    pub prefetch: Option<Arc<Prefetch>>,
+}
+
+impl Contact {
+    /// A contact read on its own; related rows come through the loaders.
+    pub fn new(row: VisibleContact) -> Self {
+        Self {
+            row,
+            prefetch: None,
+        }
+    }
+
+    /// A contact of a prefetched page.
+    pub fn with_prefetch(row: VisibleContact, prefetch: Arc<Prefetch>) -> Self {
+        Self {
+            row,
+            prefetch: Some(prefetch),
+        }
+    }
+
+    fn id_(&self) -> i64 {
+        self.row.contact.id
+    }
+
+    fn prefetched<T: Clone>(
+        &self,
+        pick: impl Fn(&Prefetch) -> Option<&HashMap<i64, Vec<T>>>,
+    ) -> Option<Vec<T>> {
+        let map = pick(self.prefetch.as_deref()?)?;
+        Some(map.get(&self.id_()).cloned().unwrap_or_default())
+    }
+}
+
+/// Looks a user up in the page's prefetched users, or through the loader.
+async fn user_by_id(
+    ctx: &Context<'_>,
+    prefetch: Option<&Prefetch>,
+    id: i64,
+) -> Result<Option<User>> {
+    if let Some(users) = prefetch.and_then(|p| p.users.as_ref()) {
+        return Ok(users.get(&id).cloned().map(User));
+    }
+    Ok(ctx.loaders()?.users.load_one(id).await?.map(User))
+}
 
 #[Object]
 impl Contact {
     /// The contact's opaque global ID.
     async fn id(&self) -> ID {
-        ids::encode(Kind::Contact, self.0.contact.id)
+        ids::encode(Kind::Contact, self.row.contact.id)
     }
     /// Display name.
     async fn name(&self) -> &str {
-        &self.0.contact.name
+        &self.row.contact.name
     }
     /// Email addresses, in the order given.
     async fn emails(&self, ctx: &Context<'_>) -> Result<Vec<ContactEmail>> {
-        let rows = ctx.loaders()?.emails.load_one(self.0.contact.id).await?.unwrap_or_default();
+        let rows = match self.prefetched(|p| p.emails.as_ref()) {
+            Some(rows) => rows,
+            None => ctx
+                .loaders()?
+                .emails
+                .load_one(self.id_())
+                .await?
+                .unwrap_or_default(),
+        };
         Ok(rows
             .into_iter()
             .map(|r| ContactEmail {
@@ -162,7 +226,15 @@ impl Contact {
     }
     /// Phone numbers, in the order given.
     async fn phones(&self, ctx: &Context<'_>) -> Result<Vec<ContactPhone>> {
-        let rows = ctx.loaders()?.phones.load_one(self.0.contact.id).await?.unwrap_or_default();
+        let rows = match self.prefetched(|p| p.phones.as_ref()) {
+            Some(rows) => rows,
+            None => ctx
+                .loaders()?
+                .phones
+                .load_one(self.id_())
+                .await?
+                .unwrap_or_default(),
+        };
         Ok(rows
             .into_iter()
             .map(|r| ContactPhone {
@@ -174,7 +246,15 @@ impl Contact {
     }
     /// Postal addresses, in the order given.
     async fn addresses(&self, ctx: &Context<'_>) -> Result<Vec<ContactAddress>> {
-        let rows = ctx.loaders()?.addresses.load_one(self.0.contact.id).await?.unwrap_or_default();
+        let rows = match self.prefetched(|p| p.addresses.as_ref()) {
+            Some(rows) => rows,
+            None => ctx
+                .loaders()?
+                .addresses
+                .load_one(self.id_())
+                .await?
+                .unwrap_or_default(),
+        };
         Ok(rows
             .into_iter()
             .map(|r| ContactAddress {
@@ -191,39 +271,39 @@ impl Contact {
     }
     /// The staff user responsible for the contact.
     async fn consultant(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        let Some(id) = self.0.contact.consultant_id else {
+        let Some(id) = self.row.contact.consultant_id else {
             return Ok(None);
         };
-        Ok(ctx.loaders()?.users.load_one(id).await?.map(User))
+        user_by_id(ctx, self.prefetch.as_deref(), id).await
     }
     /// Free-form custom fields (a JSON object of at most 16 KiB).
     async fn custom_fields(&self) -> Json<serde_json::Value> {
-        Json(self.0.contact.custom_fields.clone())
+        Json(self.row.contact.custom_fields.clone())
     }
     /// Whether the contact is archived.
     async fn archived(&self) -> bool {
-        self.0.contact.archived
+        self.row.contact.archived
     }
     /// When it was archived.
     async fn archived_at(&self) -> Option<DateTime<Utc>> {
-        self.0.contact.archived_at
+        self.row.contact.archived_at
     }
     /// Who created the contact (null when the caller may not see that user).
     async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        Ok(ctx.loaders()?.users.load_one(self.0.contact.created_by).await?.map(User))
+        user_by_id(ctx, self.prefetch.as_deref(), self.row.contact.created_by).await
     }
     /// When it was created.
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.contact.created_at
+        self.row.contact.created_at
     }
     /// When it last changed.
     async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.contact.updated_at
+        self.row.contact.updated_at
     }
     /// The caller's access to this contact: `ADMIN` for owners and admins, the grant's level
     /// for members, `READ` for the contact's customer user.
     async fn my_access(&self) -> AccessLevel {
-        self.0.access
+        self.row.access
     }
     /// Who has been granted access. Staff who can see the contact see its collaborators (only
     /// `ADMIN`s may change them); customer users get an empty list.
@@ -231,49 +311,65 @@ impl Contact {
         if !ctx.actor()?.is_staff() {
             return Ok(Vec::new());
         }
-        let rows = ctx
-            .loaders()?
-            .collaborators
-            .load_one(self.0.contact.id)
-            .await?
-            .unwrap_or_default();
-        Ok(rows.into_iter().map(Collaborator).collect())
+        let rows = match self.prefetched(|p| p.collaborators.as_ref()) {
+            Some(rows) => rows,
+            None => ctx
+                .loaders()?
+                .collaborators
+                .load_one(self.id_())
+                .await?
+                .unwrap_or_default(),
+        };
+        Ok(rows
+            .into_iter()
+            .map(|row| Collaborator {
+                row,
+                prefetch: self.prefetch.clone(),
+            })
+            .collect())
     }
 }
 
 /// A collaborator grant: a user's access to a contact.
-pub struct Collaborator(pub entity::contact_collaborator::Model);
+pub struct Collaborator {
+    /// The grant row.
+    pub row: entity::contact_collaborator::Model,
+    /// Rows prefetched for the page the grant is on.
+    pub prefetch: Option<Arc<Prefetch>>,
+}
 
 #[Object]
 impl Collaborator {
     /// The grant's opaque ID (what `revokeCollaborator` returns).
     async fn id(&self) -> ID {
-        ids::encode(Kind::Collaborator, self.0.id)
+        ids::encode(Kind::Collaborator, self.row.id)
     }
     /// The user who has access.
     async fn user(&self, ctx: &Context<'_>) -> Result<User> {
-        ctx.loaders()?
-            .users
-            .load_one(self.0.user_id)
+        user_by_id(ctx, self.prefetch.as_deref(), self.row.user_id)
             .await?
-            .map(User)
             .ok_or_else(|| ApiError::NotFound("User").into())
     }
     /// The access level.
     async fn access(&self) -> Option<AccessLevel> {
-        AccessLevel::parse(&self.0.access)
+        AccessLevel::parse(&self.row.access)
     }
     /// Who granted it (null when the caller may not see that user).
     async fn granted_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        Ok(ctx.loaders()?.users.load_one(self.0.granted_by).await?.map(User))
+        user_by_id(ctx, self.prefetch.as_deref(), self.row.granted_by).await
     }
     /// When it was granted or last changed.
     async fn granted_at(&self) -> DateTime<Utc> {
-        self.0.granted_at
+        self.row.granted_at
     }
     /// The contact.
     async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>> {
-        Ok(ctx.loaders()?.contacts.load_one(self.0.contact_id).await?.map(Contact))
+        Ok(ctx
+            .loaders()?
+            .contacts
+            .load_one(self.row.contact_id)
+            .await?
+            .map(Contact::new))
     }
 }
 

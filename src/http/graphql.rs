@@ -49,17 +49,29 @@ pub async fn get_graphql(
         return not_acceptable();
     };
     let Ok(Query(params)) = params else {
-        return request_error(response_type, StatusCode::BAD_REQUEST, "the query string could not be read");
+        return request_error(
+            response_type,
+            StatusCode::BAD_REQUEST,
+            "the query string could not be read",
+        );
     };
     let Some(query) = params.query.filter(|q| !q.trim().is_empty()) else {
-        return request_error(response_type, StatusCode::BAD_REQUEST, "a `query` parameter is required");
+        return request_error(
+            response_type,
+            StatusCode::BAD_REQUEST,
+            "a `query` parameter is required",
+        );
     };
     let variables = match params.variables.as_deref().filter(|v| !v.is_empty()) {
         None => Value::Null,
         Some(text) => match serde_json::from_str::<Value>(text) {
             Ok(v @ (Value::Object(_) | Value::Null)) => v,
             _ => {
-                return request_error(response_type, StatusCode::BAD_REQUEST, "`variables` must be a JSON object");
+                return request_error(
+                    response_type,
+                    StatusCode::BAD_REQUEST,
+                    "`variables` must be a JSON object",
+                );
             }
         },
     };
@@ -82,7 +94,11 @@ pub async fn get_graphql(
 }
 
 /// `POST /graphql` with a JSON body `{query, variables, operationName}`.
-pub async fn post_graphql(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn post_graphql(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Some(response_type) = negotiate(header_str(&headers, header::ACCEPT)) else {
         return not_acceptable();
     };
@@ -99,29 +115,51 @@ pub async fn post_graphql(State(state): State<AppState>, headers: HeaderMap, bod
     let body: Value = match serde_json::from_slice(&body) {
         Ok(body) => body,
         Err(error) => {
-            return request_error(response_type, StatusCode::BAD_REQUEST, &format!("the body is not valid JSON: {error}"));
+            return request_error(
+                response_type,
+                StatusCode::BAD_REQUEST,
+                &format!("the body is not valid JSON: {error}"),
+            );
         }
     };
     let Value::Object(mut body) = body else {
-        return request_error(response_type, StatusCode::BAD_REQUEST, "the body must be a JSON object");
+        return request_error(
+            response_type,
+            StatusCode::BAD_REQUEST,
+            "the body must be a JSON object",
+        );
     };
     let query = match body.remove("query") {
         Some(Value::String(q)) if !q.trim().is_empty() => q,
         _ => {
-            return request_error(response_type, StatusCode::BAD_REQUEST, "`query` must be a non-empty string");
+            return request_error(
+                response_type,
+                StatusCode::BAD_REQUEST,
+                "`query` must be a non-empty string",
+            );
         }
     };
     let variables = match body.remove("variables") {
         None | Some(Value::Null) => Value::Null,
         Some(v @ Value::Object(_)) => v,
-        Some(_) => return request_error(response_type, StatusCode::BAD_REQUEST, "`variables` must be an object"),
+        Some(_) => {
+            return request_error(
+                response_type,
+                StatusCode::BAD_REQUEST,
+                "`variables` must be an object",
+            );
+        }
     };
     let mut request = async_graphql::Request::new(query).variables(Variables::from_json(variables));
     match body.remove("operationName") {
         None | Some(Value::Null) => {}
         Some(Value::String(name)) => request = request.operation_name(name),
         Some(_) => {
-            return request_error(response_type, StatusCode::BAD_REQUEST, "`operationName` must be a string");
+            return request_error(
+                response_type,
+                StatusCode::BAD_REQUEST,
+                "`operationName` must be a string",
+            );
         }
     }
     execute(state, &headers, request, response_type).await
@@ -144,6 +182,20 @@ fn is_mutation(request: &mut async_graphql::Request) -> bool {
             .as_deref()
             .and_then(|name| ops.get(name))
             .is_some_and(|op| op.node.ty == OperationType::Mutation),
+    }
+}
+
+/// The operation's name for metrics: the requested `operationName`, else the name of the
+/// document's only operation.
+fn operation_label(request: &mut async_graphql::Request) -> Option<String> {
+    if let Some(name) = &request.operation_name {
+        return Some(name.clone());
+    }
+    match &request.parsed_query().ok()?.operations {
+        DocumentOperations::Multiple(ops) if ops.len() == 1 => {
+            ops.keys().next().map(|n| n.to_string())
+        }
+        _ => None,
     }
 }
 
@@ -173,12 +225,15 @@ async fn execute(
     response_type: ResponseType,
 ) -> Response {
     let started = Instant::now();
-    let operation = request.operation_name.clone();
+    let mut request = request;
+    let operation = operation_label(&mut request);
     let actor = match actor_for(&state, headers).await {
         Ok(actor) => actor,
         Err(error) => {
             tracing::error!(%error, "authentication failed on the database");
-            state.metrics.record_request(operation.as_deref(), false, started.elapsed());
+            state
+                .metrics
+                .record_request(operation.as_deref(), false, started.elapsed());
             let body = json!({ "errors": [{ "message": "internal error", "extensions": { "code": "INTERNAL" } }] });
             return respond(response_type, StatusCode::INTERNAL_SERVER_ERROR, &body);
         }
@@ -189,7 +244,9 @@ async fn execute(
         .data(executed.clone());
     let mut response = state.schema.execute(request).await;
     let ok = response.errors.is_empty();
-    state.metrics.record_request(operation.as_deref(), ok, started.elapsed());
+    state
+        .metrics
+        .record_request(operation.as_deref(), ok, started.elapsed());
     if executed.get() {
         // Serialized straight from the response, so fields keep the order the query asked for.
         return match serde_json::to_string(&response) {
@@ -216,7 +273,12 @@ fn respond(response_type: ResponseType, status: StatusCode, body: &Value) -> Res
 }
 
 fn respond_text(response_type: ResponseType, status: StatusCode, body: String) -> Response {
-    (status, [(header::CONTENT_TYPE, response_type.content_type())], body).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, response_type.content_type())],
+        body,
+    )
+        .into_response()
 }
 
 /// A request the server could not even read (not JSON, no query...): 4xx with an error body.

@@ -61,11 +61,15 @@ mod tests {
         assert_eq!(negotiate(Some("*/*")), Some(Json));
         assert_eq!(negotiate(Some("application/json")), Some(Json));
         assert_eq!(
-            negotiate(Some("application/graphql-response+json, application/json;q=0.9")),
+            negotiate(Some(
+                "application/graphql-response+json, application/json;q=0.9"
+            )),
             Some(GraphqlResponseJson)
         );
         assert_eq!(
-            negotiate(Some("application/graphql-response+json;q=0.5, application/json")),
+            negotiate(Some(
+                "application/graphql-response+json;q=0.5, application/json"
+            )),
             Some(Json)
         );
         assert_eq!(negotiate(Some("text/html")), None);

@@ -2,8 +2,8 @@
 
 use entity::{contact_collaborator, user};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait,
-    EntityTrait, IntoActiveModel, ModelTrait, QueryFilter, QueryOrder, TransactionSession, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
+    ModelTrait, QueryFilter, QueryOrder, TransactionSession, TransactionTrait,
 };
 use serde_json::json;
 
@@ -19,7 +19,11 @@ use crate::{
 };
 
 /// The grants on the given contacts (already visible to the caller), oldest first.
-pub async fn of_contacts<C: ConnectionTrait>(db: &C, org: i64, contact_ids: &[i64]) -> ApiResult<Vec<contact_collaborator::Model>> {
+pub async fn of_contacts<C: ConnectionTrait>(
+    db: &C,
+    org: i64,
+    contact_ids: &[i64],
+) -> ApiResult<Vec<contact_collaborator::Model>> {
     Ok(contact_collaborator::Entity::find()
         .filter(contact_collaborator::Column::OrganizationId.eq(org))
         .filter(contact_collaborator::Column::ContactId.is_in(contact_ids.iter().copied()))
@@ -31,10 +35,24 @@ pub async fn of_contacts<C: ConnectionTrait>(db: &C, org: i64, contact_ids: &[i6
 
 /// Grants `user_id` `access` to a contact, or changes the level of an existing grant; needs
 /// `ADMIN` on the contact. The user must be an active staff user of the organization.
-pub async fn grant<C: ConnectionTrait + TransactionTrait>(db: &C, actor: &Actor, contact_id: i64, user_id: i64, access: AccessLevel) -> ApiResult<contact_collaborator::Model> {
+pub async fn grant<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    actor: &Actor,
+    contact_id: i64,
+    user_id: i64,
+    access: AccessLevel,
+) -> ApiResult<contact_collaborator::Model> {
     let txn = db.begin().await?;
-    let contact = contacts::require(&txn, actor, contact_id, AccessLevel::Admin, "managing collaborators").await?;
-    let grantee: user::Model = users::require_active_staff(&txn, actor.org_id, user_id, "userId").await?;
+    let contact = contacts::require(
+        &txn,
+        actor,
+        contact_id,
+        AccessLevel::Admin,
+        "managing collaborators",
+    )
+    .await?;
+    let grantee: user::Model =
+        users::require_active_staff(&txn, actor.org_id, user_id, "userId").await?;
     let existing = contact_collaborator::Entity::find()
         .filter(contact_collaborator::Column::OrganizationId.eq(actor.org_id))
         .filter(contact_collaborator::Column::ContactId.eq(contact_id))
@@ -93,9 +111,21 @@ pub async fn grant<C: ConnectionTrait + TransactionTrait>(db: &C, actor: &Actor,
 
 /// Revokes `user_id`'s grant on a contact; needs `ADMIN` on the contact. Returns the revoked
 /// grant's row id. Owners and admins keep their access through their role.
-pub async fn revoke<C: ConnectionTrait + TransactionTrait>(db: &C, actor: &Actor, contact_id: i64, user_id: i64) -> ApiResult<i64> {
+pub async fn revoke<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    actor: &Actor,
+    contact_id: i64,
+    user_id: i64,
+) -> ApiResult<i64> {
     let txn = db.begin().await?;
-    let contact = contacts::require(&txn, actor, contact_id, AccessLevel::Admin, "managing collaborators").await?;
+    let contact = contacts::require(
+        &txn,
+        actor,
+        contact_id,
+        AccessLevel::Admin,
+        "managing collaborators",
+    )
+    .await?;
     let grant = contact_collaborator::Entity::find()
         .filter(contact_collaborator::Column::OrganizationId.eq(actor.org_id))
         .filter(contact_collaborator::Column::ContactId.eq(contact_id))

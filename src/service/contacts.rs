@@ -4,10 +4,10 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use entity::{contact, contact_address, contact_email, contact_phone, contact_collaborator};
+use entity::{contact, contact_address, contact_collaborator, contact_email, contact_phone};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait,
-    EntityTrait, FromQueryResult, IntoActiveModel, QueryFilter, QueryOrder, TransactionSession, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult,
+    IntoActiveModel, QueryFilter, QueryOrder, TransactionSession, TransactionTrait,
 };
 use serde_json::json;
 
@@ -130,7 +130,12 @@ fn visible_from_row(row: &sea_orm::QueryResult) -> ApiResult<VisibleContact> {
 
 fn push_filter(sql: &mut Sql, filter: &ContactFilter) {
     sql.push(" AND c.archived = ").bind(filter.archived);
-    let Some(search) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) else {
+    let Some(search) = filter
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    else {
         return;
     };
     let pattern = format!("%{}%", like_escape(&search.to_lowercase()));
@@ -165,14 +170,22 @@ pub async fn list<C: ConnectionTrait>(
     if let Some(after) = after {
         sql.push(" AND c.id > ").bind(after);
     }
-    sql.push(" ORDER BY c.id LIMIT ").bind(i64::try_from(limit + 1).unwrap_or(i64::MAX));
+    sql.push(" ORDER BY c.id LIMIT ")
+        .bind(i64::try_from(limit + 1).unwrap_or(i64::MAX));
     let rows = db.query_all_raw(sql.build()).await?;
-    let rows = rows.iter().map(visible_from_row).collect::<ApiResult<Vec<_>>>()?;
+    let rows = rows
+        .iter()
+        .map(visible_from_row)
+        .collect::<ApiResult<Vec<_>>>()?;
     Ok(Page::from_fetched(rows, limit))
 }
 
 /// How many contacts the actor may see under `filter`.
-pub async fn count<C: ConnectionTrait>(db: &C, actor: &Actor, filter: &ContactFilter) -> ApiResult<i64> {
+pub async fn count<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    filter: &ContactFilter,
+) -> ApiResult<i64> {
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT COUNT(*) AS n");
     access::contacts_from(&mut sql, actor);
@@ -240,22 +253,34 @@ fn primary_flags(field: &str, flags: &[bool]) -> ApiResult<Vec<bool>> {
     match flags.iter().filter(|p| **p).count() {
         0 => Ok((0..flags.len()).map(|i| i == 0).collect()),
         1 => Ok(flags.to_vec()),
-        _ => Err(ApiError::bad_input(field, "at most one entry may be primary")),
+        _ => Err(ApiError::bad_input(
+            field,
+            "at most one entry may be primary",
+        )),
     }
 }
 
-fn clean_emails(prefix: &str, emails: &[EmailInput]) -> ApiResult<Vec<(String, Option<String>, bool)>> {
+fn clean_emails(
+    prefix: &str,
+    emails: &[EmailInput],
+) -> ApiResult<Vec<(String, Option<String>, bool)>> {
     let field = format!("{prefix}emails");
     if emails.len() > 20 {
         return Err(ApiError::bad_input(field, "at most 20 email addresses"));
     }
-    let flags = primary_flags(&field, &emails.iter().map(|e| e.primary).collect::<Vec<_>>())?;
+    let flags = primary_flags(
+        &field,
+        &emails.iter().map(|e| e.primary).collect::<Vec<_>>(),
+    )?;
     let mut seen = Vec::new();
     let mut out = Vec::new();
     for (i, (e, primary)) in emails.iter().zip(flags).enumerate() {
         let email = validate::email(&format!("{field}[{i}].email"), &e.email)?;
         if seen.contains(&email) {
-            return Err(ApiError::bad_input(format!("{field}[{i}].email"), format!("`{email}` is listed twice")));
+            return Err(ApiError::bad_input(
+                format!("{field}[{i}].email"),
+                format!("`{email}` is listed twice"),
+            ));
         }
         seen.push(email.clone());
         let label = validate::optional(&format!("{field}[{i}].label"), e.label.as_deref(), 50)?;
@@ -264,17 +289,26 @@ fn clean_emails(prefix: &str, emails: &[EmailInput]) -> ApiResult<Vec<(String, O
     Ok(out)
 }
 
-fn clean_phones(prefix: &str, phones: &[PhoneInput]) -> ApiResult<Vec<(String, Option<String>, bool)>> {
+fn clean_phones(
+    prefix: &str,
+    phones: &[PhoneInput],
+) -> ApiResult<Vec<(String, Option<String>, bool)>> {
     let field = format!("{prefix}phones");
     if phones.len() > 20 {
         return Err(ApiError::bad_input(field, "at most 20 phone numbers"));
     }
-    let flags = primary_flags(&field, &phones.iter().map(|p| p.primary).collect::<Vec<_>>())?;
+    let flags = primary_flags(
+        &field,
+        &phones.iter().map(|p| p.primary).collect::<Vec<_>>(),
+    )?;
     let mut out: Vec<(String, Option<String>, bool)> = Vec::new();
     for (i, (p, primary)) in phones.iter().zip(flags).enumerate() {
         let number = validate::phone(&format!("{field}[{i}].number"), &p.number)?;
         if out.iter().any(|(n, _, _)| *n == number) {
-            return Err(ApiError::bad_input(format!("{field}[{i}].number"), format!("`{number}` is listed twice")));
+            return Err(ApiError::bad_input(
+                format!("{field}[{i}].number"),
+                format!("`{number}` is listed twice"),
+            ));
         }
         let label = validate::optional(&format!("{field}[{i}].label"), p.label.as_deref(), 50)?;
         out.push((number, label, primary));
@@ -287,7 +321,10 @@ fn clean_addresses(prefix: &str, addresses: &[AddressInput]) -> ApiResult<Vec<Ad
     if addresses.len() > 20 {
         return Err(ApiError::bad_input(field, "at most 20 addresses"));
     }
-    let flags = primary_flags(&field, &addresses.iter().map(|a| a.primary).collect::<Vec<_>>())?;
+    let flags = primary_flags(
+        &field,
+        &addresses.iter().map(|a| a.primary).collect::<Vec<_>>(),
+    )?;
     addresses
         .iter()
         .zip(flags)
@@ -308,7 +345,12 @@ fn clean_addresses(prefix: &str, addresses: &[AddressInput]) -> ApiResult<Vec<Ad
         .collect()
 }
 
-async fn replace_emails<C: ConnectionTrait>(db: &C, org: i64, contact_id: i64, emails: &[(String, Option<String>, bool)]) -> ApiResult<()> {
+async fn replace_emails<C: ConnectionTrait>(
+    db: &C,
+    org: i64,
+    contact_id: i64,
+    emails: &[(String, Option<String>, bool)],
+) -> ApiResult<()> {
     contact_email::Entity::delete_many()
         .filter(contact_email::Column::OrganizationId.eq(org))
         .filter(contact_email::Column::ContactId.eq(contact_id))
@@ -317,8 +359,8 @@ async fn replace_emails<C: ConnectionTrait>(db: &C, org: i64, contact_id: i64, e
     if emails.is_empty() {
         return Ok(());
     }
-    contact_email::Entity::insert_many(emails.iter().enumerate().map(|(i, (email, label, primary))| {
-        contact_email::ActiveModel {
+    contact_email::Entity::insert_many(emails.iter().enumerate().map(
+        |(i, (email, label, primary))| contact_email::ActiveModel {
             organization_id: Set(org),
             contact_id: Set(contact_id),
             position: Set(i32::try_from(i).unwrap_or(i32::MAX)),
@@ -326,14 +368,19 @@ async fn replace_emails<C: ConnectionTrait>(db: &C, org: i64, contact_id: i64, e
             label: Set(label.clone()),
             is_primary: Set(*primary),
             ..Default::default()
-        }
-    }))
+        },
+    ))
     .exec(db)
     .await?;
     Ok(())
 }
 
-async fn replace_phones<C: ConnectionTrait>(db: &C, org: i64, contact_id: i64, phones: &[(String, Option<String>, bool)]) -> ApiResult<()> {
+async fn replace_phones<C: ConnectionTrait>(
+    db: &C,
+    org: i64,
+    contact_id: i64,
+    phones: &[(String, Option<String>, bool)],
+) -> ApiResult<()> {
     contact_phone::Entity::delete_many()
         .filter(contact_phone::Column::OrganizationId.eq(org))
         .filter(contact_phone::Column::ContactId.eq(contact_id))
@@ -342,8 +389,8 @@ async fn replace_phones<C: ConnectionTrait>(db: &C, org: i64, contact_id: i64, p
     if phones.is_empty() {
         return Ok(());
     }
-    contact_phone::Entity::insert_many(phones.iter().enumerate().map(|(i, (number, label, primary))| {
-        contact_phone::ActiveModel {
+    contact_phone::Entity::insert_many(phones.iter().enumerate().map(
+        |(i, (number, label, primary))| contact_phone::ActiveModel {
             organization_id: Set(org),
             contact_id: Set(contact_id),
             position: Set(i32::try_from(i).unwrap_or(i32::MAX)),
@@ -351,14 +398,19 @@ async fn replace_phones<C: ConnectionTrait>(db: &C, org: i64, contact_id: i64, p
             label: Set(label.clone()),
             is_primary: Set(*primary),
             ..Default::default()
-        }
-    }))
+        },
+    ))
     .exec(db)
     .await?;
     Ok(())
 }
 
-async fn replace_addresses<C: ConnectionTrait>(db: &C, org: i64, contact_id: i64, addresses: &[AddressInput]) -> ApiResult<()> {
+async fn replace_addresses<C: ConnectionTrait>(
+    db: &C,
+    org: i64,
+    contact_id: i64,
+    addresses: &[AddressInput],
+) -> ApiResult<()> {
     contact_address::Entity::delete_many()
         .filter(contact_address::Column::OrganizationId.eq(org))
         .filter(contact_address::Column::ContactId.eq(contact_id))
@@ -388,7 +440,11 @@ async fn replace_addresses<C: ConnectionTrait>(db: &C, org: i64, contact_id: i64
     Ok(())
 }
 
-fn clean_lists(emails: &[EmailInput], phones: &[PhoneInput], addresses: &[AddressInput]) -> ApiResult<CleanLists> {
+fn clean_lists(
+    emails: &[EmailInput],
+    phones: &[PhoneInput],
+    addresses: &[AddressInput],
+) -> ApiResult<CleanLists> {
     Ok(CleanLists {
         emails: clean_emails("input.", emails)?,
         phones: clean_phones("input.", phones)?,
@@ -398,7 +454,11 @@ fn clean_lists(emails: &[EmailInput], phones: &[PhoneInput], addresses: &[Addres
 
 /// Creates a contact with its emails, phones and addresses; the creator gets `ADMIN` on it.
 /// Members and admins may create contacts; customer users may not.
-pub async fn create<C: ConnectionTrait + TransactionTrait>(db: &C, actor: &Actor, input: CreateContact) -> ApiResult<VisibleContact> {
+pub async fn create<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    actor: &Actor,
+    input: CreateContact,
+) -> ApiResult<VisibleContact> {
     actor.require_staff("create contacts")?;
     let name = validate::name("input.name", &input.name)?;
     let lists = clean_lists(&input.emails, &input.phones, &input.addresses)?;
@@ -461,11 +521,32 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(db: &C, actor: &Actor
 
 /// Updates a contact's fields; needs `WRITE`. Writes a `CONTACT_UPDATED` event naming the
 /// fields that changed (none when nothing did).
-pub async fn update<C: ConnectionTrait + TransactionTrait>(db: &C, actor: &Actor, id: i64, input: UpdateContact) -> ApiResult<VisibleContact> {
-    let name = input.name.as_deref().map(|n| validate::name("input.name", n)).transpose()?;
-    let emails = input.emails.as_deref().map(|e| clean_emails("input.", e)).transpose()?;
-    let phones = input.phones.as_deref().map(|p| clean_phones("input.", p)).transpose()?;
-    let addresses = input.addresses.as_deref().map(|a| clean_addresses("input.", a)).transpose()?;
+pub async fn update<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    actor: &Actor,
+    id: i64,
+    input: UpdateContact,
+) -> ApiResult<VisibleContact> {
+    let name = input
+        .name
+        .as_deref()
+        .map(|n| validate::name("input.name", n))
+        .transpose()?;
+    let emails = input
+        .emails
+        .as_deref()
+        .map(|e| clean_emails("input.", e))
+        .transpose()?;
+    let phones = input
+        .phones
+        .as_deref()
+        .map(|p| clean_phones("input.", p))
+        .transpose()?;
+    let addresses = input
+        .addresses
+        .as_deref()
+        .map(|a| clean_addresses("input.", a))
+        .transpose()?;
     let custom_fields = input
         .custom_fields
         .map(|c| validate::custom_fields("input.customFields", c))
@@ -481,7 +562,10 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(db: &C, actor: &Actor
         row.name = Set(name);
         changed.push("name");
     }
-    if let Some(consultant) = input.consultant_id.filter(|c| *c != visible.contact.consultant_id) {
+    if let Some(consultant) = input
+        .consultant_id
+        .filter(|c| *c != visible.contact.consultant_id)
+    {
         row.consultant_id = Set(consultant);
         changed.push("consultant");
     }
@@ -515,7 +599,12 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(db: &C, actor: &Actor
             kind: EventKind::ContactUpdated,
             subject_kind: "Contact",
             subject_id: id,
-            summary: format!("{} updated {} of {}", actor.name, changed.join(", "), row.name),
+            summary: format!(
+                "{} updated {} of {}",
+                actor.name,
+                changed.join(", "),
+                row.name
+            ),
             data: json!({ "fields": changed }),
         },
     )
@@ -529,8 +618,17 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(db: &C, actor: &Actor
 
 /// Archives (`true`) or unarchives (`false`) a contact; needs `WRITE`. Archiving an archived
 /// contact changes nothing and writes no event.
-pub async fn set_archived<C: ConnectionTrait + TransactionTrait>(db: &C, actor: &Actor, id: i64, archived: bool) -> ApiResult<VisibleContact> {
-    let what = if archived { "archiving a contact" } else { "unarchiving a contact" };
+pub async fn set_archived<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    actor: &Actor,
+    id: i64,
+    archived: bool,
+) -> ApiResult<VisibleContact> {
+    let what = if archived {
+        "archiving a contact"
+    } else {
+        "unarchiving a contact"
+    };
     let txn = db.begin().await?;
     let visible = require(&txn, actor, id, AccessLevel::Write, what).await?;
     if visible.contact.archived == archived {
@@ -569,7 +667,11 @@ pub async fn set_archived<C: ConnectionTrait + TransactionTrait>(db: &C, actor: 
 }
 
 /// The emails of the given contacts (already visible to the caller), in list order.
-pub async fn emails_of<C: ConnectionTrait>(db: &C, org: i64, contact_ids: &[i64]) -> ApiResult<Vec<contact_email::Model>> {
+pub async fn emails_of<C: ConnectionTrait>(
+    db: &C,
+    org: i64,
+    contact_ids: &[i64],
+) -> ApiResult<Vec<contact_email::Model>> {
     Ok(contact_email::Entity::find()
         .filter(contact_email::Column::OrganizationId.eq(org))
         .filter(contact_email::Column::ContactId.is_in(contact_ids.iter().copied()))
@@ -580,7 +682,11 @@ pub async fn emails_of<C: ConnectionTrait>(db: &C, org: i64, contact_ids: &[i64]
 }
 
 /// The phones of the given contacts (already visible to the caller), in list order.
-pub async fn phones_of<C: ConnectionTrait>(db: &C, org: i64, contact_ids: &[i64]) -> ApiResult<Vec<contact_phone::Model>> {
+pub async fn phones_of<C: ConnectionTrait>(
+    db: &C,
+    org: i64,
+    contact_ids: &[i64],
+) -> ApiResult<Vec<contact_phone::Model>> {
     Ok(contact_phone::Entity::find()
         .filter(contact_phone::Column::OrganizationId.eq(org))
         .filter(contact_phone::Column::ContactId.is_in(contact_ids.iter().copied()))
@@ -591,7 +697,11 @@ pub async fn phones_of<C: ConnectionTrait>(db: &C, org: i64, contact_ids: &[i64]
 }
 
 /// The addresses of the given contacts (already visible to the caller), in list order.
-pub async fn addresses_of<C: ConnectionTrait>(db: &C, org: i64, contact_ids: &[i64]) -> ApiResult<Vec<contact_address::Model>> {
+pub async fn addresses_of<C: ConnectionTrait>(
+    db: &C,
+    org: i64,
+    contact_ids: &[i64],
+) -> ApiResult<Vec<contact_address::Model>> {
     Ok(contact_address::Entity::find()
         .filter(contact_address::Column::OrganizationId.eq(org))
         .filter(contact_address::Column::ContactId.is_in(contact_ids.iter().copied()))

@@ -81,7 +81,10 @@ mod tests {
     #[test]
     fn numbers_binds_in_order() {
         let mut sql = Sql::new(DbBackend::Postgres);
-        sql.push("SELECT 1 WHERE a = ").bind(1).push(" AND b IN ").bind_list([2, 3]);
+        sql.push("SELECT 1 WHERE a = ")
+            .bind(1)
+            .push(" AND b IN ")
+            .bind_list([2, 3]);
         let stmt = sql.build();
         assert_eq!(stmt.sql, "SELECT 1 WHERE a = $1 AND b IN ($2, $3)");
         assert_eq!(like_escape("50%_a\\"), "50\\%\\_a\\\\");

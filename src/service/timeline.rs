@@ -54,7 +54,11 @@ pub struct NewEvent<'a> {
 }
 
 /// Records `event` as done by `actor`, on the caller's connection or transaction.
-pub async fn record<C: ConnectionTrait>(db: &C, actor: &Actor, event: NewEvent<'_>) -> ApiResult<()> {
+pub async fn record<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    event: NewEvent<'_>,
+) -> ApiResult<()> {
     entity::timeline_event::ActiveModel {
         organization_id: Set(actor.org_id),
         contact_id: Set(event.contact_id),

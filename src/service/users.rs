@@ -4,9 +4,9 @@ use std::collections::HashMap;
 
 use entity::user;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr,
-    EntityTrait, FromQueryResult, IntoActiveModel, PaginatorTrait, QueryFilter, SqlErr,
-    TransactionSession, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
+    FromQueryResult, IntoActiveModel, PaginatorTrait, QueryFilter, SqlErr, TransactionSession,
+    TransactionTrait,
 };
 
 use super::{Page, access, now, sql::Sql, validate};
@@ -50,7 +50,9 @@ pub struct UpdateUser {
 /// staff see every staff user of their organization and the customer users of contacts they
 /// may see; a customer user sees themselves and their contact's consultant.
 fn push_visible(sql: &mut Sql, actor: &Actor) {
-    sql.push(" WHERE u.organization_id = ").bind(actor.org_id).push(" AND ");
+    sql.push(" WHERE u.organization_id = ")
+        .bind(actor.org_id)
+        .push(" AND ");
     match actor.kind {
         ActorKind::Staff(_) => {
             sql.push("(u.kind = 'STAFF' OR ");
@@ -70,14 +72,20 @@ fn push_visible(sql: &mut Sql, actor: &Actor) {
 }
 
 /// One page of the users the actor may see, in creation order, after row id `after`.
-pub async fn list<C: ConnectionTrait>(db: &C, actor: &Actor, after: Option<i64>, limit: u64) -> ApiResult<Page<user::Model>> {
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    after: Option<i64>,
+    limit: u64,
+) -> ApiResult<Page<user::Model>> {
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT u.* FROM users u");
     push_visible(&mut sql, actor);
     if let Some(after) = after {
         sql.push(" AND u.id > ").bind(after);
     }
-    sql.push(" ORDER BY u.id LIMIT ").bind(i64::try_from(limit + 1).unwrap_or(i64::MAX));
+    sql.push(" ORDER BY u.id LIMIT ")
+        .bind(i64::try_from(limit + 1).unwrap_or(i64::MAX));
     let rows = user::Model::find_by_statement(sql.build()).all(db).await?;
     Ok(Page::from_fetched(rows, limit))
 }
@@ -94,7 +102,11 @@ pub async fn count<C: ConnectionTrait>(db: &C, actor: &Actor) -> ApiResult<i64> 
 }
 
 /// The users among `ids` that the actor may see.
-pub async fn get_many<C: ConnectionTrait>(db: &C, actor: &Actor, ids: &[i64]) -> ApiResult<HashMap<i64, user::Model>> {
+pub async fn get_many<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    ids: &[i64],
+) -> ApiResult<HashMap<i64, user::Model>> {
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT u.* FROM users u");
     push_visible(&mut sql, actor);
@@ -105,23 +117,37 @@ pub async fn get_many<C: ConnectionTrait>(db: &C, actor: &Actor, ids: &[i64]) ->
 
 /// The user `id` if the actor may see it; `NOT_FOUND` otherwise.
 pub async fn get<C: ConnectionTrait>(db: &C, actor: &Actor, id: i64) -> ApiResult<user::Model> {
-    get_many(db, actor, &[id]).await?.remove(&id).ok_or(ApiError::NotFound("User"))
+    get_many(db, actor, &[id])
+        .await?
+        .remove(&id)
+        .ok_or(ApiError::NotFound("User"))
 }
 
 /// Checks that `user_id` is an active staff user of `org` (a consultant, a collaborator):
 /// `NOT_FOUND` when there is no such user in the organization, `BAD_USER_INPUT` on `field`
 /// when it is a customer user or deactivated.
-pub async fn require_active_staff<C: ConnectionTrait>(db: &C, org: i64, user_id: i64, field: &str) -> ApiResult<user::Model> {
+pub async fn require_active_staff<C: ConnectionTrait>(
+    db: &C,
+    org: i64,
+    user_id: i64,
+    field: &str,
+) -> ApiResult<user::Model> {
     let user = user::Entity::find_by_id(user_id)
         .filter(user::Column::OrganizationId.eq(org))
         .one(db)
         .await?
         .ok_or(ApiError::NotFound("User"))?;
     if user.kind != "STAFF" {
-        return Err(ApiError::bad_input(field, "must be a staff user, not a customer user"));
+        return Err(ApiError::bad_input(
+            field,
+            "must be a staff user, not a customer user",
+        ));
     }
     if !user.active {
-        return Err(ApiError::bad_input(field, format!("{} is deactivated", user.email)));
+        return Err(ApiError::bad_input(
+            field,
+            format!("{} is deactivated", user.email),
+        ));
     }
     Ok(user)
 }
@@ -133,7 +159,11 @@ fn unique_violation(err: DbErr, message: String) -> ApiError {
     }
 }
 
-async fn email_taken<C: ConnectionTrait>(db: &C, email: &str, except: Option<i64>) -> ApiResult<bool> {
+async fn email_taken<C: ConnectionTrait>(
+    db: &C,
+    email: &str,
+    except: Option<i64>,
+) -> ApiResult<bool> {
     let mut query = user::Entity::find().filter(user::Column::Email.eq(email));
     if let Some(id) = except {
         query = query.filter(user::Column::Id.ne(id));
@@ -152,7 +182,11 @@ async fn active_owners<C: ConnectionTrait>(db: &C, org: i64) -> ApiResult<u64> {
 
 /// Inserts a user without access checks: for the organization's first owner (demo data and
 /// administration commands), never for API callers.
-pub async fn insert_unchecked<C: ConnectionTrait>(db: &C, org: i64, input: &CreateUser) -> ApiResult<user::Model> {
+pub async fn insert_unchecked<C: ConnectionTrait>(
+    db: &C,
+    org: i64,
+    input: &CreateUser,
+) -> ApiResult<user::Model> {
     let email = validate::email("input.email", &input.email)?;
     let name = validate::name("input.name", &input.name)?;
     let (kind, role, contact_id) = match input.kind {
@@ -180,16 +214,23 @@ pub async fn insert_unchecked<C: ConnectionTrait>(db: &C, org: i64, input: &Crea
 
 /// Creates a user; owners and admins only, and only owners may create owners. A customer user
 /// is linked to a contact of the organization that has no customer user yet.
-pub async fn create<C: ConnectionTrait + TransactionTrait>(db: &C, actor: &Actor, input: CreateUser) -> ApiResult<user::Model> {
+pub async fn create<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    actor: &Actor,
+    input: CreateUser,
+) -> ApiResult<user::Model> {
     actor.require_org_admin("create users")?;
-    if input.kind == NewUserKind::Staff(Role::Owner) && actor.kind != ActorKind::Staff(Role::Owner) {
+    if input.kind == NewUserKind::Staff(Role::Owner) && actor.kind != ActorKind::Staff(Role::Owner)
+    {
         return Err(ApiError::forbidden("only owners may create owners"));
     }
     let email = validate::email("input.email", &input.email)?;
     validate::name("input.name", &input.name)?;
     let txn = db.begin().await?;
     if email_taken(&txn, &email, None).await? {
-        return Err(ApiError::Conflict(format!("a user with email {email} already exists")));
+        return Err(ApiError::Conflict(format!(
+            "a user with email {email} already exists"
+        )));
     }
     if let NewUserKind::Customer(contact_id) = input.kind {
         super::contacts::get(&txn, actor, contact_id).await?;
@@ -199,7 +240,9 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(db: &C, actor: &Actor
             .count(&txn)
             .await?;
         if existing > 0 {
-            return Err(ApiError::conflict("that contact already has a customer user"));
+            return Err(ApiError::conflict(
+                "that contact already has a customer user",
+            ));
         }
     }
     let user = insert_unchecked(&txn, actor.org_id, &input).await?;
@@ -210,9 +253,22 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(db: &C, actor: &Actor
 /// Updates a user. Anyone may change their own name and email; owners and admins may change
 /// any user of the organization, except that only owners may touch owners or grant the owner
 /// role, and the last active owner keeps the role.
-pub async fn update<C: ConnectionTrait + TransactionTrait>(db: &C, actor: &Actor, id: i64, input: UpdateUser) -> ApiResult<user::Model> {
-    let email = input.email.as_deref().map(|e| validate::email("input.email", e)).transpose()?;
-    let name = input.name.as_deref().map(|n| validate::name("input.name", n)).transpose()?;
+pub async fn update<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    actor: &Actor,
+    id: i64,
+    input: UpdateUser,
+) -> ApiResult<user::Model> {
+    let email = input
+        .email
+        .as_deref()
+        .map(|e| validate::email("input.email", e))
+        .transpose()?;
+    let name = input
+        .name
+        .as_deref()
+        .map(|n| validate::name("input.name", n))
+        .transpose()?;
     let txn = db.begin().await?;
     let target = get(&txn, actor, id).await?;
     let is_self = target.id == actor.user_id;
@@ -222,22 +278,31 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(db: &C, actor: &Actor
     let actor_is_owner = actor.kind == ActorKind::Staff(Role::Owner);
     let target_is_owner = target.role.as_deref() == Some(Role::Owner.as_str());
     if (target_is_owner || input.role == Some(Role::Owner)) && !actor_is_owner {
-        return Err(ApiError::forbidden("only owners may change owners or make someone an owner"));
+        return Err(ApiError::forbidden(
+            "only owners may change owners or make someone an owner",
+        ));
     }
     if input.role.is_some() && target.kind != "STAFF" {
-        return Err(ApiError::bad_input("input.role", "customer users have no role"));
+        return Err(ApiError::bad_input(
+            "input.role",
+            "customer users have no role",
+        ));
     }
     if target_is_owner
         && input.role.is_some_and(|r| r != Role::Owner)
         && target.active
         && active_owners(&txn, actor.org_id).await? <= 1
     {
-        return Err(ApiError::conflict("the organization's last active owner must stay an owner"));
+        return Err(ApiError::conflict(
+            "the organization's last active owner must stay an owner",
+        ));
     }
     if let Some(email) = &email
         && email_taken(&txn, email, Some(id)).await?
     {
-        return Err(ApiError::Conflict(format!("a user with email {email} already exists")));
+        return Err(ApiError::Conflict(format!(
+            "a user with email {email} already exists"
+        )));
     }
     let mut row = target.into_active_model();
     if let Some(email) = email {
@@ -260,20 +325,33 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(db: &C, actor: &Actor
 
 /// Deactivates (`active = false`) or reactivates a user; owners and admins only, owners only for
 /// owners, and never the last active owner. A deactivated user's tokens stop working at once.
-pub async fn set_active<C: ConnectionTrait + TransactionTrait>(db: &C, actor: &Actor, id: i64, active: bool) -> ApiResult<user::Model> {
+pub async fn set_active<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    actor: &Actor,
+    id: i64,
+    active: bool,
+) -> ApiResult<user::Model> {
     let txn = db.begin().await?;
     let target = get(&txn, actor, id).await?;
-    actor.require_org_admin(if active { "reactivate users" } else { "deactivate users" })?;
+    actor.require_org_admin(if active {
+        "reactivate users"
+    } else {
+        "deactivate users"
+    })?;
     let target_is_owner = target.role.as_deref() == Some(Role::Owner.as_str());
     if target_is_owner && actor.kind != ActorKind::Staff(Role::Owner) {
-        return Err(ApiError::forbidden("only owners may deactivate or reactivate owners"));
+        return Err(ApiError::forbidden(
+            "only owners may deactivate or reactivate owners",
+        ));
     }
     if target.active == active {
         txn.commit().await?;
         return Ok(target);
     }
     if !active && target_is_owner && active_owners(&txn, actor.org_id).await? <= 1 {
-        return Err(ApiError::conflict("the organization's last active owner cannot be deactivated"));
+        return Err(ApiError::conflict(
+            "the organization's last active owner cannot be deactivated",
+        ));
     }
     let at = now();
     let mut row = target.into_active_model();

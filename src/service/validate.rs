@@ -31,7 +31,10 @@ fn text(field: &str, value: &str, min: usize, max: usize) -> ApiResult<Option<St
         ));
     }
     if trimmed.chars().any(|c| c.is_control()) {
-        return Err(ApiError::bad_input(field, "must not contain control characters"));
+        return Err(ApiError::bad_input(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok((!trimmed.is_empty()).then(|| trimmed.to_owned()))
 }
@@ -83,7 +86,9 @@ pub fn phone(field: &str, value: &str) -> ApiResult<String> {
     } else {
         return Err(ApiError::bad_input(
             field,
-            format!("`{value}` has no country code: write it as +<country code> <number>, e.g. +1 415 555 0100"),
+            format!(
+                "`{value}` has no country code: write it as +<country code> <number>, e.g. +1 415 555 0100"
+            ),
         ));
     };
     let mut digits = String::with_capacity(16);
@@ -102,7 +107,9 @@ pub fn phone(field: &str, value: &str) -> ApiResult<String> {
     if !(7..=15).contains(&digits.len()) || digits.starts_with('0') {
         return Err(ApiError::bad_input(
             field,
-            format!("`{value}` is not a phone number: E.164 numbers have 7 to 15 digits after the country code's +"),
+            format!(
+                "`{value}` is not a phone number: E.164 numbers have 7 to 15 digits after the country code's +"
+            ),
         ));
     }
     Ok(format!("+{digits}"))
@@ -113,7 +120,9 @@ pub fn custom_fields(field: &str, value: serde_json::Value) -> ApiResult<serde_j
     if !value.is_object() {
         return Err(ApiError::bad_input(field, "must be a JSON object"));
     }
-    let size = serde_json::to_vec(&value).map(|v| v.len()).unwrap_or(usize::MAX);
+    let size = serde_json::to_vec(&value)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
     if size > MAX_CUSTOM_FIELDS_BYTES {
         return Err(ApiError::bad_input(
             field,
@@ -129,16 +138,34 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(email("e", " Ana@Example.COM ").ok().as_deref(), Some("ana@example.com"));
-        for bad in ["", "ana", "ana@", "@x.io", "a b@x.io", "ana@x", "ana@-x.io", "a..b@x.io"] {
+        assert_eq!(
+            email("e", " Ana@Example.COM ").ok().as_deref(),
+            Some("ana@example.com")
+        );
+        for bad in [
+            "",
+            "ana",
+            "ana@",
+            "@x.io",
+            "a b@x.io",
+            "ana@x",
+            "ana@-x.io",
+            "a..b@x.io",
+        ] {
             assert!(email("e", bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn phones() {
-        assert_eq!(phone("p", "+1 (415) 555-0100").ok().as_deref(), Some("+14155550100"));
-        assert_eq!(phone("p", "0044 20 7946 0958").ok().as_deref(), Some("+442079460958"));
+        assert_eq!(
+            phone("p", "+1 (415) 555-0100").ok().as_deref(),
+            Some("+14155550100")
+        );
+        assert_eq!(
+            phone("p", "0044 20 7946 0958").ok().as_deref(),
+            Some("+442079460958")
+        );
         for bad in ["415 555 0100", "+1 415 abc", "+12", "+1234567890123456", ""] {
             assert!(phone("p", bad).is_err(), "{bad}");
         }

@@ -1,0 +1,13 @@
+//! Black-box tests of the gateway over real HTTP, on SQLite by default and on PostgreSQL when
+//! `TEST_DATABASE_URL` is set.
+
+mod access;
+mod auth;
+mod contacts;
+mod helpers;
+mod playground;
+mod query_count;
+mod schema;
+mod transport;
+mod users;
+mod validation;

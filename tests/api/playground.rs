@@ -1,0 +1,91 @@
+//! Every operation in `playground.md` runs, as written, against the demo organization.
+
+use serde_json::Value;
+
+use crate::helpers::spawn_app_with;
+
+/// The (operation, variables) pairs of the page: each ```graphql block, with the ```json block
+/// right after it as its variables.
+fn operations(markdown: &str) -> Vec<(String, Value)> {
+    let mut blocks: Vec<(String, String)> = Vec::new();
+    let mut lines = markdown.lines();
+    while let Some(line) = lines.next() {
+        let Some(lang) = line.trim_start().strip_prefix("```") else {
+            continue;
+        };
+        let lang = lang.trim().to_owned();
+        let mut body = String::new();
+        for inner in lines.by_ref() {
+            if inner.trim_start().starts_with("```") {
+                break;
+            }
+            body.push_str(inner);
+            body.push('\n');
+        }
+        blocks.push((lang, body));
+    }
+    let mut ops = Vec::new();
+    for (i, (lang, body)) in blocks.iter().enumerate() {
+        if lang != "graphql" {
+            continue;
+        }
+        let variables = match blocks.get(i + 1) {
+            Some((next, json)) if next == "json" => {
+                serde_json::from_str(json).expect("variables are JSON")
+            }
+            _ => Value::Object(Default::default()),
+        };
+        ops.push((body.clone(), variables));
+    }
+    ops
+}
+
+#[tokio::test]
+async fn every_playground_operation_runs_on_the_demo_data() {
+    let app = spawn_app_with(true).await;
+    let owner = {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        entity::user::Entity::find()
+            .filter(entity::user::Column::Email.eq("owner@demo.test"))
+            .one(&app.db)
+            .await
+            .expect("query")
+            .expect("the demo owner")
+    };
+    let token = app.token(&owner);
+    let page = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/playground.md"))
+        .expect("playground.md");
+    let ops = operations(&page);
+    assert!(
+        ops.len() >= 6,
+        "playground.md shows {} operations",
+        ops.len()
+    );
+    for (query, variables) in ops {
+        let response = app.gql(Some(&token), &query, variables).await;
+        assert!(
+            response.body.get("errors").is_none(),
+            "{query}\n=> {}",
+            response.body
+        );
+        assert!(!response.body["data"].is_null());
+    }
+    // The demo is what the docs promise: 20 contacts, Ana's and Ben's grants, a customer user.
+    let ana = {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        entity::user::Entity::find()
+            .filter(entity::user::Column::Email.eq("ana@demo.test"))
+            .one(&app.db)
+            .await
+            .expect("query")
+            .expect("ana")
+    };
+    let seen = app
+        .gql(
+            Some(&app.token(&ana)),
+            "{ contacts { totalCount } }",
+            Value::Null,
+        )
+        .await;
+    assert_eq!(seen.data()["contacts"]["totalCount"], 10);
+}
