@@ -27,6 +27,11 @@ pub struct Model {
     pub summary: String,
     /// Details (what changed).
     pub data: Json,
+    /// Who may see it: `TEAM` (staff with access to the contact), `CUSTOMER` (also the
+    /// contact's customer user) or `PRIVATE` (only `audience_user_id`).
+    pub audience: String,
+    /// The one user who sees a `PRIVATE` event.
+    pub audience_user_id: Option<i64>,
 }
 
 /// No relations are declared: queries join explicitly so that every one filters by organization.

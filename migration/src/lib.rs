@@ -8,13 +8,17 @@ pub use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
 
 mod m20261123_000001_foundation;
+mod m20261123_000002_timeline_audience;
 
 /// Runs Threadline's migrations in order.
 pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261123_000001_foundation::Migration)]
+        vec![
+            Box::new(m20261123_000001_foundation::Migration),
+            Box::new(m20261123_000002_timeline_audience::Migration),
+        ]
     }
 }
 

@@ -7,6 +7,7 @@ pub mod loaders;
 pub mod mutation;
 pub mod prefetch;
 pub mod query;
+pub mod timeline;
 pub mod types;
 
 use async_graphql::{EmptySubscription, Schema};

@@ -6,6 +6,7 @@ use super::{
     connection::{decode_cursor, id_connection, page_size},
     context::ContextExt,
     prefetch,
+    timeline::{self, TimelineEvent, TimelineFilter},
     types::{Contact, ContactConnectionFields, ContactFilter, Node, User, UserConnectionFields},
 };
 use crate::{
@@ -108,6 +109,21 @@ impl QueryRoot {
             |c| c.row.contact.id,
             ContactConnectionFields { filter },
         ))
+    }
+
+    /// A contact's timeline, newest first: what happened to it, as far as the caller may see
+    /// (another user's private note is not there; a customer user sees what is shared with them).
+    async fn timeline(
+        &self,
+        ctx: &Context<'_>,
+        contact_id: ID,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<TimelineFilter>,
+    ) -> Result<Connection<String, TimelineEvent>> {
+        ctx.actor()?;
+        let contact_id = ids::decode(Kind::Contact, &contact_id)?;
+        timeline::page(ctx, contact_id, first, after, filter).await
     }
 
     /// One contact by ID; `NOT_FOUND` when it does not exist or the caller may not see it.

@@ -3,12 +3,17 @@
 
 use async_graphql::{
     Context, Enum, ID, InputObject, Interface, Json, MaybeUndefined, Object, Result, SimpleObject,
+    connection::Connection,
 };
 use std::{collections::HashMap, sync::Arc};
 
 use chrono::{DateTime, Utc};
 
-use super::{context::ContextExt, prefetch::Prefetch};
+use super::{
+    context::ContextExt,
+    prefetch::Prefetch,
+    timeline::{TimelineEvent, TimelineFilter},
+};
 use crate::{
     auth::Role,
     error::ApiError,
@@ -304,6 +309,16 @@ impl Contact {
     /// for members, `READ` for the contact's customer user.
     async fn my_access(&self) -> AccessLevel {
         self.row.access
+    }
+    /// The contact's timeline, newest first (see `Query.timeline`).
+    async fn timeline(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<TimelineFilter>,
+    ) -> Result<Connection<String, TimelineEvent>> {
+        super::timeline::page(ctx, self.id_(), first, after, filter).await
     }
     /// Who has been granted access. Staff who can see the contact see its collaborators (only
     /// `ADMIN`s may change them); customer users get an empty list.

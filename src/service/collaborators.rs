@@ -10,7 +10,7 @@ use serde_json::json;
 use super::{
     access::AccessLevel,
     contacts, now,
-    timeline::{self, EventKind, NewEvent},
+    timeline::{self, Audience, EventKind, NewEvent},
     users,
 };
 use crate::{
@@ -102,6 +102,7 @@ pub async fn grant<C: ConnectionTrait + TransactionTrait>(
                 contact.contact.name
             ),
             data: json!({ "userId": user_id, "access": access.as_str() }),
+            audience: Audience::Team,
         },
     )
     .await?;
@@ -151,6 +152,7 @@ pub async fn revoke<C: ConnectionTrait + TransactionTrait>(
                 contact.contact.name
             ),
             data: json!({ "userId": user_id }),
+            audience: Audience::Team,
         },
     )
     .await?;

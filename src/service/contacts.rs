@@ -16,7 +16,7 @@ use super::{
     access::{self, AccessLevel},
     now,
     sql::{Sql, like_escape},
-    timeline::{self, EventKind, NewEvent},
+    timeline::{self, Audience, EventKind, NewEvent},
     users, validate,
 };
 use crate::{
@@ -509,6 +509,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
             subject_id: row.id,
             summary: format!("{} created the contact {}", actor.name, name),
             data: json!({}),
+            audience: Audience::Team,
         },
     )
     .await?;
@@ -606,6 +607,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
                 row.name
             ),
             data: json!({ "fields": changed }),
+            audience: Audience::Team,
         },
     )
     .await?;
@@ -656,6 +658,7 @@ pub async fn set_archived<C: ConnectionTrait + TransactionTrait>(
             subject_id: id,
             summary: format!("{} {verb} {}", actor.name, row.name),
             data: json!({}),
+            audience: Audience::Team,
         },
     )
     .await?;

@@ -1,10 +1,35 @@
 //! Writing timeline events, always inside the transaction of the change they describe.
 
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait};
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, FromQueryResult};
 use serde_json::Value;
 
-use super::now;
-use crate::{auth::Actor, error::ApiResult};
+use super::{Page, contacts, now, sql::Sql};
+use crate::{
+    auth::{Actor, ActorKind},
+    error::ApiResult,
+};
+
+/// Who may see an event (of a contact they may see).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audience {
+    /// Staff with access to the contact.
+    Team,
+    /// Staff with access, and the contact's customer user.
+    Customer,
+    /// Only this user.
+    Private(i64),
+}
+
+impl Audience {
+    fn columns(self) -> (&'static str, Option<i64>) {
+        match self {
+            Self::Team => ("TEAM", None),
+            Self::Customer => ("CUSTOMER", None),
+            Self::Private(user) => ("PRIVATE", Some(user)),
+        }
+    }
+}
 
 /// What happened, as the contract's `TimelineEventKind` names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,6 +76,8 @@ pub struct NewEvent<'a> {
     pub summary: String,
     /// Details, such as the fields that changed.
     pub data: Value,
+    /// Who may see it.
+    pub audience: Audience,
 }
 
 /// Records `event` as done by `actor`, on the caller's connection or transaction.
@@ -59,7 +86,10 @@ pub async fn record<C: ConnectionTrait>(
     actor: &Actor,
     event: NewEvent<'_>,
 ) -> ApiResult<()> {
+    let (audience, audience_user_id) = event.audience.columns();
     entity::timeline_event::ActiveModel {
+        audience: Set(audience.to_owned()),
+        audience_user_id: Set(audience_user_id),
         organization_id: Set(actor.org_id),
         contact_id: Set(event.contact_id),
         occurred_at: Set(now()),
@@ -74,4 +104,82 @@ pub async fn record<C: ConnectionTrait>(
     .insert(db)
     .await?;
     Ok(())
+}
+
+/// The `timeline` filter.
+#[derive(Clone, Debug, Default)]
+pub struct TimelineFilter {
+    /// Only these kinds (stored names); empty means all.
+    pub kinds: Vec<String>,
+    /// Only events at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Only events before this time.
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// A position in the timeline: events strictly older than it come next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimelineCursor {
+    /// The event's time.
+    pub occurred_at: DateTime<Utc>,
+    /// The event's id (ties on time).
+    pub id: i64,
+}
+
+/// Appends the condition "event `e` is visible to `actor`" (who may see its contact).
+pub fn push_event_visible(sql: &mut Sql, actor: &Actor) {
+    match actor.kind {
+        ActorKind::Staff(_) => {
+            sql.push(" AND (e.audience IN ('TEAM', 'CUSTOMER') OR (e.audience = 'PRIVATE' AND e.audience_user_id = ")
+                .bind(actor.user_id)
+                .push("))");
+        }
+        ActorKind::Customer { .. } => {
+            sql.push(" AND e.audience = 'CUSTOMER'");
+        }
+    }
+}
+
+/// One page of a contact's timeline, newest first, as `actor` may see it: `NOT_FOUND` when the
+/// contact is not visible; events about what the caller may not see are left out in SQL.
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    contact_id: i64,
+    filter: &TimelineFilter,
+    after: Option<TimelineCursor>,
+    limit: u64,
+) -> ApiResult<Page<entity::timeline_event::Model>> {
+    contacts::get(db, actor, contact_id).await?;
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("SELECT e.* FROM timeline_events e WHERE e.organization_id = ")
+        .bind(actor.org_id)
+        .push(" AND e.contact_id = ")
+        .bind(contact_id);
+    push_event_visible(&mut sql, actor);
+    if !filter.kinds.is_empty() {
+        sql.push(" AND e.kind IN ")
+            .bind_list(filter.kinds.iter().cloned());
+    }
+    if let Some(since) = filter.since {
+        sql.push(" AND e.occurred_at >= ").bind(since);
+    }
+    if let Some(until) = filter.until {
+        sql.push(" AND e.occurred_at < ").bind(until);
+    }
+    if let Some(cursor) = after {
+        sql.push(" AND (e.occurred_at < ")
+            .bind(cursor.occurred_at)
+            .push(" OR (e.occurred_at = ")
+            .bind(cursor.occurred_at)
+            .push(" AND e.id < ")
+            .bind(cursor.id)
+            .push("))");
+    }
+    sql.push(" ORDER BY e.occurred_at DESC, e.id DESC LIMIT ")
+        .bind(i64::try_from(limit + 1).unwrap_or(i64::MAX));
+    let rows = entity::timeline_event::Model::find_by_statement(sql.build())
+        .all(db)
+        .await?;
+    Ok(Page::from_fetched(rows, limit))
 }

@@ -8,6 +8,7 @@ mod helpers;
 mod playground;
 mod query_count;
 mod schema;
+mod timeline;
 mod transport;
 mod users;
 mod validation;

@@ -1,0 +1,254 @@
+//! The timeline: `timeline(contactId)` and `Contact.timeline`.
+
+use std::{collections::HashMap, sync::Arc};
+
+use async_graphql::{
+    Context, Enum, ID, InputObject, Object, Result, Union,
+    connection::{Connection, Edge, EmptyFields},
+};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Utc};
+
+use super::{
+    connection::page_size,
+    context::ContextExt,
+    types::{Contact, User},
+};
+use crate::{
+    error::{ApiError, ApiResult},
+    ids::{self, Kind},
+    service::{
+        self,
+        contacts::VisibleContact,
+        timeline::{TimelineCursor, TimelineFilter as ServiceFilter},
+    },
+};
+
+/// What happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[allow(missing_docs)]
+pub enum TimelineEventKind {
+    ContactCreated,
+    ContactUpdated,
+    ContactArchived,
+    ContactUnarchived,
+    CollaboratorGranted,
+    CollaboratorRevoked,
+    NoteCreated,
+    NoteUpdated,
+    NoteDeleted,
+    TaskCreated,
+    TaskUpdated,
+    TaskCompleted,
+    MessageSent,
+    MessageReceived,
+    ReminderFired,
+}
+
+impl TimelineEventKind {
+    const ALL: [Self; 15] = [
+        Self::ContactCreated,
+        Self::ContactUpdated,
+        Self::ContactArchived,
+        Self::ContactUnarchived,
+        Self::CollaboratorGranted,
+        Self::CollaboratorRevoked,
+        Self::NoteCreated,
+        Self::NoteUpdated,
+        Self::NoteDeleted,
+        Self::TaskCreated,
+        Self::TaskUpdated,
+        Self::TaskCompleted,
+        Self::MessageSent,
+        Self::MessageReceived,
+        Self::ReminderFired,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ContactCreated => "CONTACT_CREATED",
+            Self::ContactUpdated => "CONTACT_UPDATED",
+            Self::ContactArchived => "CONTACT_ARCHIVED",
+            Self::ContactUnarchived => "CONTACT_UNARCHIVED",
+            Self::CollaboratorGranted => "COLLABORATOR_GRANTED",
+            Self::CollaboratorRevoked => "COLLABORATOR_REVOKED",
+            Self::NoteCreated => "NOTE_CREATED",
+            Self::NoteUpdated => "NOTE_UPDATED",
+            Self::NoteDeleted => "NOTE_DELETED",
+            Self::TaskCreated => "TASK_CREATED",
+            Self::TaskUpdated => "TASK_UPDATED",
+            Self::TaskCompleted => "TASK_COMPLETED",
+            Self::MessageSent => "MESSAGE_SENT",
+            Self::MessageReceived => "MESSAGE_RECEIVED",
+            Self::ReminderFired => "REMINDER_FIRED",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+/// The `timeline` filter.
+#[derive(InputObject, Default)]
+pub struct TimelineFilter {
+    /// Only these kinds.
+    pub kinds: Option<Vec<TimelineEventKind>>,
+    /// Only events at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Only events before this time.
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// What an event is about.
+#[derive(Union)]
+pub enum TimelineSubject {
+    /// The contact itself (contact and collaborator events).
+    Contact(Contact),
+}
+
+/// Rows a timeline page mentions, loaded once for the page.
+#[derive(Default)]
+struct PagePrefetch {
+    users: HashMap<i64, entity::user::Model>,
+    contacts: HashMap<i64, VisibleContact>,
+}
+
+/// One thing that happened to a contact.
+pub struct TimelineEvent {
+    row: entity::timeline_event::Model,
+    prefetch: Arc<PagePrefetch>,
+}
+
+#[Object]
+impl TimelineEvent {
+    /// The event's opaque ID.
+    async fn id(&self) -> ID {
+        ids::encode(Kind::TimelineEvent, self.row.id)
+    }
+    /// When it happened.
+    async fn occurred_at(&self) -> DateTime<Utc> {
+        self.row.occurred_at
+    }
+    /// What happened.
+    async fn kind(&self) -> Option<TimelineEventKind> {
+        TimelineEventKind::parse(&self.row.kind)
+    }
+    /// Who did it (null when the caller may not see that user).
+    async fn actor(&self) -> Option<User> {
+        self.row
+            .actor_id
+            .and_then(|id| self.prefetch.users.get(&id).cloned())
+            .map(User)
+    }
+    /// One line for people, such as "Ana added a note: Renewal call".
+    async fn summary(&self) -> &str {
+        &self.row.summary
+    }
+    /// The record the event is about, as it is now (null once it is gone).
+    async fn subject(&self) -> Option<TimelineSubject> {
+        match self.row.subject_kind.as_str() {
+            "Contact" | "Collaborator" => self
+                .prefetch
+                .contacts
+                .get(&self.row.contact_id)
+                .cloned()
+                .map(|c| TimelineSubject::Contact(Contact::new(c))),
+            _ => None,
+        }
+    }
+}
+
+fn encode_cursor(row: &entity::timeline_event::Model) -> String {
+    URL_SAFE_NO_PAD.encode(format!(
+        "t:{}:{}",
+        row.occurred_at.timestamp_micros(),
+        row.id
+    ))
+}
+
+fn decode_cursor(cursor: Option<&str>) -> ApiResult<Option<TimelineCursor>> {
+    let Some(cursor) = cursor else {
+        return Ok(None);
+    };
+    let parsed = URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| {
+            let rest = s.strip_prefix("t:")?;
+            let (micros, id) = rest.split_once(':')?;
+            Some(TimelineCursor {
+                occurred_at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+                id: id.parse().ok()?,
+            })
+        });
+    parsed
+        .map(Some)
+        .ok_or_else(|| ApiError::bad_input("after", "is not a cursor this timeline gave out"))
+}
+
+/// Resolves a timeline page for `timeline(contactId)` and `Contact.timeline`.
+pub async fn page(
+    ctx: &Context<'_>,
+    contact_id: i64,
+    first: Option<i32>,
+    after: Option<String>,
+    filter: Option<TimelineFilter>,
+) -> Result<Connection<String, TimelineEvent, EmptyFields>> {
+    let actor = ctx.actor()?;
+    let db = ctx.db()?;
+    let limit = page_size(first)?;
+    let cursor = decode_cursor(after.as_deref())?;
+    let filter = filter.unwrap_or_default();
+    if let (Some(since), Some(until)) = (filter.since, filter.until)
+        && since >= until
+    {
+        return Err(ApiError::bad_input("filter.until", "must be later than filter.since").into());
+    }
+    let service_filter = ServiceFilter {
+        kinds: filter
+            .kinds
+            .unwrap_or_default()
+            .into_iter()
+            .map(|k| k.as_str().to_owned())
+            .collect(),
+        since: filter.since,
+        until: filter.until,
+    };
+    let page =
+        service::timeline::list(db, actor, contact_id, &service_filter, cursor, limit).await?;
+
+    // One statement each for the actors and the subjects of the whole page, when asked for.
+    let nodes = [
+        ctx.look_ahead().field("edges").field("node"),
+        ctx.look_ahead().field("nodes"),
+    ];
+    let mut prefetch = PagePrefetch::default();
+    if nodes.iter().any(|n| n.field("actor").exists()) {
+        let mut user_ids: Vec<i64> = page.rows.iter().filter_map(|e| e.actor_id).collect();
+        user_ids.sort_unstable();
+        user_ids.dedup();
+        prefetch.users = service::users::get_many(db, actor, &user_ids).await?;
+    }
+    if nodes.iter().any(|n| n.field("subject").exists()) && !page.rows.is_empty() {
+        prefetch.contacts = service::contacts::get_many(db, actor, &[contact_id]).await?;
+    }
+    let prefetch = Arc::new(prefetch);
+    let mut connection = Connection::new(cursor.is_some(), page.has_next);
+    connection.edges = page
+        .rows
+        .into_iter()
+        .map(|row| {
+            Edge::new(
+                encode_cursor(&row),
+                TimelineEvent {
+                    row,
+                    prefetch: prefetch.clone(),
+                },
+            )
+        })
+        .collect();
+    Ok(connection)
+}
