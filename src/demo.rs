@@ -7,8 +7,7 @@
 //! `READ` on five.
 
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    PaginatorTrait, TransactionTrait,
+    DatabaseConnection, DatabaseTransaction, EntityTrait, PaginatorTrait, TransactionTrait,
 };
 
 use crate::{
@@ -19,7 +18,7 @@ use crate::{
         access::AccessLevel,
         collaborators,
         contacts::{self, AddressInput, CreateContact, EmailInput, PhoneInput},
-        now,
+        organizations,
         users::{self, CreateUser, NewUserKind},
     },
 };
@@ -67,13 +66,7 @@ async fn seed(db: &DatabaseTransaction) -> ApiResult<Option<entity::user::Model>
     if winner != claim {
         return Ok(None);
     }
-    let org = entity::organization::ActiveModel {
-        name: Set("Demo Company".into()),
-        created_at: Set(now()),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
+    let org = organizations::create(db, "Demo Company").await?;
     let staff = |email: &str, name: &str, role| CreateUser {
         email: email.into(),
         name: name.into(),

@@ -18,6 +18,22 @@ pub enum Kind {
     Collaborator,
     /// A timeline event.
     TimelineEvent,
+    /// A note.
+    Note,
+    /// A task.
+    Task,
+    /// A task type.
+    TaskType,
+    /// A task outcome.
+    Outcome,
+    /// A note label.
+    Label,
+    /// A message template.
+    MessageTemplate,
+    /// A file attached to a note.
+    Attachment,
+    /// A reminder.
+    Reminder,
 }
 
 impl Kind {
@@ -29,6 +45,14 @@ impl Kind {
             Self::Contact => "Contact",
             Self::Collaborator => "Collaborator",
             Self::TimelineEvent => "TimelineEvent",
+            Self::Note => "Note",
+            Self::Task => "Task",
+            Self::TaskType => "TaskType",
+            Self::Outcome => "Outcome",
+            Self::Label => "Label",
+            Self::MessageTemplate => "MessageTemplate",
+            Self::Attachment => "Attachment",
+            Self::Reminder => "Reminder",
         }
     }
 
@@ -39,6 +63,14 @@ impl Kind {
             Self::Contact,
             Self::Collaborator,
             Self::TimelineEvent,
+            Self::Note,
+            Self::Task,
+            Self::TaskType,
+            Self::Outcome,
+            Self::Label,
+            Self::MessageTemplate,
+            Self::Attachment,
+            Self::Reminder,
         ]
         .into_iter()
         .find(|k| k.name() == name)

@@ -3,12 +3,22 @@
 //! These are storage shapes only; the GraphQL types in the gateway crate are separate so that
 //! the database can change without changing the public contract.
 
+pub mod attachment;
 pub mod contact;
 pub mod contact_address;
 pub mod contact_collaborator;
 pub mod contact_email;
 pub mod contact_phone;
 pub mod instance_setting;
+pub mod label;
+pub mod message_template;
+pub mod note;
+pub mod note_label;
 pub mod organization;
+pub mod outcome;
+pub mod reminder;
+pub mod task;
+pub mod task_tag;
+pub mod task_type;
 pub mod timeline_event;
 pub mod user;

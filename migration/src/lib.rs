@@ -9,6 +9,7 @@ use sea_orm_migration::sea_orm::DbBackend;
 
 mod m20261123_000001_foundation;
 mod m20261123_000002_timeline_audience;
+mod m20261123_000003_notes_tasks;
 
 /// Runs Threadline's migrations in order.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261123_000001_foundation::Migration),
             Box::new(m20261123_000002_timeline_audience::Migration),
+            Box::new(m20261123_000003_notes_tasks::Migration),
         ]
     }
 }

@@ -5,8 +5,11 @@ pub mod context;
 pub mod extension;
 pub mod loaders;
 pub mod mutation;
+pub mod notes;
 pub mod prefetch;
 pub mod query;
+pub mod settings;
+pub mod tasks;
 pub mod timeline;
 pub mod types;
 
@@ -25,11 +28,15 @@ pub const MAX_COMPLEXITY: usize = 20_000;
 
 /// Builds the schema. Per-request data (the caller, loaders) is attached to each request.
 pub fn build_schema() -> AppSchema {
-    Schema::build(QueryRoot, MutationRoot, EmptySubscription)
-        .extension(extension::ErrorCodes)
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
-        .finish()
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+    .extension(extension::ErrorCodes)
+    .limit_depth(MAX_DEPTH)
+    .limit_complexity(MAX_COMPLEXITY)
+    .finish()
 }
 
 /// The schema's SDL, as kept in `schema/schema.graphql`.

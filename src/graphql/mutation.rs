@@ -1,9 +1,12 @@
 //! The mutation root: every mutation is one transaction in the service layer.
 
-use async_graphql::{Context, ID, Object, Result};
+use async_graphql::{Context, ID, MergedObject, Object, Result};
 
 use super::{
     context::ContextExt,
+    notes::{CreateNoteInput, Note, UpdateNoteInput},
+    settings::SettingsMutation,
+    tasks::{CompleteTaskInput, CreateTaskInput, Task, TaskCompletion, UpdateTaskInput},
     types::{
         Collaborator, Contact, CreateContactInput, CreateUserInput, UpdateContactInput,
         UpdateUserInput, User, UserKind, convert,
@@ -21,12 +24,16 @@ use crate::{
     },
 };
 
-/// Write operations.
+/// Write operations: the core mutations merged with the settings mutations.
+#[derive(MergedObject, Default)]
+pub struct MutationRoot(CoreMutation, SettingsMutation);
+
+/// Users, contacts, grants, notes and tasks.
 #[derive(Default)]
-pub struct MutationRoot;
+pub struct CoreMutation;
 
 #[Object]
-impl MutationRoot {
+impl CoreMutation {
     /// Creates a user (owners and admins). Staff users get a role (default `MEMBER`); customer
     /// users are linked to a contact.
     async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> Result<User> {
@@ -192,5 +199,76 @@ impl MutationRoot {
         let id =
             service::collaborators::revoke(ctx.db()?, ctx.actor()?, contact_id, user_id).await?;
         Ok(ids::encode(Kind::Collaborator, id))
+    }
+
+    /// Writes a note about a contact (`WRITE` access), with the task and reminder asked for.
+    async fn create_note(&self, ctx: &Context<'_>, input: CreateNoteInput) -> Result<Note> {
+        let actor = ctx.actor()?;
+        let (note, _task) = service::notes::create(ctx.db()?, actor, input.into_service()?).await?;
+        Ok(Note::single(note))
+    }
+
+    /// Edits a note: its author, or anyone with `WRITE` on the contact for a shared note.
+    async fn update_note(&self, ctx: &Context<'_>, id: ID, input: UpdateNoteInput) -> Result<Note> {
+        let actor = ctx.actor()?;
+        let id = ids::decode(Kind::Note, &id)?;
+        Ok(Note::single(
+            service::notes::update(ctx.db()?, actor, id, input.into_service()?).await?,
+        ))
+    }
+
+    /// Deletes a note (same rights as editing); its timeline keeps a `NOTE_DELETED` event
+    /// without content.
+    async fn delete_note(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
+        let actor = ctx.actor()?;
+        let row = ids::decode(Kind::Note, &id)?;
+        service::notes::delete(ctx.db()?, actor, row).await?;
+        Ok(id)
+    }
+
+    /// Plans a task (`WRITE` on the contact); it starts `PLANNED`.
+    async fn create_task(&self, ctx: &Context<'_>, input: CreateTaskInput) -> Result<Task> {
+        let actor = ctx.actor()?;
+        if input.contact_id.is_none() {
+            return Err(ApiError::bad_input("input.contactId", "is required").into());
+        }
+        Ok(Task::single(
+            service::tasks::create(ctx.db()?, actor, input.into_service()?).await?,
+        ))
+    }
+
+    /// Changes an open task (`WRITE` on the contact).
+    async fn update_task(&self, ctx: &Context<'_>, id: ID, input: UpdateTaskInput) -> Result<Task> {
+        let actor = ctx.actor()?;
+        let id = ids::decode(Kind::Task, &id)?;
+        Ok(Task::single(
+            service::tasks::update(ctx.db()?, actor, id, input.into_service()?).await?,
+        ))
+    }
+
+    /// Completes an open task with an outcome and an action; a closed task is `CONFLICT`.
+    async fn complete_task(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: CompleteTaskInput,
+    ) -> Result<TaskCompletion> {
+        let actor = ctx.actor()?;
+        let id = ids::decode(Kind::Task, &id)?;
+        let done = service::tasks::complete(ctx.db()?, actor, id, input.into_service()?).await?;
+        Ok(TaskCompletion {
+            task: Task::single(done.task),
+            note: done.note.map(Note::single),
+            follow_up: done.follow_up.map(Task::single),
+        })
+    }
+
+    /// Copies a task: an identical new `PLANNED` task.
+    async fn copy_task(&self, ctx: &Context<'_>, id: ID) -> Result<Task> {
+        let actor = ctx.actor()?;
+        let id = ids::decode(Kind::Task, &id)?;
+        Ok(Task::single(
+            service::tasks::copy(ctx.db()?, actor, id).await?,
+        ))
     }
 }

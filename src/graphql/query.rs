@@ -1,11 +1,14 @@
 //! The query root.
 
-use async_graphql::{Context, ID, Object, Result, connection::Connection};
+use async_graphql::{Context, ID, MergedObject, Object, Result, connection::Connection};
 
 use super::{
     connection::{decode_cursor, id_connection, page_size},
     context::ContextExt,
+    notes::{Note, NoteConnectionFields, NoteFilter, notes_page},
     prefetch,
+    settings::SettingsQuery,
+    tasks::{Task, TaskConnectionFields, TaskFilter, TaskOrder, tasks_page},
     timeline::{self, TimelineEvent, TimelineFilter},
     types::{Contact, ContactConnectionFields, ContactFilter, Node, User, UserConnectionFields},
 };
@@ -15,12 +18,16 @@ use crate::{
     service,
 };
 
-/// Read operations.
+/// Read operations: the core queries merged with the settings queries.
+#[derive(MergedObject, Default)]
+pub struct QueryRoot(CoreQuery, SettingsQuery);
+
+/// Users, contacts, notes, tasks and the timeline.
 #[derive(Default)]
-pub struct QueryRoot;
+pub struct CoreQuery;
 
 #[Object]
-impl QueryRoot {
+impl CoreQuery {
     /// The caller.
     async fn me(&self, ctx: &Context<'_>) -> Result<User> {
         let actor = ctx.actor()?;
@@ -43,6 +50,14 @@ impl QueryRoot {
                 .await?
                 .remove(&id)
                 .map(|c| Node::Contact(Contact::new(c))),
+            Some((Kind::Note, id)) => service::notes::get_many(db, actor, &[id])
+                .await?
+                .remove(&id)
+                .map(|n| Node::Note(Note::single(n))),
+            Some((Kind::Task, id)) => service::tasks::get_many(db, actor, &[id])
+                .await?
+                .remove(&id)
+                .map(|t| Node::Task(Task::single(t))),
             _ => None,
         };
         Ok(found)
@@ -124,6 +139,48 @@ impl QueryRoot {
         ctx.actor()?;
         let contact_id = ids::decode(Kind::Contact, &contact_id)?;
         timeline::page(ctx, contact_id, first, after, filter).await
+    }
+
+    /// The notes the caller may see across contacts, newest first: their own, the team's on
+    /// contacts they may see, and (for a customer user) those shared with the customer.
+    async fn notes(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<NoteFilter>,
+    ) -> Result<Connection<String, Note, NoteConnectionFields>> {
+        notes_page(ctx, None, first, after, filter).await
+    }
+
+    /// One note by ID; `NOT_FOUND` when the caller may not see it.
+    async fn note(&self, ctx: &Context<'_>, id: ID) -> Result<Note> {
+        let actor = ctx.actor()?;
+        let id = ids::decode(Kind::Note, &id)?;
+        Ok(Note::single(
+            service::notes::get(ctx.db()?, actor, id).await?,
+        ))
+    }
+
+    /// The tasks the caller may see, ordered by creation (default, newest first) or schedule.
+    async fn tasks(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<TaskFilter>,
+        order_by: Option<TaskOrder>,
+    ) -> Result<Connection<String, Task, TaskConnectionFields>> {
+        tasks_page(ctx, None, first, after, filter, order_by).await
+    }
+
+    /// One task by ID; `NOT_FOUND` when the caller may not see it.
+    async fn task(&self, ctx: &Context<'_>, id: ID) -> Result<Task> {
+        let actor = ctx.actor()?;
+        let id = ids::decode(Kind::Task, &id)?;
+        Ok(Task::single(
+            service::tasks::get(ctx.db()?, actor, id).await?,
+        ))
     }
 
     /// One contact by ID; `NOT_FOUND` when it does not exist or the caller may not see it.

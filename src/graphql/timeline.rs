@@ -3,7 +3,7 @@
 use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::{
-    Context, Enum, ID, InputObject, Object, Result, Union,
+    Context, ID, InputObject, Object, Result, Union,
     connection::{Connection, Edge, EmptyFields},
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -12,6 +12,8 @@ use chrono::{DateTime, Utc};
 use super::{
     connection::page_size,
     context::ContextExt,
+    notes::Note,
+    tasks::Task,
     types::{Contact, User},
 };
 use crate::{
@@ -20,81 +22,15 @@ use crate::{
     service::{
         self,
         contacts::VisibleContact,
-        timeline::{TimelineCursor, TimelineFilter as ServiceFilter},
+        timeline::{EventKind, TimelineCursor, TimelineFilter as ServiceFilter},
     },
 };
-
-/// What happened.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
-#[allow(missing_docs)]
-pub enum TimelineEventKind {
-    ContactCreated,
-    ContactUpdated,
-    ContactArchived,
-    ContactUnarchived,
-    CollaboratorGranted,
-    CollaboratorRevoked,
-    NoteCreated,
-    NoteUpdated,
-    NoteDeleted,
-    TaskCreated,
-    TaskUpdated,
-    TaskCompleted,
-    MessageSent,
-    MessageReceived,
-    ReminderFired,
-}
-
-impl TimelineEventKind {
-    const ALL: [Self; 15] = [
-        Self::ContactCreated,
-        Self::ContactUpdated,
-        Self::ContactArchived,
-        Self::ContactUnarchived,
-        Self::CollaboratorGranted,
-        Self::CollaboratorRevoked,
-        Self::NoteCreated,
-        Self::NoteUpdated,
-        Self::NoteDeleted,
-        Self::TaskCreated,
-        Self::TaskUpdated,
-        Self::TaskCompleted,
-        Self::MessageSent,
-        Self::MessageReceived,
-        Self::ReminderFired,
-    ];
-
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ContactCreated => "CONTACT_CREATED",
-            Self::ContactUpdated => "CONTACT_UPDATED",
-            Self::ContactArchived => "CONTACT_ARCHIVED",
-            Self::ContactUnarchived => "CONTACT_UNARCHIVED",
-            Self::CollaboratorGranted => "COLLABORATOR_GRANTED",
-            Self::CollaboratorRevoked => "COLLABORATOR_REVOKED",
-            Self::NoteCreated => "NOTE_CREATED",
-            Self::NoteUpdated => "NOTE_UPDATED",
-            Self::NoteDeleted => "NOTE_DELETED",
-            Self::TaskCreated => "TASK_CREATED",
-            Self::TaskUpdated => "TASK_UPDATED",
-            Self::TaskCompleted => "TASK_COMPLETED",
-            Self::MessageSent => "MESSAGE_SENT",
-            Self::MessageReceived => "MESSAGE_RECEIVED",
-            Self::ReminderFired => "REMINDER_FIRED",
-        }
-    }
-
-    fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == text)
-    }
-}
 
 /// The `timeline` filter.
 #[derive(InputObject, Default)]
 pub struct TimelineFilter {
     /// Only these kinds.
-    pub kinds: Option<Vec<TimelineEventKind>>,
+    pub kinds: Option<Vec<EventKind>>,
     /// Only events at or after this time.
     pub since: Option<DateTime<Utc>>,
     /// Only events before this time.
@@ -106,6 +42,10 @@ pub struct TimelineFilter {
 pub enum TimelineSubject {
     /// The contact itself (contact and collaborator events).
     Contact(Contact),
+    /// A note (null once deleted).
+    Note(Note),
+    /// A task.
+    Task(Task),
 }
 
 /// Rows a timeline page mentions, loaded once for the page.
@@ -113,6 +53,8 @@ pub enum TimelineSubject {
 struct PagePrefetch {
     users: HashMap<i64, entity::user::Model>,
     contacts: HashMap<i64, VisibleContact>,
+    notes: HashMap<i64, entity::note::Model>,
+    tasks: HashMap<i64, entity::task::Model>,
 }
 
 /// One thing that happened to a contact.
@@ -132,8 +74,8 @@ impl TimelineEvent {
         self.row.occurred_at
     }
     /// What happened.
-    async fn kind(&self) -> Option<TimelineEventKind> {
-        TimelineEventKind::parse(&self.row.kind)
+    async fn kind(&self) -> Option<EventKind> {
+        EventKind::parse(&self.row.kind)
     }
     /// Who did it (null when the caller may not see that user).
     async fn actor(&self) -> Option<User> {
@@ -155,6 +97,18 @@ impl TimelineEvent {
                 .get(&self.row.contact_id)
                 .cloned()
                 .map(|c| TimelineSubject::Contact(Contact::new(c))),
+            "Note" => self
+                .prefetch
+                .notes
+                .get(&self.row.subject_id)
+                .cloned()
+                .map(|n| TimelineSubject::Note(Note::single(n))),
+            "Task" => self
+                .prefetch
+                .tasks
+                .get(&self.row.subject_id)
+                .cloned()
+                .map(|t| TimelineSubject::Task(Task::single(t))),
             _ => None,
         }
     }
@@ -233,7 +187,26 @@ pub async fn page(
         prefetch.users = service::users::get_many(db, actor, &user_ids).await?;
     }
     if nodes.iter().any(|n| n.field("subject").exists()) && !page.rows.is_empty() {
+        let subjects = |kind: &str| -> Vec<i64> {
+            let mut ids: Vec<i64> = page
+                .rows
+                .iter()
+                .filter(|e| e.subject_kind == kind)
+                .map(|e| e.subject_id)
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids
+        };
         prefetch.contacts = service::contacts::get_many(db, actor, &[contact_id]).await?;
+        let notes = subjects("Note");
+        if !notes.is_empty() {
+            prefetch.notes = service::notes::get_many(db, actor, &notes).await?;
+        }
+        let tasks = subjects("Task");
+        if !tasks.is_empty() {
+            prefetch.tasks = service::tasks::get_many(db, actor, &tasks).await?;
+        }
     }
     let prefetch = Arc::new(prefetch);
     let mut connection = Connection::new(cursor.is_some(), page.has_next);

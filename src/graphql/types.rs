@@ -11,7 +11,9 @@ use chrono::{DateTime, Utc};
 
 use super::{
     context::ContextExt,
+    notes::{Note, NoteConnectionFields, NoteFilter, notes_page},
     prefetch::Prefetch,
+    tasks::{Task, TaskConnectionFields, TaskFilter, TaskOrder, tasks_page},
     timeline::{TimelineEvent, TimelineFilter},
 };
 use crate::{
@@ -36,6 +38,10 @@ pub enum Node {
     User(User),
     /// A contact.
     Contact(Contact),
+    /// A note.
+    Note(Note),
+    /// A task.
+    Task(Task),
 }
 
 /// Whether a user is staff or a customer.
@@ -309,6 +315,27 @@ impl Contact {
     /// for members, `READ` for the contact's customer user.
     async fn my_access(&self) -> AccessLevel {
         self.row.access
+    }
+    /// Notes about this contact the caller may see, newest first.
+    async fn notes(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<NoteFilter>,
+    ) -> Result<Connection<String, Note, NoteConnectionFields>> {
+        notes_page(ctx, Some(self.id_()), first, after, filter).await
+    }
+    /// Tasks about this contact, by creation (default, newest first) or schedule.
+    async fn tasks(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<TaskFilter>,
+        order_by: Option<TaskOrder>,
+    ) -> Result<Connection<String, Task, TaskConnectionFields>> {
+        tasks_page(ctx, Some(self.id_()), first, after, filter, order_by).await
     }
     /// The contact's timeline, newest first (see `Query.timeline`).
     async fn timeline(

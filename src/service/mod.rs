@@ -4,7 +4,11 @@
 pub mod access;
 pub mod collaborators;
 pub mod contacts;
+pub mod notes;
+pub mod organizations;
+pub mod settings;
 pub mod sql;
+pub mod tasks;
 pub mod timeline;
 pub mod users;
 pub mod validate;

@@ -32,7 +32,8 @@ impl Audience {
 }
 
 /// What happened, as the contract's `TimelineEventKind` names it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, async_graphql::Enum)]
+#[graphql(name = "TimelineEventKind")]
 pub enum EventKind {
     /// A contact was created.
     ContactCreated,
@@ -46,9 +47,46 @@ pub enum EventKind {
     CollaboratorGranted,
     /// Someone's access to a contact was revoked.
     CollaboratorRevoked,
+    /// A note was added.
+    NoteCreated,
+    /// A note was edited.
+    NoteUpdated,
+    /// A note was deleted.
+    NoteDeleted,
+    /// A task was planned.
+    TaskCreated,
+    /// A task changed.
+    TaskUpdated,
+    /// A task was completed.
+    TaskCompleted,
+    /// A message was sent to the contact.
+    MessageSent,
+    /// A message from the contact arrived.
+    MessageReceived,
+    /// A reminder came due.
+    ReminderFired,
 }
 
 impl EventKind {
+    /// Every kind.
+    pub const ALL: [Self; 15] = [
+        Self::ContactCreated,
+        Self::ContactUpdated,
+        Self::ContactArchived,
+        Self::ContactUnarchived,
+        Self::CollaboratorGranted,
+        Self::CollaboratorRevoked,
+        Self::NoteCreated,
+        Self::NoteUpdated,
+        Self::NoteDeleted,
+        Self::TaskCreated,
+        Self::TaskUpdated,
+        Self::TaskCompleted,
+        Self::MessageSent,
+        Self::MessageReceived,
+        Self::ReminderFired,
+    ];
+
     /// The stored (and GraphQL) name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -58,7 +96,21 @@ impl EventKind {
             Self::ContactUnarchived => "CONTACT_UNARCHIVED",
             Self::CollaboratorGranted => "COLLABORATOR_GRANTED",
             Self::CollaboratorRevoked => "COLLABORATOR_REVOKED",
+            Self::NoteCreated => "NOTE_CREATED",
+            Self::NoteUpdated => "NOTE_UPDATED",
+            Self::NoteDeleted => "NOTE_DELETED",
+            Self::TaskCreated => "TASK_CREATED",
+            Self::TaskUpdated => "TASK_UPDATED",
+            Self::TaskCompleted => "TASK_COMPLETED",
+            Self::MessageSent => "MESSAGE_SENT",
+            Self::MessageReceived => "MESSAGE_RECEIVED",
+            Self::ReminderFired => "REMINDER_FIRED",
         }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == text)
     }
 }
 

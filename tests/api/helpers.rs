@@ -13,7 +13,6 @@ use threadline::{
         access::AccessLevel,
         collaborators,
         contacts::{self, CreateContact, EmailInput, PhoneInput},
-        now,
         users::{self, CreateUser, NewUserKind},
     },
     startup::{Application, StartOptions},
@@ -283,17 +282,12 @@ pub struct World {
     pub foreign_contact: i64,
 }
 
-async fn new_org(db: &DatabaseConnection, name: &str) -> i64 {
-    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
-    entity::organization::ActiveModel {
-        name: Set(name.into()),
-        created_at: Set(now()),
-        ..Default::default()
-    }
-    .insert(db)
-    .await
-    .expect("organization")
-    .id
+/// Creates an organization (with its default settings).
+pub async fn new_org(db: &DatabaseConnection, name: &str) -> i64 {
+    threadline::service::organizations::create(db, name)
+        .await
+        .expect("organization")
+        .id
 }
 
 /// Inserts a staff user.

@@ -5,6 +5,7 @@ mod access;
 mod auth;
 mod contacts;
 mod helpers;
+mod notes;
 mod playground;
 mod query_count;
 mod schema;

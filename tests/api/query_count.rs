@@ -18,18 +18,7 @@ const PAGE: &str = "query ($n: Int!) { contacts(first: $n) { edges { node {
 #[tokio::test]
 async fn a_contact_page_takes_a_fixed_number_of_statements() {
     let app = spawn_app().await;
-    let org = {
-        use sea_orm::{ActiveModelTrait, ActiveValue::Set};
-        entity::organization::ActiveModel {
-            name: Set("Q".into()),
-            created_at: Set(threadline::service::now()),
-            ..Default::default()
-        }
-        .insert(&app.db)
-        .await
-        .expect("org")
-        .id
-    };
+    let org = crate::helpers::new_org(&app.db, "Q").await;
     let owner = staff(&app.db, org, "owner@q.test", Role::Owner).await;
     let member = staff(&app.db, org, "member@q.test", Role::Member).await;
     let helper = staff(&app.db, org, "helper@q.test", Role::Member).await;

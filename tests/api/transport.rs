@@ -214,16 +214,8 @@ async fn health_metrics_and_playground() {
     assert_eq!(response.status(), 200);
 
     let org_owner = {
-        use sea_orm::{ActiveModelTrait, ActiveValue::Set};
-        let org = entity::organization::ActiveModel {
-            name: Set("M".into()),
-            created_at: Set(threadline::service::now()),
-            ..Default::default()
-        }
-        .insert(&app.db)
-        .await
-        .expect("org");
-        staff(&app.db, org.id, "m@m.test", Role::Owner).await
+        let org = crate::helpers::new_org(&app.db, "M").await;
+        staff(&app.db, org, "m@m.test", Role::Owner).await
     };
     let token = app.token(&org_owner);
     app.gql(Some(&token), "query Me { me { id } }", json!({}))

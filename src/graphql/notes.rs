@@ -1,0 +1,415 @@
+//! Notes in GraphQL: the `Note` type, its inputs, and the note lists.
+
+use std::{collections::HashMap, sync::Arc};
+
+use async_graphql::{
+    Context, ID, InputObject, Lookahead, MaybeUndefined, Object, Result, SimpleObject,
+    connection::{Connection, Edge},
+};
+use chrono::{DateTime, Utc};
+
+use super::{
+    connection::{decode_cursor, encode_cursor, page_size},
+    context::ContextExt,
+    settings::{Label, MessageTemplate, TaskType},
+    tasks::{CreateTaskInput, Task},
+    types::{Contact, User},
+};
+use crate::{
+    error::{ApiError, ApiResult},
+    ids::{self, Kind},
+    service::{
+        self,
+        contacts::VisibleContact,
+        notes::{AttachedTo, CreateNote, NoteFilter as ServiceFilter, UpdateNote, Visibility},
+    },
+};
+
+/// Rows a page of notes mentions, loaded once for the page.
+#[derive(Default)]
+pub struct NotePage {
+    users: Option<HashMap<i64, entity::user::Model>>,
+    contacts: Option<HashMap<i64, VisibleContact>>,
+    labels: Option<HashMap<i64, Vec<entity::label::Model>>>,
+    types: Option<HashMap<i64, entity::task_type::Model>>,
+}
+
+/// Loads what `nodes` ask of `notes`: one statement for each kind of related row.
+pub async fn note_page(
+    ctx: &Context<'_>,
+    nodes: &[Lookahead<'_>],
+    notes: &[entity::note::Model],
+) -> ApiResult<Arc<NotePage>> {
+    let asks = |name: &str| nodes.iter().any(|n| n.field(name).exists());
+    let mut page = NotePage::default();
+    if notes.is_empty() {
+        return Ok(Arc::new(page));
+    }
+    let db = ctx.db()?;
+    let actor = ctx.actor()?;
+    let ids: Vec<i64> = notes.iter().map(|n| n.id).collect();
+    if asks("author") {
+        let mut users: Vec<i64> = notes.iter().map(|n| n.author_id).collect();
+        users.sort_unstable();
+        users.dedup();
+        page.users = Some(service::users::get_many(db, actor, &users).await?);
+    }
+    if asks("contact") {
+        let mut contacts: Vec<i64> = notes.iter().map(|n| n.contact_id).collect();
+        contacts.sort_unstable();
+        contacts.dedup();
+        page.contacts = Some(service::contacts::get_many(db, actor, &contacts).await?);
+    }
+    if asks("labels") {
+        page.labels = Some(service::notes::labels_of(db, actor.org_id, &ids).await?);
+    }
+    if asks("type") {
+        let types: Vec<i64> = notes.iter().filter_map(|n| n.type_id).collect();
+        page.types = Some(service::notes::types_of(db, actor.org_id, &types).await?);
+    }
+    Ok(Arc::new(page))
+}
+
+/// A record elsewhere (an order, a product, a booking...) a note is attached to.
+#[derive(SimpleObject)]
+pub struct AttachedRecord {
+    /// Its kind, such as `order`.
+    pub kind: String,
+    /// Its id in the system it lives in.
+    pub id: String,
+}
+
+/// A note about a contact.
+pub struct Note {
+    /// The row.
+    pub row: entity::note::Model,
+    page: Arc<NotePage>,
+}
+
+impl Note {
+    /// A note of a prefetched page.
+    pub fn new(row: entity::note::Model, page: Arc<NotePage>) -> Self {
+        Self { row, page }
+    }
+
+    /// A note read on its own: related rows are loaded as its fields ask.
+    pub fn single(row: entity::note::Model) -> Self {
+        Self::new(row, Arc::default())
+    }
+}
+
+#[Object]
+impl Note {
+    /// The note's opaque ID.
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::Note, self.row.id)
+    }
+    /// The contact it is about.
+    async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>> {
+        let id = self.row.contact_id;
+        let found = match &self.page.contacts {
+            Some(map) => map.get(&id).cloned(),
+            None => service::contacts::get_many(ctx.db()?, ctx.actor()?, &[id])
+                .await?
+                .remove(&id),
+        };
+        Ok(found.map(Contact::new))
+    }
+    /// Who wrote it (null when the caller may not see that user).
+    async fn author(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let id = self.row.author_id;
+        let found = match &self.page.users {
+            Some(map) => map.get(&id).cloned(),
+            None => service::users::get_many(ctx.db()?, ctx.actor()?, &[id])
+                .await?
+                .remove(&id),
+        };
+        Ok(found.map(User))
+    }
+    /// Subject line.
+    async fn subject(&self) -> Option<&str> {
+        self.row.subject.as_deref()
+    }
+    /// Plain-text body.
+    async fn body(&self) -> &str {
+        &self.row.body
+    }
+    /// HTML body, sanitised when written (no scripts, event handlers or `javascript:` links).
+    async fn body_html(&self) -> Option<&str> {
+        self.row.body_html.as_deref()
+    }
+    /// Who may read it.
+    async fn visibility(&self) -> Option<Visibility> {
+        Visibility::parse(&self.row.visibility)
+    }
+    /// Its labels, by name.
+    async fn labels(&self, ctx: &Context<'_>) -> Result<Vec<Label>> {
+        let rows = match &self.page.labels {
+            Some(map) => map.get(&self.row.id).cloned().unwrap_or_default(),
+            None => service::notes::labels_of(ctx.db()?, ctx.actor()?.org_id, &[self.row.id])
+                .await?
+                .remove(&self.row.id)
+                .unwrap_or_default(),
+        };
+        Ok(rows.into_iter().map(Label::new).collect())
+    }
+    /// Its type.
+    #[graphql(name = "type")]
+    async fn note_type(&self, ctx: &Context<'_>) -> Result<Option<TaskType>> {
+        let Some(id) = self.row.type_id else {
+            return Ok(None);
+        };
+        let found = match &self.page.types {
+            Some(map) => map.get(&id).cloned(),
+            None => service::notes::types_of(ctx.db()?, ctx.actor()?.org_id, &[id])
+                .await?
+                .remove(&id),
+        };
+        Ok(found.map(TaskType))
+    }
+    /// The template it was written from (null once the template is deleted).
+    async fn template(&self, ctx: &Context<'_>) -> Result<Option<MessageTemplate>> {
+        let Some(id) = self.row.template_id else {
+            return Ok(None);
+        };
+        match service::settings::template(ctx.db()?, ctx.actor()?.org_id, id).await {
+            Ok(t) => Ok(Some(MessageTemplate(t))),
+            Err(ApiError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+    /// The record elsewhere it is attached to.
+    async fn attached_to(&self) -> Option<AttachedRecord> {
+        Some(AttachedRecord {
+            kind: self.row.attached_kind.clone()?,
+            id: self.row.attached_id.clone()?,
+        })
+    }
+    /// The tasks created with this note.
+    async fn tasks(&self, ctx: &Context<'_>) -> Result<Vec<Task>> {
+        let rows = service::tasks::for_note(ctx.db()?, ctx.actor()?, self.row.id).await?;
+        Ok(rows.into_iter().map(Task::single).collect())
+    }
+    /// When it was written.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.row.created_at
+    }
+    /// When it last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.row.updated_at
+    }
+}
+
+/// The `notes` filter.
+#[derive(InputObject, Default)]
+pub struct NoteFilter {
+    /// Notes about this contact.
+    pub contact_id: Option<ID>,
+    /// Notes by this author.
+    pub author_id: Option<ID>,
+    /// Notes carrying any of these labels.
+    pub label_ids: Option<Vec<ID>>,
+    /// Notes of this visibility.
+    pub visibility: Option<Visibility>,
+    /// Words matched as word prefixes in subject and body, through the full-text index.
+    pub search: Option<String>,
+    /// Notes attached to this record.
+    pub attached_to: Option<AttachedToInput>,
+}
+
+/// A record elsewhere.
+#[derive(InputObject, Clone)]
+pub struct AttachedToInput {
+    /// Its kind, such as `order`, `product` or `booking`.
+    pub kind: String,
+    /// Its id in the system it lives in.
+    pub id: String,
+}
+
+/// What `createNote` takes.
+#[derive(InputObject)]
+pub struct CreateNoteInput {
+    /// The contact the note is about (`WRITE` access).
+    pub contact_id: ID,
+    /// Subject line (at most 300 characters).
+    pub subject: Option<String>,
+    /// Plain-text body.
+    pub body: Option<String>,
+    /// HTML body; sanitised before it is stored.
+    pub body_html: Option<String>,
+    /// Who may read it (default `TEAM`).
+    pub visibility: Option<Visibility>,
+    /// Labels.
+    pub label_ids: Option<Vec<ID>>,
+    /// Its type (a task type).
+    pub type_id: Option<ID>,
+    /// A template whose subject and body fill those not given.
+    pub template_id: Option<ID>,
+    /// A record elsewhere the note is about.
+    pub attached_to: Option<AttachedToInput>,
+    /// A task to create with the note (same contact).
+    pub task: Option<CreateTaskInput>,
+    /// A reminder for the author at this time.
+    pub remind_at: Option<DateTime<Utc>>,
+}
+
+/// What `updateNote` takes; omitted fields stay as they are.
+#[derive(InputObject)]
+pub struct UpdateNoteInput {
+    /// New subject; null clears it.
+    pub subject: MaybeUndefined<String>,
+    /// New body.
+    pub body: Option<String>,
+    /// New HTML body; null clears it.
+    pub body_html: MaybeUndefined<String>,
+    /// New visibility (only the author may make a note private).
+    pub visibility: Option<Visibility>,
+    /// New labels (replace).
+    pub label_ids: Option<Vec<ID>>,
+    /// New type; null clears it.
+    pub type_id: MaybeUndefined<ID>,
+    /// New record elsewhere; null clears it.
+    pub attached_to: MaybeUndefined<AttachedToInput>,
+}
+
+pub(crate) fn decode_all(kind: Kind, ids: Option<Vec<ID>>) -> ApiResult<Vec<i64>> {
+    ids.unwrap_or_default()
+        .iter()
+        .map(|id| ids::decode(kind, id))
+        .collect()
+}
+
+fn maybe<T, U>(
+    value: MaybeUndefined<T>,
+    f: impl FnOnce(T) -> ApiResult<U>,
+) -> ApiResult<Option<Option<U>>> {
+    Ok(match value {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(v) => Some(Some(f(v)?)),
+    })
+}
+
+impl CreateNoteInput {
+    /// The service input, IDs decoded.
+    pub fn into_service(self) -> ApiResult<CreateNote> {
+        Ok(CreateNote {
+            contact_id: ids::decode(Kind::Contact, &self.contact_id)?,
+            subject: self.subject,
+            body: self.body,
+            body_html: self.body_html,
+            visibility: self.visibility,
+            label_ids: decode_all(Kind::Label, self.label_ids)?,
+            type_id: self
+                .type_id
+                .map(|id| ids::decode(Kind::TaskType, &id))
+                .transpose()?,
+            template_id: self
+                .template_id
+                .map(|id| ids::decode(Kind::MessageTemplate, &id))
+                .transpose()?,
+            attached_to: self.attached_to.map(|a| AttachedTo {
+                kind: a.kind,
+                id: a.id,
+            }),
+            task: self.task.map(CreateTaskInput::into_service).transpose()?,
+            remind_at: self.remind_at,
+        })
+    }
+}
+
+impl UpdateNoteInput {
+    /// The service input, IDs decoded.
+    pub fn into_service(self) -> ApiResult<UpdateNote> {
+        Ok(UpdateNote {
+            subject: maybe(self.subject, Ok)?,
+            body: self.body,
+            body_html: maybe(self.body_html, Ok)?,
+            visibility: self.visibility,
+            label_ids: self
+                .label_ids
+                .map(|l| decode_all(Kind::Label, Some(l)))
+                .transpose()?,
+            type_id: maybe(self.type_id, |id| ids::decode(Kind::TaskType, &id))?,
+            attached_to: maybe(self.attached_to, |a| {
+                Ok(AttachedTo {
+                    kind: a.kind,
+                    id: a.id,
+                })
+            })?,
+        })
+    }
+}
+
+/// Extra fields of the notes connection.
+pub struct NoteConnectionFields {
+    filter: ServiceFilter,
+}
+
+#[Object]
+impl NoteConnectionFields {
+    /// How many notes match (all pages).
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
+        Ok(service::notes::count(ctx.db()?, ctx.actor()?, &self.filter).await?)
+    }
+}
+
+/// Resolves a notes page (`notes` and `Contact.notes`), newest first.
+pub async fn notes_page(
+    ctx: &Context<'_>,
+    contact_id: Option<i64>,
+    first: Option<i32>,
+    after: Option<String>,
+    filter: Option<NoteFilter>,
+) -> Result<Connection<String, Note, NoteConnectionFields>> {
+    let actor = ctx.actor()?;
+    let limit = page_size(first)?;
+    let after_id = decode_cursor(after.as_deref())?;
+    let filter = filter.unwrap_or_default();
+    if filter
+        .search
+        .as_ref()
+        .is_some_and(|s| s.chars().count() > 200)
+    {
+        return Err(ApiError::bad_input("filter.search", "is longer than 200 characters").into());
+    }
+    let service_filter = ServiceFilter {
+        contact_id: match contact_id {
+            Some(id) => Some(id),
+            None => filter
+                .contact_id
+                .map(|id| ids::decode(Kind::Contact, &id))
+                .transpose()?,
+        },
+        author_id: filter
+            .author_id
+            .map(|id| ids::decode(Kind::User, &id))
+            .transpose()?,
+        label_ids: decode_all(Kind::Label, filter.label_ids)?,
+        visibility: filter.visibility,
+        search: filter.search,
+        attached_to: filter.attached_to.map(|a| AttachedTo {
+            kind: a.kind.trim().to_lowercase(),
+            id: a.id.trim().to_owned(),
+        }),
+    };
+    let page = service::notes::list(ctx.db()?, actor, &service_filter, after_id, limit).await?;
+    let nodes = [
+        ctx.look_ahead().field("edges").field("node"),
+        ctx.look_ahead().field("nodes"),
+    ];
+    let prefetch = note_page(ctx, &nodes, &page.rows).await?;
+    let mut connection = Connection::with_additional_fields(
+        after_id.is_some(),
+        page.has_next,
+        NoteConnectionFields {
+            filter: service_filter,
+        },
+    );
+    connection.edges = page
+        .rows
+        .into_iter()
+        .map(|row| Edge::new(encode_cursor(row.id), Note::new(row, prefetch.clone())))
+        .collect();
+    Ok(connection)
+}

@@ -1,0 +1,342 @@
+//! Settings types: task types, outcomes, labels, message templates, and their mutations.
+
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result};
+use chrono::{DateTime, Utc};
+
+use super::context::ContextExt;
+use crate::{
+    ids::{self, Kind},
+    service::settings::{self, TaskTypeInput as ServiceTaskTypeInput, TemplateInput},
+};
+
+/// A type of task (and of note), with the follow-up `CONTINUE` suggests.
+pub struct TaskType(pub entity::task_type::Model);
+
+#[Object]
+impl TaskType {
+    /// The type's opaque ID.
+    async fn id(&self) -> ID {
+        ids::encode(Kind::TaskType, self.0.id)
+    }
+    /// Display name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// The type `CONTINUE` gives the follow-up when none is given.
+    async fn next_type_id(&self) -> Option<ID> {
+        self.0
+            .next_type_id
+            .map(|id| ids::encode(Kind::TaskType, id))
+    }
+    /// Minutes after completion at which the suggested follow-up is scheduled.
+    async fn next_delay_minutes(&self) -> Option<i32> {
+        self.0.next_delay_minutes
+    }
+}
+
+/// How a task ended.
+pub struct Outcome(pub entity::outcome::Model);
+
+#[Object]
+impl Outcome {
+    /// The outcome's opaque ID.
+    async fn id(&self) -> ID {
+        ids::encode(Kind::Outcome, self.0.id)
+    }
+    /// The seeded outcomes' stable code (`CANCELLED`, `NEGATIVE`, `POSITIVE`, `SOLD`).
+    async fn code(&self) -> Option<&str> {
+        self.0.code.as_deref()
+    }
+    /// Display name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+}
+
+/// A label for grouping notes.
+pub struct Label {
+    row: entity::label::Model,
+}
+
+#[Object]
+impl Label {
+    /// The label's opaque ID.
+    async fn id(&self) -> ID {
+        ids::encode(Kind::Label, self.row.id)
+    }
+    /// Display name.
+    async fn name(&self) -> &str {
+        &self.row.name
+    }
+    /// Display color (`#rrggbb`).
+    async fn color(&self) -> Option<&str> {
+        self.row.color.as_deref()
+    }
+}
+
+impl Label {
+    /// Wraps a label row.
+    pub fn new(row: entity::label::Model) -> Self {
+        Self { row }
+    }
+}
+
+/// A message template: its subject and body fill a note, with `{{contact.name}}`,
+/// `{{contact.email}}`, `{{contact.phone}}`, `{{user.name}}`, `{{user.email}}` and `{{date}}`
+/// resolved.
+pub struct MessageTemplate(pub entity::message_template::Model);
+
+#[Object]
+impl MessageTemplate {
+    /// The template's opaque ID.
+    async fn id(&self) -> ID {
+        ids::encode(Kind::MessageTemplate, self.0.id)
+    }
+    /// Display name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// Subject, with placeholders.
+    async fn subject(&self) -> Option<&str> {
+        self.0.subject.as_deref()
+    }
+    /// Body, with placeholders.
+    async fn body(&self) -> &str {
+        &self.0.body
+    }
+    /// When it last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+/// A task type to create or change.
+#[derive(InputObject)]
+pub struct TaskTypeInput {
+    /// Display name (required to create).
+    pub name: Option<String>,
+    /// The type `CONTINUE` suggests for the follow-up; null clears it.
+    pub next_type_id: MaybeUndefined<ID>,
+    /// Minutes after completion for the suggested follow-up; null clears it.
+    pub next_delay_minutes: MaybeUndefined<i32>,
+}
+
+/// An outcome to create or rename.
+#[derive(InputObject)]
+pub struct OutcomeInput {
+    /// Display name.
+    pub name: String,
+}
+
+/// A label to create or change.
+#[derive(InputObject)]
+pub struct LabelInput {
+    /// Display name (required to create).
+    pub name: Option<String>,
+    /// Display color (`#rrggbb`); null clears it.
+    pub color: MaybeUndefined<String>,
+}
+
+/// A message template to create or change.
+#[derive(InputObject)]
+pub struct MessageTemplateInput {
+    /// Display name (required to create).
+    pub name: Option<String>,
+    /// Subject; null clears it.
+    pub subject: MaybeUndefined<String>,
+    /// Body.
+    pub body: Option<String>,
+}
+
+fn maybe<T, U>(
+    value: MaybeUndefined<T>,
+    f: impl FnOnce(T) -> crate::error::ApiResult<U>,
+) -> crate::error::ApiResult<Option<Option<U>>> {
+    Ok(match value {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(v) => Some(Some(f(v)?)),
+    })
+}
+
+/// Settings queries.
+#[derive(Default)]
+pub struct SettingsQuery;
+
+#[Object]
+impl SettingsQuery {
+    /// The organization's task types (also used as note types).
+    async fn task_types(&self, ctx: &Context<'_>) -> Result<Vec<TaskType>> {
+        Ok(settings::task_types(ctx.db()?, ctx.actor()?)
+            .await?
+            .into_iter()
+            .map(TaskType)
+            .collect())
+    }
+    /// The organization's task outcomes.
+    async fn outcomes(&self, ctx: &Context<'_>) -> Result<Vec<Outcome>> {
+        Ok(settings::outcomes(ctx.db()?, ctx.actor()?)
+            .await?
+            .into_iter()
+            .map(Outcome)
+            .collect())
+    }
+    /// The organization's note labels.
+    async fn labels(&self, ctx: &Context<'_>) -> Result<Vec<Label>> {
+        Ok(settings::labels(ctx.db()?, ctx.actor()?)
+            .await?
+            .into_iter()
+            .map(Label::new)
+            .collect())
+    }
+    /// The organization's message templates.
+    async fn message_templates(&self, ctx: &Context<'_>) -> Result<Vec<MessageTemplate>> {
+        Ok(settings::templates(ctx.db()?, ctx.actor()?)
+            .await?
+            .into_iter()
+            .map(MessageTemplate)
+            .collect())
+    }
+}
+
+/// Settings mutations (owners and admins).
+#[derive(Default)]
+pub struct SettingsMutation;
+
+fn task_type_input(input: TaskTypeInput) -> crate::error::ApiResult<ServiceTaskTypeInput> {
+    Ok(ServiceTaskTypeInput {
+        name: input.name,
+        next_type_id: maybe(input.next_type_id, |id| ids::decode(Kind::TaskType, &id))?,
+        next_delay_minutes: maybe(input.next_delay_minutes, Ok)?,
+    })
+}
+
+fn template_input(input: MessageTemplateInput) -> crate::error::ApiResult<TemplateInput> {
+    Ok(TemplateInput {
+        name: input.name,
+        subject: maybe(input.subject, Ok)?,
+        body: input.body,
+    })
+}
+
+#[Object]
+impl SettingsMutation {
+    /// Creates a task type.
+    async fn create_task_type(&self, ctx: &Context<'_>, input: TaskTypeInput) -> Result<TaskType> {
+        let actor = ctx.actor()?;
+        Ok(TaskType(
+            settings::save_task_type(ctx.db()?, actor, None, task_type_input(input)?).await?,
+        ))
+    }
+    /// Changes a task type.
+    async fn update_task_type(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: TaskTypeInput,
+    ) -> Result<TaskType> {
+        let actor = ctx.actor()?;
+        let id = ids::decode(Kind::TaskType, &id)?;
+        Ok(TaskType(
+            settings::save_task_type(ctx.db()?, actor, Some(id), task_type_input(input)?).await?,
+        ))
+    }
+    /// Deletes a task type; its tasks and notes keep existing without a type.
+    async fn delete_task_type(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
+        let actor = ctx.actor()?;
+        settings::delete_task_type(ctx.db()?, actor, ids::decode(Kind::TaskType, &id)?).await?;
+        Ok(id)
+    }
+    /// Creates an outcome.
+    async fn create_outcome(&self, ctx: &Context<'_>, input: OutcomeInput) -> Result<Outcome> {
+        let actor = ctx.actor()?;
+        Ok(Outcome(
+            settings::save_outcome(ctx.db()?, actor, None, &input.name).await?,
+        ))
+    }
+    /// Renames an outcome.
+    async fn update_outcome(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: OutcomeInput,
+    ) -> Result<Outcome> {
+        let actor = ctx.actor()?;
+        let id = ids::decode(Kind::Outcome, &id)?;
+        Ok(Outcome(
+            settings::save_outcome(ctx.db()?, actor, Some(id), &input.name).await?,
+        ))
+    }
+    /// Deletes an outcome no task was completed with (`CONFLICT` otherwise).
+    async fn delete_outcome(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
+        let actor = ctx.actor()?;
+        settings::delete_outcome(ctx.db()?, actor, ids::decode(Kind::Outcome, &id)?).await?;
+        Ok(id)
+    }
+    /// Creates a label.
+    async fn create_label(&self, ctx: &Context<'_>, input: LabelInput) -> Result<Label> {
+        let actor = ctx.actor()?;
+        let color = maybe(input.color, Ok)?;
+        let row = settings::save_label(
+            ctx.db()?,
+            actor,
+            None,
+            input.name.as_deref(),
+            color.as_ref().map(|c| c.as_deref()),
+        )
+        .await?;
+        Ok(Label::new(row))
+    }
+    /// Changes a label.
+    async fn update_label(&self, ctx: &Context<'_>, id: ID, input: LabelInput) -> Result<Label> {
+        let actor = ctx.actor()?;
+        let id = ids::decode(Kind::Label, &id)?;
+        let color = maybe(input.color, Ok)?;
+        let row = settings::save_label(
+            ctx.db()?,
+            actor,
+            Some(id),
+            input.name.as_deref(),
+            color.as_ref().map(|c| c.as_deref()),
+        )
+        .await?;
+        Ok(Label::new(row))
+    }
+    /// Deletes a label; notes lose it.
+    async fn delete_label(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
+        let actor = ctx.actor()?;
+        settings::delete_label(ctx.db()?, actor, ids::decode(Kind::Label, &id)?).await?;
+        Ok(id)
+    }
+    /// Creates a message template.
+    async fn create_message_template(
+        &self,
+        ctx: &Context<'_>,
+        input: MessageTemplateInput,
+    ) -> Result<MessageTemplate> {
+        let actor = ctx.actor()?;
+        Ok(MessageTemplate(
+            settings::save_template(ctx.db()?, actor, None, template_input(input)?).await?,
+        ))
+    }
+    /// Changes a message template.
+    async fn update_message_template(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: MessageTemplateInput,
+    ) -> Result<MessageTemplate> {
+        let actor = ctx.actor()?;
+        let id = ids::decode(Kind::MessageTemplate, &id)?;
+        Ok(MessageTemplate(
+            settings::save_template(ctx.db()?, actor, Some(id), template_input(input)?).await?,
+        ))
+    }
+    /// Deletes a message template; notes written from it keep their text.
+    async fn delete_message_template(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
+        let actor = ctx.actor()?;
+        settings::delete_template(ctx.db()?, actor, ids::decode(Kind::MessageTemplate, &id)?)
+            .await?;
+        Ok(id)
+    }
+}

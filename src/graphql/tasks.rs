@@ -1,0 +1,563 @@
+//! Tasks in GraphQL: the `Task` type, its inputs, completion, and the task lists.
+
+use std::{collections::HashMap, sync::Arc};
+
+use async_graphql::{
+    Context, ID, InputObject, Lookahead, MaybeUndefined, Object, Result, SimpleObject,
+    connection::{Connection, Edge},
+};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Utc};
+
+use super::{
+    connection::page_size,
+    context::ContextExt,
+    notes::{Note, decode_all},
+    settings::{Outcome, TaskType},
+    types::{Contact, User},
+};
+use crate::{
+    error::{ApiError, ApiResult},
+    ids::{self, Kind},
+    service::{
+        self,
+        contacts::VisibleContact,
+        tasks::{
+            CompleteAction, CompleteTask, CreateTask, OrderDirection, TaskCursor,
+            TaskFilter as ServiceFilter, TaskOrderField, TaskStatus, UpdateTask,
+        },
+    },
+};
+
+/// Rows a page of tasks mentions, loaded once for the page.
+#[derive(Default)]
+pub struct TaskPage {
+    users: Option<HashMap<i64, entity::user::Model>>,
+    contacts: Option<HashMap<i64, VisibleContact>>,
+    types: Option<HashMap<i64, entity::task_type::Model>>,
+    outcomes: Option<HashMap<i64, entity::outcome::Model>>,
+    tags: Option<HashMap<i64, Vec<String>>>,
+}
+
+async fn task_page(
+    ctx: &Context<'_>,
+    nodes: &[Lookahead<'_>],
+    tasks: &[entity::task::Model],
+) -> ApiResult<Arc<TaskPage>> {
+    let asks = |name: &str| nodes.iter().any(|n| n.field(name).exists());
+    let mut page = TaskPage::default();
+    if tasks.is_empty() {
+        return Ok(Arc::new(page));
+    }
+    let db = ctx.db()?;
+    let actor = ctx.actor()?;
+    let ids: Vec<i64> = tasks.iter().map(|t| t.id).collect();
+    if asks("responsible") || asks("creator") || asks("completedBy") {
+        let mut users: Vec<i64> = tasks
+            .iter()
+            .flat_map(|t| [Some(t.responsible_id), Some(t.creator_id), t.completed_by])
+            .flatten()
+            .collect();
+        users.sort_unstable();
+        users.dedup();
+        page.users = Some(service::users::get_many(db, actor, &users).await?);
+    }
+    if asks("contact") {
+        let mut contacts: Vec<i64> = tasks.iter().map(|t| t.contact_id).collect();
+        contacts.sort_unstable();
+        contacts.dedup();
+        page.contacts = Some(service::contacts::get_many(db, actor, &contacts).await?);
+    }
+    if asks("type") {
+        let types: Vec<i64> = tasks.iter().filter_map(|t| t.type_id).collect();
+        page.types = Some(service::notes::types_of(db, actor.org_id, &types).await?);
+    }
+    if asks("outcome") {
+        let outcomes = service::settings::outcomes(db, actor).await?;
+        page.outcomes = Some(outcomes.into_iter().map(|o| (o.id, o)).collect());
+    }
+    if asks("tags") {
+        page.tags = Some(service::tasks::tags_of(db, actor.org_id, &ids).await?);
+    }
+    Ok(Arc::new(page))
+}
+
+/// A task about a contact.
+pub struct Task {
+    row: entity::task::Model,
+    page: Arc<TaskPage>,
+}
+
+impl Task {
+    /// A task read on its own: related rows are loaded as its fields ask.
+    pub fn single(row: entity::task::Model) -> Self {
+        Self {
+            row,
+            page: Arc::default(),
+        }
+    }
+
+    async fn user(&self, ctx: &Context<'_>, id: i64) -> Result<Option<User>> {
+        let found = match &self.page.users {
+            Some(map) => map.get(&id).cloned(),
+            None => service::users::get_many(ctx.db()?, ctx.actor()?, &[id])
+                .await?
+                .remove(&id),
+        };
+        Ok(found.map(User))
+    }
+
+    async fn load_task(ctx: &Context<'_>, id: Option<i64>) -> Result<Option<Task>> {
+        let Some(id) = id else {
+            return Ok(None);
+        };
+        Ok(service::tasks::get_many(ctx.db()?, ctx.actor()?, &[id])
+            .await?
+            .remove(&id)
+            .map(Task::single))
+    }
+
+    async fn load_note(ctx: &Context<'_>, id: Option<i64>) -> Result<Option<Note>> {
+        let Some(id) = id else {
+            return Ok(None);
+        };
+        Ok(service::notes::get_many(ctx.db()?, ctx.actor()?, &[id])
+            .await?
+            .remove(&id)
+            .map(Note::single))
+    }
+}
+
+#[Object]
+impl Task {
+    /// The task's opaque ID.
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::Task, self.row.id)
+    }
+    /// The contact it is about.
+    async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>> {
+        let id = self.row.contact_id;
+        let found = match &self.page.contacts {
+            Some(map) => map.get(&id).cloned(),
+            None => service::contacts::get_many(ctx.db()?, ctx.actor()?, &[id])
+                .await?
+                .remove(&id),
+        };
+        Ok(found.map(Contact::new))
+    }
+    /// What to do.
+    async fn description(&self) -> &str {
+        &self.row.description
+    }
+    /// Its type.
+    #[graphql(name = "type")]
+    async fn task_type(&self, ctx: &Context<'_>) -> Result<Option<TaskType>> {
+        let Some(id) = self.row.type_id else {
+            return Ok(None);
+        };
+        let found = match &self.page.types {
+            Some(map) => map.get(&id).cloned(),
+            None => service::notes::types_of(ctx.db()?, ctx.actor()?.org_id, &[id])
+                .await?
+                .remove(&id),
+        };
+        Ok(found.map(TaskType))
+    }
+    /// Free-form tags.
+    async fn tags(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
+        Ok(match &self.page.tags {
+            Some(map) => map.get(&self.row.id).cloned().unwrap_or_default(),
+            None => service::tasks::tags_of(ctx.db()?, ctx.actor()?.org_id, &[self.row.id])
+                .await?
+                .remove(&self.row.id)
+                .unwrap_or_default(),
+        })
+    }
+    /// When it is scheduled for (the creation time when none was given).
+    async fn scheduled_at(&self) -> Option<DateTime<Utc>> {
+        self.row.scheduled_at
+    }
+    /// When it starts.
+    async fn start_at(&self) -> Option<DateTime<Utc>> {
+        self.row.start_at
+    }
+    /// When it ends.
+    async fn end_at(&self) -> Option<DateTime<Utc>> {
+        self.row.end_at
+    }
+    /// When the responsible user is reminded.
+    async fn remind_at(&self) -> Option<DateTime<Utc>> {
+        self.row.remind_at
+    }
+    /// Who is responsible (shown outside the brackets in a task history).
+    async fn responsible(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        self.user(ctx, self.row.responsible_id).await
+    }
+    /// Who created it (shown between brackets when not the responsible user).
+    async fn creator(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        self.user(ctx, self.row.creator_id).await
+    }
+    /// Its state.
+    async fn status(&self) -> Option<TaskStatus> {
+        TaskStatus::parse(&self.row.status)
+    }
+    /// The outcome it was completed with.
+    async fn outcome(&self, ctx: &Context<'_>) -> Result<Option<Outcome>> {
+        let Some(id) = self.row.outcome_id else {
+            return Ok(None);
+        };
+        let found = match &self.page.outcomes {
+            Some(map) => map.get(&id).cloned(),
+            None => Some(service::settings::outcome(ctx.db()?, ctx.actor()?.org_id, id).await?),
+        };
+        Ok(found.map(Outcome))
+    }
+    /// The note it came with.
+    async fn note(&self, ctx: &Context<'_>) -> Result<Option<Note>> {
+        Self::load_note(ctx, self.row.note_id).await
+    }
+    /// The note it was closed with (`CLOSE_WITH_NOTE`).
+    async fn closing_note(&self, ctx: &Context<'_>) -> Result<Option<Note>> {
+        Self::load_note(ctx, self.row.closing_note_id).await
+    }
+    /// The task this one follows up (`CONTINUE`).
+    async fn continued_from(&self, ctx: &Context<'_>) -> Result<Option<Task>> {
+        Self::load_task(ctx, self.row.continued_from_id).await
+    }
+    /// The task that follows this one up (`CONTINUE`).
+    async fn follow_up(&self, ctx: &Context<'_>) -> Result<Option<Task>> {
+        let actor = ctx.actor()?;
+        let db = ctx.db()?;
+        let Some(next) = service::tasks::follow_ups_of(db, actor.org_id, &[self.row.id])
+            .await?
+            .remove(&self.row.id)
+        else {
+            return Ok(None);
+        };
+        Self::load_task(ctx, Some(next.id)).await
+    }
+    /// The task this one is a copy of.
+    async fn copied_from(&self, ctx: &Context<'_>) -> Result<Option<Task>> {
+        Self::load_task(ctx, self.row.copied_from_id).await
+    }
+    /// When it was completed.
+    async fn completed_at(&self) -> Option<DateTime<Utc>> {
+        self.row.completed_at
+    }
+    /// Who completed it.
+    async fn completed_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        match self.row.completed_by {
+            Some(id) => self.user(ctx, id).await,
+            None => Ok(None),
+        }
+    }
+    /// When it was created (between brackets in a task history when not the scheduled day).
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.row.created_at
+    }
+    /// When it last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.row.updated_at
+    }
+}
+
+/// What `completeTask` did.
+#[derive(SimpleObject)]
+pub struct TaskCompletion {
+    /// The closed task.
+    pub task: Task,
+    /// The note written (`CLOSE_WITH_NOTE`).
+    pub note: Option<Note>,
+    /// The follow-up planned (`CONTINUE`).
+    pub follow_up: Option<Task>,
+}
+
+/// What `createTask` takes (also `createNote`'s `task` and `completeTask`'s `followUp`, where
+/// `contactId` may be left out: the note's or the task's contact is used).
+#[derive(InputObject)]
+pub struct CreateTaskInput {
+    /// The contact (`WRITE` access).
+    pub contact_id: Option<ID>,
+    /// What to do (1 to 2000 characters).
+    pub description: String,
+    /// Its type.
+    pub type_id: Option<ID>,
+    /// Free-form tags.
+    pub tags: Option<Vec<String>>,
+    /// When it is scheduled for (default: now).
+    pub scheduled_at: Option<DateTime<Utc>>,
+    /// When it starts.
+    pub start_at: Option<DateTime<Utc>>,
+    /// When it ends.
+    pub end_at: Option<DateTime<Utc>>,
+    /// When to remind the responsible user.
+    pub remind_at: Option<DateTime<Utc>>,
+    /// Who is responsible (default: the contact's consultant, else the creator); they must be
+    /// able to see the contact.
+    pub responsible_id: Option<ID>,
+}
+
+impl CreateTaskInput {
+    /// The service input, IDs decoded (contact 0 when left out, filled in by the caller).
+    pub fn into_service(self) -> ApiResult<CreateTask> {
+        Ok(CreateTask {
+            contact_id: self
+                .contact_id
+                .map(|id| ids::decode(Kind::Contact, &id))
+                .transpose()?
+                .unwrap_or(0),
+            description: self.description,
+            type_id: self
+                .type_id
+                .map(|id| ids::decode(Kind::TaskType, &id))
+                .transpose()?,
+            tags: self.tags.unwrap_or_default(),
+            scheduled_at: self.scheduled_at,
+            start_at: self.start_at,
+            end_at: self.end_at,
+            remind_at: self.remind_at,
+            responsible_id: self
+                .responsible_id
+                .map(|id| ids::decode(Kind::User, &id))
+                .transpose()?,
+        })
+    }
+}
+
+/// What `updateTask` takes; omitted fields stay as they are.
+#[derive(InputObject)]
+pub struct UpdateTaskInput {
+    /// New description.
+    pub description: Option<String>,
+    /// New type; null clears it.
+    pub type_id: MaybeUndefined<ID>,
+    /// New tags (replace).
+    pub tags: Option<Vec<String>>,
+    /// New schedule.
+    pub scheduled_at: Option<DateTime<Utc>>,
+    /// New start; null clears it.
+    pub start_at: MaybeUndefined<DateTime<Utc>>,
+    /// New end; null clears it.
+    pub end_at: MaybeUndefined<DateTime<Utc>>,
+    /// New responsible user.
+    pub responsible_id: Option<ID>,
+    /// `PLANNED` or `IN_PROGRESS` (close a task with `completeTask`).
+    pub status: Option<TaskStatus>,
+}
+
+fn maybe<T, U>(
+    value: MaybeUndefined<T>,
+    f: impl FnOnce(T) -> ApiResult<U>,
+) -> ApiResult<Option<Option<U>>> {
+    Ok(match value {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(v) => Some(Some(f(v)?)),
+    })
+}
+
+impl UpdateTaskInput {
+    /// The service input, IDs decoded.
+    pub fn into_service(self) -> ApiResult<UpdateTask> {
+        Ok(UpdateTask {
+            description: self.description,
+            type_id: maybe(self.type_id, |id| ids::decode(Kind::TaskType, &id))?,
+            tags: self.tags,
+            scheduled_at: self.scheduled_at,
+            start_at: maybe(self.start_at, Ok)?,
+            end_at: maybe(self.end_at, Ok)?,
+            responsible_id: self
+                .responsible_id
+                .map(|id| ids::decode(Kind::User, &id))
+                .transpose()?,
+            status: self.status,
+        })
+    }
+}
+
+/// The note `CLOSE_WITH_NOTE` writes (about the task's contact).
+#[derive(InputObject)]
+pub struct ClosingNoteInput {
+    /// Subject line.
+    pub subject: Option<String>,
+    /// Plain-text body.
+    pub body: Option<String>,
+    /// HTML body (sanitised).
+    pub body_html: Option<String>,
+    /// Who may read it (default `TEAM`).
+    pub visibility: Option<service::notes::Visibility>,
+    /// Labels.
+    pub label_ids: Option<Vec<ID>>,
+}
+
+/// What `completeTask` takes.
+#[derive(InputObject)]
+pub struct CompleteTaskInput {
+    /// The outcome (the `CANCELLED` outcome makes the task `CANCELLED`, any other `DONE`).
+    pub outcome_id: ID,
+    /// `CLOSE`, `CLOSE_WITH_NOTE` or `CONTINUE`.
+    pub action: CompleteAction,
+    /// The note, with `CLOSE_WITH_NOTE`.
+    pub note: Option<ClosingNoteInput>,
+    /// The follow-up, with `CONTINUE`; without it the task type's suggested next type and delay
+    /// are used (else the same type, one day later).
+    pub follow_up: Option<CreateTaskInput>,
+}
+
+impl CompleteTaskInput {
+    /// The service input, IDs decoded.
+    pub fn into_service(self) -> ApiResult<CompleteTask> {
+        let note = match self.note {
+            Some(n) => Some(service::notes::CreateNote {
+                contact_id: 0,
+                subject: n.subject,
+                body: n.body,
+                body_html: n.body_html,
+                visibility: n.visibility,
+                label_ids: decode_all(Kind::Label, n.label_ids)?,
+                ..Default::default()
+            }),
+            None => None,
+        };
+        Ok(CompleteTask {
+            outcome_id: ids::decode(Kind::Outcome, &self.outcome_id)?,
+            action: self.action,
+            note,
+            follow_up: self
+                .follow_up
+                .map(CreateTaskInput::into_service)
+                .transpose()?,
+        })
+    }
+}
+
+/// The `tasks` filter.
+#[derive(InputObject, Default)]
+pub struct TaskFilter {
+    /// Tasks of this contact.
+    pub contact_id: Option<ID>,
+    /// Tasks this user is responsible for.
+    pub responsible_id: Option<ID>,
+    /// Tasks in any of these states.
+    pub status: Option<Vec<TaskStatus>>,
+    /// Tasks scheduled at or after this time.
+    pub scheduled_from: Option<DateTime<Utc>>,
+    /// Tasks scheduled before this time.
+    pub scheduled_to: Option<DateTime<Utc>>,
+    /// Tasks carrying this tag.
+    pub tag: Option<String>,
+}
+
+/// The order of the `tasks` list.
+#[derive(InputObject)]
+pub struct TaskOrder {
+    /// By creation or by scheduled time.
+    #[graphql(default_with = "TaskOrderField::CreatedAt")]
+    pub field: TaskOrderField,
+    /// `DESC` (newest first, the default) or `ASC`.
+    #[graphql(default_with = "OrderDirection::Desc")]
+    pub direction: OrderDirection,
+}
+
+/// Extra fields of the tasks connection.
+pub struct TaskConnectionFields {
+    filter: ServiceFilter,
+}
+
+#[Object]
+impl TaskConnectionFields {
+    /// How many tasks match (all pages).
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
+        Ok(service::tasks::count(ctx.db()?, ctx.actor()?, &self.filter).await?)
+    }
+}
+
+fn encode_cursor(field: TaskOrderField, row: &entity::task::Model) -> String {
+    let at = match field {
+        TaskOrderField::CreatedAt => row.created_at,
+        TaskOrderField::ScheduledAt => row.scheduled_at.unwrap_or(row.created_at),
+    };
+    URL_SAFE_NO_PAD.encode(format!("k:{}:{}", at.timestamp_micros(), row.id))
+}
+
+fn decode_cursor(cursor: Option<&str>) -> ApiResult<Option<TaskCursor>> {
+    let Some(cursor) = cursor else {
+        return Ok(None);
+    };
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| {
+            let (micros, id) = s.strip_prefix("k:")?.split_once(':')?;
+            Some(TaskCursor {
+                at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+                id: id.parse().ok()?,
+            })
+        })
+        .map(Some)
+        .ok_or_else(|| ApiError::bad_input("after", "is not a cursor this list gave out"))
+}
+
+/// Resolves a tasks page (`tasks` and `Contact.tasks`).
+pub async fn tasks_page(
+    ctx: &Context<'_>,
+    contact_id: Option<i64>,
+    first: Option<i32>,
+    after: Option<String>,
+    filter: Option<TaskFilter>,
+    order: Option<TaskOrder>,
+) -> Result<Connection<String, Task, TaskConnectionFields>> {
+    let actor = ctx.actor()?;
+    let limit = page_size(first)?;
+    let cursor = decode_cursor(after.as_deref())?;
+    let filter = filter.unwrap_or_default();
+    let order = order
+        .map(|o| (o.field, o.direction))
+        .unwrap_or((TaskOrderField::CreatedAt, OrderDirection::Desc));
+    let service_filter = ServiceFilter {
+        contact_id: match contact_id {
+            Some(id) => Some(id),
+            None => filter
+                .contact_id
+                .map(|id| ids::decode(Kind::Contact, &id))
+                .transpose()?,
+        },
+        responsible_id: filter
+            .responsible_id
+            .map(|id| ids::decode(Kind::User, &id))
+            .transpose()?,
+        status: filter.status.unwrap_or_default(),
+        scheduled_from: filter.scheduled_from,
+        scheduled_to: filter.scheduled_to,
+        tag: filter.tag.map(|t| t.trim().to_owned()),
+    };
+    let page =
+        service::tasks::list(ctx.db()?, actor, &service_filter, order, cursor, limit).await?;
+    let nodes = [
+        ctx.look_ahead().field("edges").field("node"),
+        ctx.look_ahead().field("nodes"),
+    ];
+    let prefetch = task_page(ctx, &nodes, &page.rows).await?;
+    let mut connection = Connection::with_additional_fields(
+        cursor.is_some(),
+        page.has_next,
+        TaskConnectionFields {
+            filter: service_filter,
+        },
+    );
+    connection.edges = page
+        .rows
+        .into_iter()
+        .map(|row| {
+            Edge::new(
+                encode_cursor(order.0, &row),
+                Task {
+                    row,
+                    page: prefetch.clone(),
+                },
+            )
+        })
+        .collect();
+    Ok(connection)
+}

@@ -1,0 +1,781 @@
+//! Notes: written about a contact, optionally attached to a record elsewhere, private to their
+//! author, shared with the team, or shared with the contact's customer user too.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use entity::{label, note, note_label, reminder, task_type};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
+    FromQueryResult, IntoActiveModel, QueryFilter, TransactionSession, TransactionTrait,
+};
+use serde_json::json;
+
+use super::{
+    Page,
+    access::{self, AccessLevel},
+    contacts, now, settings,
+    sql::Sql,
+    tasks,
+    timeline::{self, Audience, EventKind, NewEvent},
+    validate,
+};
+use crate::{
+    auth::{Actor, ActorKind},
+    error::{ApiError, ApiResult},
+};
+
+/// Who may read a note.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, async_graphql::Enum)]
+pub enum Visibility {
+    /// Its author only.
+    Private,
+    /// Everyone with read access to the contact.
+    Team,
+    /// Also the contact's customer user.
+    Customer,
+}
+
+impl Visibility {
+    /// The stored text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Private => "PRIVATE",
+            Self::Team => "TEAM",
+            Self::Customer => "CUSTOMER",
+        }
+    }
+
+    /// Parses the stored text.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "PRIVATE" => Some(Self::Private),
+            "TEAM" => Some(Self::Team),
+            "CUSTOMER" => Some(Self::Customer),
+            _ => None,
+        }
+    }
+
+    /// The timeline audience of a note with this visibility by `author`.
+    pub fn audience(self, author: i64) -> Audience {
+        match self {
+            Self::Private => Audience::Private(author),
+            Self::Team => Audience::Team,
+            Self::Customer => Audience::Customer,
+        }
+    }
+}
+
+/// A record elsewhere (an order, a product, a booking...) a note is attached to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttachedTo {
+    /// Its kind, such as `order`.
+    pub kind: String,
+    /// Its id in the system it lives in.
+    pub id: String,
+}
+
+/// What `createNote` takes.
+#[derive(Clone, Debug, Default)]
+pub struct CreateNote {
+    /// The contact.
+    pub contact_id: i64,
+    /// Subject line.
+    pub subject: Option<String>,
+    /// Plain-text body.
+    pub body: Option<String>,
+    /// HTML body; sanitised before it is stored.
+    pub body_html: Option<String>,
+    /// Who may read it (default `TEAM`).
+    pub visibility: Option<Visibility>,
+    /// Labels.
+    pub label_ids: Vec<i64>,
+    /// Task type.
+    pub type_id: Option<i64>,
+    /// A template that fills the subject and body not given.
+    pub template_id: Option<i64>,
+    /// A record elsewhere.
+    pub attached_to: Option<AttachedTo>,
+    /// A task to create with the note.
+    pub task: Option<tasks::CreateTask>,
+    /// A reminder for the author.
+    pub remind_at: Option<DateTime<Utc>>,
+}
+
+/// What `updateNote` takes; absent fields stay as they are.
+#[derive(Clone, Debug, Default)]
+pub struct UpdateNote {
+    /// New subject; `Some(None)` clears it.
+    pub subject: Option<Option<String>>,
+    /// New body.
+    pub body: Option<String>,
+    /// New HTML body; `Some(None)` clears it.
+    pub body_html: Option<Option<String>>,
+    /// New visibility.
+    pub visibility: Option<Visibility>,
+    /// New labels (replace).
+    pub label_ids: Option<Vec<i64>>,
+    /// New type; `Some(None)` clears it.
+    pub type_id: Option<Option<i64>>,
+    /// New attachment target; `Some(None)` clears it.
+    pub attached_to: Option<Option<AttachedTo>>,
+}
+
+/// The `notes` filter.
+#[derive(Clone, Debug, Default)]
+pub struct NoteFilter {
+    /// Notes of this contact.
+    pub contact_id: Option<i64>,
+    /// Notes by this author.
+    pub author_id: Option<i64>,
+    /// Notes carrying any of these labels.
+    pub label_ids: Vec<i64>,
+    /// Notes of this visibility.
+    pub visibility: Option<Visibility>,
+    /// Words, each matched as a word prefix in the subject and body (full-text index).
+    pub search: Option<String>,
+    /// Notes attached to this record.
+    pub attached_to: Option<AttachedTo>,
+}
+
+/// Appends `FROM notes n WHERE <n visible to actor>`: its contact is visible, and the note is
+/// the actor's own, shared with the team (staff), or shared with the customer (customer user).
+fn push_visible(sql: &mut Sql, actor: &Actor) {
+    sql.push(" FROM notes n WHERE n.organization_id = ")
+        .bind(actor.org_id)
+        .push(" AND ");
+    access::contact_visible(sql, actor, "n.contact_id");
+    match actor.kind {
+        ActorKind::Staff(_) => {
+            sql.push(" AND (n.visibility <> 'PRIVATE' OR n.author_id = ")
+                .bind(actor.user_id)
+                .push(")");
+        }
+        ActorKind::Customer { .. } => {
+            sql.push(" AND n.visibility = 'CUSTOMER'");
+        }
+    }
+}
+
+/// The words of a search, for the full-text index: letters and digits only, so nothing the
+/// user types can reach the index's query syntax.
+fn search_terms(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(16)
+        .map(str::to_lowercase)
+        .collect()
+}
+
+fn push_filter(sql: &mut Sql, filter: &NoteFilter) {
+    if let Some(contact) = filter.contact_id {
+        sql.push(" AND n.contact_id = ").bind(contact);
+    }
+    if let Some(author) = filter.author_id {
+        sql.push(" AND n.author_id = ").bind(author);
+    }
+    if let Some(visibility) = filter.visibility {
+        sql.push(" AND n.visibility = ").bind(visibility.as_str());
+    }
+    if let Some(target) = &filter.attached_to {
+        sql.push(" AND n.attached_kind = ")
+            .bind(target.kind.clone())
+            .push(" AND n.attached_id = ")
+            .bind(target.id.clone());
+    }
+    if !filter.label_ids.is_empty() {
+        sql.push(
+            " AND EXISTS (SELECT 1 FROM note_labels nl WHERE nl.note_id = n.id AND nl.label_id IN ",
+        )
+        .bind_list(filter.label_ids.iter().copied())
+        .push(")");
+    }
+    let terms = filter
+        .search
+        .as_deref()
+        .map(search_terms)
+        .unwrap_or_default();
+    if !terms.is_empty() {
+        if sql.backend() == DbBackend::Postgres {
+            let query = terms
+                .iter()
+                .map(|t| format!("{t}:*"))
+                .collect::<Vec<_>>()
+                .join(" & ");
+            sql.push(" AND n.search @@ to_tsquery('simple', ")
+                .bind(query)
+                .push(")");
+        } else {
+            let query = terms
+                .iter()
+                .map(|t| format!("\"{t}\"*"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            sql.push(" AND n.id IN (SELECT rowid FROM notes_fts WHERE notes_fts MATCH ")
+                .bind(query)
+                .push(")");
+        }
+    }
+}
+
+/// One page of the notes the actor may see, newest first, before row id `after`.
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    filter: &NoteFilter,
+    after: Option<i64>,
+    limit: u64,
+) -> ApiResult<Page<note::Model>> {
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("SELECT n.id, n.organization_id, n.contact_id, n.author_id, n.subject, n.body, n.body_html, n.visibility, n.type_id, n.template_id, n.attached_kind, n.attached_id, n.created_at, n.updated_at");
+    push_visible(&mut sql, actor);
+    push_filter(&mut sql, filter);
+    if let Some(after) = after {
+        sql.push(" AND n.id < ").bind(after);
+    }
+    sql.push(" ORDER BY n.id DESC LIMIT ")
+        .bind(i64::try_from(limit + 1).unwrap_or(i64::MAX));
+    let rows = note::Model::find_by_statement(sql.build()).all(db).await?;
+    Ok(Page::from_fetched(rows, limit))
+}
+
+/// How many notes the actor may see under `filter`.
+pub async fn count<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    filter: &NoteFilter,
+) -> ApiResult<i64> {
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("SELECT COUNT(*) AS n");
+    push_visible(&mut sql, actor);
+    push_filter(&mut sql, filter);
+    Ok(match db.query_one_raw(sql.build()).await? {
+        Some(row) => row.try_get::<i64>("", "n")?,
+        None => 0,
+    })
+}
+
+/// The notes among `ids` the actor may see.
+pub async fn get_many<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    ids: &[i64],
+) -> ApiResult<HashMap<i64, note::Model>> {
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("SELECT n.id, n.organization_id, n.contact_id, n.author_id, n.subject, n.body, n.body_html, n.visibility, n.type_id, n.template_id, n.attached_kind, n.attached_id, n.created_at, n.updated_at");
+    push_visible(&mut sql, actor);
+    sql.push(" AND n.id IN ").bind_list(ids.iter().copied());
+    let rows = note::Model::find_by_statement(sql.build()).all(db).await?;
+    Ok(rows.into_iter().map(|n| (n.id, n)).collect())
+}
+
+/// The note `id` if the actor may see it; `NOT_FOUND` otherwise.
+pub async fn get<C: ConnectionTrait>(db: &C, actor: &Actor, id: i64) -> ApiResult<note::Model> {
+    get_many(db, actor, &[id])
+        .await?
+        .remove(&id)
+        .ok_or(ApiError::NotFound("Note"))
+}
+
+/// The labels of the given notes, by note.
+pub async fn labels_of<C: ConnectionTrait>(
+    db: &C,
+    org: i64,
+    note_ids: &[i64],
+) -> ApiResult<HashMap<i64, Vec<label::Model>>> {
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("SELECT nl.note_id AS note_id, l.id, l.organization_id, l.name, l.color, l.created_at FROM note_labels nl JOIN labels l ON l.id = nl.label_id WHERE nl.organization_id = ")
+        .bind(org)
+        .push(" AND nl.note_id IN ")
+        .bind_list(note_ids.iter().copied())
+        .push(" ORDER BY l.name");
+    let rows = db.query_all_raw(sql.build()).await?;
+    let mut map: HashMap<i64, Vec<label::Model>> = HashMap::new();
+    for row in rows {
+        let note_id: i64 = row.try_get("", "note_id")?;
+        map.entry(note_id)
+            .or_default()
+            .push(label::Model::from_query_result(&row, "")?);
+    }
+    Ok(map)
+}
+
+/// Sanitises note HTML with ammonia: no scripts, no event handlers, no `javascript:` URLs;
+/// links get `rel="noopener noreferrer"`.
+pub fn sanitize_html(html: &str) -> String {
+    ammonia::Builder::default()
+        .link_rel(Some("noopener noreferrer"))
+        .clean(html)
+        .to_string()
+}
+
+/// Fills `{{contact.name}}`, `{{contact.email}}`, `{{contact.phone}}`, `{{user.name}}`,
+/// `{{user.email}}` and `{{date}}` in template text; other placeholders stay as written.
+pub fn fill_placeholders(text: &str, values: &[(&str, String)]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        match after.find("}}") {
+            Some(end) => {
+                let key = after[..end].trim();
+                match values.iter().find(|(k, _)| *k == key) {
+                    Some((_, value)) => out.push_str(value),
+                    None => out.push_str(&rest[start..start + 2 + end + 2]),
+                }
+                rest = &after[end + 2..];
+            }
+            None => {
+                out.push_str(&rest[start..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn attached(field: &str, target: Option<AttachedTo>) -> ApiResult<Option<AttachedTo>> {
+    let Some(target) = target else {
+        return Ok(None);
+    };
+    let kind = target.kind.trim().to_lowercase();
+    if kind.is_empty()
+        || kind.len() > 50
+        || !kind
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(ApiError::bad_input(
+            format!("{field}.kind"),
+            "use a short name such as order, product or booking (letters, digits, - and _)",
+        ));
+    }
+    let id = validate::name(&format!("{field}.id"), &target.id)?;
+    Ok(Some(AttachedTo { kind, id }))
+}
+
+async fn require_labels<C: ConnectionTrait>(db: &C, org: i64, ids: &[i64]) -> ApiResult<Vec<i64>> {
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.len() > 50 {
+        return Err(ApiError::bad_input("input.labelIds", "at most 50 labels"));
+    }
+    let found = label::Entity::find()
+        .filter(label::Column::OrganizationId.eq(org))
+        .filter(label::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?;
+    if found.len() != ids.len() {
+        return Err(ApiError::NotFound("Label"));
+    }
+    Ok(ids)
+}
+
+async fn set_labels<C: ConnectionTrait>(
+    db: &C,
+    org: i64,
+    note_id: i64,
+    ids: &[i64],
+) -> ApiResult<()> {
+    note_label::Entity::delete_many()
+        .filter(note_label::Column::OrganizationId.eq(org))
+        .filter(note_label::Column::NoteId.eq(note_id))
+        .exec(db)
+        .await?;
+    if ids.is_empty() {
+        return Ok(());
+    }
+    note_label::Entity::insert_many(ids.iter().map(|label_id| note_label::ActiveModel {
+        note_id: Set(note_id),
+        label_id: Set(*label_id),
+        organization_id: Set(org),
+    }))
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+/// A short title for summaries: the subject, else the start of the body.
+pub fn title_of(subject: Option<&str>, body: &str) -> String {
+    let text = subject.filter(|s| !s.is_empty()).unwrap_or(body);
+    let mut title: String = text.chars().take(80).collect();
+    if text.chars().count() > 80 {
+        title.push('…');
+    }
+    title.replace(['\n', '\r'], " ")
+}
+
+async fn template_values<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    contact: &entity::contact::Model,
+) -> ApiResult<Vec<(&'static str, String)>> {
+    let emails = contacts::emails_of(db, actor.org_id, &[contact.id]).await?;
+    let phones = contacts::phones_of(db, actor.org_id, &[contact.id]).await?;
+    let author = entity::user::Entity::find_by_id(actor.user_id)
+        .one(db)
+        .await?;
+    Ok(vec![
+        ("contact.name", contact.name.clone()),
+        (
+            "contact.email",
+            emails
+                .iter()
+                .find(|e| e.is_primary)
+                .or(emails.first())
+                .map(|e| e.email.clone())
+                .unwrap_or_default(),
+        ),
+        (
+            "contact.phone",
+            phones
+                .iter()
+                .find(|p| p.is_primary)
+                .or(phones.first())
+                .map(|p| p.number.clone())
+                .unwrap_or_default(),
+        ),
+        ("user.name", actor.name.clone()),
+        ("user.email", author.map(|a| a.email).unwrap_or_default()),
+        ("date", now().format("%Y-%m-%d").to_string()),
+    ])
+}
+
+/// Creates a note (`WRITE` on the contact), with its labels, the task and the reminder asked
+/// for, and its `NOTE_CREATED` event, all in one transaction.
+pub async fn create<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    actor: &Actor,
+    input: CreateNote,
+) -> ApiResult<(note::Model, Option<entity::task::Model>)> {
+    actor.require_staff("write notes")?;
+    let mut subject = validate::optional("input.subject", input.subject.as_deref(), 300)?;
+    let mut body = validate::optional("input.body", input.body.as_deref(), 100_000)?;
+    let body_html = validate::optional("input.bodyHtml", input.body_html.as_deref(), 200_000)?
+        .map(|h| sanitize_html(&h));
+    let attached_to = attached("input.attachedTo", input.attached_to)?;
+    let visibility = input.visibility.unwrap_or(Visibility::Team);
+    if let Some(at) = input.remind_at
+        && at <= now()
+    {
+        return Err(ApiError::bad_input(
+            "input.remindAt",
+            "must be in the future",
+        ));
+    }
+    let txn = db.begin().await?;
+    let contact = contacts::require(
+        &txn,
+        actor,
+        input.contact_id,
+        AccessLevel::Write,
+        "writing a note",
+    )
+    .await?;
+    let labels = require_labels(&txn, actor.org_id, &input.label_ids).await?;
+    if let Some(type_id) = input.type_id {
+        settings::task_type(&txn, actor.org_id, type_id).await?;
+    }
+    if let Some(template_id) = input.template_id {
+        let template = settings::template(&txn, actor.org_id, template_id).await?;
+        let values = template_values(&txn, actor, &contact.contact).await?;
+        if subject.is_none() {
+            subject = template
+                .subject
+                .as_deref()
+                .map(|s| fill_placeholders(s, &values));
+        }
+        if body.is_none() {
+            body = Some(fill_placeholders(&template.body, &values));
+        }
+    }
+    let body = body.unwrap_or_default();
+    if subject.is_none() && body.is_empty() && body_html.is_none() {
+        return Err(ApiError::bad_input(
+            "input.body",
+            "a note needs a subject, a body or an HTML body",
+        ));
+    }
+    let at = now();
+    let row = note::ActiveModel {
+        organization_id: Set(actor.org_id),
+        contact_id: Set(contact.contact.id),
+        author_id: Set(actor.user_id),
+        subject: Set(subject.clone()),
+        body: Set(body.clone()),
+        body_html: Set(body_html),
+        visibility: Set(visibility.as_str().to_owned()),
+        type_id: Set(input.type_id),
+        template_id: Set(input.template_id),
+        attached_kind: Set(attached_to.as_ref().map(|a| a.kind.clone())),
+        attached_id: Set(attached_to.as_ref().map(|a| a.id.clone())),
+        created_at: Set(at),
+        updated_at: Set(at),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    set_labels(&txn, actor.org_id, row.id, &labels).await?;
+    timeline::record(
+        &txn,
+        actor,
+        NewEvent {
+            contact_id: contact.contact.id,
+            kind: EventKind::NoteCreated,
+            subject_kind: "Note",
+            subject_id: row.id,
+            summary: format!(
+                "{} added a note: {}",
+                actor.name,
+                title_of(subject.as_deref(), &body)
+            ),
+            data: json!({}),
+            audience: visibility.audience(actor.user_id),
+        },
+    )
+    .await?;
+    if let Some(remind_at) = input.remind_at {
+        reminder::ActiveModel {
+            organization_id: Set(actor.org_id),
+            user_id: Set(actor.user_id),
+            contact_id: Set(contact.contact.id),
+            note_id: Set(Some(row.id)),
+            task_id: Set(None),
+            remind_at: Set(remind_at),
+            status: Set("PENDING".into()),
+            fired_at: Set(None),
+            created_at: Set(at),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+    }
+    let task = match input.task {
+        Some(mut task) => {
+            task.contact_id = contact.contact.id;
+            Some(tasks::create_in(&txn, actor, &contact, task, Some(row.id), "input.task.").await?)
+        }
+        None => None,
+    };
+    txn.commit().await?;
+    Ok((row, task))
+}
+
+/// Checks the actor may change `note`: its author, or `WRITE` on the contact for a shared note.
+async fn require_editable<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    id: i64,
+    what: &str,
+) -> ApiResult<note::Model> {
+    let note = get(db, actor, id).await?;
+    if note.author_id == actor.user_id {
+        return Ok(note);
+    }
+    contacts::require(db, actor, note.contact_id, AccessLevel::Write, what).await?;
+    Ok(note)
+}
+
+/// Updates a note: its author, or anyone with `WRITE` on the contact for a shared note. A
+/// change of visibility moves the note's timeline events to the new audience.
+pub async fn update<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    actor: &Actor,
+    id: i64,
+    input: UpdateNote,
+) -> ApiResult<note::Model> {
+    let subject = input
+        .subject
+        .map(|s| validate::optional("input.subject", s.as_deref(), 300))
+        .transpose()?;
+    let body = input
+        .body
+        .as_deref()
+        .map(|b| validate::optional("input.body", Some(b), 100_000))
+        .transpose()?;
+    let body_html = input
+        .body_html
+        .map(|h| {
+            validate::optional("input.bodyHtml", h.as_deref(), 200_000)
+                .map(|h| h.map(|h| sanitize_html(&h)))
+        })
+        .transpose()?;
+    let attached_to = input
+        .attached_to
+        .map(|a| attached("input.attachedTo", a))
+        .transpose()?;
+    let txn = db.begin().await?;
+    let note = require_editable(&txn, actor, id, "editing a note").await?;
+    if note.author_id != actor.user_id && input.visibility == Some(Visibility::Private) {
+        return Err(ApiError::forbidden(
+            "only the author may make a note private",
+        ));
+    }
+    let labels = match input.label_ids.as_deref() {
+        Some(ids) => Some(require_labels(&txn, actor.org_id, ids).await?),
+        None => None,
+    };
+    if let Some(Some(type_id)) = input.type_id {
+        settings::task_type(&txn, actor.org_id, type_id).await?;
+    }
+    let old_visibility = Visibility::parse(&note.visibility).unwrap_or(Visibility::Team);
+    let mut row = note.clone().into_active_model();
+    if let Some(subject) = subject {
+        row.subject = Set(subject);
+    }
+    if let Some(body) = body {
+        row.body = Set(body.unwrap_or_default());
+    }
+    if let Some(html) = body_html {
+        row.body_html = Set(html);
+    }
+    if let Some(visibility) = input.visibility {
+        row.visibility = Set(visibility.as_str().to_owned());
+    }
+    if let Some(type_id) = input.type_id {
+        row.type_id = Set(type_id);
+    }
+    if let Some(target) = attached_to {
+        row.attached_kind = Set(target.as_ref().map(|a| a.kind.clone()));
+        row.attached_id = Set(target.map(|a| a.id));
+    }
+    row.updated_at = Set(now());
+    let row = row.update(&txn).await?;
+    if let Some(labels) = labels {
+        set_labels(&txn, actor.org_id, id, &labels).await?;
+    }
+    let visibility = Visibility::parse(&row.visibility).unwrap_or(Visibility::Team);
+    if visibility != old_visibility {
+        let (audience, user) = match visibility.audience(row.author_id) {
+            Audience::Private(user) => ("PRIVATE", Some(user)),
+            Audience::Team => ("TEAM", None),
+            Audience::Customer => ("CUSTOMER", None),
+        };
+        entity::timeline_event::Entity::update_many()
+            .col_expr(entity::timeline_event::Column::Audience, audience.into())
+            .col_expr(entity::timeline_event::Column::AudienceUserId, user.into())
+            .filter(entity::timeline_event::Column::OrganizationId.eq(actor.org_id))
+            .filter(entity::timeline_event::Column::SubjectKind.eq("Note"))
+            .filter(entity::timeline_event::Column::SubjectId.eq(id))
+            .exec(&txn)
+            .await?;
+    }
+    timeline::record(
+        &txn,
+        actor,
+        NewEvent {
+            contact_id: row.contact_id,
+            kind: EventKind::NoteUpdated,
+            subject_kind: "Note",
+            subject_id: row.id,
+            summary: format!(
+                "{} edited a note: {}",
+                actor.name,
+                title_of(row.subject.as_deref(), &row.body)
+            ),
+            data: json!({}),
+            audience: visibility.audience(row.author_id),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+/// Deletes a note (same rights as editing). Its earlier events keep their place in the timeline
+/// but lose its content, and a `NOTE_DELETED` event without content is written.
+pub async fn delete<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    actor: &Actor,
+    id: i64,
+) -> ApiResult<i64> {
+    let txn = db.begin().await?;
+    let note = require_editable(&txn, actor, id, "deleting a note").await?;
+    let visibility = Visibility::parse(&note.visibility).unwrap_or(Visibility::Team);
+    entity::timeline_event::Entity::update_many()
+        .col_expr(
+            entity::timeline_event::Column::Summary,
+            sea_orm::sea_query::Expr::value("A note that was later deleted"),
+        )
+        .col_expr(
+            entity::timeline_event::Column::Data,
+            sea_orm::sea_query::Expr::value(json!({})),
+        )
+        .filter(entity::timeline_event::Column::OrganizationId.eq(actor.org_id))
+        .filter(entity::timeline_event::Column::SubjectKind.eq("Note"))
+        .filter(entity::timeline_event::Column::SubjectId.eq(id))
+        .exec(&txn)
+        .await?;
+    note::Entity::delete_by_id(id).exec(&txn).await?;
+    timeline::record(
+        &txn,
+        actor,
+        NewEvent {
+            contact_id: note.contact_id,
+            kind: EventKind::NoteDeleted,
+            subject_kind: "Note",
+            subject_id: id,
+            summary: format!("{} deleted a note", actor.name),
+            data: json!({}),
+            audience: visibility.audience(note.author_id),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(id)
+}
+
+/// The task types among `ids` of the organization.
+pub async fn types_of<C: ConnectionTrait>(
+    db: &C,
+    org: i64,
+    ids: &[i64],
+) -> ApiResult<HashMap<i64, task_type::Model>> {
+    Ok(task_type::Entity::find()
+        .filter(task_type::Column::OrganizationId.eq(org))
+        .filter(task_type::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| (t.id, t))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitizes_scripts_handlers_and_javascript_urls() {
+        let dirty = r#"<p onclick="x()">Hi <script>alert(1)</script><img src=x onerror="alert(2)"><a href="javascript:alert(3)">link</a><a href="https://ok.example">ok</a></p>"#;
+        let clean = sanitize_html(dirty);
+        assert!(!clean.contains("script"), "{clean}");
+        assert!(!clean.contains("onerror"), "{clean}");
+        assert!(!clean.contains("onclick"), "{clean}");
+        assert!(!clean.contains("javascript:"), "{clean}");
+        assert!(clean.contains(r#"href="https://ok.example""#), "{clean}");
+    }
+
+    #[test]
+    fn fills_known_placeholders_only() {
+        let values = [
+            ("contact.name", "Ada".to_owned()),
+            ("date", "2026-11-23".to_owned()),
+        ];
+        assert_eq!(
+            fill_placeholders("Hi {{contact.name}}, {{ date }} {{unknown}} {{", &values),
+            "Hi Ada, 2026-11-23 {{unknown}} {{"
+        );
+    }
+
+    #[test]
+    fn search_terms_are_words_only() {
+        assert_eq!(
+            search_terms("Renewal \"call\"* OR x:y"),
+            ["renewal", "call", "or", "x", "y"]
+        );
+    }
+}

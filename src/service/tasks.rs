@@ -1,0 +1,868 @@
+//! Tasks: planned about a contact, given to a responsible user, completed with an outcome and
+//! an action (close, close with a note, or continue with a follow-up), or copied.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use entity::{reminder, task, task_tag};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, TransactionSession, TransactionTrait,
+};
+use serde_json::json;
+
+use super::{
+    Page,
+    access::{self, AccessLevel},
+    contacts::{self, VisibleContact},
+    notes::{self, CreateNote},
+    now, settings,
+    sql::Sql,
+    timeline::{self, Audience, EventKind, NewEvent},
+    users, validate,
+};
+use crate::{
+    auth::{Actor, ActorKind},
+    error::{ApiError, ApiResult},
+};
+
+/// A task's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, async_graphql::Enum)]
+pub enum TaskStatus {
+    /// Created, not started (every new task).
+    Planned,
+    /// Being worked on.
+    InProgress,
+    /// Completed.
+    Done,
+    /// Completed with the `CANCELLED` outcome.
+    Cancelled,
+}
+
+impl TaskStatus {
+    /// The stored text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Planned => "PLANNED",
+            Self::InProgress => "IN_PROGRESS",
+            Self::Done => "DONE",
+            Self::Cancelled => "CANCELLED",
+        }
+    }
+
+    /// Parses the stored text.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "PLANNED" => Some(Self::Planned),
+            "IN_PROGRESS" => Some(Self::InProgress),
+            "DONE" => Some(Self::Done),
+            "CANCELLED" => Some(Self::Cancelled),
+            _ => None,
+        }
+    }
+
+    fn is_closed(self) -> bool {
+        matches!(self, Self::Done | Self::Cancelled)
+    }
+}
+
+/// How a task is completed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, async_graphql::Enum)]
+pub enum CompleteAction {
+    /// Close it.
+    Close,
+    /// Close it and write a note about how it went.
+    CloseWithNote,
+    /// Close it and plan the follow-up task.
+    Continue,
+}
+
+/// What `createTask` takes (also the follow-up of `CONTINUE` and the task of `createNote`).
+#[derive(Clone, Debug, Default)]
+pub struct CreateTask {
+    /// The contact.
+    pub contact_id: i64,
+    /// What to do.
+    pub description: String,
+    /// Task type.
+    pub type_id: Option<i64>,
+    /// Free-form tags.
+    pub tags: Vec<String>,
+    /// When it is scheduled for (default: now).
+    pub scheduled_at: Option<DateTime<Utc>>,
+    /// When it starts.
+    pub start_at: Option<DateTime<Utc>>,
+    /// When it ends.
+    pub end_at: Option<DateTime<Utc>>,
+    /// When to remind the responsible user.
+    pub remind_at: Option<DateTime<Utc>>,
+    /// Who is responsible (default: the contact's consultant, else the creator).
+    pub responsible_id: Option<i64>,
+}
+
+/// What `updateTask` takes; absent fields stay as they are.
+#[derive(Clone, Debug, Default)]
+pub struct UpdateTask {
+    /// New description.
+    pub description: Option<String>,
+    /// New type; `Some(None)` clears it.
+    pub type_id: Option<Option<i64>>,
+    /// New tags (replace).
+    pub tags: Option<Vec<String>>,
+    /// New schedule.
+    pub scheduled_at: Option<DateTime<Utc>>,
+    /// New start; `Some(None)` clears it.
+    pub start_at: Option<Option<DateTime<Utc>>>,
+    /// New end; `Some(None)` clears it.
+    pub end_at: Option<Option<DateTime<Utc>>>,
+    /// New responsible user.
+    pub responsible_id: Option<i64>,
+    /// `PLANNED` or `IN_PROGRESS` (closing is `completeTask`).
+    pub status: Option<TaskStatus>,
+}
+
+/// What `completeTask` takes.
+#[derive(Clone, Debug)]
+pub struct CompleteTask {
+    /// The outcome.
+    pub outcome_id: i64,
+    /// What to do besides closing.
+    pub action: CompleteAction,
+    /// The note, for `CLOSE_WITH_NOTE`.
+    pub note: Option<CreateNote>,
+    /// The follow-up, for `CONTINUE`; without it the task type's suggestion is used.
+    pub follow_up: Option<CreateTask>,
+}
+
+/// What `completeTask` did.
+pub struct Completion {
+    /// The closed task.
+    pub task: task::Model,
+    /// The note written (`CLOSE_WITH_NOTE`).
+    pub note: Option<entity::note::Model>,
+    /// The follow-up planned (`CONTINUE`).
+    pub follow_up: Option<task::Model>,
+}
+
+/// The order of the `tasks` list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, async_graphql::Enum)]
+pub enum TaskOrderField {
+    /// When the task was created.
+    CreatedAt,
+    /// When it is scheduled for.
+    ScheduledAt,
+}
+
+/// Ascending or descending.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, async_graphql::Enum)]
+pub enum OrderDirection {
+    /// Oldest first.
+    Asc,
+    /// Newest first.
+    Desc,
+}
+
+/// The `tasks` filter.
+#[derive(Clone, Debug, Default)]
+pub struct TaskFilter {
+    /// Tasks of this contact.
+    pub contact_id: Option<i64>,
+    /// Tasks this user is responsible for.
+    pub responsible_id: Option<i64>,
+    /// Tasks in any of these states.
+    pub status: Vec<TaskStatus>,
+    /// Tasks scheduled at or after this time.
+    pub scheduled_from: Option<DateTime<Utc>>,
+    /// Tasks scheduled before this time.
+    pub scheduled_to: Option<DateTime<Utc>>,
+    /// Tasks carrying this tag.
+    pub tag: Option<String>,
+}
+
+/// A position in a task list: the sort time and the id.
+#[derive(Clone, Copy, Debug)]
+pub struct TaskCursor {
+    /// The sort key's time.
+    pub at: DateTime<Utc>,
+    /// The task id.
+    pub id: i64,
+}
+
+fn clean_tags(field: &str, tags: &[String]) -> ApiResult<Vec<String>> {
+    if tags.len() > 20 {
+        return Err(ApiError::bad_input(field, "at most 20 tags"));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for (i, tag) in tags.iter().enumerate() {
+        let tag = validate::name(&format!("{field}[{i}]"), tag)?;
+        if tag.chars().count() > 50 {
+            return Err(ApiError::bad_input(
+                format!("{field}[{i}]"),
+                "tags are at most 50 characters",
+            ));
+        }
+        if !out.contains(&tag) {
+            out.push(tag);
+        }
+    }
+    Ok(out)
+}
+
+fn description(field: &str, text: &str) -> ApiResult<String> {
+    validate::optional(field, Some(text), 2000)?
+        .ok_or_else(|| ApiError::bad_input(field, "must not be empty"))
+}
+
+async fn set_tags<C: ConnectionTrait>(
+    db: &C,
+    org: i64,
+    task_id: i64,
+    tags: &[String],
+) -> ApiResult<()> {
+    task_tag::Entity::delete_many()
+        .filter(task_tag::Column::OrganizationId.eq(org))
+        .filter(task_tag::Column::TaskId.eq(task_id))
+        .exec(db)
+        .await?;
+    if tags.is_empty() {
+        return Ok(());
+    }
+    task_tag::Entity::insert_many(tags.iter().map(|tag| task_tag::ActiveModel {
+        task_id: Set(task_id),
+        organization_id: Set(org),
+        tag: Set(tag.clone()),
+    }))
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+/// Checks that `user_id` may be responsible for a task on `contact`: an active staff user who
+/// can see the contact (owners and admins always can; members need a grant).
+async fn require_responsible<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    contact_id: i64,
+    user_id: i64,
+    field: &str,
+) -> ApiResult<()> {
+    let user = users::require_active_staff(db, actor.org_id, user_id, field).await?;
+    let Some(responsible) = crate::auth::actor_of(&user) else {
+        return Err(ApiError::bad_input(field, "must be a staff user"));
+    };
+    if contacts::get_many(db, &responsible, &[contact_id])
+        .await?
+        .is_empty()
+    {
+        return Err(ApiError::bad_input(
+            field,
+            format!(
+                "{} has no access to this contact: grant it first",
+                user.name
+            ),
+        ));
+    }
+    Ok(())
+}
+
+async fn add_reminder<C: ConnectionTrait>(
+    db: &C,
+    org: i64,
+    user: i64,
+    contact: i64,
+    task: i64,
+    at: DateTime<Utc>,
+) -> ApiResult<()> {
+    reminder::ActiveModel {
+        organization_id: Set(org),
+        user_id: Set(user),
+        contact_id: Set(contact),
+        note_id: Set(None),
+        task_id: Set(Some(task)),
+        remind_at: Set(at),
+        status: Set("PENDING".into()),
+        fired_at: Set(None),
+        created_at: Set(now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// Creates a task on `contact` (already checked for `WRITE`) inside the caller's transaction;
+/// `prefix` names the input in errors (`input.`, `input.task.`, `input.followUp.`).
+pub async fn create_in<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    contact: &VisibleContact,
+    input: CreateTask,
+    note_id: Option<i64>,
+    prefix: &str,
+) -> ApiResult<task::Model> {
+    let f = |name: &str| format!("{prefix}{name}");
+    let text = description(&f("description"), &input.description)?;
+    let tags = clean_tags(&f("tags"), &input.tags)?;
+    if let (Some(start), Some(end)) = (input.start_at, input.end_at)
+        && end < start
+    {
+        return Err(ApiError::bad_input(
+            f("endAt"),
+            "must not be before startAt",
+        ));
+    }
+    if let Some(type_id) = input.type_id {
+        settings::task_type(db, actor.org_id, type_id).await?;
+    }
+    let responsible = input
+        .responsible_id
+        .or(contact.contact.consultant_id)
+        .unwrap_or(actor.user_id);
+    require_responsible(
+        db,
+        actor,
+        contact.contact.id,
+        responsible,
+        &f("responsibleId"),
+    )
+    .await?;
+    let at = now();
+    let row = task::ActiveModel {
+        organization_id: Set(actor.org_id),
+        contact_id: Set(contact.contact.id),
+        description: Set(text.clone()),
+        type_id: Set(input.type_id),
+        scheduled_at: Set(Some(input.scheduled_at.unwrap_or(at))),
+        start_at: Set(input.start_at),
+        end_at: Set(input.end_at),
+        remind_at: Set(input.remind_at),
+        responsible_id: Set(responsible),
+        creator_id: Set(actor.user_id),
+        status: Set(TaskStatus::Planned.as_str().to_owned()),
+        outcome_id: Set(None),
+        note_id: Set(note_id),
+        closing_note_id: Set(None),
+        continued_from_id: Set(None),
+        copied_from_id: Set(None),
+        completed_at: Set(None),
+        completed_by: Set(None),
+        created_at: Set(at),
+        updated_at: Set(at),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    set_tags(db, actor.org_id, row.id, &tags).await?;
+    if let Some(remind_at) = input.remind_at {
+        add_reminder(
+            db,
+            actor.org_id,
+            responsible,
+            contact.contact.id,
+            row.id,
+            remind_at,
+        )
+        .await?;
+    }
+    timeline::record(
+        db,
+        actor,
+        NewEvent {
+            contact_id: contact.contact.id,
+            kind: EventKind::TaskCreated,
+            subject_kind: "Task",
+            subject_id: row.id,
+            summary: format!(
+                "{} planned a task: {}",
+                actor.name,
+                notes::title_of(None, &text)
+            ),
+            data: json!({ "responsibleId": responsible }),
+            audience: Audience::Team,
+        },
+    )
+    .await?;
+    Ok(row)
+}
+
+/// Creates a task (`WRITE` on the contact).
+pub async fn create<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    actor: &Actor,
+    input: CreateTask,
+) -> ApiResult<task::Model> {
+    actor.require_staff("plan tasks")?;
+    let txn = db.begin().await?;
+    let contact = contacts::require(
+        &txn,
+        actor,
+        input.contact_id,
+        AccessLevel::Write,
+        "planning a task",
+    )
+    .await?;
+    let task = create_in(&txn, actor, &contact, input, None, "input.").await?;
+    txn.commit().await?;
+    Ok(task)
+}
+
+fn push_visible(sql: &mut Sql, actor: &Actor) {
+    sql.push(" FROM tasks t WHERE t.organization_id = ")
+        .bind(actor.org_id)
+        .push(" AND ");
+    match actor.kind {
+        // Tasks are the team's work: customer users see none.
+        ActorKind::Customer { .. } => {
+            sql.push("1 = 0");
+        }
+        ActorKind::Staff(_) => access::contact_visible(sql, actor, "t.contact_id"),
+    }
+}
+
+fn push_filter(sql: &mut Sql, filter: &TaskFilter) {
+    if let Some(contact) = filter.contact_id {
+        sql.push(" AND t.contact_id = ").bind(contact);
+    }
+    if let Some(user) = filter.responsible_id {
+        sql.push(" AND t.responsible_id = ").bind(user);
+    }
+    if !filter.status.is_empty() {
+        sql.push(" AND t.status IN ")
+            .bind_list(filter.status.iter().map(|s| s.as_str()));
+    }
+    if let Some(from) = filter.scheduled_from {
+        sql.push(" AND t.scheduled_at >= ").bind(from);
+    }
+    if let Some(to) = filter.scheduled_to {
+        sql.push(" AND t.scheduled_at < ").bind(to);
+    }
+    if let Some(tag) = &filter.tag {
+        sql.push(" AND EXISTS (SELECT 1 FROM task_tags tt WHERE tt.task_id = t.id AND tt.tag = ")
+            .bind(tag.clone())
+            .push(")");
+    }
+}
+
+/// One page of the tasks the actor may see, in the given order after `after`.
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    filter: &TaskFilter,
+    order: (TaskOrderField, OrderDirection),
+    after: Option<TaskCursor>,
+    limit: u64,
+) -> ApiResult<Page<task::Model>> {
+    let column = match order.0 {
+        TaskOrderField::CreatedAt => "t.created_at",
+        TaskOrderField::ScheduledAt => "t.scheduled_at",
+    };
+    let (cmp, dir) = match order.1 {
+        OrderDirection::Asc => (">", "ASC"),
+        OrderDirection::Desc => ("<", "DESC"),
+    };
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("SELECT t.*");
+    push_visible(&mut sql, actor);
+    push_filter(&mut sql, filter);
+    if let Some(cursor) = after {
+        sql.push(&format!(" AND ({column} {cmp} "))
+            .bind(cursor.at)
+            .push(&format!(" OR ({column} = "))
+            .bind(cursor.at)
+            .push(&format!(" AND t.id {cmp} "))
+            .bind(cursor.id)
+            .push("))");
+    }
+    sql.push(&format!(" ORDER BY {column} {dir}, t.id {dir} LIMIT "))
+        .bind(i64::try_from(limit + 1).unwrap_or(i64::MAX));
+    let rows = task::Model::find_by_statement(sql.build()).all(db).await?;
+    Ok(Page::from_fetched(rows, limit))
+}
+
+/// How many tasks the actor may see under `filter`.
+pub async fn count<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    filter: &TaskFilter,
+) -> ApiResult<i64> {
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("SELECT COUNT(*) AS n");
+    push_visible(&mut sql, actor);
+    push_filter(&mut sql, filter);
+    Ok(match db.query_one_raw(sql.build()).await? {
+        Some(row) => row.try_get::<i64>("", "n")?,
+        None => 0,
+    })
+}
+
+/// The tasks among `ids` the actor may see.
+pub async fn get_many<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    ids: &[i64],
+) -> ApiResult<HashMap<i64, task::Model>> {
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("SELECT t.*");
+    push_visible(&mut sql, actor);
+    sql.push(" AND t.id IN ").bind_list(ids.iter().copied());
+    let rows = task::Model::find_by_statement(sql.build()).all(db).await?;
+    Ok(rows.into_iter().map(|t| (t.id, t)).collect())
+}
+
+/// The tasks created with note `note_id` that the actor may see, oldest first.
+pub async fn for_note<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    note_id: i64,
+) -> ApiResult<Vec<task::Model>> {
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("SELECT t.*");
+    push_visible(&mut sql, actor);
+    sql.push(" AND t.note_id = ")
+        .bind(note_id)
+        .push(" ORDER BY t.id");
+    Ok(task::Model::find_by_statement(sql.build()).all(db).await?)
+}
+
+/// The task `id` if the actor may see it; `NOT_FOUND` otherwise.
+pub async fn get<C: ConnectionTrait>(db: &C, actor: &Actor, id: i64) -> ApiResult<task::Model> {
+    get_many(db, actor, &[id])
+        .await?
+        .remove(&id)
+        .ok_or(ApiError::NotFound("Task"))
+}
+
+/// The follow-ups of the given tasks (the tasks that continue them), by the task they continue.
+pub async fn follow_ups_of<C: ConnectionTrait>(
+    db: &C,
+    org: i64,
+    ids: &[i64],
+) -> ApiResult<HashMap<i64, task::Model>> {
+    Ok(task::Entity::find()
+        .filter(task::Column::OrganizationId.eq(org))
+        .filter(task::Column::ContinuedFromId.is_in(ids.iter().copied()))
+        .order_by_asc(task::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|t| t.continued_from_id.map(|from| (from, t)))
+        .collect())
+}
+
+/// The tags of the given tasks, by task.
+pub async fn tags_of<C: ConnectionTrait>(
+    db: &C,
+    org: i64,
+    ids: &[i64],
+) -> ApiResult<HashMap<i64, Vec<String>>> {
+    let rows = task_tag::Entity::find()
+        .filter(task_tag::Column::OrganizationId.eq(org))
+        .filter(task_tag::Column::TaskId.is_in(ids.iter().copied()))
+        .order_by_asc(task_tag::Column::Tag)
+        .all(db)
+        .await?;
+    let mut map: HashMap<i64, Vec<String>> = HashMap::new();
+    for row in rows {
+        map.entry(row.task_id).or_default().push(row.tag);
+    }
+    Ok(map)
+}
+
+async fn writable<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    id: i64,
+    what: &str,
+) -> ApiResult<(task::Model, VisibleContact)> {
+    let task = get(db, actor, id).await?;
+    let contact = contacts::require(db, actor, task.contact_id, AccessLevel::Write, what).await?;
+    Ok((task, contact))
+}
+
+fn closed_conflict(task: &task::Model) -> ApiResult<()> {
+    match TaskStatus::parse(&task.status) {
+        Some(status) if status.is_closed() => Err(ApiError::conflict(format!(
+            "the task is already {}; copy it to plan it again",
+            status.as_str().to_lowercase()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Updates an open task (`WRITE` on the contact); a closed one answers `CONFLICT`.
+pub async fn update<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    actor: &Actor,
+    id: i64,
+    input: UpdateTask,
+) -> ApiResult<task::Model> {
+    let text = input
+        .description
+        .as_deref()
+        .map(|d| description("input.description", d))
+        .transpose()?;
+    let tags = input
+        .tags
+        .as_deref()
+        .map(|t| clean_tags("input.tags", t))
+        .transpose()?;
+    if matches!(input.status, Some(TaskStatus::Done | TaskStatus::Cancelled)) {
+        return Err(ApiError::bad_input(
+            "input.status",
+            "close a task with completeTask, which records its outcome",
+        ));
+    }
+    let txn = db.begin().await?;
+    let (task, contact) = writable(&txn, actor, id, "editing a task").await?;
+    closed_conflict(&task)?;
+    if let Some(Some(type_id)) = input.type_id {
+        settings::task_type(&txn, actor.org_id, type_id).await?;
+    }
+    if let Some(user) = input.responsible_id {
+        require_responsible(&txn, actor, contact.contact.id, user, "input.responsibleId").await?;
+    }
+    let start = input.start_at.unwrap_or(task.start_at);
+    let end = input.end_at.unwrap_or(task.end_at);
+    if let (Some(start), Some(end)) = (start, end)
+        && end < start
+    {
+        return Err(ApiError::bad_input(
+            "input.endAt",
+            "must not be before startAt",
+        ));
+    }
+    let mut row = task.clone().into_active_model();
+    if let Some(text) = text {
+        row.description = Set(text);
+    }
+    if let Some(type_id) = input.type_id {
+        row.type_id = Set(type_id);
+    }
+    if let Some(at) = input.scheduled_at {
+        row.scheduled_at = Set(Some(at));
+    }
+    row.start_at = Set(start);
+    row.end_at = Set(end);
+    if let Some(user) = input.responsible_id {
+        row.responsible_id = Set(user);
+    }
+    if let Some(status) = input.status {
+        row.status = Set(status.as_str().to_owned());
+    }
+    row.updated_at = Set(now());
+    let row = row.update(&txn).await?;
+    if let Some(tags) = tags {
+        set_tags(&txn, actor.org_id, id, &tags).await?;
+    }
+    timeline::record(
+        &txn,
+        actor,
+        NewEvent {
+            contact_id: row.contact_id,
+            kind: EventKind::TaskUpdated,
+            subject_kind: "Task",
+            subject_id: id,
+            summary: format!(
+                "{} updated a task: {}",
+                actor.name,
+                notes::title_of(None, &row.description)
+            ),
+            data: json!({}),
+            audience: Audience::Team,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+/// Completes an open task with an outcome (`WRITE` on the contact): `CLOSE`, `CLOSE_WITH_NOTE`
+/// (writes the note) or `CONTINUE` (plans the follow-up, from the input or from the task
+/// type's suggestion). A closed task answers `CONFLICT`.
+pub async fn complete<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    actor: &Actor,
+    id: i64,
+    input: CompleteTask,
+) -> ApiResult<Completion> {
+    if input.action == CompleteAction::CloseWithNote && input.note.is_none() {
+        return Err(ApiError::bad_input(
+            "input.note",
+            "CLOSE_WITH_NOTE needs the note",
+        ));
+    }
+    if input.action != CompleteAction::CloseWithNote && input.note.is_some() {
+        return Err(ApiError::bad_input(
+            "input.note",
+            "a note is written only with CLOSE_WITH_NOTE",
+        ));
+    }
+    if input.action != CompleteAction::Continue && input.follow_up.is_some() {
+        return Err(ApiError::bad_input(
+            "input.followUp",
+            "a follow-up is planned only with CONTINUE",
+        ));
+    }
+    let txn = db.begin().await?;
+    let (task, contact) = writable(&txn, actor, id, "completing a task").await?;
+    closed_conflict(&task)?;
+    let outcome = settings::outcome(&txn, actor.org_id, input.outcome_id).await?;
+    let status = if outcome.code.as_deref() == Some("CANCELLED") {
+        TaskStatus::Cancelled
+    } else {
+        TaskStatus::Done
+    };
+    let at = now();
+    let note = match input.note {
+        Some(mut note) => {
+            note.contact_id = task.contact_id;
+            if note.task.is_some() {
+                return Err(ApiError::bad_input(
+                    "input.note.task",
+                    "plan a follow-up with CONTINUE instead",
+                ));
+            }
+            let (note, _) = notes::create(&txn, actor, note)
+                .await
+                .map_err(|e| prefix_field(e, "input.note."))?;
+            Some(note)
+        }
+        None => None,
+    };
+    let mut row = task.clone().into_active_model();
+    row.status = Set(status.as_str().to_owned());
+    row.outcome_id = Set(Some(outcome.id));
+    row.closing_note_id = Set(note.as_ref().map(|n| n.id));
+    row.completed_at = Set(Some(at));
+    row.completed_by = Set(Some(actor.user_id));
+    row.updated_at = Set(at);
+    let closed = row.update(&txn).await?;
+    timeline::record(
+        &txn,
+        actor,
+        NewEvent {
+            contact_id: task.contact_id,
+            kind: EventKind::TaskCompleted,
+            subject_kind: "Task",
+            subject_id: id,
+            summary: format!(
+                "{} completed a task ({}): {}",
+                actor.name,
+                outcome.name,
+                notes::title_of(None, &task.description)
+            ),
+            data: json!({ "outcome": outcome.name, "status": status.as_str() }),
+            audience: Audience::Team,
+        },
+    )
+    .await?;
+    let follow_up = if input.action == CompleteAction::Continue {
+        let follow = match input.follow_up {
+            Some(mut follow) => {
+                follow.contact_id = task.contact_id;
+                follow
+            }
+            None => suggested_follow_up(&txn, actor, &task, at).await?,
+        };
+        let created = create_in(&txn, actor, &contact, follow, None, "input.followUp.").await?;
+        let mut link = created.into_active_model();
+        link.continued_from_id = Set(Some(id));
+        Some(link.update(&txn).await?)
+    } else {
+        None
+    };
+    txn.commit().await?;
+    Ok(Completion {
+        task: closed,
+        note,
+        follow_up,
+    })
+}
+
+/// The follow-up `CONTINUE` plans without details: the type's suggested next type (else the
+/// same type), scheduled the type's delay after now (else one day), for the same person.
+async fn suggested_follow_up<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    task: &task::Model,
+    at: DateTime<Utc>,
+) -> ApiResult<CreateTask> {
+    let task_type = match task.type_id {
+        Some(id) => Some(settings::task_type(db, actor.org_id, id).await?),
+        None => None,
+    };
+    let next_type = task_type
+        .as_ref()
+        .and_then(|t| t.next_type_id)
+        .or(task.type_id);
+    let delay = task_type
+        .as_ref()
+        .and_then(|t| t.next_delay_minutes)
+        .map(|m| Duration::minutes(i64::from(m)))
+        .unwrap_or_else(|| Duration::days(1));
+    let tags = tags_of(db, actor.org_id, &[task.id])
+        .await?
+        .remove(&task.id)
+        .unwrap_or_default();
+    Ok(CreateTask {
+        contact_id: task.contact_id,
+        description: task.description.clone(),
+        type_id: next_type,
+        tags,
+        scheduled_at: Some(at + delay),
+        start_at: None,
+        end_at: None,
+        remind_at: None,
+        responsible_id: Some(task.responsible_id),
+    })
+}
+
+fn prefix_field(error: ApiError, prefix: &str) -> ApiError {
+    match error {
+        ApiError::BadInput { field, message } => ApiError::BadInput {
+            field: format!("{prefix}{}", field.trim_start_matches("input.")),
+            message,
+        },
+        other => other,
+    }
+}
+
+/// Copies a task (`WRITE` on the contact): an identical new `PLANNED` task by the caller.
+pub async fn copy<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    actor: &Actor,
+    id: i64,
+) -> ApiResult<task::Model> {
+    let txn = db.begin().await?;
+    let (task, contact) = writable(&txn, actor, id, "copying a task").await?;
+    let tags = tags_of(&txn, actor.org_id, &[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
+    let input = CreateTask {
+        contact_id: task.contact_id,
+        description: task.description.clone(),
+        type_id: task.type_id,
+        tags,
+        scheduled_at: task.scheduled_at,
+        start_at: task.start_at,
+        end_at: task.end_at,
+        remind_at: task.remind_at.filter(|r| *r > now()),
+        responsible_id: Some(task.responsible_id),
+    };
+    let created = create_in(&txn, actor, &contact, input, task.note_id, "input.").await?;
+    let mut link = created.into_active_model();
+    link.copied_from_id = Set(Some(id));
+    let copy = link.update(&txn).await?;
+    txn.commit().await?;
+    Ok(copy)
+}
+
+/// How many reminders a user has pending (for tests and the reminders issue).
+pub async fn pending_reminders<C: ConnectionTrait>(db: &C, user: i64) -> ApiResult<u64> {
+    Ok(reminder::Entity::find()
+        .filter(reminder::Column::UserId.eq(user))
+        .filter(reminder::Column::Status.eq("PENDING"))
+        .count(db)
+        .await?)
+}
