@@ -9,6 +9,7 @@ mod notes;
 mod playground;
 mod query_count;
 mod schema;
+mod tasks;
 mod timeline;
 mod transport;
 mod users;
