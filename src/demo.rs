@@ -4,7 +4,9 @@
 //! Users (all `@demo.test`): `owner` (OWNER), `admin` (ADMIN), `ana` and `ben` (MEMBER), and
 //! `customer`, the customer user of the first contact. Twenty contacts with emails and phones;
 //! Ana created six of them (so she holds `ADMIN` there) and has `WRITE` on four more, Ben has
-//! `READ` on five.
+//! `READ` on five. Three task types (Call suggests a Meeting two days later), two labels, a
+//! message template, three notes on Maria Garcia (team, Ana's private one, one shared with the
+//! customer) and a few planned calls.
 
 use sea_orm::{
     DatabaseConnection, DatabaseTransaction, EntityTrait, PaginatorTrait, TransactionTrait,
@@ -18,7 +20,10 @@ use crate::{
         access::AccessLevel,
         collaborators,
         contacts::{self, AddressInput, CreateContact, EmailInput, PhoneInput},
-        organizations,
+        notes::{self, AttachedTo, CreateNote, Visibility},
+        now, organizations,
+        settings::{self, TaskTypeInput, TemplateInput},
+        tasks::{self, CreateTask},
         users::{self, CreateUser, NewUserKind},
     },
 };
@@ -158,6 +163,7 @@ async fn seed(db: &DatabaseTransaction) -> ApiResult<Option<entity::user::Model>
     for id in &contact_ids[0..5] {
         collaborators::grant(db, &owner_actor, *id, ben.id, AccessLevel::Read).await?;
     }
+    seed_notes_and_tasks(db, &owner_actor, &ana_actor, &contact_ids).await?;
     users::insert_unchecked(
         db,
         org.id,
@@ -170,4 +176,121 @@ async fn seed(db: &DatabaseTransaction) -> ApiResult<Option<entity::user::Model>
     .await?;
     tracing::info!(organization = org.id, "created the demo organization");
     Ok(Some(owner))
+}
+
+/// Settings, notes and tasks, so the timeline, notes and task lists have something to show.
+async fn seed_notes_and_tasks(
+    db: &DatabaseTransaction,
+    owner: &auth::Actor,
+    ana: &auth::Actor,
+    contacts: &[i64],
+) -> ApiResult<()> {
+    let meeting = settings::save_task_type(
+        db,
+        owner,
+        None,
+        TaskTypeInput {
+            name: Some("Meeting".into()),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let call = settings::save_task_type(
+        db,
+        owner,
+        None,
+        TaskTypeInput {
+            name: Some("Call".into()),
+            next_type_id: Some(Some(meeting.id)),
+            next_delay_minutes: Some(Some(2 * 24 * 60)),
+        },
+    )
+    .await?;
+    settings::save_task_type(
+        db,
+        owner,
+        None,
+        TaskTypeInput {
+            name: Some("Email".into()),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let renewal =
+        settings::save_label(db, owner, None, Some("renewal"), Some(Some("#1f6feb"))).await?;
+    settings::save_label(db, owner, None, Some("vip"), Some(Some("#d29922"))).await?;
+    settings::save_template(
+        db,
+        owner,
+        None,
+        TemplateInput {
+            name: Some("Follow-up".into()),
+            subject: Some(Some("Following up with {{contact.name}}".into())),
+            body: Some("Hi {{contact.name}}, {{user.name}} here: thanks for your time today. I will call you at {{contact.phone}} next week.".into()),
+        },
+    )
+    .await?;
+    let in_days = |days: i64| now() + chrono::Duration::days(days);
+    notes::create(
+        db,
+        ana,
+        CreateNote {
+            contact_id: contacts[0],
+            subject: Some("Renewal call".into()),
+            body: Some("Maria wants to renew for two years if we keep the current price. Send the offer by Friday.".into()),
+            label_ids: vec![renewal.id],
+            type_id: Some(call.id),
+            attached_to: Some(AttachedTo { kind: "order".into(), id: "SO-1001".into() }),
+            task: Some(CreateTask {
+                description: "Send the two-year renewal offer".into(),
+                type_id: Some(call.id),
+                tags: vec!["renewal".into()],
+                scheduled_at: Some(in_days(2)),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    )
+    .await?;
+    notes::create(
+        db,
+        ana,
+        CreateNote {
+            contact_id: contacts[0],
+            subject: Some("Personal reminder".into()),
+            body: Some("Maria prefers calls after 3pm. (Only Ana sees this note.)".into()),
+            visibility: Some(Visibility::Private),
+            ..Default::default()
+        },
+    )
+    .await?;
+    notes::create(
+        db,
+        owner,
+        CreateNote {
+            contact_id: contacts[0],
+            subject: Some("Welcome to Demo Company".into()),
+            body: Some("Thanks for being a customer! This note is shared with Maria.".into()),
+            body_html: Some("<p>Thanks for being a <strong>customer</strong>!</p>".into()),
+            visibility: Some(Visibility::Customer),
+            ..Default::default()
+        },
+    )
+    .await?;
+    for (i, contact) in contacts.iter().take(3).enumerate() {
+        let days = i64::try_from(i).unwrap_or(0) + 1;
+        tasks::create(
+            db,
+            ana,
+            CreateTask {
+                contact_id: *contact,
+                description: format!("Check in call #{days}"),
+                type_id: Some(call.id),
+                scheduled_at: Some(in_days(days)),
+                ..Default::default()
+            },
+        )
+        .await?;
+    }
+    Ok(())
 }
