@@ -8,6 +8,8 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://threadline.db?mode=rwc";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// The default data directory (attachments and other files).
 pub const DEFAULT_DATA_DIR: &str = "threadline-data";
+/// The default largest attachment: 25 MiB.
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 25 * 1024 * 1024;
 
 /// Everything the gateway reads from its environment.
 #[derive(Clone, Debug)]
@@ -20,6 +22,8 @@ pub struct Config {
     pub jwt_secret: Option<String>,
     /// `THREADLINE_DATA_DIR`: where files (attachments) are kept.
     pub data_dir: PathBuf,
+    /// `THREADLINE_MAX_UPLOAD_BYTES`: the largest attachment accepted (default 25 MiB).
+    pub max_upload_bytes: u64,
 }
 
 /// A configuration value that could not be used.
@@ -62,7 +66,21 @@ impl Config {
                 message: "use at least 32 characters (or unset it to have one generated)".into(),
             });
         }
+        let max_text = get("THREADLINE_MAX_UPLOAD_BYTES");
+        let max_upload_bytes = match max_text {
+            None => DEFAULT_MAX_UPLOAD_BYTES,
+            Some(text) => text
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| ConfigError {
+                    name: "THREADLINE_MAX_UPLOAD_BYTES",
+                    message: format!("`{text}` is not a positive number of bytes"),
+                })?,
+        };
         Ok(Self {
+            max_upload_bytes,
             database_url,
             listen,
             jwt_secret,

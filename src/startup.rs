@@ -14,6 +14,7 @@ use crate::{
     db, demo, graphql,
     http::{self, AppState},
     metrics::Metrics,
+    service::attachments::Storage,
 };
 
 /// How the application starts.
@@ -87,6 +88,10 @@ impl Application {
             db,
             keys,
             metrics,
+            storage: Arc::new(Storage {
+                dir: config.data_dir.clone(),
+                max_bytes: config.max_upload_bytes,
+            }),
         };
         Ok(Self {
             listener,

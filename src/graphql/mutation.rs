@@ -1,10 +1,10 @@
 //! The mutation root: every mutation is one transaction in the service layer.
 
-use async_graphql::{Context, ID, MergedObject, Object, Result};
+use async_graphql::{Context, ID, MergedObject, Object, Result, Upload};
 
 use super::{
     context::ContextExt,
-    notes::{CreateNoteInput, Note, UpdateNoteInput},
+    notes::{Attachment, CreateNoteInput, Note, UpdateNoteInput, store_uploads},
     settings::SettingsMutation,
     tasks::{CompleteTaskInput, CreateTaskInput, Task, TaskCompletion, UpdateTaskInput},
     types::{
@@ -202,10 +202,45 @@ impl CoreMutation {
     }
 
     /// Writes a note about a contact (`WRITE` access), with the task and reminder asked for.
-    async fn create_note(&self, ctx: &Context<'_>, input: CreateNoteInput) -> Result<Note> {
+    async fn create_note(&self, ctx: &Context<'_>, mut input: CreateNoteInput) -> Result<Note> {
         let actor = ctx.actor()?;
-        let (note, _task) = service::notes::create(ctx.db()?, actor, input.into_service()?).await?;
+        let uploads = input.attachments.take().unwrap_or_default();
+        if uploads.len() > 10 {
+            return Err(
+                ApiError::bad_input("input.attachments", "at most 10 files at once").into(),
+            );
+        }
+        let mut service_input = input.into_service()?;
+        service_input.attachments = store_uploads(ctx, uploads, "input.attachments").await?;
+        let (note, _task) = service::notes::create(ctx.db()?, actor, service_input).await?;
         Ok(Note::single(note))
+    }
+
+    /// Attaches a file to a note (GraphQL multipart request; same rights as editing the note).
+    async fn add_attachment(
+        &self,
+        ctx: &Context<'_>,
+        note_id: ID,
+        file: Upload,
+    ) -> Result<Attachment> {
+        let actor = ctx.actor()?;
+        let note_id = ids::decode(Kind::Note, &note_id)?;
+        // Check the rights before storing anything.
+        service::notes::require_editable(ctx.db()?, actor, note_id, "attaching a file").await?;
+        let mut stored = store_uploads(ctx, vec![file], "file").await?;
+        let file = stored
+            .pop()
+            .ok_or_else(|| ApiError::bad_input("file", "no file was sent"))?;
+        Ok(Attachment(
+            service::attachments::add(ctx.db()?, actor, note_id, file).await?,
+        ))
+    }
+
+    /// Removes a file from its note (same rights as editing the note).
+    async fn delete_attachment(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
+        let actor = ctx.actor()?;
+        service::attachments::delete(ctx.db()?, actor, ids::decode(Kind::Attachment, &id)?).await?;
+        Ok(id)
     }
 
     /// Edits a note: its author, or anyone with `WRITE` on the contact for a shared note.

@@ -3,7 +3,7 @@
 use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::{
-    Context, ID, InputObject, Lookahead, MaybeUndefined, Object, Result, SimpleObject,
+    Context, ID, InputObject, Lookahead, MaybeUndefined, Object, Result, SimpleObject, Upload,
     connection::{Connection, Edge},
 };
 use chrono::{DateTime, Utc};
@@ -20,6 +20,7 @@ use crate::{
     ids::{self, Kind},
     service::{
         self,
+        attachments::{Storage, StoredFile},
         contacts::VisibleContact,
         notes::{AttachedTo, CreateNote, NoteFilter as ServiceFilter, UpdateNote, Visibility},
     },
@@ -32,6 +33,7 @@ pub struct NotePage {
     contacts: Option<HashMap<i64, VisibleContact>>,
     labels: Option<HashMap<i64, Vec<entity::label::Model>>>,
     types: Option<HashMap<i64, entity::task_type::Model>>,
+    attachments: Option<HashMap<i64, Vec<entity::attachment::Model>>>,
 }
 
 /// Loads what `nodes` ask of `notes`: one statement for each kind of related row.
@@ -67,7 +69,82 @@ pub async fn note_page(
         let types: Vec<i64> = notes.iter().filter_map(|n| n.type_id).collect();
         page.types = Some(service::notes::types_of(db, actor.org_id, &types).await?);
     }
+    if asks("attachments") {
+        page.attachments = Some(service::attachments::of_notes(db, actor.org_id, &ids).await?);
+    }
     Ok(Arc::new(page))
+}
+
+/// A file attached to a note. Download it from `url` with the same bearer token.
+pub struct Attachment(pub entity::attachment::Model);
+
+#[Object]
+impl Attachment {
+    /// The attachment's opaque ID.
+    async fn id(&self) -> ID {
+        ids::encode(Kind::Attachment, self.0.id)
+    }
+    /// The uploaded file name.
+    async fn filename(&self) -> &str {
+        &self.0.filename
+    }
+    /// The stored content type.
+    async fn content_type(&self) -> &str {
+        &self.0.content_type
+    }
+    /// Size in bytes.
+    async fn size(&self) -> i64 {
+        self.0.size
+    }
+    /// Hex SHA-256 of the content.
+    async fn sha256(&self) -> &str {
+        &self.0.sha256
+    }
+    /// Where to download it: `GET` with `Authorization: Bearer <token>`.
+    async fn url(&self) -> String {
+        format!(
+            "/attachments/{}",
+            ids::encode(Kind::Attachment, self.0.id).0
+        )
+    }
+    /// When it was uploaded.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// Stores uploads in the attachment storage (off the async threads) and returns them.
+pub async fn store_uploads(
+    ctx: &Context<'_>,
+    uploads: Vec<Upload>,
+    field: &str,
+) -> Result<Vec<StoredFile>> {
+    let storage = ctx.data::<Arc<Storage>>()?.clone();
+    let mut stored = Vec::with_capacity(uploads.len());
+    for (i, upload) in uploads.into_iter().enumerate() {
+        let value = upload.value(ctx).map_err(|_| {
+            ApiError::bad_input(
+                format!("{field}[{i}]"),
+                "the file part is missing from the request",
+            )
+        })?;
+        let storage = storage.clone();
+        let field = format!("{field}[{i}]");
+        let file = tokio::task::spawn_blocking(move || {
+            let filename = value.filename.clone();
+            let content_type = value.content_type.clone();
+            storage.store(
+                value.into_read(),
+                &filename,
+                content_type.as_deref(),
+                &field,
+            )
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("upload task: {e}")))??;
+        stored.push(file);
+    }
+    Ok(stored)
 }
 
 /// A record elsewhere (an order, a product, a booking...) a note is attached to.
@@ -185,6 +262,17 @@ impl Note {
             id: self.row.attached_id.clone()?,
         })
     }
+    /// Files attached to the note, oldest first.
+    async fn attachments(&self, ctx: &Context<'_>) -> Result<Vec<Attachment>> {
+        let rows = match &self.page.attachments {
+            Some(map) => map.get(&self.row.id).cloned().unwrap_or_default(),
+            None => service::attachments::of_notes(ctx.db()?, ctx.actor()?.org_id, &[self.row.id])
+                .await?
+                .remove(&self.row.id)
+                .unwrap_or_default(),
+        };
+        Ok(rows.into_iter().map(Attachment).collect())
+    }
     /// The tasks created with this note.
     async fn tasks(&self, ctx: &Context<'_>) -> Result<Vec<Task>> {
         let rows = service::tasks::for_note(ctx.db()?, ctx.actor()?, self.row.id).await?;
@@ -251,6 +339,8 @@ pub struct CreateNoteInput {
     pub task: Option<CreateTaskInput>,
     /// A reminder for the author at this time.
     pub remind_at: Option<DateTime<Utc>>,
+    /// Files to attach (GraphQL multipart request).
+    pub attachments: Option<Vec<Upload>>,
 }
 
 /// What `updateNote` takes; omitted fields stay as they are.
@@ -314,6 +404,7 @@ impl CreateNoteInput {
             }),
             task: self.task.map(CreateTaskInput::into_service).transpose()?,
             remind_at: self.remind_at,
+            attachments: Vec::new(),
         })
     }
 }

@@ -5,7 +5,8 @@
 use std::time::Instant;
 
 use async_graphql::{
-    ServerError, Variables,
+    ParseRequestError, ServerError, Variables,
+    http::MultipartOptions,
     parser::types::{DocumentOperations, OperationType},
 };
 use axum::{
@@ -102,10 +103,14 @@ pub async fn post_graphql(
     let Some(response_type) = negotiate(header_str(&headers, header::ACCEPT)) else {
         return not_acceptable();
     };
-    let is_json = header_str(&headers, header::CONTENT_TYPE)
+    let mime = header_str(&headers, header::CONTENT_TYPE)
         .and_then(|ct| ct.split(';').next())
-        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
-    if !is_json {
+        .map(|m| m.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    if mime == "multipart/form-data" {
+        return post_multipart(state, headers, body, response_type).await;
+    }
+    if mime != "application/json" {
         return request_error(
             response_type,
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -165,6 +170,51 @@ pub async fn post_graphql(
     execute(state, &headers, request, response_type).await
 }
 
+/// A GraphQL multipart request (file uploads). A browser sends `multipart/form-data` across
+/// sites without a preflight, so it is accepted only with a header a cross-site form cannot
+/// set: `Authorization` (which every mutation needs anyway) or `GraphQL-Require-Preflight`.
+async fn post_multipart(
+    state: AppState,
+    headers: HeaderMap,
+    body: Bytes,
+    response_type: ResponseType,
+) -> Response {
+    let preflighted = headers.contains_key(header::AUTHORIZATION)
+        || headers.contains_key("graphql-require-preflight");
+    if !preflighted {
+        return request_error(
+            response_type,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "multipart requests need an Authorization or GraphQL-Require-Preflight header",
+        );
+    }
+    let options = MultipartOptions::default()
+        .max_file_size(usize::try_from(state.storage.max_bytes).unwrap_or(usize::MAX))
+        .max_num_files(10);
+    let content_type = header_str(&headers, header::CONTENT_TYPE).map(str::to_owned);
+    let request = match async_graphql::http::receive_body(
+        content_type,
+        futures_util::io::Cursor::new(body),
+        options,
+    )
+    .await
+    {
+        Ok(request) => request,
+        Err(ParseRequestError::PayloadTooLarge) => {
+            let message = format!("files may be at most {} bytes", state.storage.max_bytes);
+            return request_error(response_type, StatusCode::PAYLOAD_TOO_LARGE, &message);
+        }
+        Err(error) => {
+            return request_error(
+                response_type,
+                StatusCode::BAD_REQUEST,
+                &format!("the multipart request could not be read: {error}"),
+            );
+        }
+    };
+    execute(state, &headers, request, response_type).await
+}
+
 fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -201,7 +251,10 @@ fn operation_label(request: &mut async_graphql::Request) -> Option<String> {
 
 /// Resolves the bearer token (if any) to an actor. An invalid token leaves the request
 /// anonymous, so every field but introspection answers `UNAUTHENTICATED`.
-async fn actor_for(state: &AppState, headers: &HeaderMap) -> Result<Option<Actor>, ApiError> {
+pub(super) async fn actor_for(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<Actor>, ApiError> {
     let Some(value) = header_str(headers, header::AUTHORIZATION) else {
         return Ok(None);
     };
@@ -241,6 +294,7 @@ async fn execute(
     let executed = ExecutionStarted::default();
     let request = request
         .data(RequestState::new(state.db.clone(), actor))
+        .data(state.storage.clone())
         .data(executed.clone());
     let mut response = state.schema.execute(request).await;
     let ok = response.errors.is_empty();

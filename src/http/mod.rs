@@ -1,5 +1,6 @@
 //! HTTP routes: `/graphql`, the playground at `/`, `/healthz` and `/metrics`.
 
+mod attachments;
 mod graphql;
 mod negotiate;
 mod ops;
@@ -8,13 +9,14 @@ use std::sync::Arc;
 
 use axum::{
     Router,
+    extract::DefaultBodyLimit,
     http::{Method, header},
     routing::get,
 };
 use sea_orm::DatabaseConnection;
 use tower_http::{cors::CorsLayer, trace::TraceLayer};
 
-use crate::{auth::TokenKeys, graphql::AppSchema, metrics::Metrics};
+use crate::{auth::TokenKeys, graphql::AppSchema, metrics::Metrics, service::attachments::Storage};
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -27,6 +29,8 @@ pub struct AppState {
     pub keys: TokenKeys,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
+    /// Attachment storage.
+    pub storage: Arc<Storage>,
 }
 
 /// The application's router.
@@ -37,13 +41,30 @@ pub fn router(state: AppState) -> Router {
     let cors = CorsLayer::new()
         .allow_origin(tower_http::cors::Any)
         .allow_methods([Method::GET, Method::POST])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT]);
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::HeaderName::from_static("graphql-require-preflight"),
+        ]);
+    // Multipart uploads may carry up to ten files of the configured size, plus the operation.
+    let body_limit = usize::try_from(
+        state
+            .storage
+            .max_bytes
+            .saturating_mul(10)
+            .saturating_add(1 << 20),
+    )
+    .unwrap_or(usize::MAX);
     Router::new()
         .route("/", get(ops::playground))
         .route(
             "/graphql",
-            get(graphql::get_graphql).post(graphql::post_graphql),
+            get(graphql::get_graphql)
+                .post(graphql::post_graphql)
+                .layer(DefaultBodyLimit::max(body_limit)),
         )
+        .route("/attachments/{id}", get(attachments::download))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .layer(cors)

@@ -2,6 +2,7 @@
 //! caller's [`Actor`](crate::auth::Actor); they know nothing of GraphQL.
 
 pub mod access;
+pub mod attachments;
 pub mod collaborators;
 pub mod contacts;
 pub mod notes;

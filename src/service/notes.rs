@@ -100,6 +100,8 @@ pub struct CreateNote {
     pub task: Option<tasks::CreateTask>,
     /// A reminder for the author.
     pub remind_at: Option<DateTime<Utc>>,
+    /// Files already in storage, to record on the note.
+    pub attachments: Vec<super::attachments::StoredFile>,
 }
 
 /// What `updateNote` takes; absent fields stay as they are.
@@ -519,6 +521,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     .insert(&txn)
     .await?;
     set_labels(&txn, actor.org_id, row.id, &labels).await?;
+    super::attachments::record(&txn, actor, row.id, &input.attachments).await?;
     timeline::record(
         &txn,
         actor,
@@ -565,7 +568,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
 }
 
 /// Checks the actor may change `note`: its author, or `WRITE` on the contact for a shared note.
-async fn require_editable<C: ConnectionTrait>(
+pub async fn require_editable<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
     id: i64,

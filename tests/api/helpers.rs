@@ -73,6 +73,8 @@ pub struct TestApp {
     pub db: DatabaseConnection,
     keys: TokenKeys,
     shutdown: Option<oneshot::Sender<()>>,
+    /// The gateway's data directory (attachments).
+    pub data_dir: tempfile::TempDir,
     _sqlite_dir: Option<tempfile::TempDir>,
     _pg: Option<PgDatabase>,
 }
@@ -123,11 +125,13 @@ pub async fn spawn_app_with(demo: bool) -> TestApp {
             (url, Some(dir), None)
         }
     };
+    let data_dir = tempfile::tempdir().expect("data dir");
     let config = Config {
         database_url,
         listen: "127.0.0.1:0".parse().expect("address"),
         jwt_secret: None,
-        data_dir: std::env::temp_dir().join(format!("threadline-test-{}", random_suffix())),
+        data_dir: data_dir.path().to_path_buf(),
+        max_upload_bytes: 64 * 1024,
     };
     let app = Application::build(&config, StartOptions { demo })
         .await
@@ -148,6 +152,7 @@ pub async fn spawn_app_with(demo: bool) -> TestApp {
         db,
         keys,
         shutdown: Some(tx),
+        data_dir,
         _sqlite_dir: sqlite_dir,
         _pg: pg,
     }

@@ -2,6 +2,7 @@
 //! `TEST_DATABASE_URL` is set.
 
 mod access;
+mod attachments;
 mod auth;
 mod contacts;
 mod helpers;

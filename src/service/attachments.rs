@@ -1,0 +1,282 @@
+//! Attachments: files on notes, stored content-addressed under the data directory
+//! (`attachments/ab/abcdef...`, named by their SHA-256), so the same file uploaded twice is
+//! kept once, and served only to callers who may see the note.
+//!
+//! The file is written before the database transaction that records it; if that transaction
+//! fails, the file stays on disk unreferenced. That is harmless (content-addressed files are
+//! never wrong) and a later clean-up can remove files no row names.
+
+use std::{
+    collections::HashMap,
+    io::{Read, Write},
+    path::{Path, PathBuf},
+};
+
+use entity::attachment;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, TransactionSession, TransactionTrait,
+};
+use sha2::{Digest, Sha256};
+
+use super::{notes, now};
+use crate::{
+    auth::Actor,
+    error::{ApiError, ApiResult},
+};
+
+/// Where attachment files live and how large one may be.
+#[derive(Clone, Debug)]
+pub struct Storage {
+    /// The data directory (`THREADLINE_DATA_DIR`).
+    pub dir: PathBuf,
+    /// Largest file accepted, in bytes.
+    pub max_bytes: u64,
+}
+
+/// A file written to storage, ready to be recorded on a note.
+#[derive(Clone, Debug)]
+pub struct StoredFile {
+    /// Hex SHA-256 of the content.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// The uploaded file name, made safe.
+    pub filename: String,
+    /// The content type, checked for shape.
+    pub content_type: String,
+}
+
+impl Storage {
+    /// The path of the file with this hash.
+    pub fn path_of(&self, sha256: &str) -> PathBuf {
+        self.dir
+            .join("attachments")
+            .join(&sha256[..2.min(sha256.len())])
+            .join(sha256)
+    }
+
+    /// Copies `content` into storage (blocking: call it from `spawn_blocking`), hashing as it
+    /// goes; refuses files over the limit with `BAD_USER_INPUT` on `field`.
+    pub fn store(
+        &self,
+        mut content: impl Read,
+        filename: &str,
+        content_type: Option<&str>,
+        field: &str,
+    ) -> ApiResult<StoredFile> {
+        let io = |e: std::io::Error| ApiError::Internal(format!("attachment storage: {e}"));
+        let tmp_dir = self.dir.join("tmp");
+        std::fs::create_dir_all(&tmp_dir).map_err(io)?;
+        let tmp_path = tmp_dir.join(format!("upload-{}", hex(&crate::db::random_bytes::<12>())));
+        let result = (|| {
+            let mut tmp = std::fs::File::create(&tmp_path).map_err(io)?;
+            let mut hasher = Sha256::new();
+            let mut size: u64 = 0;
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let n = content.read(&mut buf).map_err(io)?;
+                if n == 0 {
+                    break;
+                }
+                size += n as u64;
+                if size > self.max_bytes {
+                    return Err(ApiError::bad_input(
+                        field,
+                        format!("files may be at most {} bytes", self.max_bytes),
+                    ));
+                }
+                hasher.update(&buf[..n]);
+                tmp.write_all(&buf[..n]).map_err(io)?;
+            }
+            tmp.sync_all().map_err(io)?;
+            let sha256 = hex(&hasher.finalize());
+            let target = self.path_of(&sha256);
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent).map_err(io)?;
+            }
+            if target.exists() {
+                std::fs::remove_file(&tmp_path).map_err(io)?;
+            } else {
+                std::fs::rename(&tmp_path, &target).map_err(io)?;
+            }
+            Ok(StoredFile {
+                sha256,
+                size,
+                filename: safe_filename(filename),
+                content_type: safe_content_type(content_type),
+            })
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp_path);
+        }
+        result
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A file name without directories, control characters or quotes, at most 200 characters.
+pub fn safe_filename(name: &str) -> String {
+    let base = Path::new(name)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("");
+    let base = base.rsplit(['/', '\\']).next().unwrap_or("");
+    let cleaned: String = base
+        .chars()
+        .filter(|c| !c.is_control() && !matches!(c, '"' | '\\' | '/'))
+        .take(200)
+        .collect();
+    let cleaned = cleaned.trim().to_owned();
+    if cleaned.is_empty() || cleaned == "." || cleaned == ".." {
+        "file".into()
+    } else {
+        cleaned
+    }
+}
+
+/// A `type/subtype` content type made of token characters, else `application/octet-stream`.
+pub fn safe_content_type(content_type: Option<&str>) -> String {
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "!#$&-^_.+".contains(c))
+    };
+    match content_type.map(|c| {
+        c.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    }) {
+        Some(ct)
+            if ct
+                .split_once('/')
+                .is_some_and(|(a, b)| token(a) && token(b)) =>
+        {
+            ct
+        }
+        _ => "application/octet-stream".into(),
+    }
+}
+
+/// Records stored files on a note, inside the caller's transaction.
+pub async fn record<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    note_id: i64,
+    files: &[StoredFile],
+) -> ApiResult<Vec<attachment::Model>> {
+    let mut rows = Vec::with_capacity(files.len());
+    for file in files {
+        let row = attachment::ActiveModel {
+            organization_id: Set(actor.org_id),
+            note_id: Set(Some(note_id)),
+            uploaded_by: Set(actor.user_id),
+            sha256: Set(file.sha256.clone()),
+            size: Set(i64::try_from(file.size).unwrap_or(i64::MAX)),
+            content_type: Set(file.content_type.clone()),
+            filename: Set(file.filename.clone()),
+            created_at: Set(now()),
+            ..Default::default()
+        }
+        .insert(db)
+        .await?;
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+/// Adds a stored file to a note the actor may edit.
+pub async fn add<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    actor: &Actor,
+    note_id: i64,
+    file: StoredFile,
+) -> ApiResult<attachment::Model> {
+    let txn = db.begin().await?;
+    notes::require_editable(&txn, actor, note_id, "attaching a file").await?;
+    let mut rows = record(&txn, actor, note_id, &[file]).await?;
+    txn.commit().await?;
+    rows.pop()
+        .ok_or_else(|| ApiError::Internal("attachment not recorded".into()))
+}
+
+/// The attachments of the given notes (already visible to the caller), by note.
+pub async fn of_notes<C: ConnectionTrait>(
+    db: &C,
+    org: i64,
+    note_ids: &[i64],
+) -> ApiResult<HashMap<i64, Vec<attachment::Model>>> {
+    let rows = attachment::Entity::find()
+        .filter(attachment::Column::OrganizationId.eq(org))
+        .filter(attachment::Column::NoteId.is_in(note_ids.iter().copied()))
+        .order_by_asc(attachment::Column::Id)
+        .all(db)
+        .await?;
+    let mut map: HashMap<i64, Vec<attachment::Model>> = HashMap::new();
+    for row in rows {
+        if let Some(note) = row.note_id {
+            map.entry(note).or_default().push(row);
+        }
+    }
+    Ok(map)
+}
+
+/// The attachment `id` if the actor may see its note; `NOT_FOUND` otherwise.
+pub async fn get<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    id: i64,
+) -> ApiResult<attachment::Model> {
+    let row = attachment::Entity::find_by_id(id)
+        .filter(attachment::Column::OrganizationId.eq(actor.org_id))
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound("Attachment"))?;
+    let note = row.note_id.ok_or(ApiError::NotFound("Attachment"))?;
+    notes::get(db, actor, note)
+        .await
+        .map_err(|_| ApiError::NotFound("Attachment"))?;
+    Ok(row)
+}
+
+/// Removes an attachment from its note (same rights as editing the note).
+pub async fn delete<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    actor: &Actor,
+    id: i64,
+) -> ApiResult<()> {
+    let txn = db.begin().await?;
+    let row = get(&txn, actor, id).await?;
+    if let Some(note) = row.note_id {
+        notes::require_editable(&txn, actor, note, "removing an attachment").await?;
+    }
+    attachment::Entity::delete_by_id(id).exec(&txn).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_types_are_made_safe() {
+        assert_eq!(safe_filename("../../etc/passwd"), "passwd");
+        assert_eq!(safe_filename("C:\\x\\report \"q3\".pdf"), "report q3.pdf");
+        assert_eq!(safe_filename(".."), "file");
+        assert_eq!(
+            safe_content_type(Some("Text/Plain; charset=utf-8")),
+            "text/plain"
+        );
+        assert_eq!(
+            safe_content_type(Some("text/html\r\nX: y")),
+            "application/octet-stream"
+        );
+        assert_eq!(safe_content_type(None), "application/octet-stream");
+    }
+}
