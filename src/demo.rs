@@ -6,7 +6,8 @@
 //! Ana created six of them (so she holds `ADMIN` there) and has `WRITE` on four more, Ben has
 //! `READ` on five. Three task types (Call suggests a Meeting two days later), two labels, a
 //! message template, three notes on Maria Garcia (team, Ana's private one, one shared with the
-//! customer) and a few planned calls.
+//! customer) and a few planned calls. Two channels (the Sales line, Ana may write on it; the
+//! Support mailbox, Ben may read it) and conversations on both.
 
 use sea_orm::{
     DatabaseConnection, DatabaseTransaction, EntityTrait, PaginatorTrait, TransactionTrait,
@@ -18,8 +19,10 @@ use crate::{
     error::{ApiError, ApiResult},
     service::{
         access::AccessLevel,
+        channels::{self, ChannelKind},
         collaborators,
         contacts::{self, AddressInput, CreateContact, EmailInput, PhoneInput},
+        conversations::{self, NewMessage},
         notes::{self, AttachedTo, CreateNote, Visibility},
         now, organizations,
         settings::{self, TaskTypeInput, TemplateInput},
@@ -164,6 +167,7 @@ async fn seed(db: &DatabaseTransaction) -> ApiResult<Option<entity::user::Model>
         collaborators::grant(db, &owner_actor, *id, ben.id, AccessLevel::Read).await?;
     }
     seed_notes_and_tasks(db, &owner_actor, &ana_actor, &contact_ids).await?;
+    seed_conversations(db, &owner_actor, &ana_actor, ana.id, ben.id, &contact_ids).await?;
     users::insert_unchecked(
         db,
         org.id,
@@ -176,6 +180,90 @@ async fn seed(db: &DatabaseTransaction) -> ApiResult<Option<entity::user::Model>
     .await?;
     tracing::info!(organization = org.id, "created the demo organization");
     Ok(Some(owner))
+}
+
+/// Two channels and a few conversations, so the playground shows an inbox: Ana may write on
+/// the sales line, Ben may read the support mailbox.
+async fn seed_conversations(
+    db: &DatabaseTransaction,
+    owner: &auth::Actor,
+    ana: &auth::Actor,
+    ana_id: i64,
+    ben_id: i64,
+    contacts: &[i64],
+) -> ApiResult<()> {
+    let sales = channels::create(
+        db,
+        owner,
+        ChannelKind::Phone,
+        "+1 415 555 0000",
+        "Sales line",
+    )
+    .await?
+    .channel
+    .id;
+    let support = channels::create(
+        db,
+        owner,
+        ChannelKind::Email,
+        "support@demo.test",
+        "Support",
+    )
+    .await?
+    .channel
+    .id;
+    channels::grant(db, owner, sales, ana_id, AccessLevel::Write).await?;
+    channels::grant(db, owner, support, ben_id, AccessLevel::Read).await?;
+    let message = |contact: i64, channel: i64, body: &str| NewMessage {
+        contact_id: contact,
+        channel_id: channel,
+        body: body.into(),
+        sent_at: None,
+        external_id: None,
+    };
+    conversations::send(
+        db,
+        ana,
+        message(
+            contacts[0],
+            sales,
+            "Hi Maria, the renewal offer is on its way.",
+        ),
+    )
+    .await?;
+    conversations::record_inbound(
+        db,
+        owner,
+        message(
+            contacts[0],
+            sales,
+            "Great, thanks Ana! Can we talk on Friday?",
+        ),
+    )
+    .await?;
+    conversations::record_inbound(
+        db,
+        owner,
+        message(contacts[1], support, "My invoice shows the wrong address."),
+    )
+    .await?;
+    conversations::send(
+        db,
+        owner,
+        message(
+            contacts[1],
+            support,
+            "Sorry James, we have fixed it and sent a new invoice.",
+        ),
+    )
+    .await?;
+    conversations::record_inbound(
+        db,
+        owner,
+        message(contacts[2], sales, "Do you ship to Canada?"),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Settings, notes and tasks, so the timeline, notes and task lists have something to show.

@@ -34,6 +34,14 @@ pub enum Kind {
     Attachment,
     /// A reminder.
     Reminder,
+    /// A channel.
+    Channel,
+    /// A grant on a channel.
+    ChannelCollaborator,
+    /// A conversation.
+    Conversation,
+    /// A message.
+    Message,
 }
 
 impl Kind {
@@ -53,6 +61,10 @@ impl Kind {
             Self::MessageTemplate => "MessageTemplate",
             Self::Attachment => "Attachment",
             Self::Reminder => "Reminder",
+            Self::Channel => "Channel",
+            Self::ChannelCollaborator => "ChannelCollaborator",
+            Self::Conversation => "Conversation",
+            Self::Message => "Message",
         }
     }
 
@@ -71,6 +83,10 @@ impl Kind {
             Self::MessageTemplate,
             Self::Attachment,
             Self::Reminder,
+            Self::Channel,
+            Self::ChannelCollaborator,
+            Self::Conversation,
+            Self::Message,
         ]
         .into_iter()
         .find(|k| k.name() == name)

@@ -4,13 +4,18 @@
 //! the database can change without changing the public contract.
 
 pub mod attachment;
+pub mod channel;
+pub mod channel_collaborator;
 pub mod contact;
 pub mod contact_address;
 pub mod contact_collaborator;
 pub mod contact_email;
 pub mod contact_phone;
+pub mod conversation;
+pub mod conversation_read;
 pub mod instance_setting;
 pub mod label;
+pub mod message;
 pub mod message_template;
 pub mod note;
 pub mod note_label;

@@ -32,6 +32,8 @@ pub struct Model {
     pub audience: String,
     /// The one user who sees a `PRIVATE` event.
     pub audience_user_id: Option<i64>,
+    /// For a `CHANNEL` event (a message): the channel the viewer also needs access to.
+    pub audience_channel_id: Option<i64>,
 }
 
 /// No relations are declared: queries join explicitly so that every one filters by organization.

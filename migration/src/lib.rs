@@ -10,6 +10,7 @@ use sea_orm_migration::sea_orm::DbBackend;
 mod m20261123_000001_foundation;
 mod m20261123_000002_timeline_audience;
 mod m20261123_000003_notes_tasks;
+mod m20261123_000004_conversations;
 
 /// Runs Threadline's migrations in order.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_foundation::Migration),
             Box::new(m20261123_000002_timeline_audience::Migration),
             Box::new(m20261123_000003_notes_tasks::Migration),
+            Box::new(m20261123_000004_conversations::Migration),
         ]
     }
 }

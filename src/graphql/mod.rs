@@ -2,6 +2,7 @@
 
 pub mod connection;
 pub mod context;
+pub mod conversations;
 pub mod extension;
 pub mod loaders;
 pub mod mutation;

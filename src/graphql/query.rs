@@ -5,6 +5,10 @@ use async_graphql::{Context, ID, MergedObject, Object, Result, connection::Conne
 use super::{
     connection::{decode_cursor, id_connection, page_size},
     context::ContextExt,
+    conversations::{
+        Channel, Conversation, ConversationConnectionFields, ConversationFilter, Message,
+        inbox_page,
+    },
     notes::{Note, NoteConnectionFields, NoteFilter, notes_page},
     prefetch,
     settings::SettingsQuery,
@@ -58,6 +62,18 @@ impl CoreQuery {
                 .await?
                 .remove(&id)
                 .map(|t| Node::Task(Task::single(t))),
+            Some((Kind::Conversation, id)) => service::conversations::get_many(db, actor, &[id])
+                .await?
+                .remove(&id)
+                .map(|c| Node::Conversation(Conversation::single(c))),
+            Some((Kind::Message, id)) => service::conversations::messages_by_id(db, actor, &[id])
+                .await?
+                .remove(&id)
+                .map(|m| Node::Message(Message::single(m))),
+            Some((Kind::Channel, id)) => service::channels::get_many(db, actor, &[id])
+                .await?
+                .remove(&id)
+                .map(|c| Node::Channel(Channel(c))),
             _ => None,
         };
         Ok(found)
@@ -180,6 +196,38 @@ impl CoreQuery {
         let id = ids::decode(Kind::Task, &id)?;
         Ok(Task::single(
             service::tasks::get(ctx.db()?, actor, id).await?,
+        ))
+    }
+
+    /// The channels the caller may use: all of the organization's for owners and admins,
+    /// granted ones for members.
+    async fn channels(&self, ctx: &Context<'_>) -> Result<Vec<Channel>> {
+        let actor = ctx.actor()?;
+        Ok(service::channels::list(ctx.db()?, actor)
+            .await?
+            .into_iter()
+            .map(Channel)
+            .collect())
+    }
+
+    /// The caller's inbox, newest activity first: conversations whose contact and channel the
+    /// caller may both read.
+    async fn conversations(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<ConversationFilter>,
+    ) -> Result<Connection<String, Conversation, ConversationConnectionFields>> {
+        inbox_page(ctx, None, first, after, filter).await
+    }
+
+    /// One conversation by ID; `NOT_FOUND` without access to its contact and channel.
+    async fn conversation(&self, ctx: &Context<'_>, id: ID) -> Result<Conversation> {
+        let actor = ctx.actor()?;
+        let id = ids::decode(Kind::Conversation, &id)?;
+        Ok(Conversation::single(
+            service::conversations::get(ctx.db()?, actor, id).await?,
         ))
     }
 

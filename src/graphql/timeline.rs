@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use super::{
     connection::page_size,
     context::ContextExt,
+    conversations::Message,
     notes::Note,
     tasks::Task,
     types::{Contact, User},
@@ -46,6 +47,8 @@ pub enum TimelineSubject {
     Note(Note),
     /// A task.
     Task(Task),
+    /// A message.
+    Message(Message),
 }
 
 /// Rows a timeline page mentions, loaded once for the page.
@@ -55,6 +58,7 @@ struct PagePrefetch {
     contacts: HashMap<i64, VisibleContact>,
     notes: HashMap<i64, entity::note::Model>,
     tasks: HashMap<i64, entity::task::Model>,
+    messages: HashMap<i64, entity::message::Model>,
 }
 
 /// One thing that happened to a contact.
@@ -109,6 +113,12 @@ impl TimelineEvent {
                 .get(&self.row.subject_id)
                 .cloned()
                 .map(|t| TimelineSubject::Task(Task::single(t))),
+            "Message" => self
+                .prefetch
+                .messages
+                .get(&self.row.subject_id)
+                .cloned()
+                .map(|m| TimelineSubject::Message(Message::single(m))),
             _ => None,
         }
     }
@@ -206,6 +216,11 @@ pub async fn page(
         let tasks = subjects("Task");
         if !tasks.is_empty() {
             prefetch.tasks = service::tasks::get_many(db, actor, &tasks).await?;
+        }
+        let messages = subjects("Message");
+        if !messages.is_empty() {
+            prefetch.messages =
+                service::conversations::messages_by_id(db, actor, &messages).await?;
         }
     }
     let prefetch = Arc::new(prefetch);

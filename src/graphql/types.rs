@@ -11,6 +11,10 @@ use chrono::{DateTime, Utc};
 
 use super::{
     context::ContextExt,
+    conversations::{
+        Channel, Conversation, ConversationConnectionFields, ConversationFilter, Message,
+        inbox_page,
+    },
     notes::{Note, NoteConnectionFields, NoteFilter, notes_page},
     prefetch::Prefetch,
     tasks::{Task, TaskConnectionFields, TaskFilter, TaskOrder, tasks_page},
@@ -42,6 +46,12 @@ pub enum Node {
     Note(Note),
     /// A task.
     Task(Task),
+    /// A conversation.
+    Conversation(Conversation),
+    /// A message.
+    Message(Message),
+    /// A channel.
+    Channel(Channel),
 }
 
 /// Whether a user is staff or a customer.
@@ -336,6 +346,16 @@ impl Contact {
         order_by: Option<TaskOrder>,
     ) -> Result<Connection<String, Task, TaskConnectionFields>> {
         tasks_page(ctx, Some(self.id_()), first, after, filter, order_by).await
+    }
+    /// Conversations with this contact the caller may see (needs access to the channel too).
+    async fn conversations(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<ConversationFilter>,
+    ) -> Result<Connection<String, Conversation, ConversationConnectionFields>> {
+        inbox_page(ctx, Some(self.id_()), first, after, filter).await
     }
     /// The contact's timeline, newest first (see `Query.timeline`).
     async fn timeline(

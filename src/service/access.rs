@@ -98,3 +98,28 @@ pub fn contact_visible(sql: &mut Sql, actor: &Actor, contact_column: &str) {
         }
     }
 }
+
+/// Appends a condition that holds when channel `channel_column` is visible to `actor`: every
+/// channel of the organization for owners and admins, granted ones for members, none for
+/// customer users.
+pub fn channel_visible(sql: &mut Sql, actor: &Actor, channel_column: &str) {
+    match actor.kind {
+        ActorKind::Staff(_) if actor.is_org_admin() => {
+            sql.push("1 = 1");
+        }
+        ActorKind::Staff(_) => {
+            sql.push(
+                "EXISTS (SELECT 1 FROM channel_collaborators vcg WHERE vcg.organization_id = ",
+            )
+            .bind(actor.org_id)
+            .push(" AND vcg.user_id = ")
+            .bind(actor.user_id)
+            .push(" AND vcg.channel_id = ")
+            .push(channel_column)
+            .push(")");
+        }
+        ActorKind::Customer { .. } => {
+            sql.push("1 = 0");
+        }
+    }
+}

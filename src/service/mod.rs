@@ -3,8 +3,10 @@
 
 pub mod access;
 pub mod attachments;
+pub mod channels;
 pub mod collaborators;
 pub mod contacts;
+pub mod conversations;
 pub mod notes;
 pub mod organizations;
 pub mod settings;

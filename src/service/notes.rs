@@ -654,8 +654,8 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     if visibility != old_visibility {
         let (audience, user) = match visibility.audience(row.author_id) {
             Audience::Private(user) => ("PRIVATE", Some(user)),
-            Audience::Team => ("TEAM", None),
             Audience::Customer => ("CUSTOMER", None),
+            Audience::Team | Audience::Channel(_) => ("TEAM", None),
         };
         entity::timeline_event::Entity::update_many()
             .col_expr(entity::timeline_event::Column::Audience, audience.into())

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, FromQueryResult};
 use serde_json::Value;
 
-use super::{Page, contacts, now, sql::Sql};
+use super::{Page, access, contacts, now, sql::Sql};
 use crate::{
     auth::{Actor, ActorKind},
     error::ApiResult,
@@ -19,14 +19,17 @@ pub enum Audience {
     Customer,
     /// Only this user.
     Private(i64),
+    /// Staff with access to the contact and to this channel (messages).
+    Channel(i64),
 }
 
 impl Audience {
-    fn columns(self) -> (&'static str, Option<i64>) {
+    fn columns(self) -> (&'static str, Option<i64>, Option<i64>) {
         match self {
-            Self::Team => ("TEAM", None),
-            Self::Customer => ("CUSTOMER", None),
-            Self::Private(user) => ("PRIVATE", Some(user)),
+            Self::Team => ("TEAM", None, None),
+            Self::Customer => ("CUSTOMER", None, None),
+            Self::Private(user) => ("PRIVATE", Some(user), None),
+            Self::Channel(channel) => ("CHANNEL", None, Some(channel)),
         }
     }
 }
@@ -138,10 +141,11 @@ pub async fn record<C: ConnectionTrait>(
     actor: &Actor,
     event: NewEvent<'_>,
 ) -> ApiResult<()> {
-    let (audience, audience_user_id) = event.audience.columns();
+    let (audience, audience_user_id, audience_channel_id) = event.audience.columns();
     entity::timeline_event::ActiveModel {
         audience: Set(audience.to_owned()),
         audience_user_id: Set(audience_user_id),
+        audience_channel_id: Set(audience_channel_id),
         organization_id: Set(actor.org_id),
         contact_id: Set(event.contact_id),
         occurred_at: Set(now()),
@@ -184,7 +188,9 @@ pub fn push_event_visible(sql: &mut Sql, actor: &Actor) {
         ActorKind::Staff(_) => {
             sql.push(" AND (e.audience IN ('TEAM', 'CUSTOMER') OR (e.audience = 'PRIVATE' AND e.audience_user_id = ")
                 .bind(actor.user_id)
-                .push("))");
+                .push(") OR (e.audience = 'CHANNEL' AND ");
+            access::channel_visible(sql, actor, "e.audience_channel_id");
+            sql.push("))");
         }
         ActorKind::Customer { .. } => {
             sql.push(" AND e.audience = 'CUSTOMER'");

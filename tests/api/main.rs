@@ -5,6 +5,7 @@ mod access;
 mod attachments;
 mod auth;
 mod contacts;
+mod conversations;
 mod helpers;
 mod notes;
 mod playground;

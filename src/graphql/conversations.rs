@@ -1,0 +1,510 @@
+//! Channels, conversations and messages in GraphQL, and the inbox.
+
+use std::{collections::HashMap, sync::Arc};
+
+use async_graphql::{
+    Context, ID, InputObject, Object, Result,
+    connection::{Connection, Edge, EmptyFields},
+};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Utc};
+
+use super::{
+    connection::{decode_cursor as decode_id_cursor, encode_cursor as encode_id_cursor, page_size},
+    context::ContextExt,
+    prefetch::Prefetch,
+    types::{Contact, User},
+};
+use crate::{
+    error::{ApiError, ApiResult},
+    ids::{self, Kind},
+    service::{
+        self,
+        access::AccessLevel,
+        channels::{ChannelKind, VisibleChannel},
+        contacts::VisibleContact,
+        conversations::{
+            ConversationFilter as ServiceFilter, DeliveryStatus, Direction, InboxCursor, NewMessage,
+        },
+    },
+};
+
+/// A phone number or email identity the organization talks through.
+pub struct Channel(pub VisibleChannel);
+
+#[Object]
+impl Channel {
+    /// The channel's opaque ID.
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::Channel, self.0.channel.id)
+    }
+    /// `PHONE` or `EMAIL`.
+    async fn kind(&self) -> Option<ChannelKind> {
+        ChannelKind::parse(&self.0.channel.kind)
+    }
+    /// The number (E.164) or email address.
+    async fn address(&self) -> &str {
+        &self.0.channel.address
+    }
+    /// A name for people.
+    async fn display_name(&self) -> &str {
+        &self.0.channel.display_name
+    }
+    /// The caller's access: `ADMIN` for owners and admins, the grant's level for members.
+    async fn my_access(&self) -> AccessLevel {
+        self.0.access
+    }
+    /// Who may use the channel.
+    async fn collaborators(&self, ctx: &Context<'_>) -> Result<Vec<ChannelCollaborator>> {
+        let rows = service::channels::collaborators_of(
+            ctx.db()?,
+            ctx.actor()?.org_id,
+            &[self.0.channel.id],
+        )
+        .await?;
+        Ok(rows.into_iter().map(ChannelCollaborator).collect())
+    }
+}
+
+/// A user's access to a channel.
+pub struct ChannelCollaborator(pub entity::channel_collaborator::Model);
+
+#[Object]
+impl ChannelCollaborator {
+    /// The grant's opaque ID.
+    async fn id(&self) -> ID {
+        ids::encode(Kind::ChannelCollaborator, self.0.id)
+    }
+    /// The user who has access.
+    async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        Ok(ctx
+            .loaders()?
+            .users
+            .load_one(self.0.user_id)
+            .await?
+            .map(User))
+    }
+    /// The access level.
+    async fn access(&self) -> Option<AccessLevel> {
+        AccessLevel::parse(&self.0.access)
+    }
+    /// Who granted it.
+    async fn granted_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        Ok(ctx
+            .loaders()?
+            .users
+            .load_one(self.0.granted_by)
+            .await?
+            .map(User))
+    }
+    /// When it was granted or last changed.
+    async fn granted_at(&self) -> DateTime<Utc> {
+        self.0.granted_at
+    }
+}
+
+/// A message in a conversation.
+pub struct Message {
+    row: entity::message::Model,
+    users: Option<Arc<HashMap<i64, entity::user::Model>>>,
+}
+
+impl Message {
+    /// A message read on its own.
+    pub fn single(row: entity::message::Model) -> Self {
+        Self { row, users: None }
+    }
+}
+
+#[Object]
+impl Message {
+    /// The message's opaque ID.
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::Message, self.row.id)
+    }
+    /// `OUTBOUND` (to the contact) or `INBOUND` (from the contact).
+    async fn direction(&self) -> Option<Direction> {
+        Direction::parse(&self.row.direction)
+    }
+    /// The text.
+    async fn body(&self) -> &str {
+        &self.row.body
+    }
+    /// Who sent it (outbound messages).
+    async fn author(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let Some(id) = self.row.author_id else {
+            return Ok(None);
+        };
+        if let Some(users) = &self.users {
+            return Ok(users.get(&id).cloned().map(User));
+        }
+        Ok(ctx.loaders()?.users.load_one(id).await?.map(User))
+    }
+    /// When it was sent.
+    async fn sent_at(&self) -> DateTime<Utc> {
+        self.row.sent_at
+    }
+    /// The delivery state integrations report.
+    async fn status(&self) -> Option<DeliveryStatus> {
+        DeliveryStatus::parse(&self.row.status)
+    }
+    /// The carrier's or mail system's id.
+    async fn external_id(&self) -> Option<&str> {
+        self.row.external_id.as_deref()
+    }
+    /// The conversation it belongs to.
+    async fn conversation(&self, ctx: &Context<'_>) -> Result<Option<Conversation>> {
+        let found =
+            service::conversations::get_many(ctx.db()?, ctx.actor()?, &[self.row.conversation_id])
+                .await?;
+        Ok(found.into_values().next().map(Conversation::single))
+    }
+}
+
+/// Rows an inbox page mentions, loaded once for the page.
+#[derive(Default)]
+struct InboxPage {
+    contacts: Option<HashMap<i64, VisibleContact>>,
+    contact_rows: Option<Arc<Prefetch>>,
+    channels: Option<HashMap<i64, VisibleChannel>>,
+    last_messages: Option<HashMap<i64, entity::message::Model>>,
+    unread: Option<HashMap<i64, i64>>,
+    users: Option<Arc<HashMap<i64, entity::user::Model>>>,
+}
+
+/// The conversation between a contact and the organization over one channel.
+pub struct Conversation {
+    row: entity::conversation::Model,
+    page: Arc<InboxPage>,
+}
+
+impl Conversation {
+    /// A conversation read on its own.
+    pub fn single(row: entity::conversation::Model) -> Self {
+        Self {
+            row,
+            page: Arc::default(),
+        }
+    }
+}
+
+#[Object]
+impl Conversation {
+    /// The conversation's opaque ID.
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::Conversation, self.row.id)
+    }
+    /// The contact.
+    async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>> {
+        let id = self.row.contact_id;
+        let found = match &self.page.contacts {
+            Some(map) => map.get(&id).cloned(),
+            None => service::contacts::get_many(ctx.db()?, ctx.actor()?, &[id])
+                .await?
+                .remove(&id),
+        };
+        Ok(found.map(|c| match &self.page.contact_rows {
+            Some(rows) => Contact::with_prefetch(c, rows.clone()),
+            None => Contact::new(c),
+        }))
+    }
+    /// The channel.
+    async fn channel(&self, ctx: &Context<'_>) -> Result<Option<Channel>> {
+        let id = self.row.channel_id;
+        let found = match &self.page.channels {
+            Some(map) => map.get(&id).cloned(),
+            None => service::channels::get_many(ctx.db()?, ctx.actor()?, &[id])
+                .await?
+                .remove(&id),
+        };
+        Ok(found.map(Channel))
+    }
+    /// The newest message.
+    async fn last_message(&self, ctx: &Context<'_>) -> Result<Option<Message>> {
+        let Some(id) = self.row.last_message_id else {
+            return Ok(None);
+        };
+        let found = match &self.page.last_messages {
+            Some(map) => map.get(&id).cloned(),
+            None => {
+                service::conversations::messages_of_visible(ctx.db()?, ctx.actor()?.org_id, &[id])
+                    .await?
+                    .remove(&id)
+            }
+        };
+        Ok(found.map(|row| Message {
+            row,
+            users: self.page.users.clone(),
+        }))
+    }
+    /// When the newest message was sent (the inbox order).
+    async fn last_message_at(&self) -> DateTime<Utc> {
+        self.row.last_message_at
+    }
+    /// Inbound messages the caller has not read (each user has their own read state).
+    async fn unread_count(&self, ctx: &Context<'_>) -> Result<i64> {
+        if let Some(map) = &self.page.unread {
+            return Ok(map.get(&self.row.id).copied().unwrap_or(0));
+        }
+        let counts =
+            service::conversations::unread_counts(ctx.db()?, ctx.actor()?, &[self.row.id]).await?;
+        Ok(counts.get(&self.row.id).copied().unwrap_or(0))
+    }
+    /// The messages, newest first.
+    async fn messages(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, Message, EmptyFields>> {
+        let limit = page_size(first)?;
+        let before = decode_id_cursor(after.as_deref())?;
+        let page = service::conversations::messages(
+            ctx.db()?,
+            ctx.actor()?.org_id,
+            self.row.id,
+            before,
+            limit,
+        )
+        .await?;
+        let mut connection = Connection::new(before.is_some(), page.has_next);
+        connection.edges = page
+            .rows
+            .into_iter()
+            .map(|row| Edge::new(encode_id_cursor(row.id), Message::single(row)))
+            .collect();
+        Ok(connection)
+    }
+    /// When the conversation started.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.row.created_at
+    }
+}
+
+/// The inbox filter.
+#[derive(InputObject, Default)]
+pub struct ConversationFilter {
+    /// Conversations with this contact.
+    pub contact_id: Option<ID>,
+    /// Conversations over this channel.
+    pub channel_id: Option<ID>,
+    /// `true`: only conversations with inbound messages the caller has not read.
+    #[graphql(default = false)]
+    pub unread: bool,
+}
+
+/// Extra fields of the inbox connection.
+pub struct ConversationConnectionFields {
+    filter: ServiceFilter,
+}
+
+#[Object]
+impl ConversationConnectionFields {
+    /// How many conversations match (all pages).
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
+        Ok(service::conversations::count(ctx.db()?, ctx.actor()?, &self.filter).await?)
+    }
+}
+
+fn encode_cursor(row: &entity::conversation::Model) -> String {
+    URL_SAFE_NO_PAD.encode(format!(
+        "c:{}:{}",
+        row.last_message_at.timestamp_micros(),
+        row.id
+    ))
+}
+
+fn decode_cursor(cursor: Option<&str>) -> ApiResult<Option<InboxCursor>> {
+    let Some(cursor) = cursor else {
+        return Ok(None);
+    };
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| {
+            let (micros, id) = s.strip_prefix("c:")?.split_once(':')?;
+            Some(InboxCursor {
+                at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+                id: id.parse().ok()?,
+            })
+        })
+        .map(Some)
+        .ok_or_else(|| ApiError::bad_input("after", "is not a cursor this inbox gave out"))
+}
+
+/// Resolves an inbox page (`conversations` and `Contact.conversations`).
+pub async fn inbox_page(
+    ctx: &Context<'_>,
+    contact_id: Option<i64>,
+    first: Option<i32>,
+    after: Option<String>,
+    filter: Option<ConversationFilter>,
+) -> Result<Connection<String, Conversation, ConversationConnectionFields>> {
+    let actor = ctx.actor()?;
+    let db = ctx.db()?;
+    let limit = page_size(first)?;
+    let cursor = decode_cursor(after.as_deref())?;
+    let filter = filter.unwrap_or_default();
+    let service_filter = ServiceFilter {
+        contact_id: match contact_id {
+            Some(id) => Some(id),
+            None => filter
+                .contact_id
+                .map(|id| ids::decode(Kind::Contact, &id))
+                .transpose()?,
+        },
+        channel_id: filter
+            .channel_id
+            .map(|id| ids::decode(Kind::Channel, &id))
+            .transpose()?,
+        unread: filter.unread,
+    };
+    let page = service::conversations::list(db, actor, &service_filter, cursor, limit).await?;
+
+    // One statement for each kind of related row the page asks for.
+    let nodes = [
+        ctx.look_ahead().field("edges").field("node"),
+        ctx.look_ahead().field("nodes"),
+    ];
+    let asks = |name: &str| nodes.iter().any(|n| n.field(name).exists());
+    let mut prefetch = InboxPage::default();
+    if !page.rows.is_empty() {
+        let distinct = |f: fn(&entity::conversation::Model) -> Option<i64>| {
+            let mut ids: Vec<i64> = page.rows.iter().filter_map(f).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids
+        };
+        if asks("contact") {
+            let contacts =
+                service::contacts::get_many(db, actor, &distinct(|c| Some(c.contact_id))).await?;
+            let selections = [nodes[0].field("contact"), nodes[1].field("contact")];
+            let rows: Vec<VisibleContact> = contacts.values().cloned().collect();
+            prefetch.contact_rows = Some(super::prefetch::contacts(ctx, &selections, &rows).await?);
+            prefetch.contacts = Some(contacts);
+        }
+        if asks("channel") {
+            prefetch.channels = Some(
+                service::channels::get_many(db, actor, &distinct(|c| Some(c.channel_id))).await?,
+            );
+        }
+        if asks("lastMessage") {
+            let messages = service::conversations::messages_of_visible(
+                db,
+                actor.org_id,
+                &distinct(|c| c.last_message_id),
+            )
+            .await?;
+            if nodes
+                .iter()
+                .any(|n| n.field("lastMessage").field("author").exists())
+            {
+                let mut authors: Vec<i64> = messages.values().filter_map(|m| m.author_id).collect();
+                authors.sort_unstable();
+                authors.dedup();
+                prefetch.users = Some(Arc::new(
+                    service::users::get_many(db, actor, &authors).await?,
+                ));
+            }
+            prefetch.last_messages = Some(messages);
+        }
+        if asks("unreadCount") {
+            prefetch.unread = Some(
+                service::conversations::unread_counts(db, actor, &distinct(|c| Some(c.id))).await?,
+            );
+        }
+    }
+    let prefetch = Arc::new(prefetch);
+    let mut connection = Connection::with_additional_fields(
+        cursor.is_some(),
+        page.has_next,
+        ConversationConnectionFields {
+            filter: service_filter,
+        },
+    );
+    connection.edges = page
+        .rows
+        .into_iter()
+        .map(|row| {
+            Edge::new(
+                encode_cursor(&row),
+                Conversation {
+                    row,
+                    page: prefetch.clone(),
+                },
+            )
+        })
+        .collect();
+    Ok(connection)
+}
+
+/// What `sendMessage` takes.
+#[derive(InputObject)]
+pub struct SendMessageInput {
+    /// The contact (`WRITE` access).
+    pub contact_id: ID,
+    /// The channel (`WRITE` access).
+    pub channel_id: ID,
+    /// The text (1 to 10000 characters).
+    pub body: String,
+}
+
+/// What `recordInboundMessage` takes.
+#[derive(InputObject)]
+pub struct InboundMessageInput {
+    /// The contact who wrote.
+    pub contact_id: ID,
+    /// The channel it arrived on (`WRITE` access).
+    pub channel_id: ID,
+    /// The text.
+    pub body: String,
+    /// When the contact sent it (default: now).
+    pub sent_at: Option<DateTime<Utc>>,
+    /// The carrier's or mail system's id.
+    pub external_id: Option<String>,
+}
+
+impl SendMessageInput {
+    /// The service input.
+    pub fn into_service(self) -> ApiResult<NewMessage> {
+        Ok(NewMessage {
+            contact_id: ids::decode(Kind::Contact, &self.contact_id)?,
+            channel_id: ids::decode(Kind::Channel, &self.channel_id)?,
+            body: self.body,
+            sent_at: None,
+            external_id: None,
+        })
+    }
+}
+
+impl InboundMessageInput {
+    /// The service input.
+    pub fn into_service(self) -> ApiResult<NewMessage> {
+        Ok(NewMessage {
+            contact_id: ids::decode(Kind::Contact, &self.contact_id)?,
+            channel_id: ids::decode(Kind::Channel, &self.channel_id)?,
+            body: self.body,
+            sent_at: self.sent_at,
+            external_id: self.external_id,
+        })
+    }
+}
+
+/// What `createChannel` takes.
+#[derive(InputObject)]
+pub struct CreateChannelInput {
+    /// `PHONE` or `EMAIL`.
+    pub kind: ChannelKind,
+    /// The number (with country code) or email address.
+    pub address: String,
+    /// A name for people.
+    pub display_name: String,
+}
+
+/// What `updateChannel` takes.
+#[derive(InputObject)]
+pub struct UpdateChannelInput {
+    /// A new name for people.
+    pub display_name: String,
+}

@@ -1,0 +1,624 @@
+//! Conversations between a contact and the organization over a channel. A user sees a
+//! conversation only with at least `READ` on both its contact and its channel; the inbox query
+//! joins both grant tables in SQL.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use entity::{contact, conversation, conversation_read, message};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult,
+    IntoActiveModel, QueryFilter, TransactionSession, TransactionTrait, sea_query::OnConflict,
+};
+use serde_json::json;
+
+use super::{
+    Page,
+    access::AccessLevel,
+    channels, contacts, notes, now,
+    sql::Sql,
+    timeline::{self, Audience, EventKind, NewEvent},
+};
+use crate::{
+    auth::{Actor, ActorKind},
+    error::{ApiError, ApiResult},
+};
+
+/// Which way a message went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, async_graphql::Enum)]
+pub enum Direction {
+    /// From the organization to the contact.
+    Outbound,
+    /// From the contact.
+    Inbound,
+}
+
+impl Direction {
+    /// The stored text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Outbound => "OUTBOUND",
+            Self::Inbound => "INBOUND",
+        }
+    }
+
+    /// Parses the stored text.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "OUTBOUND" => Some(Self::Outbound),
+            "INBOUND" => Some(Self::Inbound),
+            _ => None,
+        }
+    }
+}
+
+/// A message's delivery state, as integrations report it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, async_graphql::Enum)]
+pub enum DeliveryStatus {
+    /// Waiting to be sent.
+    Queued,
+    /// Handed to the carrier or mail system.
+    Sent,
+    /// Delivered to the contact.
+    Delivered,
+    /// Could not be delivered.
+    Failed,
+    /// Read by the contact.
+    Read,
+}
+
+impl DeliveryStatus {
+    /// The stored text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "QUEUED",
+            Self::Sent => "SENT",
+            Self::Delivered => "DELIVERED",
+            Self::Failed => "FAILED",
+            Self::Read => "READ",
+        }
+    }
+
+    /// Parses the stored text.
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            Self::Queued,
+            Self::Sent,
+            Self::Delivered,
+            Self::Failed,
+            Self::Read,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+/// The inbox filter.
+#[derive(Clone, Debug, Default)]
+pub struct ConversationFilter {
+    /// Conversations with this contact.
+    pub contact_id: Option<i64>,
+    /// Conversations over this channel.
+    pub channel_id: Option<i64>,
+    /// Only conversations with inbound messages the caller has not read.
+    pub unread: bool,
+}
+
+/// A position in the inbox: the last activity time and the id.
+#[derive(Clone, Copy, Debug)]
+pub struct InboxCursor {
+    /// The conversation's last activity.
+    pub at: DateTime<Utc>,
+    /// The conversation id.
+    pub id: i64,
+}
+
+/// A message to send or record.
+#[derive(Clone, Debug)]
+pub struct NewMessage {
+    /// The contact.
+    pub contact_id: i64,
+    /// The channel.
+    pub channel_id: i64,
+    /// The text.
+    pub body: String,
+    /// When it was sent (inbound; default now).
+    pub sent_at: Option<DateTime<Utc>>,
+    /// The carrier's or mail system's id (inbound).
+    pub external_id: Option<String>,
+}
+
+/// Appends `FROM conversations cv ... WHERE` with the access rule: owners and admins see every
+/// conversation of the organization; members need a grant on the contact and one on the
+/// channel (inner joins on both grant tables); customer users see none.
+fn conversations_from(sql: &mut Sql, actor: &Actor) {
+    match actor.kind {
+        ActorKind::Staff(_) if actor.is_org_admin() => {
+            sql.push(" FROM conversations cv WHERE cv.organization_id = ")
+                .bind(actor.org_id);
+        }
+        ActorKind::Staff(_) => {
+            sql.push(
+                " FROM conversations cv \
+                 JOIN contact_collaborators g ON g.organization_id = cv.organization_id AND g.contact_id = cv.contact_id AND g.user_id = ",
+            )
+            .bind(actor.user_id)
+            .push(" JOIN channel_collaborators cg ON cg.organization_id = cv.organization_id AND cg.channel_id = cv.channel_id AND cg.user_id = ")
+            .bind(actor.user_id)
+            .push(" WHERE cv.organization_id = ")
+            .bind(actor.org_id);
+        }
+        ActorKind::Customer { .. } => {
+            sql.push(" FROM conversations cv WHERE 1 = 0");
+        }
+    }
+}
+
+fn unread_condition(sql: &mut Sql, actor: &Actor) {
+    sql.push(" AND EXISTS (SELECT 1 FROM messages um WHERE um.organization_id = cv.organization_id AND um.conversation_id = cv.id AND um.direction = 'INBOUND' AND um.id > COALESCE((SELECT r.last_read_message_id FROM conversation_reads r WHERE r.conversation_id = cv.id AND r.user_id = ")
+        .bind(actor.user_id)
+        .push("), 0))");
+}
+
+fn push_filter(sql: &mut Sql, actor: &Actor, filter: &ConversationFilter) {
+    if let Some(contact) = filter.contact_id {
+        sql.push(" AND cv.contact_id = ").bind(contact);
+    }
+    if let Some(channel) = filter.channel_id {
+        sql.push(" AND cv.channel_id = ").bind(channel);
+    }
+    if filter.unread {
+        unread_condition(sql, actor);
+    }
+}
+
+/// One page of the actor's inbox, newest activity first.
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    filter: &ConversationFilter,
+    after: Option<InboxCursor>,
+    limit: u64,
+) -> ApiResult<Page<conversation::Model>> {
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("SELECT cv.*");
+    conversations_from(&mut sql, actor);
+    push_filter(&mut sql, actor, filter);
+    if let Some(cursor) = after {
+        sql.push(" AND (cv.last_message_at < ")
+            .bind(cursor.at)
+            .push(" OR (cv.last_message_at = ")
+            .bind(cursor.at)
+            .push(" AND cv.id < ")
+            .bind(cursor.id)
+            .push("))");
+    }
+    sql.push(" ORDER BY cv.last_message_at DESC, cv.id DESC LIMIT ")
+        .bind(i64::try_from(limit + 1).unwrap_or(i64::MAX));
+    let rows = conversation::Model::find_by_statement(sql.build())
+        .all(db)
+        .await?;
+    Ok(Page::from_fetched(rows, limit))
+}
+
+/// How many conversations of the inbox match.
+pub async fn count<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    filter: &ConversationFilter,
+) -> ApiResult<i64> {
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("SELECT COUNT(*) AS n");
+    conversations_from(&mut sql, actor);
+    push_filter(&mut sql, actor, filter);
+    Ok(match db.query_one_raw(sql.build()).await? {
+        Some(row) => row.try_get::<i64>("", "n")?,
+        None => 0,
+    })
+}
+
+/// The conversations among `ids` the actor may see.
+pub async fn get_many<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    ids: &[i64],
+) -> ApiResult<HashMap<i64, conversation::Model>> {
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("SELECT cv.*");
+    conversations_from(&mut sql, actor);
+    sql.push(" AND cv.id IN ").bind_list(ids.iter().copied());
+    let rows = conversation::Model::find_by_statement(sql.build())
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|c| (c.id, c)).collect())
+}
+
+/// The conversation `id` if the actor may see it; `NOT_FOUND` otherwise.
+pub async fn get<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    id: i64,
+) -> ApiResult<conversation::Model> {
+    get_many(db, actor, &[id])
+        .await?
+        .remove(&id)
+        .ok_or(ApiError::NotFound("Conversation"))
+}
+
+/// The messages among `ids` whose conversation the actor may see.
+pub async fn messages_by_id<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    ids: &[i64],
+) -> ApiResult<HashMap<i64, message::Model>> {
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("SELECT m.* FROM messages m WHERE m.id IN ")
+        .bind_list(ids.iter().copied())
+        .push(" AND m.conversation_id IN (SELECT cv.id");
+    conversations_from(&mut sql, actor);
+    sql.push(")");
+    let rows = message::Model::find_by_statement(sql.build())
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|m| (m.id, m)).collect())
+}
+
+/// The given messages (of conversations already visible to the caller), by id.
+pub async fn messages_of_visible<C: ConnectionTrait>(
+    db: &C,
+    org: i64,
+    ids: &[i64],
+) -> ApiResult<HashMap<i64, message::Model>> {
+    Ok(message::Entity::find()
+        .filter(message::Column::OrganizationId.eq(org))
+        .filter(message::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| (m.id, m))
+        .collect())
+}
+
+/// One page of a visible conversation's messages, newest first, before message id `before`.
+pub async fn messages<C: ConnectionTrait>(
+    db: &C,
+    org: i64,
+    conversation_id: i64,
+    before: Option<i64>,
+    limit: u64,
+) -> ApiResult<Page<message::Model>> {
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("SELECT m.* FROM messages m WHERE m.organization_id = ")
+        .bind(org)
+        .push(" AND m.conversation_id = ")
+        .bind(conversation_id);
+    if let Some(before) = before {
+        sql.push(" AND m.id < ").bind(before);
+    }
+    sql.push(" ORDER BY m.id DESC LIMIT ")
+        .bind(i64::try_from(limit + 1).unwrap_or(i64::MAX));
+    let rows = message::Model::find_by_statement(sql.build())
+        .all(db)
+        .await?;
+    Ok(Page::from_fetched(rows, limit))
+}
+
+/// The caller's unread inbound messages in each of the given conversations.
+pub async fn unread_counts<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    ids: &[i64],
+) -> ApiResult<HashMap<i64, i64>> {
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("SELECT m.conversation_id AS conversation_id, COUNT(*) AS n FROM messages m LEFT JOIN conversation_reads r ON r.conversation_id = m.conversation_id AND r.user_id = ")
+        .bind(actor.user_id)
+        .push(" WHERE m.organization_id = ")
+        .bind(actor.org_id)
+        .push(" AND m.conversation_id IN ")
+        .bind_list(ids.iter().copied())
+        .push(" AND m.direction = 'INBOUND' AND m.id > COALESCE(r.last_read_message_id, 0) GROUP BY m.conversation_id");
+    let mut counts = HashMap::new();
+    for row in db.query_all_raw(sql.build()).await? {
+        counts.insert(
+            row.try_get::<i64>("", "conversation_id")?,
+            row.try_get::<i64>("", "n")?,
+        );
+    }
+    Ok(counts)
+}
+
+fn body(text: &str) -> ApiResult<String> {
+    super::validate::optional("input.body", Some(text), 10_000)?
+        .ok_or_else(|| ApiError::bad_input("input.body", "must not be empty"))
+}
+
+/// The conversation of (contact, channel), created if it does not exist yet; safe when two
+/// requests create it at once (the unique key decides, both use the same row).
+async fn conversation_for<C: ConnectionTrait>(
+    db: &C,
+    org: i64,
+    contact_id: i64,
+    channel_id: i64,
+    at: DateTime<Utc>,
+) -> ApiResult<conversation::Model> {
+    conversation::Entity::insert(conversation::ActiveModel {
+        organization_id: Set(org),
+        contact_id: Set(contact_id),
+        channel_id: Set(channel_id),
+        last_message_id: Set(None),
+        last_message_at: Set(at),
+        created_at: Set(at),
+        ..Default::default()
+    })
+    .on_conflict(
+        OnConflict::columns([
+            conversation::Column::ContactId,
+            conversation::Column::ChannelId,
+        ])
+        .do_nothing()
+        .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    conversation::Entity::find()
+        .filter(conversation::Column::OrganizationId.eq(org))
+        .filter(conversation::Column::ContactId.eq(contact_id))
+        .filter(conversation::Column::ChannelId.eq(channel_id))
+        .one(db)
+        .await?
+        .ok_or_else(|| ApiError::Internal("conversation vanished".into()))
+}
+
+async fn append<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    conversation: conversation::Model,
+    direction: Direction,
+    input: &NewMessage,
+    channel: &entity::channel::Model,
+    contact_name: &str,
+) -> ApiResult<message::Model> {
+    let at = now();
+    let sent_at = input.sent_at.unwrap_or(at);
+    let text = body(&input.body)?;
+    let row = message::ActiveModel {
+        organization_id: Set(actor.org_id),
+        conversation_id: Set(conversation.id),
+        direction: Set(direction.as_str().to_owned()),
+        body: Set(text.clone()),
+        author_id: Set((direction == Direction::Outbound).then_some(actor.user_id)),
+        sent_at: Set(sent_at),
+        status: Set(match direction {
+            Direction::Outbound => DeliveryStatus::Queued,
+            Direction::Inbound => DeliveryStatus::Delivered,
+        }
+        .as_str()
+        .to_owned()),
+        external_id: Set(input.external_id.clone()),
+        created_at: Set(at),
+        updated_at: Set(at),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    let newer = conversation.last_message_id.is_none() || sent_at >= conversation.last_message_at;
+    if newer {
+        let mut conv = conversation.into_active_model();
+        conv.last_message_id = Set(Some(row.id));
+        conv.last_message_at = Set(sent_at);
+        conv.update(db).await?;
+    }
+    let (kind, summary) = match direction {
+        Direction::Outbound => (
+            EventKind::MessageSent,
+            format!(
+                "{} sent {contact_name} a message via {}: {}",
+                actor.name,
+                channel.display_name,
+                notes::title_of(None, &text)
+            ),
+        ),
+        Direction::Inbound => (
+            EventKind::MessageReceived,
+            format!(
+                "{contact_name} wrote via {}: {}",
+                channel.display_name,
+                notes::title_of(None, &text)
+            ),
+        ),
+    };
+    timeline::record(
+        db,
+        actor,
+        NewEvent {
+            contact_id: input.contact_id,
+            kind,
+            subject_kind: "Message",
+            subject_id: row.id,
+            summary,
+            data: json!({ "channelId": channel.id }),
+            audience: Audience::Channel(channel.id),
+        },
+    )
+    .await?;
+    Ok(row)
+}
+
+/// Sends a message to a contact over a channel: needs `WRITE` on both. The message starts
+/// `QUEUED`; the integration that delivers it reports progress with `updateMessageStatus`.
+pub async fn send<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    actor: &Actor,
+    input: NewMessage,
+) -> ApiResult<message::Model> {
+    actor.require_staff("send messages")?;
+    body(&input.body)?;
+    let txn = db.begin().await?;
+    let contact = contacts::require(
+        &txn,
+        actor,
+        input.contact_id,
+        AccessLevel::Write,
+        "sending a message",
+    )
+    .await?;
+    let channel = channels::require(
+        &txn,
+        actor,
+        input.channel_id,
+        AccessLevel::Write,
+        "sending a message",
+    )
+    .await?;
+    let conv = conversation_for(
+        &txn,
+        actor.org_id,
+        input.contact_id,
+        input.channel_id,
+        now(),
+    )
+    .await?;
+    let row = append(
+        &txn,
+        actor,
+        conv,
+        Direction::Outbound,
+        &NewMessage {
+            sent_at: None,
+            ..input
+        },
+        &channel.channel,
+        &contact.contact.name,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+/// Records a message the contact sent, for the integration that received it: needs `WRITE`
+/// on the channel; the contact must belong to the organization (the integration need not be
+/// able to open it).
+pub async fn record_inbound<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    actor: &Actor,
+    input: NewMessage,
+) -> ApiResult<message::Model> {
+    actor.require_staff("record messages")?;
+    body(&input.body)?;
+    if let Some(id) = &input.external_id
+        && (id.is_empty() || id.len() > 200)
+    {
+        return Err(ApiError::bad_input(
+            "input.externalId",
+            "must be 1 to 200 characters",
+        ));
+    }
+    let txn = db.begin().await?;
+    let channel = channels::require(
+        &txn,
+        actor,
+        input.channel_id,
+        AccessLevel::Write,
+        "recording a message",
+    )
+    .await?;
+    let contact = contact::Entity::find_by_id(input.contact_id)
+        .filter(contact::Column::OrganizationId.eq(actor.org_id))
+        .one(&txn)
+        .await?
+        .ok_or(ApiError::NotFound("Contact"))?;
+    let conv = conversation_for(&txn, actor.org_id, contact.id, channel.channel.id, now()).await?;
+    let row = append(
+        &txn,
+        actor,
+        conv,
+        Direction::Inbound,
+        &input,
+        &channel.channel,
+        &contact.name,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+/// Sets a message's delivery status (integrations): needs `WRITE` on its channel.
+pub async fn update_status<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    actor: &Actor,
+    id: i64,
+    status: DeliveryStatus,
+) -> ApiResult<message::Model> {
+    let txn = db.begin().await?;
+    let row = message::Entity::find_by_id(id)
+        .filter(message::Column::OrganizationId.eq(actor.org_id))
+        .one(&txn)
+        .await?
+        .ok_or(ApiError::NotFound("Message"))?;
+    let conv = conversation::Entity::find_by_id(row.conversation_id)
+        .one(&txn)
+        .await?
+        .ok_or(ApiError::NotFound("Message"))?;
+    channels::require(
+        &txn,
+        actor,
+        conv.channel_id,
+        AccessLevel::Write,
+        "updating a message's status",
+    )
+    .await
+    .map_err(|e| match e {
+        ApiError::NotFound(_) => ApiError::NotFound("Message"),
+        other => other,
+    })?;
+    let mut active = row.into_active_model();
+    active.status = Set(status.as_str().to_owned());
+    active.updated_at = Set(now());
+    let row = active.update(&txn).await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+/// Marks a conversation read up to its newest message, for the caller only.
+pub async fn mark_read<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    id: i64,
+) -> ApiResult<conversation::Model> {
+    let conv = get(db, actor, id).await?;
+    // The highest message id, not the newest by sent time: an inbound message recorded late
+    // with an older time still counts as read.
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("SELECT MAX(m.id) AS last FROM messages m WHERE m.organization_id = ")
+        .bind(actor.org_id)
+        .push(" AND m.conversation_id = ")
+        .bind(conv.id);
+    let last: Option<i64> = match db.query_one_raw(sql.build()).await? {
+        Some(row) => row.try_get("", "last")?,
+        None => None,
+    };
+    let Some(last) = last else {
+        return Ok(conv);
+    };
+    conversation_read::Entity::insert(conversation_read::ActiveModel {
+        conversation_id: Set(conv.id),
+        user_id: Set(actor.user_id),
+        organization_id: Set(actor.org_id),
+        last_read_message_id: Set(last),
+        read_at: Set(now()),
+    })
+    .on_conflict(
+        OnConflict::columns([
+            conversation_read::Column::ConversationId,
+            conversation_read::Column::UserId,
+        ])
+        .update_columns([
+            conversation_read::Column::LastReadMessageId,
+            conversation_read::Column::ReadAt,
+        ])
+        .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    Ok(conv)
+}
