@@ -57,3 +57,45 @@ where
         .collect();
     connection
 }
+
+/// Splits a `MaybeUndefined` input into "leave as is" (`None`), "clear" (`Some(None)`) and
+/// "set" (`Some(Some(..))`), converting the value with `f`.
+pub fn maybe<T, U>(
+    value: async_graphql::MaybeUndefined<T>,
+    f: impl FnOnce(T) -> ApiResult<U>,
+) -> ApiResult<Option<Option<U>>> {
+    Ok(match value {
+        async_graphql::MaybeUndefined::Undefined => None,
+        async_graphql::MaybeUndefined::Null => Some(None),
+        async_graphql::MaybeUndefined::Value(v) => Some(Some(f(v)?)),
+    })
+}
+
+/// An opaque cursor for a row in a list ordered by (time, id); `tag` names the list.
+pub fn encode_time_cursor(tag: &str, at: chrono::DateTime<chrono::Utc>, id: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{tag}:{}:{id}", at.timestamp_micros()))
+}
+
+/// The (time, id) in a cursor from [`encode_time_cursor`] with the same `tag`;
+/// `BAD_USER_INPUT` on `after` otherwise.
+pub fn decode_time_cursor(
+    tag: &str,
+    cursor: Option<&str>,
+) -> ApiResult<Option<(chrono::DateTime<chrono::Utc>, i64)>> {
+    let Some(cursor) = cursor else {
+        return Ok(None);
+    };
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| {
+            let (micros, id) = s.strip_prefix(tag)?.strip_prefix(':')?.split_once(':')?;
+            Some((
+                chrono::DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+                id.parse().ok()?,
+            ))
+        })
+        .map(Some)
+        .ok_or_else(|| ApiError::bad_input("after", "is not a cursor this list gave out"))
+}

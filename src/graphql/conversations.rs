@@ -6,17 +6,19 @@ use async_graphql::{
     Context, ID, InputObject, Object, Result,
     connection::{Connection, Edge, EmptyFields},
 };
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 
 use super::{
-    connection::{decode_cursor as decode_id_cursor, encode_cursor as encode_id_cursor, page_size},
+    connection::{
+        decode_cursor as decode_id_cursor, decode_time_cursor, encode_cursor as encode_id_cursor,
+        encode_time_cursor, page_size,
+    },
     context::ContextExt,
     prefetch::Prefetch,
     types::{Contact, User},
 };
 use crate::{
-    error::{ApiError, ApiResult},
+    error::ApiResult,
     ids::{self, Kind},
     service::{
         self,
@@ -307,30 +309,11 @@ impl ConversationConnectionFields {
 }
 
 fn encode_cursor(row: &entity::conversation::Model) -> String {
-    URL_SAFE_NO_PAD.encode(format!(
-        "c:{}:{}",
-        row.last_message_at.timestamp_micros(),
-        row.id
-    ))
+    encode_time_cursor("c", row.last_message_at, row.id)
 }
 
 fn decode_cursor(cursor: Option<&str>) -> ApiResult<Option<InboxCursor>> {
-    let Some(cursor) = cursor else {
-        return Ok(None);
-    };
-    URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| {
-            let (micros, id) = s.strip_prefix("c:")?.split_once(':')?;
-            Some(InboxCursor {
-                at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
-                id: id.parse().ok()?,
-            })
-        })
-        .map(Some)
-        .ok_or_else(|| ApiError::bad_input("after", "is not a cursor this inbox gave out"))
+    Ok(decode_time_cursor("c", cursor)?.map(|(at, id)| InboxCursor { at, id }))
 }
 
 /// Resolves an inbox page (`conversations` and `Contact.conversations`).

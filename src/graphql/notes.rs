@@ -9,7 +9,7 @@ use async_graphql::{
 use chrono::{DateTime, Utc};
 
 use super::{
-    connection::{decode_cursor, encode_cursor, page_size},
+    connection::{decode_cursor, encode_cursor, maybe, page_size},
     context::ContextExt,
     settings::{Label, MessageTemplate, TaskType},
     tasks::{CreateTaskInput, Task},
@@ -367,17 +367,6 @@ pub(crate) fn decode_all(kind: Kind, ids: Option<Vec<ID>>) -> ApiResult<Vec<i64>
         .iter()
         .map(|id| ids::decode(kind, id))
         .collect()
-}
-
-fn maybe<T, U>(
-    value: MaybeUndefined<T>,
-    f: impl FnOnce(T) -> ApiResult<U>,
-) -> ApiResult<Option<Option<U>>> {
-    Ok(match value {
-        MaybeUndefined::Undefined => None,
-        MaybeUndefined::Null => Some(None),
-        MaybeUndefined::Value(v) => Some(Some(f(v)?)),
-    })
 }
 
 impl CreateNoteInput {

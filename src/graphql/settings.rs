@@ -3,7 +3,7 @@
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result};
 use chrono::{DateTime, Utc};
 
-use super::context::ContextExt;
+use super::{connection::maybe, context::ContextExt};
 use crate::{
     ids::{self, Kind},
     service::settings::{self, TaskTypeInput as ServiceTaskTypeInput, TemplateInput},
@@ -146,17 +146,6 @@ pub struct MessageTemplateInput {
     pub subject: MaybeUndefined<String>,
     /// Body.
     pub body: Option<String>,
-}
-
-fn maybe<T, U>(
-    value: MaybeUndefined<T>,
-    f: impl FnOnce(T) -> crate::error::ApiResult<U>,
-) -> crate::error::ApiResult<Option<Option<U>>> {
-    Ok(match value {
-        MaybeUndefined::Undefined => None,
-        MaybeUndefined::Null => Some(None),
-        MaybeUndefined::Value(v) => Some(Some(f(v)?)),
-    })
 }
 
 /// Settings queries.

@@ -6,18 +6,17 @@ use async_graphql::{
     Context, ID, InputObject, Lookahead, MaybeUndefined, Object, Result, SimpleObject,
     connection::{Connection, Edge},
 };
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 
 use super::{
-    connection::page_size,
+    connection::{decode_time_cursor, encode_time_cursor, maybe, page_size},
     context::ContextExt,
     notes::{Note, decode_all},
     settings::{Outcome, TaskType},
     types::{Contact, User},
 };
 use crate::{
-    error::{ApiError, ApiResult},
+    error::ApiResult,
     ids::{self, Kind},
     service::{
         self,
@@ -345,17 +344,6 @@ pub struct UpdateTaskInput {
     pub status: Option<TaskStatus>,
 }
 
-fn maybe<T, U>(
-    value: MaybeUndefined<T>,
-    f: impl FnOnce(T) -> ApiResult<U>,
-) -> ApiResult<Option<Option<U>>> {
-    Ok(match value {
-        MaybeUndefined::Undefined => None,
-        MaybeUndefined::Null => Some(None),
-        MaybeUndefined::Value(v) => Some(Some(f(v)?)),
-    })
-}
-
 impl UpdateTaskInput {
     /// The service input, IDs decoded.
     pub fn into_service(self) -> ApiResult<UpdateTask> {
@@ -477,26 +465,11 @@ fn encode_cursor(field: TaskOrderField, row: &entity::task::Model) -> String {
         TaskOrderField::CreatedAt => row.created_at,
         TaskOrderField::ScheduledAt => row.scheduled_at.unwrap_or(row.created_at),
     };
-    URL_SAFE_NO_PAD.encode(format!("k:{}:{}", at.timestamp_micros(), row.id))
+    encode_time_cursor("k", at, row.id)
 }
 
 fn decode_cursor(cursor: Option<&str>) -> ApiResult<Option<TaskCursor>> {
-    let Some(cursor) = cursor else {
-        return Ok(None);
-    };
-    URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| {
-            let (micros, id) = s.strip_prefix("k:")?.split_once(':')?;
-            Some(TaskCursor {
-                at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
-                id: id.parse().ok()?,
-            })
-        })
-        .map(Some)
-        .ok_or_else(|| ApiError::bad_input("after", "is not a cursor this list gave out"))
+    Ok(decode_time_cursor("k", cursor)?.map(|(at, id)| TaskCursor { at, id }))
 }
 
 /// Resolves a tasks page (`tasks` and `Contact.tasks`).

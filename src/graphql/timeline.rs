@@ -6,11 +6,10 @@ use async_graphql::{
     Context, ID, InputObject, Object, Result, Union,
     connection::{Connection, Edge, EmptyFields},
 };
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 
 use super::{
-    connection::page_size,
+    connection::{decode_time_cursor, encode_time_cursor, page_size},
     context::ContextExt,
     conversations::Message,
     notes::Note,
@@ -125,32 +124,16 @@ impl TimelineEvent {
 }
 
 fn encode_cursor(row: &entity::timeline_event::Model) -> String {
-    URL_SAFE_NO_PAD.encode(format!(
-        "t:{}:{}",
-        row.occurred_at.timestamp_micros(),
-        row.id
-    ))
+    encode_time_cursor("t", row.occurred_at, row.id)
 }
 
 fn decode_cursor(cursor: Option<&str>) -> ApiResult<Option<TimelineCursor>> {
-    let Some(cursor) = cursor else {
-        return Ok(None);
-    };
-    let parsed = URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| {
-            let rest = s.strip_prefix("t:")?;
-            let (micros, id) = rest.split_once(':')?;
-            Some(TimelineCursor {
-                occurred_at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
-                id: id.parse().ok()?,
-            })
-        });
-    parsed
-        .map(Some)
-        .ok_or_else(|| ApiError::bad_input("after", "is not a cursor this timeline gave out"))
+    Ok(
+        decode_time_cursor("t", cursor)?.map(|(at, id)| TimelineCursor {
+            occurred_at: at,
+            id,
+        }),
+    )
 }
 
 /// Resolves a timeline page for `timeline(contactId)` and `Contact.timeline`.

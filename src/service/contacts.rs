@@ -190,11 +190,7 @@ pub async fn count<C: ConnectionTrait>(
     sql.push("SELECT COUNT(*) AS n");
     access::contacts_from(&mut sql, actor);
     push_filter(&mut sql, filter);
-    let row = db.query_one_raw(sql.build()).await?;
-    Ok(match row {
-        Some(row) => row.try_get::<i64>("", "n")?,
-        None => 0,
-    })
+    sql.count(db).await
 }
 
 /// The contacts among `ids` that the actor may see (for `node` and batched lookups).

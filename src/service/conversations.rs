@@ -211,10 +211,7 @@ pub async fn count<C: ConnectionTrait>(
     sql.push("SELECT COUNT(*) AS n");
     conversations_from(&mut sql, actor);
     push_filter(&mut sql, actor, filter);
-    Ok(match db.query_one_raw(sql.build()).await? {
-        Some(row) => row.try_get::<i64>("", "n")?,
-        None => 0,
-    })
+    sql.count(db).await
 }
 
 /// The conversations among `ids` the actor may see.

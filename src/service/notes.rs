@@ -251,10 +251,7 @@ pub async fn count<C: ConnectionTrait>(
     sql.push("SELECT COUNT(*) AS n");
     push_visible(&mut sql, actor);
     push_filter(&mut sql, filter);
-    Ok(match db.query_one_raw(sql.build()).await? {
-        Some(row) => row.try_get::<i64>("", "n")?,
-        None => 0,
-    })
+    sql.count(db).await
 }
 
 /// The notes among `ids` the actor may see.

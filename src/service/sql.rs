@@ -60,6 +60,14 @@ impl Sql {
     pub fn build(self) -> Statement {
         Statement::from_sql_and_values(self.backend, self.text, self.values)
     }
+
+    /// Runs a `SELECT COUNT(*) AS n ...` statement and returns `n`.
+    pub async fn count<C: sea_orm::ConnectionTrait>(self, db: &C) -> crate::error::ApiResult<i64> {
+        Ok(match db.query_one_raw(self.build()).await? {
+            Some(row) => row.try_get::<i64>("", "n")?,
+            None => 0,
+        })
+    }
 }
 
 /// Escapes `%`, `_` and `\` in user text for a `LIKE ... ESCAPE '\'` pattern.

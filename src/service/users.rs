@@ -95,10 +95,7 @@ pub async fn count<C: ConnectionTrait>(db: &C, actor: &Actor) -> ApiResult<i64> 
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT COUNT(*) AS n FROM users u");
     push_visible(&mut sql, actor);
-    Ok(match db.query_one_raw(sql.build()).await? {
-        Some(row) => row.try_get::<i64>("", "n")?,
-        None => 0,
-    })
+    sql.count(db).await
 }
 
 /// The users among `ids` that the actor may see.
