@@ -156,6 +156,7 @@ async fn seed(db: &DatabaseTransaction) -> ApiResult<Option<entity::user::Model>
             custom_fields: Some(
                 serde_json::json!({ "company": company, "tier": if i % 3 == 0 { "gold" } else { "standard" } }),
             ),
+            label_ids: Vec::new(),
         };
         let creator = if i < 6 { &ana_actor } else { &owner_actor };
         contact_ids.push(contacts::create(db, creator, input).await?.contact.id);

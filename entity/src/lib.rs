@@ -10,6 +10,7 @@ pub mod contact;
 pub mod contact_address;
 pub mod contact_collaborator;
 pub mod contact_email;
+pub mod contact_label;
 pub mod contact_phone;
 pub mod conversation;
 pub mod conversation_read;

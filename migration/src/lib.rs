@@ -11,6 +11,7 @@ mod m20261123_000001_foundation;
 mod m20261123_000002_timeline_audience;
 mod m20261123_000003_notes_tasks;
 mod m20261123_000004_conversations;
+mod m20261123_000005_contact_labels;
 
 /// Runs Threadline's migrations in order.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_timeline_audience::Migration),
             Box::new(m20261123_000003_notes_tasks::Migration),
             Box::new(m20261123_000004_conversations::Migration),
+            Box::new(m20261123_000005_contact_labels::Migration),
         ]
     }
 }

@@ -8,7 +8,7 @@ use super::{
         Channel, ChannelCollaborator, Conversation, CreateChannelInput, InboundMessageInput,
         Message, SendMessageInput, UpdateChannelInput,
     },
-    notes::{Attachment, CreateNoteInput, Note, UpdateNoteInput, store_uploads},
+    notes::{Attachment, CreateNoteInput, Note, UpdateNoteInput, decode_all, store_uploads},
     settings::SettingsMutation,
     tasks::{CompleteTaskInput, CreateTaskInput, Task, TaskCompletion, UpdateTaskInput},
     types::{
@@ -78,6 +78,7 @@ impl CoreMutation {
 
     /// Updates a user: anyone their own name and email; owners and admins anyone's, and roles.
     async fn update_user(&self, ctx: &Context<'_>, id: ID, input: UpdateUserInput) -> Result<User> {
+        ctx.actor()?;
         let id = ids::decode(Kind::User, &id)?;
         let input = UpdateUser {
             email: input.email,
@@ -91,6 +92,7 @@ impl CoreMutation {
 
     /// Deactivates a user (owners and admins): their tokens stop working at once.
     async fn deactivate_user(&self, ctx: &Context<'_>, id: ID) -> Result<User> {
+        ctx.actor()?;
         let id = ids::decode(Kind::User, &id)?;
         Ok(User(
             service::users::set_active(ctx.db()?, ctx.actor()?, id, false).await?,
@@ -99,6 +101,7 @@ impl CoreMutation {
 
     /// Reactivates a deactivated user (owners and admins).
     async fn reactivate_user(&self, ctx: &Context<'_>, id: ID) -> Result<User> {
+        ctx.actor()?;
         let id = ids::decode(Kind::User, &id)?;
         Ok(User(
             service::users::set_active(ctx.db()?, ctx.actor()?, id, true).await?,
@@ -111,6 +114,7 @@ impl CoreMutation {
         ctx: &Context<'_>,
         input: CreateContactInput,
     ) -> Result<Contact> {
+        ctx.actor()?;
         let consultant_id = input
             .consultant_id
             .map(|id| ids::decode(Kind::User, &id))
@@ -122,6 +126,7 @@ impl CoreMutation {
             addresses: convert(input.addresses),
             consultant_id,
             custom_fields: input.custom_fields.map(|j| j.0),
+            label_ids: decode_all(Kind::Label, input.label_ids)?,
         };
         Ok(Contact::new(
             service::contacts::create(ctx.db()?, ctx.actor()?, input).await?,
@@ -135,6 +140,7 @@ impl CoreMutation {
         id: ID,
         input: UpdateContactInput,
     ) -> Result<Contact> {
+        ctx.actor()?;
         let id = ids::decode(Kind::Contact, &id)?;
         let consultant_id = match input.consultant_id {
             async_graphql::MaybeUndefined::Undefined => None,
@@ -150,6 +156,10 @@ impl CoreMutation {
             addresses: input.addresses.map(convert),
             consultant_id,
             custom_fields: input.custom_fields.map(|j| j.0),
+            label_ids: input
+                .label_ids
+                .map(|ids| decode_all(Kind::Label, Some(ids)))
+                .transpose()?,
         };
         Ok(Contact::new(
             service::contacts::update(ctx.db()?, ctx.actor()?, id, input).await?,
@@ -159,6 +169,7 @@ impl CoreMutation {
     /// Archives a contact (`WRITE` access): it leaves the default contact list but keeps its
     /// history. Archiving an archived contact changes nothing.
     async fn archive_contact(&self, ctx: &Context<'_>, id: ID) -> Result<Contact> {
+        ctx.actor()?;
         let id = ids::decode(Kind::Contact, &id)?;
         Ok(Contact::new(
             service::contacts::set_archived(ctx.db()?, ctx.actor()?, id, true).await?,
@@ -167,6 +178,7 @@ impl CoreMutation {
 
     /// Unarchives a contact (`WRITE` access).
     async fn unarchive_contact(&self, ctx: &Context<'_>, id: ID) -> Result<Contact> {
+        ctx.actor()?;
         let id = ids::decode(Kind::Contact, &id)?;
         Ok(Contact::new(
             service::contacts::set_archived(ctx.db()?, ctx.actor()?, id, false).await?,
@@ -181,6 +193,7 @@ impl CoreMutation {
         user_id: ID,
         access: AccessLevel,
     ) -> Result<Collaborator> {
+        ctx.actor()?;
         let contact_id = ids::decode(Kind::Contact, &contact_id)?;
         let user_id = ids::decode(Kind::User, &user_id)?;
         let grant =
@@ -199,6 +212,7 @@ impl CoreMutation {
         contact_id: ID,
         user_id: ID,
     ) -> Result<ID> {
+        ctx.actor()?;
         let contact_id = ids::decode(Kind::Contact, &contact_id)?;
         let user_id = ids::decode(Kind::User, &user_id)?;
         let id =

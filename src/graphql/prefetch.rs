@@ -25,6 +25,8 @@ pub struct Prefetch {
     pub addresses: Option<HashMap<i64, Vec<entity::contact_address::Model>>>,
     /// Collaborator grants by contact.
     pub collaborators: Option<HashMap<i64, Vec<entity::contact_collaborator::Model>>>,
+    /// Labels by contact.
+    pub labels: Option<HashMap<i64, Vec<entity::label::Model>>>,
     /// The users the page mentions, as visible to the caller.
     pub users: Option<HashMap<i64, entity::user::Model>>,
 }
@@ -74,6 +76,9 @@ pub async fn contacts(
     if asks("addresses") {
         let rows = service::contacts::addresses_of(db, org, &ids).await?;
         prefetch.addresses = Some(group(rows, |r| r.contact_id));
+    }
+    if asks("labels") {
+        prefetch.labels = Some(service::contacts::labels_of(db, org, &ids).await?);
     }
     let wants_collaborator_users = asks_in("collaborators", &["user", "grantedBy"]);
     if asks("collaborators") && actor.is_staff() {

@@ -101,6 +101,7 @@ impl CoreQuery {
 
     /// One user by ID; `NOT_FOUND` when the caller may not see it.
     async fn user(&self, ctx: &Context<'_>, id: ID) -> Result<User> {
+        ctx.actor()?;
         let id = ids::decode(Kind::User, &id)?;
         Ok(User(
             service::users::get(ctx.db()?, ctx.actor()?, id).await?,
@@ -117,7 +118,7 @@ impl CoreQuery {
     ) -> Result<Connection<String, Contact, ContactConnectionFields>> {
         let limit = page_size(first)?;
         let after_id = decode_cursor(after.as_deref())?;
-        let filter: service::contacts::ContactFilter = filter.unwrap_or_default().into();
+        let filter = filter.unwrap_or_default().into_service()?;
         if filter
             .search
             .as_ref()
@@ -233,6 +234,7 @@ impl CoreQuery {
 
     /// One contact by ID; `NOT_FOUND` when it does not exist or the caller may not see it.
     async fn contact(&self, ctx: &Context<'_>, id: ID) -> Result<Contact> {
+        ctx.actor()?;
         let id = ids::decode(Kind::Contact, &id)?;
         Ok(Contact::new(
             service::contacts::get(ctx.db()?, ctx.actor()?, id).await?,

@@ -17,6 +17,7 @@ use super::{
     },
     notes::{Note, NoteConnectionFields, NoteFilter, notes_page},
     prefetch::Prefetch,
+    settings::Label,
     tasks::{Task, TaskConnectionFields, TaskFilter, TaskOrder, tasks_page},
     timeline::{TimelineEvent, TimelineFilter},
 };
@@ -290,6 +291,17 @@ impl Contact {
             })
             .collect())
     }
+    /// Its labels, by name.
+    async fn labels(&self, ctx: &Context<'_>) -> Result<Vec<Label>> {
+        let rows = match self.prefetched(|p| p.labels.as_ref()) {
+            Some(rows) => rows,
+            None => service::contacts::labels_of(ctx.db()?, ctx.actor()?.org_id, &[self.id_()])
+                .await?
+                .remove(&self.id_())
+                .unwrap_or_default(),
+        };
+        Ok(rows.into_iter().map(Label::new).collect())
+    }
     /// The staff user responsible for the contact.
     async fn consultant(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         let Some(id) = self.row.contact.consultant_id else {
@@ -469,6 +481,10 @@ pub struct ContactFilter {
     /// `true` lists only archived contacts; the default (`false`) only active ones.
     #[graphql(default = false)]
     pub archived: bool,
+    /// Contacts carrying this label.
+    pub label: Option<ID>,
+    /// Contacts carrying any of these labels.
+    pub label_ids: Option<Vec<ID>>,
 }
 
 /// An email address of a contact.
@@ -535,6 +551,8 @@ pub struct CreateContactInput {
     pub consultant_id: Option<ID>,
     /// Custom fields: a JSON object of at most 16 KiB.
     pub custom_fields: Option<Json<serde_json::Value>>,
+    /// Labels (the organization's labels, shared with notes).
+    pub label_ids: Option<Vec<ID>>,
 }
 
 /// What `updateContact` takes: omitted fields stay as they are; a list given replaces the
@@ -553,6 +571,8 @@ pub struct UpdateContactInput {
     pub consultant_id: MaybeUndefined<ID>,
     /// New custom fields (replaces the whole object).
     pub custom_fields: Option<Json<serde_json::Value>>,
+    /// New labels (replace).
+    pub label_ids: Option<Vec<ID>>,
 }
 
 /// What `createUser` takes.
@@ -622,11 +642,17 @@ pub fn convert<A, B: From<A>>(items: Vec<A>) -> Vec<B> {
     items.into_iter().map(B::from).collect()
 }
 
-impl From<ContactFilter> for ServiceContactFilter {
-    fn from(f: ContactFilter) -> Self {
-        Self {
-            search: f.search,
-            archived: f.archived,
+impl ContactFilter {
+    /// The service filter, label IDs decoded.
+    pub fn into_service(self) -> crate::error::ApiResult<ServiceContactFilter> {
+        let mut label_ids = super::notes::decode_all(Kind::Label, self.label_ids)?;
+        if let Some(label) = self.label {
+            label_ids.push(ids::decode(Kind::Label, &label)?);
         }
+        Ok(ServiceContactFilter {
+            search: self.search,
+            archived: self.archived,
+            label_ids,
+        })
     }
 }

@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use entity::{contact, contact_address, contact_collaborator, contact_email, contact_phone};
+use entity::{
+    contact, contact_address, contact_collaborator, contact_email, contact_label, contact_phone,
+};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult,
     IntoActiveModel, QueryFilter, QueryOrder, TransactionSession, TransactionTrait,
@@ -14,7 +16,7 @@ use serde_json::json;
 use super::{
     Page,
     access::{self, AccessLevel},
-    now,
+    now, settings,
     sql::{Sql, like_escape},
     timeline::{self, Audience, EventKind, NewEvent},
     users, validate,
@@ -91,6 +93,8 @@ pub struct CreateContact {
     pub consultant_id: Option<i64>,
     /// Custom fields (a JSON object).
     pub custom_fields: Option<serde_json::Value>,
+    /// Labels.
+    pub label_ids: Vec<i64>,
 }
 
 /// What `updateContact` takes: absent fields stay as they are; a given list replaces the
@@ -109,6 +113,8 @@ pub struct UpdateContact {
     pub consultant_id: Option<Option<i64>>,
     /// New custom fields (replaces the object).
     pub custom_fields: Option<serde_json::Value>,
+    /// New labels (replace).
+    pub label_ids: Option<Vec<i64>>,
 }
 
 /// The `contacts` filter.
@@ -118,6 +124,8 @@ pub struct ContactFilter {
     pub search: Option<String>,
     /// `true` lists only archived contacts; the default lists only active ones.
     pub archived: bool,
+    /// Contacts carrying any of these labels.
+    pub label_ids: Vec<i64>,
 }
 
 fn visible_from_row(row: &sea_orm::QueryResult) -> ApiResult<VisibleContact> {
@@ -130,6 +138,11 @@ fn visible_from_row(row: &sea_orm::QueryResult) -> ApiResult<VisibleContact> {
 
 fn push_filter(sql: &mut Sql, filter: &ContactFilter) {
     sql.push(" AND c.archived = ").bind(filter.archived);
+    if !filter.label_ids.is_empty() {
+        sql.push(" AND EXISTS (SELECT 1 FROM contact_labels cl WHERE cl.contact_id = c.id AND cl.label_id IN ")
+            .bind_list(filter.label_ids.iter().copied())
+            .push(")");
+    }
     let Some(search) = filter
         .search
         .as_deref()
@@ -466,6 +479,8 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     if let Some(consultant) = input.consultant_id {
         users::require_active_staff(&txn, actor.org_id, consultant, "input.consultantId").await?;
     }
+    let labels =
+        settings::require_labels(&txn, actor.org_id, &input.label_ids, "input.labelIds").await?;
     let at = now();
     let row = contact::ActiveModel {
         organization_id: Set(actor.org_id),
@@ -484,6 +499,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     replace_emails(&txn, actor.org_id, row.id, &lists.emails).await?;
     replace_phones(&txn, actor.org_id, row.id, &lists.phones).await?;
     replace_addresses(&txn, actor.org_id, row.id, &lists.addresses).await?;
+    set_labels(&txn, actor.org_id, row.id, &labels).await?;
     contact_collaborator::ActiveModel {
         organization_id: Set(actor.org_id),
         contact_id: Set(row.id),
@@ -553,6 +569,12 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     if let Some(Some(consultant)) = input.consultant_id {
         users::require_active_staff(&txn, actor.org_id, consultant, "input.consultantId").await?;
     }
+    let labels = match input.label_ids.as_deref() {
+        Some(ids) => {
+            Some(settings::require_labels(&txn, actor.org_id, ids, "input.labelIds").await?)
+        }
+        None => None,
+    };
     let mut changed = Vec::new();
     let mut row = visible.contact.clone().into_active_model();
     if let Some(name) = name.filter(|n| *n != visible.contact.name) {
@@ -581,6 +603,10 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     if let Some(addresses) = &addresses {
         replace_addresses(&txn, actor.org_id, id, addresses).await?;
         changed.push("addresses");
+    }
+    if let Some(labels) = &labels {
+        set_labels(&txn, actor.org_id, id, labels).await?;
+        changed.push("labels");
     }
     if changed.is_empty() {
         txn.commit().await?;
@@ -708,4 +734,50 @@ pub async fn addresses_of<C: ConnectionTrait>(
         .order_by_asc(contact_address::Column::Position)
         .all(db)
         .await?)
+}
+
+async fn set_labels<C: ConnectionTrait>(
+    db: &C,
+    org: i64,
+    contact_id: i64,
+    ids: &[i64],
+) -> ApiResult<()> {
+    contact_label::Entity::delete_many()
+        .filter(contact_label::Column::OrganizationId.eq(org))
+        .filter(contact_label::Column::ContactId.eq(contact_id))
+        .exec(db)
+        .await?;
+    if ids.is_empty() {
+        return Ok(());
+    }
+    contact_label::Entity::insert_many(ids.iter().map(|label_id| contact_label::ActiveModel {
+        contact_id: Set(contact_id),
+        label_id: Set(*label_id),
+        organization_id: Set(org),
+    }))
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+/// The labels of the given contacts (already visible to the caller), by contact, by name.
+pub async fn labels_of<C: ConnectionTrait>(
+    db: &C,
+    org: i64,
+    contact_ids: &[i64],
+) -> ApiResult<HashMap<i64, Vec<entity::label::Model>>> {
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("SELECT cl.contact_id AS owner_id, l.id, l.organization_id, l.name, l.color, l.created_at FROM contact_labels cl JOIN labels l ON l.id = cl.label_id WHERE cl.organization_id = ")
+        .bind(org)
+        .push(" AND cl.contact_id IN ")
+        .bind_list(contact_ids.iter().copied())
+        .push(" ORDER BY l.name");
+    let mut map: HashMap<i64, Vec<entity::label::Model>> = HashMap::new();
+    for row in db.query_all_raw(sql.build()).await? {
+        let owner: i64 = row.try_get("", "owner_id")?;
+        map.entry(owner)
+            .or_default()
+            .push(entity::label::Model::from_query_result(&row, "")?);
+    }
+    Ok(map)
 }

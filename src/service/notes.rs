@@ -355,24 +355,6 @@ fn attached(field: &str, target: Option<AttachedTo>) -> ApiResult<Option<Attache
     Ok(Some(AttachedTo { kind, id }))
 }
 
-async fn require_labels<C: ConnectionTrait>(db: &C, org: i64, ids: &[i64]) -> ApiResult<Vec<i64>> {
-    let mut ids = ids.to_vec();
-    ids.sort_unstable();
-    ids.dedup();
-    if ids.len() > 50 {
-        return Err(ApiError::bad_input("input.labelIds", "at most 50 labels"));
-    }
-    let found = label::Entity::find()
-        .filter(label::Column::OrganizationId.eq(org))
-        .filter(label::Column::Id.is_in(ids.iter().copied()))
-        .all(db)
-        .await?;
-    if found.len() != ids.len() {
-        return Err(ApiError::NotFound("Label"));
-    }
-    Ok(ids)
-}
-
 async fn set_labels<C: ConnectionTrait>(
     db: &C,
     org: i64,
@@ -474,7 +456,8 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         "writing a note",
     )
     .await?;
-    let labels = require_labels(&txn, actor.org_id, &input.label_ids).await?;
+    let labels =
+        settings::require_labels(&txn, actor.org_id, &input.label_ids, "input.labelIds").await?;
     if let Some(type_id) = input.type_id {
         settings::task_type(&txn, actor.org_id, type_id).await?;
     }
@@ -615,7 +598,9 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
         ));
     }
     let labels = match input.label_ids.as_deref() {
-        Some(ids) => Some(require_labels(&txn, actor.org_id, ids).await?),
+        Some(ids) => {
+            Some(settings::require_labels(&txn, actor.org_id, ids, "input.labelIds").await?)
+        }
         None => None,
     };
     if let Some(Some(type_id)) = input.type_id {

@@ -370,3 +370,28 @@ pub async fn delete_template<C: ConnectionTrait>(db: &C, actor: &Actor, id: i64)
         .await?;
     Ok(())
 }
+
+/// Checks that every id is a label of the organization (`NOT_FOUND` otherwise) and returns
+/// them sorted and deduplicated; `field` names the list in errors.
+pub async fn require_labels<C: ConnectionTrait>(
+    db: &C,
+    org: i64,
+    ids: &[i64],
+    field: &str,
+) -> ApiResult<Vec<i64>> {
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.len() > 50 {
+        return Err(ApiError::bad_input(field, "at most 50 labels"));
+    }
+    let found = label::Entity::find()
+        .filter(label::Column::OrganizationId.eq(org))
+        .filter(label::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?;
+    if found.len() != ids.len() {
+        return Err(ApiError::NotFound("Label"));
+    }
+    Ok(ids)
+}

@@ -283,3 +283,76 @@ async fn search_and_pagination() {
         Some(4)
     );
 }
+
+#[tokio::test]
+async fn labels_on_contacts_and_the_label_filter() {
+    let app = spawn_app().await;
+    let w = world(&app).await;
+    let owner = app.token(&w.owner);
+    let mut labels = Vec::new();
+    for name in ["vip", "lead"] {
+        let l = app
+            .gql(
+                Some(&owner),
+                "mutation ($n: String!) { createLabel(input: { name: $n }) { id } }",
+                json!({ "n": name }),
+            )
+            .await;
+        labels.push(l.data()["createLabel"]["id"].clone());
+    }
+    let created = app
+        .gql(Some(&owner), "mutation ($l: [ID!]) { createContact(input: { name: \"Labelled\", labelIds: $l }) { id labels { name } } }", json!({ "l": [labels[0], labels[1]] }))
+        .await;
+    assert_eq!(
+        created.data()["createContact"]["labels"],
+        json!([{ "name": "lead" }, { "name": "vip" }])
+    );
+    let id = created.data()["createContact"]["id"].clone();
+    let by_label = |filter: Value| {
+        let (app, owner) = (&app, owner.clone());
+        async move {
+            app.gql(Some(&owner), "query ($f: ContactFilter) { contacts(filter: $f) { totalCount edges { node { name labels { name } } } } }", json!({ "f": filter }))
+                .await
+                .data()["contacts"]
+                .clone()
+        }
+    };
+    assert_eq!(
+        by_label(json!({ "label": labels[0] })).await["totalCount"],
+        1
+    );
+    assert_eq!(
+        by_label(json!({ "labelIds": [labels[1]] })).await["edges"][0]["node"]["name"],
+        "Labelled"
+    );
+    let updated = app
+        .gql(Some(&owner), "mutation ($id: ID!, $l: [ID!]) { updateContact(id: $id, input: { labelIds: $l }) { labels { name } } }", json!({ "id": id, "l": [labels[1]] }))
+        .await;
+    assert_eq!(
+        updated.data()["updateContact"]["labels"],
+        json!([{ "name": "lead" }])
+    );
+    assert_eq!(
+        by_label(json!({ "label": labels[0] })).await["totalCount"],
+        0
+    );
+    // Another organization's label is not found, and nothing is written.
+    let foreign = app
+        .gql(
+            Some(&app.token(&w.other_owner)),
+            "mutation ($l: [ID!]) { createContact(input: { name: \"X\", labelIds: $l }) { id } }",
+            json!({ "l": [labels[0]] }),
+        )
+        .await;
+    foreign.expect_code("NOT_FOUND");
+    assert_eq!(
+        app.gql(
+            Some(&app.token(&w.other_owner)),
+            "{ contacts { totalCount } }",
+            json!({})
+        )
+        .await
+        .data()["contacts"]["totalCount"],
+        1
+    );
+}
