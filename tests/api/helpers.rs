@@ -2,7 +2,10 @@
 //! temporary SQLite file, or a fresh PostgreSQL database when `TEST_DATABASE_URL` is set, dropped
 //! afterwards), and a typed GraphQL client over real HTTP.
 
-use std::{sync::Once, time::Duration};
+use std::{
+    sync::{Arc, Once},
+    time::Duration,
+};
 
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{Value, json};
@@ -75,8 +78,9 @@ pub struct TestApp {
     shutdown: Option<oneshot::Sender<()>>,
     /// The gateway's data directory (attachments).
     pub data_dir: tempfile::TempDir,
-    _sqlite_dir: Option<tempfile::TempDir>,
-    _pg: Option<PgDatabase>,
+    /// The demo owner's token, when this instance created the demo organization.
+    pub demo_token: Option<String>,
+    _db: Arc<DbGuard>,
 }
 
 impl Drop for TestApp {
@@ -98,10 +102,18 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(false).await
 }
 
-/// Starts the gateway, with the demo organization when `demo` is true.
-pub async fn spawn_app_with(demo: bool) -> TestApp {
+/// Keeps a test database alive while any gateway uses it: a temporary SQLite directory, or a
+/// PostgreSQL database dropped with the last holder.
+pub struct DbGuard {
+    _sqlite_dir: Option<tempfile::TempDir>,
+    _pg: Option<PgDatabase>,
+}
+
+/// Creates an empty database for a test: a fresh PostgreSQL database when `TEST_DATABASE_URL`
+/// is set, otherwise an SQLite file in a temporary directory.
+pub async fn fresh_database() -> (String, Arc<DbGuard>) {
     init();
-    let (database_url, sqlite_dir, pg) = match std::env::var("TEST_DATABASE_URL") {
+    match std::env::var("TEST_DATABASE_URL") {
         Ok(admin_url) if !admin_url.is_empty() => {
             let name = format!("t_{}", random_suffix());
             let admin = Database::connect(&admin_url)
@@ -117,17 +129,36 @@ pub async fn spawn_app_with(demo: bool) -> TestApp {
                 .rsplit_once('/')
                 .expect("TEST_DATABASE_URL names a database");
             let url = format!("{server}/{name}");
-            (url, None, Some(PgDatabase { admin_url, name }))
+            let guard = DbGuard {
+                _sqlite_dir: None,
+                _pg: Some(PgDatabase { admin_url, name }),
+            };
+            (url, Arc::new(guard))
         }
         _ => {
             let dir = tempfile::tempdir().expect("temp dir");
             let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
-            (url, Some(dir), None)
+            let guard = DbGuard {
+                _sqlite_dir: Some(dir),
+                _pg: None,
+            };
+            (url, Arc::new(guard))
         }
-    };
+    }
+}
+
+/// Starts the gateway, with the demo organization when `demo` is true.
+pub async fn spawn_app_with(demo: bool) -> TestApp {
+    let (url, guard) = fresh_database().await;
+    start(&url, demo, guard).await
+}
+
+/// Starts a gateway on port 0 against `database_url` (which `guard` keeps alive).
+pub async fn start(database_url: &str, demo: bool, guard: Arc<DbGuard>) -> TestApp {
+    init();
     let data_dir = tempfile::tempdir().expect("data dir");
     let config = Config {
-        database_url,
+        database_url: database_url.to_owned(),
         listen: "127.0.0.1:0".parse().expect("address"),
         jwt_secret: None,
         data_dir: data_dir.path().to_path_buf(),
@@ -139,6 +170,7 @@ pub async fn spawn_app_with(demo: bool) -> TestApp {
     let address = format!("http://{}", app.local_addr().expect("bound"));
     let db = app.db().clone();
     let keys = app.keys().clone();
+    let demo_token = app.demo_token.clone();
     let (tx, rx) = oneshot::channel::<()>();
     tokio::spawn(app.run_until(async {
         let _ = rx.await;
@@ -153,8 +185,8 @@ pub async fn spawn_app_with(demo: bool) -> TestApp {
         keys,
         shutdown: Some(tx),
         data_dir,
-        _sqlite_dir: sqlite_dir,
-        _pg: pg,
+        demo_token,
+        _db: guard,
     }
 }
 

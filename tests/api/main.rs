@@ -7,6 +7,7 @@ mod auth;
 mod contacts;
 mod conversations;
 mod helpers;
+mod instances;
 mod notes;
 mod playground;
 mod query_count;
