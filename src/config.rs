@@ -1,6 +1,6 @@
 //! Configuration from the environment, with defaults that work on a fresh machine.
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 /// The default database: an SQLite file in the working directory, created on first start.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://threadline.db?mode=rwc";
@@ -24,6 +24,12 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `THREADLINE_MAX_UPLOAD_BYTES`: the largest attachment accepted (default 25 MiB).
     pub max_upload_bytes: u64,
+    /// `THREADLINE_SUBSCRIPTION_POLL_MS`: how often live subscriptions look for new rows
+    /// (default 500 ms).
+    pub subscription_poll: Duration,
+    /// `THREADLINE_WS_INIT_TIMEOUT_MS`: how long a WebSocket client has to send
+    /// `connection_init` (default 10 s).
+    pub ws_init_timeout: Duration,
 }
 
 /// A configuration value that could not be used.
@@ -79,7 +85,24 @@ impl Config {
                     message: format!("`{text}` is not a positive number of bytes"),
                 })?,
         };
+        let millis = |name: &'static str, default: u64| -> Result<Duration, ConfigError> {
+            match get(name) {
+                None => Ok(Duration::from_millis(default)),
+                Some(text) => text
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .map(Duration::from_millis)
+                    .ok_or_else(|| ConfigError {
+                        name,
+                        message: format!("`{text}` is not a positive number of milliseconds"),
+                    }),
+            }
+        };
         Ok(Self {
+            subscription_poll: millis("THREADLINE_SUBSCRIPTION_POLL_MS", 500)?,
+            ws_init_timeout: millis("THREADLINE_WS_INIT_TIMEOUT_MS", 10_000)?,
             max_upload_bytes,
             database_url,
             listen,

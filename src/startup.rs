@@ -92,6 +92,8 @@ impl Application {
                 dir: config.data_dir.clone(),
                 max_bytes: config.max_upload_bytes,
             }),
+            subscription_poll: config.subscription_poll,
+            ws_init_timeout: config.ws_init_timeout,
         };
         Ok(Self {
             listener,

@@ -8,8 +8,9 @@ use std::sync::{
 
 use async_graphql::{
     ErrorExtensions, Response, ServerError,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute},
+    extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute, NextSubscribe},
 };
+use futures_util::{StreamExt, stream::BoxStream};
 
 use crate::error::ApiError;
 
@@ -52,6 +53,22 @@ impl Extension for ErrorCodesExtension {
             assign_code(error);
         }
         response
+    }
+
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, Response> {
+        next.run(ctx, stream)
+            .map(|mut response| {
+                for error in &mut response.errors {
+                    assign_code(error);
+                }
+                response
+            })
+            .boxed()
     }
 }
 

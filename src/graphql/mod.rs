@@ -14,12 +14,12 @@ pub mod tasks;
 pub mod timeline;
 pub mod types;
 
-use async_graphql::{EmptySubscription, Schema};
+use async_graphql::{Context, ID, Result, Schema, Subscription};
 
 pub use self::{mutation::MutationRoot, query::QueryRoot};
 
 /// The gateway's schema type.
-pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// Query depth limit. Introspection is deeper than any of our own queries (GraphiQL's needs 13),
 /// so the limit leaves room for it.
@@ -32,7 +32,7 @@ pub fn build_schema() -> AppSchema {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        SubscriptionRoot,
     )
     .extension(extension::ErrorCodes)
     .limit_depth(MAX_DEPTH)
@@ -43,4 +43,23 @@ pub fn build_schema() -> AppSchema {
 /// The schema's SDL, as kept in `schema/schema.graphql`.
 pub fn sdl() -> String {
     build_schema().sdl()
+}
+
+/// Live updates, over `GET /graphql` with the `graphql-transport-ws` protocol.
+pub struct SubscriptionRoot;
+
+#[Subscription]
+impl SubscriptionRoot {
+    /// The live timeline of one contact, filtered by the caller's access as `timeline` is:
+    /// every event written after the subscription started, from whichever gateway instance.
+    async fn timeline_events(
+        &self,
+        ctx: &Context<'_>,
+        contact_id: ID,
+    ) -> Result<impl futures_util::Stream<Item = Result<timeline::TimelineEvent>> + use<>> {
+        use context::ContextExt;
+        ctx.actor()?;
+        let contact_id = crate::ids::decode(crate::ids::Kind::Contact, &contact_id)?;
+        timeline::live(ctx, contact_id).await
+    }
 }

@@ -123,6 +123,109 @@ impl TimelineEvent {
     }
 }
 
+/// Loads the actors and subjects of a batch of events, one statement per kind of row.
+async fn load_related(
+    db: &sea_orm::DatabaseConnection,
+    actor: &crate::auth::Actor,
+    contact_id: i64,
+    rows: &[entity::timeline_event::Model],
+    want_actors: bool,
+    want_subjects: bool,
+) -> ApiResult<Arc<PagePrefetch>> {
+    let mut prefetch = PagePrefetch::default();
+    if want_actors && !rows.is_empty() {
+        let mut user_ids: Vec<i64> = rows.iter().filter_map(|e| e.actor_id).collect();
+        user_ids.sort_unstable();
+        user_ids.dedup();
+        prefetch.users = service::users::get_many(db, actor, &user_ids).await?;
+    }
+    if want_subjects && !rows.is_empty() {
+        let subjects = |kind: &str| -> Vec<i64> {
+            let mut ids: Vec<i64> = rows
+                .iter()
+                .filter(|e| e.subject_kind == kind)
+                .map(|e| e.subject_id)
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids
+        };
+        prefetch.contacts = service::contacts::get_many(db, actor, &[contact_id]).await?;
+        let notes = subjects("Note");
+        if !notes.is_empty() {
+            prefetch.notes = service::notes::get_many(db, actor, &notes).await?;
+        }
+        let tasks = subjects("Task");
+        if !tasks.is_empty() {
+            prefetch.tasks = service::tasks::get_many(db, actor, &tasks).await?;
+        }
+        let messages = subjects("Message");
+        if !messages.is_empty() {
+            prefetch.messages =
+                service::conversations::messages_by_id(db, actor, &messages).await?;
+        }
+    }
+    Ok(Arc::new(prefetch))
+}
+
+/// How often a `timelineEvents` subscription looks for new events.
+#[derive(Clone, Copy, Debug)]
+pub struct PollInterval(pub std::time::Duration);
+
+/// The live timeline of one contact: polls the database (the one place every gateway instance
+/// writes to) for events newer than the last one sent, filtered by the caller's access in SQL
+/// each time, so it works whichever instance made the change and stops when access is revoked.
+pub async fn live(
+    ctx: &Context<'_>,
+    contact_id: i64,
+) -> Result<impl futures_util::Stream<Item = Result<TimelineEvent>> + use<>> {
+    let actor = ctx.actor()?.clone();
+    let db = ctx.db()?.clone();
+    let interval = ctx
+        .data_opt::<PollInterval>()
+        .map_or(std::time::Duration::from_millis(500), |p| p.0);
+    // Start after what exists now; NOT_FOUND right away when the contact is not visible.
+    let start = service::timeline::latest_id(&db, &actor, contact_id).await?;
+    let state = (
+        db,
+        actor,
+        start,
+        std::collections::VecDeque::<TimelineEvent>::new(),
+        false,
+    );
+    Ok(futures_util::stream::unfold(
+        state,
+        move |(db, actor, mut last, mut queue, done)| async move {
+            if done {
+                return None;
+            }
+            loop {
+                if let Some(event) = queue.pop_front() {
+                    return Some((Ok(event), (db, actor, last, queue, false)));
+                }
+                tokio::time::sleep(interval).await;
+                let batch = match service::timeline::newer(&db, &actor, contact_id, last, 100).await
+                {
+                    Ok(rows) => rows,
+                    Err(error) => return Some((Err(error.into()), (db, actor, last, queue, true))),
+                };
+                if let Some(newest) = batch.last() {
+                    last = newest.id;
+                }
+                let prefetch = match load_related(&db, &actor, contact_id, &batch, true, true).await
+                {
+                    Ok(p) => p,
+                    Err(error) => return Some((Err(error.into()), (db, actor, last, queue, true))),
+                };
+                queue.extend(batch.into_iter().map(|row| TimelineEvent {
+                    row,
+                    prefetch: prefetch.clone(),
+                }));
+            }
+        },
+    ))
+}
+
 fn encode_cursor(row: &entity::timeline_event::Model) -> String {
     encode_time_cursor("t", row.occurred_at, row.id)
 }
@@ -172,41 +275,17 @@ pub async fn page(
         ctx.look_ahead().field("edges").field("node"),
         ctx.look_ahead().field("nodes"),
     ];
-    let mut prefetch = PagePrefetch::default();
-    if nodes.iter().any(|n| n.field("actor").exists()) {
-        let mut user_ids: Vec<i64> = page.rows.iter().filter_map(|e| e.actor_id).collect();
-        user_ids.sort_unstable();
-        user_ids.dedup();
-        prefetch.users = service::users::get_many(db, actor, &user_ids).await?;
-    }
-    if nodes.iter().any(|n| n.field("subject").exists()) && !page.rows.is_empty() {
-        let subjects = |kind: &str| -> Vec<i64> {
-            let mut ids: Vec<i64> = page
-                .rows
-                .iter()
-                .filter(|e| e.subject_kind == kind)
-                .map(|e| e.subject_id)
-                .collect();
-            ids.sort_unstable();
-            ids.dedup();
-            ids
-        };
-        prefetch.contacts = service::contacts::get_many(db, actor, &[contact_id]).await?;
-        let notes = subjects("Note");
-        if !notes.is_empty() {
-            prefetch.notes = service::notes::get_many(db, actor, &notes).await?;
-        }
-        let tasks = subjects("Task");
-        if !tasks.is_empty() {
-            prefetch.tasks = service::tasks::get_many(db, actor, &tasks).await?;
-        }
-        let messages = subjects("Message");
-        if !messages.is_empty() {
-            prefetch.messages =
-                service::conversations::messages_by_id(db, actor, &messages).await?;
-        }
-    }
-    let prefetch = Arc::new(prefetch);
+    let want_actors = nodes.iter().any(|n| n.field("actor").exists());
+    let want_subjects = nodes.iter().any(|n| n.field("subject").exists());
+    let prefetch = load_related(
+        db,
+        actor,
+        contact_id,
+        &page.rows,
+        want_actors,
+        want_subjects,
+    )
+    .await?;
     let mut connection = Connection::new(cursor.is_some(), page.has_next);
     connection.edges = page
         .rows

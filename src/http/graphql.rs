@@ -11,7 +11,10 @@ use async_graphql::{
 };
 use axum::{
     body::Bytes,
-    extract::{Query, State, rejection::QueryRejection},
+    extract::{
+        Query, State, WebSocketUpgrade, rejection::QueryRejection,
+        ws::rejection::WebSocketUpgradeRejection,
+    },
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -21,6 +24,7 @@ use serde_json::{Value, json};
 use super::{
     AppState,
     negotiate::{ResponseType, negotiate},
+    ws,
 };
 use crate::{
     auth::{self, Actor},
@@ -44,8 +48,26 @@ pub struct GetParams {
 pub async fn get_graphql(
     State(state): State<AppState>,
     headers: HeaderMap,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
     params: Result<Query<GetParams>, QueryRejection>,
 ) -> Response {
+    if headers.contains_key(header::UPGRADE) {
+        let Ok(upgrade) = upgrade else {
+            return (StatusCode::BAD_REQUEST, "not a valid WebSocket upgrade").into_response();
+        };
+        let offered = header_str(&headers, header::SEC_WEBSOCKET_PROTOCOL)
+            .is_some_and(|p| p.split(',').any(|p| p.trim() == ws::PROTOCOL));
+        if !offered {
+            return (
+                StatusCode::BAD_REQUEST,
+                "use the graphql-transport-ws subprotocol",
+            )
+                .into_response();
+        }
+        return upgrade
+            .protocols([ws::PROTOCOL])
+            .on_upgrade(move |socket| ws::serve(socket, state));
+    }
     let Some(response_type) = negotiate(header_str(&headers, header::ACCEPT)) else {
         return not_acceptable();
     };

@@ -4,6 +4,7 @@ mod attachments;
 mod graphql;
 mod negotiate;
 mod ops;
+mod ws;
 
 use std::sync::Arc;
 
@@ -31,6 +32,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Attachment storage.
     pub storage: Arc<Storage>,
+    /// How often live subscriptions poll for new rows.
+    pub subscription_poll: std::time::Duration,
+    /// How long a WebSocket client has to send `connection_init`.
+    pub ws_init_timeout: std::time::Duration,
 }
 
 /// The application's router.

@@ -241,3 +241,48 @@ pub async fn list<C: ConnectionTrait>(
         .await?;
     Ok(Page::from_fetched(rows, limit))
 }
+
+/// The id of the newest event on a contact the actor may see (0 when none); `NOT_FOUND` when
+/// the contact is not visible.
+pub async fn latest_id<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    contact_id: i64,
+) -> ApiResult<i64> {
+    contacts::get(db, actor, contact_id).await?;
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push(
+        "SELECT COALESCE(MAX(e.id), 0) AS n FROM timeline_events e WHERE e.organization_id = ",
+    )
+    .bind(actor.org_id)
+    .push(" AND e.contact_id = ")
+    .bind(contact_id);
+    sql.count(db).await
+}
+
+/// Events on a contact newer than event id `after`, oldest first, as the actor may see them;
+/// `NOT_FOUND` once the contact is no longer visible.
+pub async fn newer<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    contact_id: i64,
+    after: i64,
+    limit: u64,
+) -> ApiResult<Vec<entity::timeline_event::Model>> {
+    contacts::get(db, actor, contact_id).await?;
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("SELECT e.* FROM timeline_events e WHERE e.organization_id = ")
+        .bind(actor.org_id)
+        .push(" AND e.contact_id = ")
+        .bind(contact_id)
+        .push(" AND e.id > ")
+        .bind(after);
+    push_event_visible(&mut sql, actor);
+    sql.push(" ORDER BY e.id LIMIT ")
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX));
+    Ok(
+        entity::timeline_event::Model::find_by_statement(sql.build())
+            .all(db)
+            .await?,
+    )
+}

@@ -163,6 +163,8 @@ pub async fn start(database_url: &str, demo: bool, guard: Arc<DbGuard>) -> TestA
         jwt_secret: None,
         data_dir: data_dir.path().to_path_buf(),
         max_upload_bytes: 64 * 1024,
+        subscription_poll: Duration::from_millis(50),
+        ws_init_timeout: Duration::from_millis(500),
     };
     let app = Application::build(&config, StartOptions { demo })
         .await

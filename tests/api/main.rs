@@ -12,6 +12,7 @@ mod notes;
 mod playground;
 mod query_count;
 mod schema;
+mod subscriptions;
 mod tasks;
 mod timeline;
 mod transport;

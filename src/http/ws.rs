@@ -1,0 +1,264 @@
+//! GraphQL over WebSocket with the `graphql-transport-ws` protocol (the `graphql-ws`
+//! library's), driven here rather than by async-graphql's stock handler so that every protocol
+//! violation closes with the protocol's code (see `../shared/STACK.md`): 4400 bad message,
+//! 4401 subscribe before acknowledgement, 4403 rejected credentials, 4408 no
+//! `connection_init` in time, 4409 duplicate subscription id, 4429 a second `connection_init`.
+
+use std::collections::HashMap;
+
+use async_graphql::Variables;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::{sync::mpsc, task::JoinHandle};
+
+use super::AppState;
+use crate::{
+    auth::{self, Actor},
+    error::ApiError,
+    graphql::{context::RequestState, timeline::PollInterval},
+};
+
+/// The subprotocol name.
+pub const PROTOCOL: &str = "graphql-transport-ws";
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ClientMessage {
+    ConnectionInit {
+        #[serde(default)]
+        payload: Option<Value>,
+    },
+    Ping {
+        #[serde(default)]
+        payload: Option<Value>,
+    },
+    Pong {},
+    Subscribe {
+        id: String,
+        payload: SubscribePayload,
+    },
+    Complete {
+        id: String,
+    },
+}
+
+#[derive(Deserialize)]
+struct SubscribePayload {
+    query: String,
+    #[serde(default)]
+    variables: Option<Value>,
+    #[serde(default, rename = "operationName")]
+    operation_name: Option<String>,
+}
+
+fn close(code: u16, reason: &str) -> Message {
+    // A close frame's reason may hold at most 123 bytes.
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from(reason[..end].to_owned()),
+    }))
+}
+
+fn text(value: Value) -> Message {
+    Message::Text(Utf8Bytes::from(value.to_string()))
+}
+
+/// Authenticates `connection_init`'s payload `{"authorization": "Bearer <token>"}`.
+async fn authenticate(state: &AppState, payload: Option<&Value>) -> Result<Actor, ApiError> {
+    let header = payload
+        .and_then(|p| p.get("authorization").or_else(|| p.get("Authorization")))
+        .and_then(Value::as_str)
+        .ok_or(ApiError::Unauthenticated)?;
+    let token = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .ok_or(ApiError::Unauthenticated)?;
+    auth::authenticate(&state.db, &state.keys, token.trim()).await
+}
+
+/// Serves one WebSocket connection until either side closes it.
+pub async fn serve(socket: WebSocket, state: AppState) {
+    let (mut sink, mut stream) = socket.split();
+    let (out_tx, mut out_rx) = mpsc::channel::<Message>(64);
+    // One writer task: subscriptions and the reader send through the channel.
+    let writer = tokio::spawn(async move {
+        while let Some(message) = out_rx.recv().await {
+            let closing = matches!(message, Message::Close(_));
+            if sink.send(message).await.is_err() || closing {
+                break;
+            }
+        }
+        let _ = sink.close().await;
+    });
+
+    let init_timeout = state.ws_init_timeout;
+    let mut actor: Option<Actor> = None;
+    let mut init_seen = false;
+    let mut subscriptions: HashMap<String, JoinHandle<()>> = HashMap::new();
+    let deadline = tokio::time::sleep(init_timeout);
+    tokio::pin!(deadline);
+
+    loop {
+        let incoming = tokio::select! {
+            () = &mut deadline, if !init_seen => {
+                let _ = out_tx.send(close(4408, "Connection initialisation timeout")).await;
+                break;
+            }
+            incoming = stream.next() => incoming,
+        };
+        let Some(Ok(incoming)) = incoming else {
+            break;
+        };
+        let raw = match incoming {
+            Message::Text(text) => text.to_string(),
+            Message::Binary(_) => {
+                let _ = out_tx
+                    .send(close(4400, "Binary messages are not supported"))
+                    .await;
+                break;
+            }
+            Message::Close(_) => break,
+            Message::Ping(_) | Message::Pong(_) => continue,
+        };
+        let message: ClientMessage = match serde_json::from_str(&raw) {
+            Ok(message) => message,
+            Err(error) => {
+                let _ = out_tx
+                    .send(close(4400, &format!("Invalid message: {error}")))
+                    .await;
+                break;
+            }
+        };
+        match message {
+            ClientMessage::ConnectionInit { payload } => {
+                if init_seen {
+                    let _ = out_tx
+                        .send(close(4429, "Too many initialisation requests"))
+                        .await;
+                    break;
+                }
+                init_seen = true;
+                match authenticate(&state, payload.as_ref()).await {
+                    Ok(a) => {
+                        actor = Some(a);
+                        let _ = out_tx.send(text(json!({ "type": "connection_ack" }))).await;
+                    }
+                    Err(ApiError::Unauthenticated) => {
+                        let _ = out_tx.send(close(4403, "Forbidden: send {\"authorization\": \"Bearer <token>\"} in connection_init")).await;
+                        break;
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "websocket authentication failed");
+                        let _ = out_tx.send(close(1011, "Internal error")).await;
+                        break;
+                    }
+                }
+            }
+            ClientMessage::Ping { payload } => {
+                let mut pong = json!({ "type": "pong" });
+                if let Some(payload) = payload {
+                    pong["payload"] = payload;
+                }
+                let _ = out_tx.send(text(pong)).await;
+            }
+            ClientMessage::Pong {} => {}
+            ClientMessage::Subscribe { id, payload } => {
+                let Some(actor) = actor.clone() else {
+                    let _ = out_tx.send(close(4401, "Unauthorized")).await;
+                    break;
+                };
+                subscriptions.retain(|_, task| !task.is_finished());
+                if subscriptions.contains_key(&id) {
+                    let _ = out_tx
+                        .send(close(4409, &format!("Subscriber for {id} already exists")))
+                        .await;
+                    break;
+                }
+                let task = tokio::spawn(run_operation(
+                    state.clone(),
+                    actor,
+                    id.clone(),
+                    payload,
+                    out_tx.clone(),
+                ));
+                subscriptions.insert(id, task);
+            }
+            ClientMessage::Complete { id } => {
+                if let Some(task) = subscriptions.remove(&id) {
+                    task.abort();
+                }
+            }
+        }
+    }
+    for task in subscriptions.into_values() {
+        task.abort();
+    }
+    drop(out_tx);
+    let _ = writer.await;
+}
+
+/// Runs one operation and streams its results as `next` messages, then `complete`. A result
+/// without data (the operation failed: parse or validation errors, a subscription that cannot
+/// start, or one that lost its access) ends the operation with one `error` message instead.
+async fn run_operation(
+    state: AppState,
+    actor: Actor,
+    id: String,
+    payload: SubscribePayload,
+    out: mpsc::Sender<Message>,
+) {
+    let mut request = async_graphql::Request::new(payload.query)
+        .variables(Variables::from_json(
+            payload.variables.unwrap_or(Value::Null),
+        ))
+        .data(RequestState::new(state.db.clone(), Some(actor)))
+        .data(state.storage.clone())
+        .data(PollInterval(state.subscription_poll));
+    if let Some(name) = payload.operation_name {
+        request = request.operation_name(name);
+    }
+    let mut responses = state.schema.execute_stream(request);
+    let mut first = true;
+    while let Some(response) = responses.next().await {
+        let failed_to_start =
+            first && response.data == async_graphql::Value::Null && !response.errors.is_empty();
+        first = false;
+        if failed_to_start {
+            let mut errors = response.errors;
+            for error in &mut errors {
+                let has_code = error
+                    .extensions
+                    .as_ref()
+                    .is_some_and(|e| e.get("code").is_some());
+                if !has_code {
+                    crate::graphql::extension::assign_request_code(error);
+                }
+            }
+            let _ = out
+                .send(text(
+                    json!({ "id": id, "type": "error", "payload": errors }),
+                ))
+                .await;
+            return;
+        }
+        let payload = serde_json::to_value(&response).unwrap_or(Value::Null);
+        if out
+            .send(text(
+                json!({ "id": id, "type": "next", "payload": payload }),
+            ))
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+    let _ = out
+        .send(text(json!({ "id": id, "type": "complete" })))
+        .await;
+}
