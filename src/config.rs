@@ -27,6 +27,9 @@ pub struct Config {
     /// `THREADLINE_SUBSCRIPTION_POLL_MS`: how often live subscriptions look for new rows
     /// (default 500 ms).
     pub subscription_poll: Duration,
+    /// `THREADLINE_REMINDER_POLL_MS`: how often the reminder worker looks for due reminders
+    /// (default 1000 ms).
+    pub reminder_poll: Duration,
     /// `THREADLINE_WS_INIT_TIMEOUT_MS`: how long a WebSocket client has to send
     /// `connection_init` (default 10 s).
     pub ws_init_timeout: Duration,
@@ -103,6 +106,7 @@ impl Config {
         Ok(Self {
             subscription_poll: millis("THREADLINE_SUBSCRIPTION_POLL_MS", 500)?,
             ws_init_timeout: millis("THREADLINE_WS_INIT_TIMEOUT_MS", 10_000)?,
+            reminder_poll: millis("THREADLINE_REMINDER_POLL_MS", 1000)?,
             max_upload_bytes,
             database_url,
             listen,

@@ -30,6 +30,7 @@ pub struct Application {
     state: AppState,
     /// The demo owner's token, when the demo organization was created on this start.
     pub demo_token: Option<String>,
+    reminder_poll: Duration,
 }
 
 /// The lifetime of the token printed in the start-up banner.
@@ -99,6 +100,7 @@ impl Application {
             listener,
             state,
             demo_token,
+            reminder_poll: config.reminder_poll,
         })
     }
 
@@ -117,15 +119,22 @@ impl Application {
         &self.state.keys
     }
 
-    /// Serves until `shutdown` completes.
+    /// Serves until `shutdown` completes, with the reminder worker beside the server.
     pub async fn run_until(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        // The reminder worker runs beside the server; several instances may run it at once.
+        let worker = tokio::spawn(crate::service::reminders::run_worker(
+            self.state.db.clone(),
+            self.reminder_poll,
+        ));
         let router = http::router(self.state);
-        axum::serve(self.listener, router)
+        let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
-            .await
+            .await;
+        worker.abort();
+        served
     }
 }
 

@@ -9,6 +9,7 @@ pub mod mutation;
 pub mod notes;
 pub mod prefetch;
 pub mod query;
+pub mod reminders;
 pub mod settings;
 pub mod tasks;
 pub mod timeline;
@@ -61,5 +62,13 @@ impl SubscriptionRoot {
         ctx.actor()?;
         let contact_id = crate::ids::decode(crate::ids::Kind::Contact, &contact_id)?;
         timeline::live(ctx, contact_id).await
+    }
+
+    /// The caller's reminders as they come due (fired by any gateway instance).
+    async fn reminders(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<impl futures_util::Stream<Item = Result<reminders::Reminder>> + use<>> {
+        reminders::live(ctx).await
     }
 }

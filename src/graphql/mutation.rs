@@ -9,6 +9,7 @@ use super::{
         Message, SendMessageInput, UpdateChannelInput,
     },
     notes::{Attachment, CreateNoteInput, Note, UpdateNoteInput, decode_all, store_uploads},
+    reminders::Reminder,
     settings::SettingsMutation,
     tasks::{CompleteTaskInput, CreateTaskInput, Task, TaskCompletion, UpdateTaskInput},
     types::{
@@ -436,6 +437,29 @@ impl CoreMutation {
         let id = ids::decode(Kind::Conversation, &id)?;
         Ok(Conversation::single(
             service::conversations::mark_read(ctx.db()?, actor, id).await?,
+        ))
+    }
+
+    /// Dismisses one of the caller's reminders.
+    async fn dismiss_reminder(&self, ctx: &Context<'_>, id: ID) -> Result<Reminder> {
+        let actor = ctx.actor()?;
+        let id = ids::decode(Kind::Reminder, &id)?;
+        Ok(Reminder(
+            service::reminders::dismiss(ctx.db()?, actor, id).await?,
+        ))
+    }
+
+    /// Snoozes one of the caller's reminders until a later time (it is pending again).
+    async fn snooze_reminder(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Reminder> {
+        let actor = ctx.actor()?;
+        let id = ids::decode(Kind::Reminder, &id)?;
+        Ok(Reminder(
+            service::reminders::snooze(ctx.db()?, actor, id, until).await?,
         ))
     }
 }

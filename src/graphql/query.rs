@@ -11,6 +11,7 @@ use super::{
     },
     notes::{Note, NoteConnectionFields, NoteFilter, notes_page},
     prefetch,
+    reminders::{Reminder, ReminderFilter, reminders_page},
     settings::SettingsQuery,
     tasks::{Task, TaskConnectionFields, TaskFilter, TaskOrder, tasks_page},
     timeline::{self, TimelineEvent, TimelineFilter},
@@ -198,6 +199,17 @@ impl CoreQuery {
         Ok(Task::single(
             service::tasks::get(ctx.db()?, actor, id).await?,
         ))
+    }
+
+    /// The caller's own reminders, soonest first; filter by status.
+    async fn reminders(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<ReminderFilter>,
+    ) -> Result<Connection<String, Reminder>> {
+        reminders_page(ctx, first, after, filter).await
     }
 
     /// The channels the caller may use: all of the organization's for owners and admins,

@@ -13,6 +13,7 @@ use super::{
     context::ContextExt,
     conversations::Message,
     notes::Note,
+    reminders::Reminder,
     tasks::Task,
     types::{Contact, User},
 };
@@ -48,6 +49,8 @@ pub enum TimelineSubject {
     Task(Task),
     /// A message.
     Message(Message),
+    /// A reminder (shown to its user only).
+    Reminder(Reminder),
 }
 
 /// Rows a timeline page mentions, loaded once for the page.
@@ -58,6 +61,7 @@ struct PagePrefetch {
     notes: HashMap<i64, entity::note::Model>,
     tasks: HashMap<i64, entity::task::Model>,
     messages: HashMap<i64, entity::message::Model>,
+    reminders: HashMap<i64, entity::reminder::Model>,
 }
 
 /// One thing that happened to a contact.
@@ -118,6 +122,12 @@ impl TimelineEvent {
                 .get(&self.row.subject_id)
                 .cloned()
                 .map(|m| TimelineSubject::Message(Message::single(m))),
+            "Reminder" => self
+                .prefetch
+                .reminders
+                .get(&self.row.subject_id)
+                .cloned()
+                .map(|r| TimelineSubject::Reminder(Reminder(r))),
             _ => None,
         }
     }
@@ -158,6 +168,14 @@ async fn load_related(
         let tasks = subjects("Task");
         if !tasks.is_empty() {
             prefetch.tasks = service::tasks::get_many(db, actor, &tasks).await?;
+        }
+        let reminders = subjects("Reminder");
+        if !reminders.is_empty() {
+            prefetch.reminders = service::reminders::get_many(db, actor, &reminders)
+                .await?
+                .into_iter()
+                .map(|r| (r.id, r))
+                .collect();
         }
         let messages = subjects("Message");
         if !messages.is_empty() {

@@ -9,6 +9,7 @@ pub mod contacts;
 pub mod conversations;
 pub mod notes;
 pub mod organizations;
+pub mod reminders;
 pub mod settings;
 pub mod sql;
 pub mod tasks;

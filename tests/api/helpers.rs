@@ -153,8 +153,24 @@ pub async fn spawn_app_with(demo: bool) -> TestApp {
     start(&url, demo, guard).await
 }
 
+/// Starts the gateway with its reminder worker ticking only at start-up, for tests that count
+/// the SQL statements of a request (the worker shares the counted pool).
+pub async fn spawn_quiet_app() -> TestApp {
+    let (url, guard) = fresh_database().await;
+    start_with(&url, false, guard, Duration::from_secs(3600)).await
+}
+
 /// Starts a gateway on port 0 against `database_url` (which `guard` keeps alive).
 pub async fn start(database_url: &str, demo: bool, guard: Arc<DbGuard>) -> TestApp {
+    start_with(database_url, demo, guard, Duration::from_millis(50)).await
+}
+
+async fn start_with(
+    database_url: &str,
+    demo: bool,
+    guard: Arc<DbGuard>,
+    reminder_poll: Duration,
+) -> TestApp {
     init();
     let data_dir = tempfile::tempdir().expect("data dir");
     let config = Config {
@@ -165,6 +181,7 @@ pub async fn start(database_url: &str, demo: bool, guard: Arc<DbGuard>) -> TestA
         max_upload_bytes: 64 * 1024,
         subscription_poll: Duration::from_millis(50),
         ws_init_timeout: Duration::from_millis(500),
+        reminder_poll,
     };
     let app = Application::build(&config, StartOptions { demo })
         .await

@@ -11,6 +11,7 @@ mod instances;
 mod notes;
 mod playground;
 mod query_count;
+mod reminders;
 mod schema;
 mod subscriptions;
 mod tasks;

@@ -266,3 +266,27 @@ async fn protocol_violations_close_with_their_codes() {
     let url = app.address.replace("http://", "ws://") + "/graphql";
     assert!(connect_async(url).await.is_err());
 }
+
+#[tokio::test]
+async fn the_reminders_subscription_delivers_fired_reminders() {
+    let app = spawn_app().await;
+    let w = world(&app).await;
+    let token = app.token(&w.member_write);
+    let mut socket = ready(&app, &token).await;
+    send(&mut socket, json!({ "type": "subscribe", "id": "r", "payload": { "query": "subscription { reminders { status note { subject } } }" } })).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let soon = (chrono::Utc::now() + chrono::Duration::milliseconds(1000)).to_rfc3339();
+    app.gql(
+        Some(&token),
+        "mutation ($c: ID!, $at: DateTime!) { createNote(input: { contactId: $c, subject: \"Ping Grace\", remindAt: $at }) { id } }",
+        json!({ "c": contact_id(w.contact), "at": soon }),
+    )
+    .await
+    .data();
+    let next = receive(&mut socket).await;
+    assert_eq!(next["type"], "next", "{next}");
+    assert_eq!(
+        next["payload"]["data"]["reminders"],
+        json!({ "status": "FIRED", "note": { "subject": "Ping Grace" } })
+    );
+}

@@ -1,0 +1,256 @@
+//! Reminders: stored with notes (for the author) and tasks (for the responsible user), fired
+//! by a worker when due, then dismissed or snoozed by their user.
+//!
+//! Firing is safe with several gateway instances: each batch is claimed and marked `FIRED` in
+//! one statement inside a transaction (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so two
+//! instances never fire the same reminder; SQLite has a single writer), together with its
+//! `REMINDER_FIRED` timeline event.
+
+use chrono::{DateTime, Utc};
+use entity::reminder;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
+    FromQueryResult, IntoActiveModel, QueryFilter, TransactionSession, TransactionTrait,
+};
+use serde_json::json;
+
+use super::{
+    Page, notes, now,
+    sql::Sql,
+    timeline::{self, Audience, EventKind, NewEvent},
+};
+use crate::{
+    auth::Actor,
+    error::{ApiError, ApiResult},
+};
+
+/// A reminder's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, async_graphql::Enum)]
+pub enum ReminderStatus {
+    /// Waiting for its time.
+    Pending,
+    /// Came due.
+    Fired,
+    /// Put away by its user.
+    Dismissed,
+}
+
+impl ReminderStatus {
+    /// The stored text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::Fired => "FIRED",
+            Self::Dismissed => "DISMISSED",
+        }
+    }
+
+    /// Parses the stored text.
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Pending, Self::Fired, Self::Dismissed]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+}
+
+/// A position in the reminders list: (remind_at, id).
+#[derive(Clone, Copy, Debug)]
+pub struct ReminderCursor {
+    /// The reminder's time.
+    pub at: DateTime<Utc>,
+    /// Its id.
+    pub id: i64,
+}
+
+/// One page of the actor's own reminders, soonest first, optionally of one status.
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    status: Option<ReminderStatus>,
+    after: Option<ReminderCursor>,
+    limit: u64,
+) -> ApiResult<Page<reminder::Model>> {
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("SELECT r.* FROM reminders r WHERE r.organization_id = ")
+        .bind(actor.org_id)
+        .push(" AND r.user_id = ")
+        .bind(actor.user_id);
+    if let Some(status) = status {
+        sql.push(" AND r.status = ").bind(status.as_str());
+    }
+    if let Some(cursor) = after {
+        sql.push(" AND (r.remind_at > ")
+            .bind(cursor.at)
+            .push(" OR (r.remind_at = ")
+            .bind(cursor.at)
+            .push(" AND r.id > ")
+            .bind(cursor.id)
+            .push("))");
+    }
+    sql.push(" ORDER BY r.remind_at, r.id LIMIT ")
+        .bind(i64::try_from(limit + 1).unwrap_or(i64::MAX));
+    let rows = reminder::Model::find_by_statement(sql.build())
+        .all(db)
+        .await?;
+    Ok(Page::from_fetched(rows, limit))
+}
+
+/// The actor's own reminders among `ids`.
+pub async fn get_many<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    ids: &[i64],
+) -> ApiResult<Vec<reminder::Model>> {
+    Ok(reminder::Entity::find()
+        .filter(reminder::Column::OrganizationId.eq(actor.org_id))
+        .filter(reminder::Column::UserId.eq(actor.user_id))
+        .filter(reminder::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?)
+}
+
+async fn own<C: ConnectionTrait>(db: &C, actor: &Actor, id: i64) -> ApiResult<reminder::Model> {
+    get_many(db, actor, &[id])
+        .await?
+        .pop()
+        .ok_or(ApiError::NotFound("Reminder"))
+}
+
+/// Dismisses one of the actor's reminders (pending or fired).
+pub async fn dismiss<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    id: i64,
+) -> ApiResult<reminder::Model> {
+    let row = own(db, actor, id).await?;
+    let mut active = row.into_active_model();
+    active.status = Set(ReminderStatus::Dismissed.as_str().to_owned());
+    Ok(active.update(db).await?)
+}
+
+/// Snoozes one of the actor's reminders until a later time: it is pending again.
+pub async fn snooze<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    id: i64,
+    until: DateTime<Utc>,
+) -> ApiResult<reminder::Model> {
+    if until <= now() {
+        return Err(ApiError::bad_input("until", "must be in the future"));
+    }
+    let row = own(db, actor, id).await?;
+    let mut active = row.into_active_model();
+    active.status = Set(ReminderStatus::Pending.as_str().to_owned());
+    active.remind_at = Set(until);
+    active.fired_at = Set(None);
+    Ok(active.update(db).await?)
+}
+
+/// Fires up to `limit` reminders due at `at`: marks them `FIRED` and writes their
+/// `REMINDER_FIRED` events (private to the reminded user), in one transaction. Returns them.
+pub async fn fire_due<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    at: DateTime<Utc>,
+    limit: u64,
+) -> ApiResult<Vec<reminder::Model>> {
+    let txn = db.begin().await?;
+    let mut sql = Sql::new(txn.get_database_backend());
+    sql.push("UPDATE reminders SET status = 'FIRED', fired_at = ")
+        .bind(at)
+        .push(" WHERE id IN (SELECT id FROM reminders WHERE status = 'PENDING' AND remind_at <= ")
+        .bind(at)
+        .push(" ORDER BY remind_at LIMIT ")
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX));
+    if txn.get_database_backend() == DbBackend::Postgres {
+        sql.push(" FOR UPDATE SKIP LOCKED");
+    }
+    sql.push(") RETURNING *");
+    let fired = reminder::Model::find_by_statement(sql.build())
+        .all(&txn)
+        .await?;
+    for reminder in &fired {
+        let user = entity::user::Entity::find_by_id(reminder.user_id)
+            .one(&txn)
+            .await?;
+        let Some(actor) = user.as_ref().and_then(crate::auth::actor_of) else {
+            continue;
+        };
+        let about = match (reminder.note_id, reminder.task_id) {
+            (Some(note), _) => entity::note::Entity::find_by_id(note)
+                .one(&txn)
+                .await?
+                .map(|n| notes::title_of(n.subject.as_deref(), &n.body)),
+            (None, Some(task)) => entity::task::Entity::find_by_id(task)
+                .one(&txn)
+                .await?
+                .map(|t| notes::title_of(None, &t.description)),
+            (None, None) => None,
+        };
+        timeline::record(
+            &txn,
+            &actor,
+            NewEvent {
+                contact_id: reminder.contact_id,
+                kind: EventKind::ReminderFired,
+                subject_kind: "Reminder",
+                subject_id: reminder.id,
+                summary: format!(
+                    "Reminder for {}: {}",
+                    actor.name,
+                    about.unwrap_or_else(|| "follow up".into())
+                ),
+                data: json!({ "noteId": reminder.note_id, "taskId": reminder.task_id }),
+                audience: Audience::Private(actor.user_id),
+            },
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(fired)
+}
+
+/// The actor's reminders that fired after (fired_at, id) = `after`, oldest first (for the
+/// `reminders` subscription).
+pub async fn fired_since<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    after: (DateTime<Utc>, i64),
+) -> ApiResult<Vec<reminder::Model>> {
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("SELECT r.* FROM reminders r WHERE r.organization_id = ")
+        .bind(actor.org_id)
+        .push(" AND r.user_id = ")
+        .bind(actor.user_id)
+        .push(" AND r.status = 'FIRED' AND (r.fired_at > ")
+        .bind(after.0)
+        .push(" OR (r.fired_at = ")
+        .bind(after.0)
+        .push(" AND r.id > ")
+        .bind(after.1)
+        .push(")) ORDER BY r.fired_at, r.id LIMIT 100");
+    Ok(reminder::Model::find_by_statement(sql.build())
+        .all(db)
+        .await?)
+}
+
+/// Fires due reminders until none is left, then sleeps `interval`; runs until the process ends.
+pub async fn run_worker(db: sea_orm::DatabaseConnection, interval: std::time::Duration) {
+    loop {
+        loop {
+            match fire_due(&db, now(), 100).await {
+                Ok(fired) if fired.len() == 100 => continue,
+                Ok(fired) => {
+                    if !fired.is_empty() {
+                        tracing::info!(count = fired.len(), "fired reminders");
+                    }
+                    break;
+                }
+                Err(error) => {
+                    tracing::error!(%error, "firing reminders failed; retrying later");
+                    break;
+                }
+            }
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
