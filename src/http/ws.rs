@@ -23,6 +23,9 @@ use crate::{
 /// The subprotocol name.
 pub const PROTOCOL: &str = "graphql-transport-ws";
 
+/// Operations that may run at once on one connection; more get a `RATE_LIMITED` error.
+const MAX_OPERATIONS: usize = 50;
+
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum ClientMessage {
@@ -179,6 +182,16 @@ pub async fn serve(socket: WebSocket, state: AppState) {
                         .send(close(4409, &format!("Subscriber for {id} already exists")))
                         .await;
                     break;
+                }
+                if subscriptions.len() >= MAX_OPERATIONS {
+                    let error = json!([{
+                        "message": format!("at most {MAX_OPERATIONS} operations may run on one connection"),
+                        "extensions": { "code": "RATE_LIMITED" },
+                    }]);
+                    let _ = out_tx
+                        .send(text(json!({ "id": id, "type": "error", "payload": error })))
+                        .await;
+                    continue;
                 }
                 let task = tokio::spawn(run_operation(
                     state.clone(),

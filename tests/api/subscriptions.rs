@@ -255,6 +255,16 @@ async fn protocol_violations_close_with_their_codes() {
         "duplicate subscription id"
     );
 
+    // At most 50 operations run at once on one connection.
+    let mut socket = ready(&app, &token).await;
+    for i in 0..51 {
+        let live = json!({ "type": "subscribe", "id": format!("s{i}"), "payload": { "query": LIVE, "variables": { "id": contact_id(w.contact) } } });
+        send(&mut socket, live).await;
+    }
+    let limited = receive(&mut socket).await;
+    assert_eq!(limited["id"], "s50", "{limited}");
+    assert_eq!(limited["payload"][0]["extensions"]["code"], "RATE_LIMITED");
+
     // A validation error is an `error` message for that operation only.
     let mut socket = ready(&app, &token).await;
     send(&mut socket, json!({ "type": "subscribe", "id": "bad", "payload": { "query": "subscription { nope }" } })).await;
