@@ -19,6 +19,42 @@ pub fn page_size(first: Option<i32>) -> ApiResult<u64> {
     }
 }
 
+/// The window of an id-ordered list from Relay arguments: `first`/`after` forward, or
+/// `last`/`before` backward (not both directions at once).
+pub fn id_window(
+    first: Option<i32>,
+    after: Option<&str>,
+    last: Option<i32>,
+    before: Option<&str>,
+) -> ApiResult<crate::service::IdWindow> {
+    if last.is_some() && first.is_some() {
+        return Err(ApiError::bad_input(
+            "last",
+            "use first/after or last/before, not both",
+        ));
+    }
+    let backward = last.is_some() || (before.is_some() && first.is_none());
+    let limit = match (backward, last) {
+        (true, Some(n)) if n < 0 => {
+            return Err(ApiError::bad_input("last", "must be zero or more"));
+        }
+        (true, Some(n)) => u64::try_from(n).unwrap_or(0).min(MAX_PAGE),
+        (true, None) => DEFAULT_PAGE,
+        (false, _) => page_size(first)?,
+    };
+    let before = match before {
+        None => None,
+        Some(b) => decode_cursor(Some(b))
+            .map_err(|_| ApiError::bad_input("before", "is not a cursor this list gave out"))?,
+    };
+    Ok(crate::service::IdWindow {
+        after: decode_cursor(after)?,
+        before,
+        limit,
+        backward,
+    })
+}
+
 /// An opaque cursor for a row id in a list ordered by id.
 pub fn encode_cursor(id: i64) -> String {
     URL_SAFE_NO_PAD.encode(format!("id:{id}"))

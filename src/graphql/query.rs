@@ -3,7 +3,7 @@
 use async_graphql::{Context, ID, MergedObject, Object, Result, connection::Connection};
 
 use super::{
-    connection::{decode_cursor, id_connection, page_size},
+    connection::{id_connection, id_window},
     context::ContextExt,
     conversations::{
         Channel, Conversation, ConversationConnectionFields, ConversationFilter, Message,
@@ -87,14 +87,16 @@ impl CoreQuery {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
     ) -> Result<Connection<String, User, UserConnectionFields>> {
-        let limit = page_size(first)?;
-        let after_id = decode_cursor(after.as_deref())?;
-        let page = service::users::list(ctx.db()?, ctx.actor()?, after_id, limit).await?;
+        let actor = ctx.actor()?;
+        let window = id_window(first, after.as_deref(), last, before.as_deref())?;
+        let (rows, has_next, has_previous) = service::users::list(ctx.db()?, actor, window).await?;
         Ok(id_connection(
-            page.rows.into_iter().map(User).collect(),
-            page.has_next,
-            after_id.is_some(),
+            rows.into_iter().map(User).collect(),
+            has_next,
+            has_previous,
             |u| u.0.id,
             UserConnectionFields,
         ))
@@ -115,10 +117,12 @@ impl CoreQuery {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
         filter: Option<ContactFilter>,
     ) -> Result<Connection<String, Contact, ContactConnectionFields>> {
-        let limit = page_size(first)?;
-        let after_id = decode_cursor(after.as_deref())?;
+        let actor = ctx.actor()?;
+        let window = id_window(first, after.as_deref(), last, before.as_deref())?;
         let filter = filter.unwrap_or_default().into_service()?;
         if filter
             .search
@@ -129,16 +133,15 @@ impl CoreQuery {
                 ApiError::bad_input("filter.search", "is longer than 200 characters").into(),
             );
         }
-        let page =
-            service::contacts::list(ctx.db()?, ctx.actor()?, &filter, after_id, limit).await?;
-        let prefetch = prefetch::contacts(ctx, &prefetch::node_selections(ctx), &page.rows).await?;
+        let (rows, has_next, has_previous) =
+            service::contacts::list(ctx.db()?, actor, &filter, window).await?;
+        let prefetch = prefetch::contacts(ctx, &prefetch::node_selections(ctx), &rows).await?;
         Ok(id_connection(
-            page.rows
-                .into_iter()
+            rows.into_iter()
                 .map(|row| Contact::with_prefetch(row, prefetch.clone()))
                 .collect(),
-            page.has_next,
-            after_id.is_some(),
+            has_next,
+            has_previous,
             |c| c.row.contact.id,
             ContactConnectionFields { filter },
         ))

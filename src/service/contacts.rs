@@ -14,7 +14,7 @@ use sea_orm::{
 use serde_json::json;
 
 use super::{
-    Page,
+    IdWindow,
     access::{self, AccessLevel},
     now, settings,
     sql::{Sql, like_escape},
@@ -166,31 +166,27 @@ fn push_filter(sql: &mut Sql, filter: &ContactFilter) {
     sql.push(")");
 }
 
-/// One page of the contacts the actor may see, in creation order, after row id `after`.
+/// One page of the contacts the actor may see, in creation order: `(rows, has_next,
+/// has_previous)`.
 pub async fn list<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
     filter: &ContactFilter,
-    after: Option<i64>,
-    limit: u64,
-) -> ApiResult<Page<VisibleContact>> {
+    window: IdWindow,
+) -> ApiResult<(Vec<VisibleContact>, bool, bool)> {
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT c.*, ")
         .push(access::access_expr(actor))
         .push(" AS my_access");
     access::contacts_from(&mut sql, actor);
     push_filter(&mut sql, filter);
-    if let Some(after) = after {
-        sql.push(" AND c.id > ").bind(after);
-    }
-    sql.push(" ORDER BY c.id LIMIT ")
-        .bind(i64::try_from(limit + 1).unwrap_or(i64::MAX));
+    window.push(&mut sql, "c.id");
     let rows = db.query_all_raw(sql.build()).await?;
     let rows = rows
         .iter()
         .map(visible_from_row)
         .collect::<ApiResult<Vec<_>>>()?;
-    Ok(Page::from_fetched(rows, limit))
+    Ok(window.page(rows))
 }
 
 /// How many contacts the actor may see under `filter`.

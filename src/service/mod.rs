@@ -43,5 +43,47 @@ impl<T> Page<T> {
     }
 }
 
+/// Which slice of an id-ordered list to read: forward after a cursor (`first`/`after`) or
+/// backward before one (`last`/`before`).
+#[derive(Clone, Copy, Debug)]
+pub struct IdWindow {
+    /// Rows after this id (forward).
+    pub after: Option<i64>,
+    /// Rows before this id (backward).
+    pub before: Option<i64>,
+    /// How many rows.
+    pub limit: u64,
+    /// Read backward: the `limit` rows just before `before` (or the last rows).
+    pub backward: bool,
+}
+
+impl IdWindow {
+    /// Appends the keyset condition and the order for id column `column`.
+    pub fn push(&self, sql: &mut sql::Sql, column: &str) {
+        if let Some(after) = self.after {
+            sql.push(&format!(" AND {column} > ")).bind(after);
+        }
+        if let Some(before) = self.before {
+            sql.push(&format!(" AND {column} < ")).bind(before);
+        }
+        let dir = if self.backward { "DESC" } else { "ASC" };
+        sql.push(&format!(" ORDER BY {column} {dir} LIMIT "))
+            .bind(i64::try_from(self.limit + 1).unwrap_or(i64::MAX));
+    }
+
+    /// Builds the page from the fetched rows, in ascending order either way. `has_next` then
+    /// means "more after the page" and `has_previous` "more before it".
+    pub fn page<T>(&self, rows: Vec<T>) -> (Vec<T>, bool, bool) {
+        let page = Page::from_fetched(rows, self.limit);
+        if self.backward {
+            let mut rows = page.rows;
+            rows.reverse();
+            (rows, self.before.is_some(), page.has_next)
+        } else {
+            (page.rows, page.has_next, self.after.is_some())
+        }
+    }
+}
+
 /// A list result of the service layer (the loaders' fetch functions return it).
 pub type ApiResultVec<T> = crate::error::ApiResult<Vec<T>>;

@@ -9,7 +9,7 @@ use sea_orm::{
     TransactionTrait,
 };
 
-use super::{Page, access, now, sql::Sql, validate};
+use super::{IdWindow, access, now, sql::Sql, validate};
 use crate::{
     auth::{Actor, ActorKind, Role},
     error::{ApiError, ApiResult},
@@ -71,23 +71,19 @@ fn push_visible(sql: &mut Sql, actor: &Actor) {
     }
 }
 
-/// One page of the users the actor may see, in creation order, after row id `after`.
+/// One page of the users the actor may see, in creation order: `(rows, has_next,
+/// has_previous)`.
 pub async fn list<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
-    after: Option<i64>,
-    limit: u64,
-) -> ApiResult<Page<user::Model>> {
+    window: IdWindow,
+) -> ApiResult<(Vec<user::Model>, bool, bool)> {
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT u.* FROM users u");
     push_visible(&mut sql, actor);
-    if let Some(after) = after {
-        sql.push(" AND u.id > ").bind(after);
-    }
-    sql.push(" ORDER BY u.id LIMIT ")
-        .bind(i64::try_from(limit + 1).unwrap_or(i64::MAX));
+    window.push(&mut sql, "u.id");
     let rows = user::Model::find_by_statement(sql.build()).all(db).await?;
-    Ok(Page::from_fetched(rows, limit))
+    Ok(window.page(rows))
 }
 
 /// How many users the actor may see.

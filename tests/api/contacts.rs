@@ -270,6 +270,49 @@ async fn search_and_pagination() {
     assert_eq!(second["pageInfo"]["hasNextPage"], false);
     assert_eq!(second["edges"][0]["node"]["name"], "Percy 100% Real_Name");
 
+    // Backward: the last three, then the one before them.
+    let back = app
+        .gql(Some(&token), "{ contacts(last: 3) { edges { node { name } } pageInfo { hasPreviousPage hasNextPage startCursor } } }", json!({}))
+        .await;
+    let back = back.data()["contacts"].clone();
+    let names: Vec<&str> = back["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .filter_map(|e| e["node"]["name"].as_str())
+        .collect();
+    assert_eq!(names, ["Alan Turing", "Zoe Quinn", "Percy 100% Real_Name"]);
+    assert_eq!(back["pageInfo"]["hasPreviousPage"], true);
+    assert_eq!(back["pageInfo"]["hasNextPage"], false);
+    let before = app
+        .gql(Some(&token), "query ($b: String) { contacts(last: 3, before: $b) { edges { node { name } } pageInfo { hasPreviousPage hasNextPage } } }", json!({ "b": back["pageInfo"]["startCursor"] }))
+        .await;
+    let before = before.data()["contacts"].clone();
+    assert_eq!(before["edges"][0]["node"]["name"], "Grace Hopper");
+    assert_eq!(
+        before["pageInfo"],
+        json!({ "hasPreviousPage": false, "hasNextPage": true })
+    );
+    let both = app
+        .gql(
+            Some(&token),
+            "{ contacts(first: 1, last: 1) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(both.field(), Some("last"));
+    let users_back = app
+        .gql(
+            Some(&token),
+            "{ users(last: 2) { edges { node { email } } pageInfo { hasPreviousPage } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        users_back.data()["users"]["edges"][1]["node"]["email"],
+        "grace@customer.test"
+    );
+
     // `first` is capped at 100 rather than refused.
     let capped = app
         .gql(
