@@ -9,11 +9,13 @@ use axum::{
 
 use super::AppState;
 
-/// `GET /`: the GraphiQL playground, pointed at `/graphql`.
+/// `GET /`: the GraphiQL playground, pointed at `/graphql` for queries and (over WebSocket)
+/// subscriptions; GraphiQL sends its Headers tab as the `connection_init` payload.
 pub async fn playground() -> impl IntoResponse {
     Html(
         GraphiQLSource::build()
             .endpoint("/graphql")
+            .subscription_endpoint("/graphql")
             .title("Threadline playground")
             .finish(),
     )
