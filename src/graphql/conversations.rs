@@ -15,7 +15,7 @@ use super::{
     },
     context::ContextExt,
     prefetch::Prefetch,
-    types::{Contact, User},
+    types::{Contact, User, contact_from},
 };
 use crate::{
     error::ApiResult,
@@ -198,13 +198,7 @@ impl Conversation {
     }
     /// The contact.
     async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>> {
-        let id = self.row.contact_id;
-        let found = match &self.page.contacts {
-            Some(map) => map.get(&id).cloned(),
-            None => service::contacts::get_many(ctx.db()?, ctx.actor()?, &[id])
-                .await?
-                .remove(&id),
-        };
+        let found = contact_from(ctx, self.page.contacts.as_ref(), self.row.contact_id).await?;
         Ok(found.map(|c| match &self.page.contact_rows {
             Some(rows) => Contact::with_prefetch(c, rows.clone()),
             None => Contact::new(c),

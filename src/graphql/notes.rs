@@ -13,7 +13,7 @@ use super::{
     context::ContextExt,
     settings::{Label, MessageTemplate, TaskType},
     tasks::{CreateTaskInput, Task},
-    types::{Contact, User},
+    types::{Contact, User, contact_from, user_from},
 };
 use crate::{
     error::{ApiError, ApiResult},
@@ -183,25 +183,13 @@ impl Note {
     }
     /// The contact it is about.
     async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>> {
-        let id = self.row.contact_id;
-        let found = match &self.page.contacts {
-            Some(map) => map.get(&id).cloned(),
-            None => service::contacts::get_many(ctx.db()?, ctx.actor()?, &[id])
-                .await?
-                .remove(&id),
-        };
+        let found = contact_from(ctx, self.page.contacts.as_ref(), self.row.contact_id).await?;
         Ok(found.map(Contact::new))
     }
     /// Who wrote it (null when the caller may not see that user).
     async fn author(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         let id = self.row.author_id;
-        let found = match &self.page.users {
-            Some(map) => map.get(&id).cloned(),
-            None => service::users::get_many(ctx.db()?, ctx.actor()?, &[id])
-                .await?
-                .remove(&id),
-        };
-        Ok(found.map(User))
+        user_from(ctx, self.page.users.as_ref(), id).await
     }
     /// Subject line.
     async fn subject(&self) -> Option<&str> {

@@ -13,7 +13,7 @@ use super::{
     context::ContextExt,
     notes::{Note, decode_all},
     settings::{Outcome, TaskType},
-    types::{Contact, User},
+    types::{Contact, User, contact_from, user_from},
 };
 use crate::{
     error::ApiResult,
@@ -97,13 +97,7 @@ impl Task {
     }
 
     async fn user(&self, ctx: &Context<'_>, id: i64) -> Result<Option<User>> {
-        let found = match &self.page.users {
-            Some(map) => map.get(&id).cloned(),
-            None => service::users::get_many(ctx.db()?, ctx.actor()?, &[id])
-                .await?
-                .remove(&id),
-        };
-        Ok(found.map(User))
+        user_from(ctx, self.page.users.as_ref(), id).await
     }
 
     async fn load_task(ctx: &Context<'_>, id: Option<i64>) -> Result<Option<Task>> {
@@ -135,13 +129,7 @@ impl Task {
     }
     /// The contact it is about.
     async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>> {
-        let id = self.row.contact_id;
-        let found = match &self.page.contacts {
-            Some(map) => map.get(&id).cloned(),
-            None => service::contacts::get_many(ctx.db()?, ctx.actor()?, &[id])
-                .await?
-                .remove(&id),
-        };
+        let found = contact_from(ctx, self.page.contacts.as_ref(), self.row.contact_id).await?;
         Ok(found.map(Contact::new))
     }
     /// What to do.

@@ -204,6 +204,36 @@ impl Contact {
     }
 }
 
+/// A contact from a page's prefetched contacts when the page loaded them, else read on its own
+/// (through the access rules either way).
+pub async fn contact_from(
+    ctx: &Context<'_>,
+    prefetched: Option<&HashMap<i64, VisibleContact>>,
+    id: i64,
+) -> Result<Option<VisibleContact>> {
+    Ok(match prefetched {
+        Some(map) => map.get(&id).cloned(),
+        None => service::contacts::get_many(ctx.db()?, ctx.actor()?, &[id])
+            .await?
+            .remove(&id),
+    })
+}
+
+/// A user from a page's prefetched users when the page loaded them, else read on its own.
+pub async fn user_from(
+    ctx: &Context<'_>,
+    prefetched: Option<&HashMap<i64, entity::user::Model>>,
+    id: i64,
+) -> Result<Option<User>> {
+    Ok(match prefetched {
+        Some(map) => map.get(&id).cloned(),
+        None => service::users::get_many(ctx.db()?, ctx.actor()?, &[id])
+            .await?
+            .remove(&id),
+    }
+    .map(User))
+}
+
 /// Looks a user up in the page's prefetched users, or through the loader.
 async fn user_by_id(
     ctx: &Context<'_>,
