@@ -1,6 +1,6 @@
 //! What a resolver reads from the request: the database, the caller and the loaders.
 
-use async_graphql::{Context, dataloader::DataLoader};
+use async_graphql::Context;
 use sea_orm::DatabaseConnection;
 
 use super::loaders::Loaders;
@@ -57,6 +57,3 @@ impl ContextExt for Context<'_> {
             .ok_or_else(|| ApiError::Internal("request state missing".into()))
     }
 }
-
-/// A loader handle, re-exported for the types module.
-pub type Loader<T> = DataLoader<T>;

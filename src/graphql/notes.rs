@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use super::{
     connection::{decode_cursor, encode_cursor, maybe, page_size},
     context::ContextExt,
-    settings::{Label, MessageTemplate, TaskType},
+    settings::{Label, MessageTemplate, TaskType, task_type_from},
     tasks::{CreateTaskInput, Task},
     types::{Contact, User, contact_from, user_from},
 };
@@ -67,7 +67,7 @@ pub async fn note_page(
     }
     if asks("type") {
         let types: Vec<i64> = notes.iter().filter_map(|n| n.type_id).collect();
-        page.types = Some(service::notes::types_of(db, actor.org_id, &types).await?);
+        page.types = Some(service::settings::types_of(db, actor.org_id, &types).await?);
     }
     if asks("attachments") {
         page.attachments = Some(service::attachments::of_notes(db, actor.org_id, &ids).await?);
@@ -221,16 +221,7 @@ impl Note {
     /// Its type.
     #[graphql(name = "type")]
     async fn note_type(&self, ctx: &Context<'_>) -> Result<Option<TaskType>> {
-        let Some(id) = self.row.type_id else {
-            return Ok(None);
-        };
-        let found = match &self.page.types {
-            Some(map) => map.get(&id).cloned(),
-            None => service::notes::types_of(ctx.db()?, ctx.actor()?.org_id, &[id])
-                .await?
-                .remove(&id),
-        };
-        Ok(found.map(TaskType))
+        task_type_from(ctx, self.page.types.as_ref(), self.row.type_id).await
     }
     /// The template it was written from (null once the template is deleted).
     async fn template(&self, ctx: &Context<'_>) -> Result<Option<MessageTemplate>> {

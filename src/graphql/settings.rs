@@ -34,6 +34,24 @@ impl TaskType {
     }
 }
 
+/// A task type from a page's prefetched types when the page loaded them, else read on its own.
+pub async fn task_type_from(
+    ctx: &Context<'_>,
+    prefetched: Option<&std::collections::HashMap<i64, entity::task_type::Model>>,
+    id: Option<i64>,
+) -> Result<Option<TaskType>> {
+    let Some(id) = id else {
+        return Ok(None);
+    };
+    let found = match prefetched {
+        Some(map) => map.get(&id).cloned(),
+        None => settings::types_of(ctx.db()?, ctx.actor()?.org_id, &[id])
+            .await?
+            .remove(&id),
+    };
+    Ok(found.map(TaskType))
+}
+
 /// How a task ended.
 pub struct Outcome(pub entity::outcome::Model);
 

@@ -12,7 +12,7 @@ use super::{
     connection::{decode_time_cursor, encode_time_cursor, maybe, page_size},
     context::ContextExt,
     notes::{Note, decode_all},
-    settings::{Outcome, TaskType},
+    settings::{Outcome, TaskType, task_type_from},
     types::{Contact, User, contact_from, user_from},
 };
 use crate::{
@@ -69,7 +69,7 @@ async fn task_page(
     }
     if asks("type") {
         let types: Vec<i64> = tasks.iter().filter_map(|t| t.type_id).collect();
-        page.types = Some(service::notes::types_of(db, actor.org_id, &types).await?);
+        page.types = Some(service::settings::types_of(db, actor.org_id, &types).await?);
     }
     if asks("outcome") {
         let outcomes = service::settings::outcomes(db, actor).await?;
@@ -139,16 +139,7 @@ impl Task {
     /// Its type.
     #[graphql(name = "type")]
     async fn task_type(&self, ctx: &Context<'_>) -> Result<Option<TaskType>> {
-        let Some(id) = self.row.type_id else {
-            return Ok(None);
-        };
-        let found = match &self.page.types {
-            Some(map) => map.get(&id).cloned(),
-            None => service::notes::types_of(ctx.db()?, ctx.actor()?.org_id, &[id])
-                .await?
-                .remove(&id),
-        };
-        Ok(found.map(TaskType))
+        task_type_from(ctx, self.page.types.as_ref(), self.row.type_id).await
     }
     /// Free-form tags.
     async fn tags(&self, ctx: &Context<'_>) -> Result<Vec<String>> {

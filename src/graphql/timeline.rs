@@ -137,7 +137,7 @@ impl TimelineEvent {
 async fn load_related(
     db: &sea_orm::DatabaseConnection,
     actor: &crate::auth::Actor,
-    contact_id: i64,
+    contact: VisibleContact,
     rows: &[entity::timeline_event::Model],
     want_actors: bool,
     want_subjects: bool,
@@ -160,7 +160,8 @@ async fn load_related(
             ids.dedup();
             ids
         };
-        prefetch.contacts = service::contacts::get_many(db, actor, &[contact_id]).await?;
+        // The events' contact was read (and its access checked) with the events.
+        prefetch.contacts.insert(contact.contact.id, contact);
         let notes = subjects("Note");
         if !notes.is_empty() {
             prefetch.notes = service::notes::get_many(db, actor, &notes).await?;
@@ -222,16 +223,17 @@ pub async fn live(
                     return Some((Ok(event), (db, actor, last, queue, false)));
                 }
                 tokio::time::sleep(interval).await;
-                let batch = match service::timeline::newer(&db, &actor, contact_id, last, 100).await
-                {
-                    Ok(rows) => rows,
-                    Err(error) => return Some((Err(error.into()), (db, actor, last, queue, true))),
-                };
+                let (contact, batch) =
+                    match service::timeline::newer(&db, &actor, contact_id, last, 100).await {
+                        Ok(found) => found,
+                        Err(error) => {
+                            return Some((Err(error.into()), (db, actor, last, queue, true)));
+                        }
+                    };
                 if let Some(newest) = batch.last() {
                     last = newest.id;
                 }
-                let prefetch = match load_related(&db, &actor, contact_id, &batch, true, true).await
-                {
+                let prefetch = match load_related(&db, &actor, contact, &batch, true, true).await {
                     Ok(p) => p,
                     Err(error) => return Some((Err(error.into()), (db, actor, last, queue, true))),
                 };
@@ -285,7 +287,7 @@ pub async fn page(
         since: filter.since,
         until: filter.until,
     };
-    let page =
+    let (contact, page) =
         service::timeline::list(db, actor, contact_id, &service_filter, cursor, limit).await?;
 
     // One statement each for the actors and the subjects of the whole page, when asked for.
@@ -295,15 +297,7 @@ pub async fn page(
     ];
     let want_actors = nodes.iter().any(|n| n.field("actor").exists());
     let want_subjects = nodes.iter().any(|n| n.field("subject").exists());
-    let prefetch = load_related(
-        db,
-        actor,
-        contact_id,
-        &page.rows,
-        want_actors,
-        want_subjects,
-    )
-    .await?;
+    let prefetch = load_related(db, actor, contact, &page.rows, want_actors, want_subjects).await?;
     let mut connection = Connection::new(cursor.is_some(), page.has_next);
     connection.edges = page
         .rows

@@ -16,7 +16,7 @@ use serde_json::json;
 use super::{
     IdWindow,
     access::{self, AccessLevel},
-    now, settings,
+    now, replace_rows, settings,
     sql::{Sql, like_escape},
     timeline::{self, Audience, EventKind, NewEvent},
     users, validate,
@@ -356,16 +356,10 @@ async fn replace_emails<C: ConnectionTrait>(
     contact_id: i64,
     emails: &[(String, Option<String>, bool)],
 ) -> ApiResult<()> {
-    contact_email::Entity::delete_many()
-        .filter(contact_email::Column::OrganizationId.eq(org))
-        .filter(contact_email::Column::ContactId.eq(contact_id))
-        .exec(db)
-        .await?;
-    if emails.is_empty() {
-        return Ok(());
-    }
-    contact_email::Entity::insert_many(emails.iter().enumerate().map(
-        |(i, (email, label, primary))| contact_email::ActiveModel {
+    let rows = emails
+        .iter()
+        .enumerate()
+        .map(|(i, (email, label, primary))| contact_email::ActiveModel {
             organization_id: Set(org),
             contact_id: Set(contact_id),
             position: Set(i32::try_from(i).unwrap_or(i32::MAX)),
@@ -373,11 +367,12 @@ async fn replace_emails<C: ConnectionTrait>(
             label: Set(label.clone()),
             is_primary: Set(*primary),
             ..Default::default()
-        },
-    ))
-    .exec(db)
-    .await?;
-    Ok(())
+        })
+        .collect();
+    let old = contact_email::Entity::delete_many()
+        .filter(contact_email::Column::OrganizationId.eq(org))
+        .filter(contact_email::Column::ContactId.eq(contact_id));
+    replace_rows(db, old, rows).await
 }
 
 async fn replace_phones<C: ConnectionTrait>(
@@ -386,16 +381,10 @@ async fn replace_phones<C: ConnectionTrait>(
     contact_id: i64,
     phones: &[(String, Option<String>, bool)],
 ) -> ApiResult<()> {
-    contact_phone::Entity::delete_many()
-        .filter(contact_phone::Column::OrganizationId.eq(org))
-        .filter(contact_phone::Column::ContactId.eq(contact_id))
-        .exec(db)
-        .await?;
-    if phones.is_empty() {
-        return Ok(());
-    }
-    contact_phone::Entity::insert_many(phones.iter().enumerate().map(
-        |(i, (number, label, primary))| contact_phone::ActiveModel {
+    let rows = phones
+        .iter()
+        .enumerate()
+        .map(|(i, (number, label, primary))| contact_phone::ActiveModel {
             organization_id: Set(org),
             contact_id: Set(contact_id),
             position: Set(i32::try_from(i).unwrap_or(i32::MAX)),
@@ -403,11 +392,12 @@ async fn replace_phones<C: ConnectionTrait>(
             label: Set(label.clone()),
             is_primary: Set(*primary),
             ..Default::default()
-        },
-    ))
-    .exec(db)
-    .await?;
-    Ok(())
+        })
+        .collect();
+    let old = contact_phone::Entity::delete_many()
+        .filter(contact_phone::Column::OrganizationId.eq(org))
+        .filter(contact_phone::Column::ContactId.eq(contact_id));
+    replace_rows(db, old, rows).await
 }
 
 async fn replace_addresses<C: ConnectionTrait>(
@@ -416,16 +406,10 @@ async fn replace_addresses<C: ConnectionTrait>(
     contact_id: i64,
     addresses: &[AddressInput],
 ) -> ApiResult<()> {
-    contact_address::Entity::delete_many()
-        .filter(contact_address::Column::OrganizationId.eq(org))
-        .filter(contact_address::Column::ContactId.eq(contact_id))
-        .exec(db)
-        .await?;
-    if addresses.is_empty() {
-        return Ok(());
-    }
-    contact_address::Entity::insert_many(addresses.iter().enumerate().map(|(i, a)| {
-        contact_address::ActiveModel {
+    let rows = addresses
+        .iter()
+        .enumerate()
+        .map(|(i, a)| contact_address::ActiveModel {
             organization_id: Set(org),
             contact_id: Set(contact_id),
             position: Set(i32::try_from(i).unwrap_or(i32::MAX)),
@@ -438,11 +422,12 @@ async fn replace_addresses<C: ConnectionTrait>(
             country: Set(a.country.clone()),
             is_primary: Set(a.primary),
             ..Default::default()
-        }
-    }))
-    .exec(db)
-    .await?;
-    Ok(())
+        })
+        .collect();
+    let old = contact_address::Entity::delete_many()
+        .filter(contact_address::Column::OrganizationId.eq(org))
+        .filter(contact_address::Column::ContactId.eq(contact_id));
+    replace_rows(db, old, rows).await
 }
 
 fn clean_lists(
@@ -738,22 +723,18 @@ async fn set_labels<C: ConnectionTrait>(
     contact_id: i64,
     ids: &[i64],
 ) -> ApiResult<()> {
-    contact_label::Entity::delete_many()
+    let rows = ids
+        .iter()
+        .map(|label_id| contact_label::ActiveModel {
+            contact_id: Set(contact_id),
+            label_id: Set(*label_id),
+            organization_id: Set(org),
+        })
+        .collect();
+    let old = contact_label::Entity::delete_many()
         .filter(contact_label::Column::OrganizationId.eq(org))
-        .filter(contact_label::Column::ContactId.eq(contact_id))
-        .exec(db)
-        .await?;
-    if ids.is_empty() {
-        return Ok(());
-    }
-    contact_label::Entity::insert_many(ids.iter().map(|label_id| contact_label::ActiveModel {
-        contact_id: Set(contact_id),
-        label_id: Set(*label_id),
-        organization_id: Set(org),
-    }))
-    .exec_without_returning(db)
-    .await?;
-    Ok(())
+        .filter(contact_label::Column::ContactId.eq(contact_id));
+    replace_rows(db, old, rows).await
 }
 
 /// The labels of the given contacts (already visible to the caller), by contact, by name.

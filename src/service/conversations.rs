@@ -193,8 +193,8 @@ pub async fn list<C: ConnectionTrait>(
             .bind(cursor.id)
             .push("))");
     }
-    sql.push(" ORDER BY cv.last_message_at DESC, cv.id DESC LIMIT ")
-        .bind(i64::try_from(limit + 1).unwrap_or(i64::MAX));
+    sql.push(" ORDER BY cv.last_message_at DESC, cv.id DESC")
+        .limit(limit + 1);
     let rows = conversation::Model::find_by_statement(sql.build())
         .all(db)
         .await?;
@@ -292,8 +292,7 @@ pub async fn messages<C: ConnectionTrait>(
     if let Some(before) = before {
         sql.push(" AND m.id < ").bind(before);
     }
-    sql.push(" ORDER BY m.id DESC LIMIT ")
-        .bind(i64::try_from(limit + 1).unwrap_or(i64::MAX));
+    sql.push(" ORDER BY m.id DESC").limit(limit + 1);
     let rows = message::Model::find_by_statement(sql.build())
         .all(db)
         .await?;

@@ -67,8 +67,8 @@ impl IdWindow {
             sql.push(&format!(" AND {column} < ")).bind(before);
         }
         let dir = if self.backward { "DESC" } else { "ASC" };
-        sql.push(&format!(" ORDER BY {column} {dir} LIMIT "))
-            .bind(i64::try_from(self.limit + 1).unwrap_or(i64::MAX));
+        sql.push(&format!(" ORDER BY {column} {dir}"))
+            .limit(self.limit + 1);
     }
 
     /// Builds the page from the fetched rows, in ascending order either way. `has_next` then
@@ -83,6 +83,27 @@ impl IdWindow {
             (page.rows, page.has_next, self.after.is_some())
         }
     }
+}
+
+/// Replaces a parent's child rows on the caller's transaction: deletes what `delete` selects
+/// and inserts `rows` (a contact's emails, phones, addresses and labels, a note's labels, a
+/// task's tags).
+pub async fn replace_rows<C, A>(
+    db: &C,
+    delete: sea_orm::DeleteMany<A::Entity>,
+    rows: Vec<A>,
+) -> crate::error::ApiResult<()>
+where
+    C: sea_orm::ConnectionTrait,
+    A: sea_orm::ActiveModelTrait + Send,
+{
+    delete.exec(db).await?;
+    if !rows.is_empty() {
+        <A::Entity as sea_orm::EntityTrait>::insert_many(rows)
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
 }
 
 /// A list result of the service layer (the loaders' fetch functions return it).

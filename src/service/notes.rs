@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use entity::{label, note, note_label, reminder, task_type};
+use entity::{label, note, note_label, reminder};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
     FromQueryResult, IntoActiveModel, QueryFilter, TransactionSession, TransactionTrait,
@@ -14,7 +14,7 @@ use serde_json::json;
 use super::{
     Page,
     access::{self, AccessLevel},
-    contacts, now, settings,
+    contacts, now, replace_rows, settings,
     sql::Sql,
     tasks,
     timeline::{self, Audience, EventKind, NewEvent},
@@ -24,6 +24,12 @@ use crate::{
     auth::{Actor, ActorKind},
     error::{ApiError, ApiResult},
 };
+
+/// The note columns a read selects: every column of `notes` but PostgreSQL's generated search
+/// vector, which no reader needs.
+const NOTE_COLUMNS: &str = "SELECT n.id, n.organization_id, n.contact_id, n.author_id, n.subject, n.body, \
+    n.body_html, n.visibility, n.type_id, n.template_id, n.attached_kind, n.attached_id, \
+    n.created_at, n.updated_at";
 
 /// Who may read a note.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, async_graphql::Enum)]
@@ -229,14 +235,13 @@ pub async fn list<C: ConnectionTrait>(
     limit: u64,
 ) -> ApiResult<Page<note::Model>> {
     let mut sql = Sql::new(db.get_database_backend());
-    sql.push("SELECT n.id, n.organization_id, n.contact_id, n.author_id, n.subject, n.body, n.body_html, n.visibility, n.type_id, n.template_id, n.attached_kind, n.attached_id, n.created_at, n.updated_at");
+    sql.push(NOTE_COLUMNS);
     push_visible(&mut sql, actor);
     push_filter(&mut sql, filter);
     if let Some(after) = after {
         sql.push(" AND n.id < ").bind(after);
     }
-    sql.push(" ORDER BY n.id DESC LIMIT ")
-        .bind(i64::try_from(limit + 1).unwrap_or(i64::MAX));
+    sql.push(" ORDER BY n.id DESC").limit(limit + 1);
     let rows = note::Model::find_by_statement(sql.build()).all(db).await?;
     Ok(Page::from_fetched(rows, limit))
 }
@@ -261,7 +266,7 @@ pub async fn get_many<C: ConnectionTrait>(
     ids: &[i64],
 ) -> ApiResult<HashMap<i64, note::Model>> {
     let mut sql = Sql::new(db.get_database_backend());
-    sql.push("SELECT n.id, n.organization_id, n.contact_id, n.author_id, n.subject, n.body, n.body_html, n.visibility, n.type_id, n.template_id, n.attached_kind, n.attached_id, n.created_at, n.updated_at");
+    sql.push(NOTE_COLUMNS);
     push_visible(&mut sql, actor);
     sql.push(" AND n.id IN ").bind_list(ids.iter().copied());
     let rows = note::Model::find_by_statement(sql.build()).all(db).await?;
@@ -361,22 +366,18 @@ async fn set_labels<C: ConnectionTrait>(
     note_id: i64,
     ids: &[i64],
 ) -> ApiResult<()> {
-    note_label::Entity::delete_many()
+    let rows = ids
+        .iter()
+        .map(|label_id| note_label::ActiveModel {
+            note_id: Set(note_id),
+            label_id: Set(*label_id),
+            organization_id: Set(org),
+        })
+        .collect();
+    let old = note_label::Entity::delete_many()
         .filter(note_label::Column::OrganizationId.eq(org))
-        .filter(note_label::Column::NoteId.eq(note_id))
-        .exec(db)
-        .await?;
-    if ids.is_empty() {
-        return Ok(());
-    }
-    note_label::Entity::insert_many(ids.iter().map(|label_id| note_label::ActiveModel {
-        note_id: Set(note_id),
-        label_id: Set(*label_id),
-        organization_id: Set(org),
-    }))
-    .exec_without_returning(db)
-    .await?;
-    Ok(())
+        .filter(note_label::Column::NoteId.eq(note_id));
+    replace_rows(db, old, rows).await
 }
 
 /// A short title for summaries: the subject, else the start of the body.
@@ -711,22 +712,6 @@ pub async fn delete<C: ConnectionTrait + TransactionTrait>(
     .await?;
     txn.commit().await?;
     Ok(id)
-}
-
-/// The task types among `ids` of the organization.
-pub async fn types_of<C: ConnectionTrait>(
-    db: &C,
-    org: i64,
-    ids: &[i64],
-) -> ApiResult<HashMap<i64, task_type::Model>> {
-    Ok(task_type::Entity::find()
-        .filter(task_type::Column::OrganizationId.eq(org))
-        .filter(task_type::Column::Id.is_in(ids.iter().copied()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|t| (t.id, t))
-        .collect())
 }
 
 #[cfg(test)]

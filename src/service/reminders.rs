@@ -87,8 +87,7 @@ pub async fn list<C: ConnectionTrait>(
             .bind(cursor.id)
             .push("))");
     }
-    sql.push(" ORDER BY r.remind_at, r.id LIMIT ")
-        .bind(i64::try_from(limit + 1).unwrap_or(i64::MAX));
+    sql.push(" ORDER BY r.remind_at, r.id").limit(limit + 1);
     let rows = reminder::Model::find_by_statement(sql.build())
         .all(db)
         .await?;
@@ -159,8 +158,8 @@ pub async fn fire_due<C: ConnectionTrait + TransactionTrait>(
         .bind(at)
         .push(" WHERE id IN (SELECT id FROM reminders WHERE status = 'PENDING' AND remind_at <= ")
         .bind(at)
-        .push(" ORDER BY remind_at LIMIT ")
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        .push(" ORDER BY remind_at")
+        .limit(limit);
     if txn.get_database_backend() == DbBackend::Postgres {
         sql.push(" FOR UPDATE SKIP LOCKED");
     }

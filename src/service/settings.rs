@@ -1,6 +1,8 @@
 //! Per-organization settings: task types, outcomes, labels and message templates. Everyone in
 //! the organization may read them; owners and admins change them.
 
+use std::collections::HashMap;
+
 use entity::{label, message_template, outcome, task, task_type};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
@@ -394,4 +396,20 @@ pub async fn require_labels<C: ConnectionTrait>(
         return Err(ApiError::NotFound("Label"));
     }
     Ok(ids)
+}
+
+/// The task types among `ids` of the organization.
+pub async fn types_of<C: ConnectionTrait>(
+    db: &C,
+    org: i64,
+    ids: &[i64],
+) -> ApiResult<HashMap<i64, task_type::Model>> {
+    Ok(task_type::Entity::find()
+        .filter(task_type::Column::OrganizationId.eq(org))
+        .filter(task_type::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| (t.id, t))
+        .collect())
 }

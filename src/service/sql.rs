@@ -34,6 +34,12 @@ impl Sql {
         self
     }
 
+    /// Appends ` LIMIT $n` for `rows` rows.
+    pub fn limit(&mut self, rows: u64) -> &mut Self {
+        self.push(" LIMIT ")
+            .bind(i64::try_from(rows).unwrap_or(i64::MAX))
+    }
+
     /// Appends `(v1, v2, ...)` bound to `values`; `(NULL)` when empty so `IN` matches nothing.
     pub fn bind_list<V: Into<Value>>(&mut self, values: impl IntoIterator<Item = V>) -> &mut Self {
         self.push("(");

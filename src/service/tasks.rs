@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use entity::{reminder, task, task_tag};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, TransactionSession, TransactionTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, TransactionSession, TransactionTrait,
 };
 use serde_json::json;
 
@@ -16,7 +16,7 @@ use super::{
     access::{self, AccessLevel},
     contacts::{self, VisibleContact},
     notes::{self, CreateNote},
-    now, settings,
+    now, replace_rows, settings,
     sql::Sql,
     timeline::{self, Audience, EventKind, NewEvent},
     users, validate,
@@ -219,22 +219,18 @@ async fn set_tags<C: ConnectionTrait>(
     task_id: i64,
     tags: &[String],
 ) -> ApiResult<()> {
-    task_tag::Entity::delete_many()
+    let rows = tags
+        .iter()
+        .map(|tag| task_tag::ActiveModel {
+            task_id: Set(task_id),
+            organization_id: Set(org),
+            tag: Set(tag.clone()),
+        })
+        .collect();
+    let old = task_tag::Entity::delete_many()
         .filter(task_tag::Column::OrganizationId.eq(org))
-        .filter(task_tag::Column::TaskId.eq(task_id))
-        .exec(db)
-        .await?;
-    if tags.is_empty() {
-        return Ok(());
-    }
-    task_tag::Entity::insert_many(tags.iter().map(|tag| task_tag::ActiveModel {
-        task_id: Set(task_id),
-        organization_id: Set(org),
-        tag: Set(tag.clone()),
-    }))
-    .exec_without_returning(db)
-    .await?;
-    Ok(())
+        .filter(task_tag::Column::TaskId.eq(task_id));
+    replace_rows(db, old, rows).await
 }
 
 /// Checks that `user_id` may be responsible for a task on `contact`: an active staff user who
@@ -473,8 +469,8 @@ pub async fn list<C: ConnectionTrait>(
             .bind(cursor.id)
             .push("))");
     }
-    sql.push(&format!(" ORDER BY {column} {dir}, t.id {dir} LIMIT "))
-        .bind(i64::try_from(limit + 1).unwrap_or(i64::MAX));
+    sql.push(&format!(" ORDER BY {column} {dir}, t.id {dir}"))
+        .limit(limit + 1);
     let rows = task::Model::find_by_statement(sql.build()).all(db).await?;
     Ok(Page::from_fetched(rows, limit))
 }
@@ -853,13 +849,4 @@ pub async fn copy<C: ConnectionTrait + TransactionTrait>(
     let copy = link.update(&txn).await?;
     txn.commit().await?;
     Ok(copy)
-}
-
-/// How many reminders a user has pending (for tests and the reminders issue).
-pub async fn pending_reminders<C: ConnectionTrait>(db: &C, user: i64) -> ApiResult<u64> {
-    Ok(reminder::Entity::find()
-        .filter(reminder::Column::UserId.eq(user))
-        .filter(reminder::Column::Status.eq("PENDING"))
-        .count(db)
-        .await?)
 }

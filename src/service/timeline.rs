@@ -198,8 +198,9 @@ pub fn push_event_visible(sql: &mut Sql, actor: &Actor) {
     }
 }
 
-/// One page of a contact's timeline, newest first, as `actor` may see it: `NOT_FOUND` when the
-/// contact is not visible; events about what the caller may not see are left out in SQL.
+/// One page of a contact's timeline, newest first, as `actor` may see it, with the contact:
+/// `NOT_FOUND` when the contact is not visible; events about what the caller may not see are
+/// left out in SQL.
 pub async fn list<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -207,8 +208,11 @@ pub async fn list<C: ConnectionTrait>(
     filter: &TimelineFilter,
     after: Option<TimelineCursor>,
     limit: u64,
-) -> ApiResult<Page<entity::timeline_event::Model>> {
-    contacts::get(db, actor, contact_id).await?;
+) -> ApiResult<(
+    contacts::VisibleContact,
+    Page<entity::timeline_event::Model>,
+)> {
+    let contact = contacts::get(db, actor, contact_id).await?;
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT e.* FROM timeline_events e WHERE e.organization_id = ")
         .bind(actor.org_id)
@@ -234,12 +238,12 @@ pub async fn list<C: ConnectionTrait>(
             .bind(cursor.id)
             .push("))");
     }
-    sql.push(" ORDER BY e.occurred_at DESC, e.id DESC LIMIT ")
-        .bind(i64::try_from(limit + 1).unwrap_or(i64::MAX));
+    sql.push(" ORDER BY e.occurred_at DESC, e.id DESC")
+        .limit(limit + 1);
     let rows = entity::timeline_event::Model::find_by_statement(sql.build())
         .all(db)
         .await?;
-    Ok(Page::from_fetched(rows, limit))
+    Ok((contact, Page::from_fetched(rows, limit)))
 }
 
 /// The id of the newest event on a contact the actor may see (0 when none); `NOT_FOUND` when
@@ -260,16 +264,16 @@ pub async fn latest_id<C: ConnectionTrait>(
     sql.count(db).await
 }
 
-/// Events on a contact newer than event id `after`, oldest first, as the actor may see them;
-/// `NOT_FOUND` once the contact is no longer visible.
+/// Events on a contact newer than event id `after`, oldest first, as the actor may see them,
+/// with the contact; `NOT_FOUND` once the contact is no longer visible.
 pub async fn newer<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
     contact_id: i64,
     after: i64,
     limit: u64,
-) -> ApiResult<Vec<entity::timeline_event::Model>> {
-    contacts::get(db, actor, contact_id).await?;
+) -> ApiResult<(contacts::VisibleContact, Vec<entity::timeline_event::Model>)> {
+    let contact = contacts::get(db, actor, contact_id).await?;
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT e.* FROM timeline_events e WHERE e.organization_id = ")
         .bind(actor.org_id)
@@ -278,11 +282,9 @@ pub async fn newer<C: ConnectionTrait>(
         .push(" AND e.id > ")
         .bind(after);
     push_event_visible(&mut sql, actor);
-    sql.push(" ORDER BY e.id LIMIT ")
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX));
-    Ok(
-        entity::timeline_event::Model::find_by_statement(sql.build())
-            .all(db)
-            .await?,
-    )
+    sql.push(" ORDER BY e.id").limit(limit);
+    let rows = entity::timeline_event::Model::find_by_statement(sql.build())
+        .all(db)
+        .await?;
+    Ok((contact, rows))
 }
