@@ -1,0 +1,5 @@
+//! Regression tests for issue 9 (input side): each fails on the code before the fix.
+
+#![allow(unused_imports)]
+
+use super::helpers::*;
