@@ -19,6 +19,36 @@ pub fn page_size(first: Option<i32>) -> ApiResult<u64> {
     }
 }
 
+/// The highest cost one field is given, so that sums of many fields cannot overflow.
+const MAX_FIELD_COST: usize = 1 << 40;
+
+/// The cost of a connection field for the complexity limit: the page it may return (`first`
+/// or `last`, default [`DEFAULT_PAGE`], at most [`MAX_PAGE`]) times the cost of what is asked
+/// under each item, plus one for the field itself. Used as
+/// `#[graphql(complexity = "crate::graphql::connection::page_cost(first, last, child_complexity)")]`.
+pub fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
+    let page = |n: Option<i32>| {
+        n.map_or(DEFAULT_PAGE, |n| u64::try_from(n).unwrap_or(0).min(MAX_PAGE))
+    };
+    let size = usize::try_from(page(first).max(if last.is_some() { page(last) } else { 0 }))
+        .unwrap_or(usize::MAX);
+    list_cost(size, child_complexity)
+}
+
+/// The cost of a list field without page arguments: `max_items` (the most it may hold, or a
+/// typical upper size for lists bounded only by the organization's settings) times the cost of
+/// each item, plus one.
+pub fn list_cost(max_items: usize, child_complexity: usize) -> usize {
+    max_items
+        .saturating_mul(child_complexity.max(1))
+        .saturating_add(1)
+        .min(MAX_FIELD_COST)
+}
+
+/// The assumed size of lists whose length only the organization's own settings bound (labels,
+/// task types, collaborators...), for their cost.
+pub const SETTINGS_LIST_COST: usize = 50;
+
 /// The window of an id-ordered list from Relay arguments: `first`/`after` forward, or
 /// `last`/`before` backward (not both directions at once).
 pub fn id_window(

@@ -57,6 +57,7 @@ impl Channel {
         self.0.access
     }
     /// Who may use the channel.
+    #[graphql(complexity = "crate::graphql::connection::list_cost(crate::graphql::connection::SETTINGS_LIST_COST, child_complexity)")]
     async fn collaborators(&self, ctx: &Context<'_>) -> Result<Vec<ChannelCollaborator>> {
         let rows = service::channels::collaborators_of(
             ctx.db()?,
@@ -247,6 +248,7 @@ impl Conversation {
         Ok(counts.get(&self.row.id).copied().unwrap_or(0))
     }
     /// The messages, newest first.
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first, None, child_complexity)")]
     async fn messages(
         &self,
         ctx: &Context<'_>,

@@ -7,8 +7,12 @@ use std::sync::{
 };
 
 use async_graphql::{
-    ErrorExtensions, Response, ServerError,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute, NextSubscribe},
+    ErrorExtensions, Response, ServerError, ServerResult, ValidationResult, Variables,
+    extensions::{
+        Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery,
+        NextSubscribe, NextValidation,
+    },
+    parser::types::{ExecutableDocument, Selection, SelectionSet},
 };
 use futures_util::{StreamExt, stream::BoxStream};
 
@@ -39,6 +43,59 @@ struct ErrorCodesExtension;
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for ErrorCodesExtension {
+    /// Refuses documents with more than [`super::MAX_ALIASES`] aliases before they are validated.
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        let aliases = count_aliases(&document);
+        if aliases > super::MAX_ALIASES {
+            let mut error = ServerError::new(
+                format!(
+                    "the document uses {aliases} aliases; at most {} are allowed in one request: split it into several requests",
+                    super::MAX_ALIASES
+                ),
+                None,
+            );
+            error
+                .extensions
+                .get_or_insert_with(Default::default)
+                .set("code", "BAD_USER_INPUT");
+            return Err(error);
+        }
+        Ok(document)
+    }
+
+    /// Refuses documents whose cost (page sizes times what is asked under them) passes
+    /// [`super::MAX_COMPLEXITY`], with the cost and the limit in the message.
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let result = next.run(ctx).await?;
+        if result.complexity > super::MAX_COMPLEXITY {
+            let mut error = ServerError::new(
+                format!(
+                    "the query costs {} and the limit is {}: each list counts its page size (`first`, default 20) times the fields under it, so ask for smaller pages or fewer nested lists",
+                    result.complexity,
+                    super::MAX_COMPLEXITY
+                ),
+                None,
+            );
+            let extensions = error.extensions.get_or_insert_with(Default::default);
+            extensions.set("code", "BAD_USER_INPUT");
+            extensions.set("cost", result.complexity);
+            extensions.set("limit", super::MAX_COMPLEXITY);
+            return Err(vec![error]);
+        }
+        Ok(result)
+    }
+
     async fn execute(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -70,6 +127,34 @@ impl Extension for ErrorCodesExtension {
             })
             .boxed()
     }
+}
+
+/// The aliases written in a document, in its operations and its fragments.
+fn count_aliases(document: &ExecutableDocument) -> usize {
+    fn in_set(set: &SelectionSet) -> usize {
+        set.items
+            .iter()
+            .map(|item| match &item.node {
+                Selection::Field(field) => {
+                    usize::from(field.node.alias.is_some())
+                        + in_set(&field.node.selection_set.node)
+                }
+                Selection::InlineFragment(fragment) => in_set(&fragment.node.selection_set.node),
+                Selection::FragmentSpread(_) => 0,
+            })
+            .sum()
+    }
+    document
+        .operations
+        .iter()
+        .map(|(_, op)| in_set(&op.node.selection_set.node))
+        .chain(
+            document
+                .fragments
+                .values()
+                .map(|f| in_set(&f.node.selection_set.node)),
+        )
+        .sum()
 }
 
 /// Gives an execution error its code: service errors map through [`ApiError`]; errors raised by

@@ -8,7 +8,7 @@ use super::{
         Channel, ChannelCollaborator, Conversation, CreateChannelInput, InboundMessageInput,
         Message, SendMessageInput, UpdateChannelInput,
     },
-    notes::{Attachment, CreateNoteInput, Note, UpdateNoteInput, decode_all, store_uploads},
+    notes::{Attachment, CreateNoteInput, Note, UpdateNoteInput, store_uploads},
     reminders::Reminder,
     settings::SettingsMutation,
     tasks::{CompleteTaskInput, CreateTaskInput, Task, TaskCompletion, UpdateTaskInput},
@@ -127,7 +127,7 @@ impl CoreMutation {
             addresses: convert(input.addresses),
             consultant_id,
             custom_fields: input.custom_fields.map(|j| j.0),
-            label_ids: decode_all(Kind::Label, input.label_ids)?,
+            label_ids: ids::decode_many(Kind::Label, "input.labelIds", input.label_ids)?,
         };
         Ok(Contact::new(
             service::contacts::create(ctx.db()?, ctx.actor()?, input).await?,
@@ -159,7 +159,7 @@ impl CoreMutation {
             custom_fields: input.custom_fields.map(|j| j.0),
             label_ids: input
                 .label_ids
-                .map(|ids| decode_all(Kind::Label, Some(ids)))
+                .map(|l| ids::decode_many(Kind::Label, "input.labelIds", Some(l)))
                 .transpose()?,
         };
         Ok(Contact::new(

@@ -208,6 +208,7 @@ impl Note {
         Visibility::parse(&self.row.visibility)
     }
     /// Its labels, by name.
+    #[graphql(complexity = "crate::graphql::connection::list_cost(crate::graphql::connection::SETTINGS_LIST_COST, child_complexity)")]
     async fn labels(&self, ctx: &Context<'_>) -> Result<Vec<Label>> {
         let rows = match &self.page.labels {
             Some(map) => map.get(&self.row.id).cloned().unwrap_or_default(),
@@ -242,6 +243,7 @@ impl Note {
         })
     }
     /// Files attached to the note, oldest first.
+    #[graphql(complexity = "crate::graphql::connection::list_cost(crate::graphql::connection::SETTINGS_LIST_COST, child_complexity)")]
     async fn attachments(&self, ctx: &Context<'_>) -> Result<Vec<Attachment>> {
         let rows = match &self.page.attachments {
             Some(map) => map.get(&self.row.id).cloned().unwrap_or_default(),
@@ -253,6 +255,7 @@ impl Note {
         Ok(rows.into_iter().map(Attachment).collect())
     }
     /// The tasks created with this note.
+    #[graphql(complexity = "crate::graphql::connection::list_cost(crate::graphql::connection::SETTINGS_LIST_COST, child_complexity)")]
     async fn tasks(&self, ctx: &Context<'_>) -> Result<Vec<Task>> {
         let rows = service::tasks::for_note(ctx.db()?, ctx.actor()?, self.row.id).await?;
         Ok(rows.into_iter().map(Task::single).collect())
@@ -341,13 +344,6 @@ pub struct UpdateNoteInput {
     pub attached_to: MaybeUndefined<AttachedToInput>,
 }
 
-pub(crate) fn decode_all(kind: Kind, ids: Option<Vec<ID>>) -> ApiResult<Vec<i64>> {
-    ids.unwrap_or_default()
-        .iter()
-        .map(|id| ids::decode(kind, id))
-        .collect()
-}
-
 impl CreateNoteInput {
     /// The service input, IDs decoded.
     pub fn into_service(self) -> ApiResult<CreateNote> {
@@ -357,7 +353,7 @@ impl CreateNoteInput {
             body: self.body,
             body_html: self.body_html,
             visibility: self.visibility,
-            label_ids: decode_all(Kind::Label, self.label_ids)?,
+            label_ids: ids::decode_many(Kind::Label, "input.labelIds", self.label_ids)?,
             type_id: self
                 .type_id
                 .map(|id| ids::decode(Kind::TaskType, &id))
@@ -387,7 +383,7 @@ impl UpdateNoteInput {
             visibility: self.visibility,
             label_ids: self
                 .label_ids
-                .map(|l| decode_all(Kind::Label, Some(l)))
+                .map(|l| ids::decode_many(Kind::Label, "input.labelIds", Some(l)))
                 .transpose()?,
             type_id: maybe(self.type_id, |id| ids::decode(Kind::TaskType, &id))?,
             attached_to: maybe(self.attached_to, |a| {
@@ -444,7 +440,7 @@ pub async fn notes_page(
             .author_id
             .map(|id| ids::decode(Kind::User, &id))
             .transpose()?,
-        label_ids: decode_all(Kind::Label, filter.label_ids)?,
+        label_ids: ids::decode_many(Kind::Label, "filter.labelIds", filter.label_ids)?,
         visibility: filter.visibility,
         search: filter.search,
         attached_to: filter.attached_to.map(|a| AttachedTo {

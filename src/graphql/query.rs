@@ -82,6 +82,7 @@ impl CoreQuery {
 
     /// The users the caller may see: staff see every staff user and the customer users of the
     /// contacts they may see; a customer user sees themselves and their consultant.
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first, last, child_complexity)")]
     async fn users(
         &self,
         ctx: &Context<'_>,
@@ -112,6 +113,7 @@ impl CoreQuery {
     }
 
     /// The contacts the caller may see, oldest first, filtered by text and archived state.
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first, last, child_complexity)")]
     async fn contacts(
         &self,
         ctx: &Context<'_>,
@@ -149,6 +151,7 @@ impl CoreQuery {
 
     /// A contact's timeline, newest first: what happened to it, as far as the caller may see
     /// (another user's private note is not there; a customer user sees what is shared with them).
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first, None, child_complexity)")]
     async fn timeline(
         &self,
         ctx: &Context<'_>,
@@ -164,6 +167,7 @@ impl CoreQuery {
 
     /// The notes the caller may see across contacts, newest first: their own, the team's on
     /// contacts they may see, and (for a customer user) those shared with the customer.
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first, None, child_complexity)")]
     async fn notes(
         &self,
         ctx: &Context<'_>,
@@ -184,6 +188,7 @@ impl CoreQuery {
     }
 
     /// The tasks the caller may see, ordered by creation (default, newest first) or schedule.
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first, None, child_complexity)")]
     async fn tasks(
         &self,
         ctx: &Context<'_>,
@@ -205,6 +210,7 @@ impl CoreQuery {
     }
 
     /// The caller's own reminders, soonest first; filter by status.
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first, None, child_complexity)")]
     async fn reminders(
         &self,
         ctx: &Context<'_>,
@@ -217,6 +223,7 @@ impl CoreQuery {
 
     /// The channels the caller may use: all of the organization's for owners and admins,
     /// granted ones for members.
+    #[graphql(complexity = "crate::graphql::connection::list_cost(crate::graphql::connection::SETTINGS_LIST_COST, child_complexity)")]
     async fn channels(&self, ctx: &Context<'_>) -> Result<Vec<Channel>> {
         let actor = ctx.actor()?;
         Ok(service::channels::list(ctx.db()?, actor)
@@ -228,6 +235,7 @@ impl CoreQuery {
 
     /// The caller's inbox, newest activity first: conversations whose contact and channel the
     /// caller may both read.
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first, None, child_complexity)")]
     async fn conversations(
         &self,
         ctx: &Context<'_>,

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use super::{
     connection::{decode_time_cursor, encode_time_cursor, maybe, page_size},
     context::ContextExt,
-    notes::{Note, decode_all},
+    notes::Note,
     settings::{Outcome, TaskType, task_type_from},
     types::{Contact, User, contact_from, user_from},
 };
@@ -381,7 +381,7 @@ impl CompleteTaskInput {
                 body: n.body,
                 body_html: n.body_html,
                 visibility: n.visibility,
-                label_ids: decode_all(Kind::Label, n.label_ids)?,
+                label_ids: ids::decode_many(Kind::Label, "input.note.labelIds", n.label_ids)?,
                 ..Default::default()
             }),
             None => None,
@@ -479,7 +479,13 @@ pub async fn tasks_page(
             .responsible_id
             .map(|id| ids::decode(Kind::User, &id))
             .transpose()?,
-        status: filter.status.unwrap_or_default(),
+        status: {
+            // Repeats are dropped, so a long list of the few statuses stays a short `IN`.
+            let mut status = filter.status.unwrap_or_default();
+            status.sort_by_key(|s| s.as_str());
+            status.dedup();
+            status
+        },
         scheduled_from: filter.scheduled_from,
         scheduled_to: filter.scheduled_to,
         tag: filter.tag.map(|t| t.trim().to_owned()),

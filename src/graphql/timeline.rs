@@ -278,12 +278,18 @@ pub async fn page(
         return Err(ApiError::bad_input("filter.until", "must be later than filter.since").into());
     }
     let service_filter = ServiceFilter {
-        kinds: filter
-            .kinds
-            .unwrap_or_default()
-            .into_iter()
-            .map(|k| k.as_str().to_owned())
-            .collect(),
+        // Repeats are dropped, so a long list of the few kinds there are stays a short `IN`.
+        kinds: {
+            let mut kinds: Vec<String> = filter
+                .kinds
+                .unwrap_or_default()
+                .into_iter()
+                .map(|k| k.as_str().to_owned())
+                .collect();
+            kinds.sort_unstable();
+            kinds.dedup();
+            kinds
+        },
         since: filter.since,
         until: filter.until,
     };

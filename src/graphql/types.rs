@@ -257,6 +257,7 @@ impl Contact {
         &self.row.contact.name
     }
     /// Email addresses, in the order given.
+    #[graphql(complexity = "crate::graphql::connection::list_cost(20, child_complexity)")]
     async fn emails(&self, ctx: &Context<'_>) -> Result<Vec<ContactEmail>> {
         let rows = match self.prefetched(|p| p.emails.as_ref()) {
             Some(rows) => rows,
@@ -277,6 +278,7 @@ impl Contact {
             .collect())
     }
     /// Phone numbers, in the order given.
+    #[graphql(complexity = "crate::graphql::connection::list_cost(20, child_complexity)")]
     async fn phones(&self, ctx: &Context<'_>) -> Result<Vec<ContactPhone>> {
         let rows = match self.prefetched(|p| p.phones.as_ref()) {
             Some(rows) => rows,
@@ -297,6 +299,7 @@ impl Contact {
             .collect())
     }
     /// Postal addresses, in the order given.
+    #[graphql(complexity = "crate::graphql::connection::list_cost(20, child_complexity)")]
     async fn addresses(&self, ctx: &Context<'_>) -> Result<Vec<ContactAddress>> {
         let rows = match self.prefetched(|p| p.addresses.as_ref()) {
             Some(rows) => rows,
@@ -322,6 +325,7 @@ impl Contact {
             .collect())
     }
     /// Its labels, by name.
+    #[graphql(complexity = "crate::graphql::connection::list_cost(crate::graphql::connection::SETTINGS_LIST_COST, child_complexity)")]
     async fn labels(&self, ctx: &Context<'_>) -> Result<Vec<Label>> {
         let rows = match self.prefetched(|p| p.labels.as_ref()) {
             Some(rows) => rows,
@@ -369,6 +373,7 @@ impl Contact {
         self.row.access
     }
     /// Notes about this contact the caller may see, newest first.
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first, None, child_complexity)")]
     async fn notes(
         &self,
         ctx: &Context<'_>,
@@ -379,6 +384,7 @@ impl Contact {
         notes_page(ctx, Some(self.id_()), first, after, filter).await
     }
     /// Tasks about this contact, by creation (default, newest first) or schedule.
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first, None, child_complexity)")]
     async fn tasks(
         &self,
         ctx: &Context<'_>,
@@ -390,6 +396,7 @@ impl Contact {
         tasks_page(ctx, Some(self.id_()), first, after, filter, order_by).await
     }
     /// Conversations with this contact the caller may see (needs access to the channel too).
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first, None, child_complexity)")]
     async fn conversations(
         &self,
         ctx: &Context<'_>,
@@ -400,6 +407,7 @@ impl Contact {
         inbox_page(ctx, Some(self.id_()), first, after, filter).await
     }
     /// The contact's timeline, newest first (see `Query.timeline`).
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first, None, child_complexity)")]
     async fn timeline(
         &self,
         ctx: &Context<'_>,
@@ -411,6 +419,7 @@ impl Contact {
     }
     /// Who has been granted access. Staff who can see the contact see its collaborators (only
     /// `ADMIN`s may change them); customer users get an empty list.
+    #[graphql(complexity = "crate::graphql::connection::list_cost(crate::graphql::connection::SETTINGS_LIST_COST, child_complexity)")]
     async fn collaborators(&self, ctx: &Context<'_>) -> Result<Vec<Collaborator>> {
         if !ctx.actor()?.is_staff() {
             return Ok(Vec::new());
@@ -675,7 +684,7 @@ pub fn convert<A, B: From<A>>(items: Vec<A>) -> Vec<B> {
 impl ContactFilter {
     /// The service filter, label IDs decoded.
     pub fn into_service(self) -> crate::error::ApiResult<ServiceContactFilter> {
-        let mut label_ids = super::notes::decode_all(Kind::Label, self.label_ids)?;
+        let mut label_ids = ids::decode_many(Kind::Label, "filter.labelIds", self.label_ids)?;
         if let Some(label) = self.label {
             label_ids.push(ids::decode(Kind::Label, &label)?);
         }

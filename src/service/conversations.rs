@@ -324,7 +324,7 @@ pub async fn unread_counts<C: ConnectionTrait>(
 }
 
 fn body(text: &str) -> ApiResult<String> {
-    super::validate::optional("input.body", Some(text), 10_000)?
+    super::validate::long_text("input.body", Some(text), 10_000)?
         .ok_or_else(|| ApiError::bad_input("input.body", "must not be empty"))
 }
 

@@ -305,12 +305,29 @@ pub async fn labels_of<C: ConnectionTrait>(
 }
 
 /// Sanitises note HTML with ammonia: no scripts, no event handlers, no `javascript:` URLs;
-/// links get `rel="noopener noreferrer"`.
+/// links get `rel="noopener noreferrer"`. Images keep their source only when it is one of the
+/// gateway's own attachments (`/attachments/...`): a remote image would load from a third party
+/// whenever the note is shown (a tracking pixel on notes shared with customers), so its `src` is
+/// dropped, for every visibility, because a note's visibility can change after it is written.
 pub fn sanitize_html(html: &str) -> String {
     ammonia::Builder::default()
         .link_rel(Some("noopener noreferrer"))
+        .attribute_filter(|element, attribute, value| {
+            if element == "img" && attribute == "src" && !is_own_attachment_url(value) {
+                return None;
+            }
+            Some(value.into())
+        })
         .clean(html)
         .to_string()
+}
+
+/// Whether an image source points at the gateway's own attachment download route (a path on
+/// this origin, not a protocol-relative `//host/...` URL).
+fn is_own_attachment_url(src: &str) -> bool {
+    src.trim().strip_prefix("/attachments/").is_some_and(|rest| {
+        !rest.is_empty() && !rest.contains("//") && !rest.contains('\\')
+    })
 }
 
 /// Fills `{{contact.name}}`, `{{contact.email}}`, `{{contact.phone}}`, `{{user.name}}`,
@@ -426,6 +443,20 @@ async fn template_values<C: ConnectionTrait>(
     ])
 }
 
+/// Refuses a template whose expansion outgrows a note's `part` (at most `max` characters).
+fn expanded_fits(part: &str, filled: &str, max: usize) -> ApiResult<()> {
+    let len = filled.chars().count();
+    if len <= max {
+        return Ok(());
+    }
+    Err(ApiError::bad_input(
+        "input.templateId",
+        format!(
+            "the template's {part} expands to {len} characters for this contact, over a note's limit of {max}; shorten the template or write the note's {part} yourself"
+        ),
+    ))
+}
+
 /// Creates a note (`WRITE` on the contact), with its labels, the task and the reminder asked
 /// for, and its `NOTE_CREATED` event, all in one transaction.
 pub async fn create<C: ConnectionTrait + TransactionTrait>(
@@ -435,8 +466,8 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
 ) -> ApiResult<(note::Model, Option<entity::task::Model>)> {
     actor.require_staff("write notes")?;
     let mut subject = validate::optional("input.subject", input.subject.as_deref(), 300)?;
-    let mut body = validate::optional("input.body", input.body.as_deref(), 100_000)?;
-    let body_html = validate::optional("input.bodyHtml", input.body_html.as_deref(), 200_000)?
+    let mut body = validate::long_text("input.body", input.body.as_deref(), 100_000)?;
+    let body_html = validate::long_text("input.bodyHtml", input.body_html.as_deref(), 200_000)?
         .map(|h| sanitize_html(&h));
     let attached_to = attached("input.attachedTo", input.attached_to)?;
     let visibility = input.visibility.unwrap_or(Visibility::Team);
@@ -465,14 +496,19 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     if let Some(template_id) = input.template_id {
         let template = settings::template(&txn, actor.org_id, template_id).await?;
         let values = template_values(&txn, actor, &contact.contact).await?;
-        if subject.is_none() {
-            subject = template
-                .subject
-                .as_deref()
-                .map(|s| fill_placeholders(s, &values));
+        // The expanded text is checked like typed text: placeholders (a contact's name, say)
+        // can make a template within its own limit expand past a note's.
+        if subject.is_none()
+            && let Some(template_subject) = &template.subject
+        {
+            let filled = fill_placeholders(template_subject, &values);
+            expanded_fits("subject", &filled, 300)?;
+            subject = validate::optional("input.templateId", Some(&filled), 300)?;
         }
         if body.is_none() {
-            body = Some(fill_placeholders(&template.body, &values));
+            let filled = fill_placeholders(&template.body, &values);
+            expanded_fits("body", &filled, 100_000)?;
+            body = validate::long_text("input.templateId", Some(&filled), 100_000)?;
         }
     }
     let body = body.unwrap_or_default();
@@ -578,12 +614,12 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     let body = input
         .body
         .as_deref()
-        .map(|b| validate::optional("input.body", Some(b), 100_000))
+        .map(|b| validate::long_text("input.body", Some(b), 100_000))
         .transpose()?;
     let body_html = input
         .body_html
         .map(|h| {
-            validate::optional("input.bodyHtml", h.as_deref(), 200_000)
+            validate::long_text("input.bodyHtml", h.as_deref(), 200_000)
                 .map(|h| h.map(|h| sanitize_html(&h)))
         })
         .transpose()?;
@@ -727,6 +763,20 @@ mod tests {
         assert!(!clean.contains("onclick"), "{clean}");
         assert!(!clean.contains("javascript:"), "{clean}");
         assert!(clean.contains(r#"href="https://ok.example""#), "{clean}");
+    }
+
+    #[test]
+    fn drops_remote_image_sources_and_keeps_own_attachments() {
+        let dirty = concat!(
+            r#"<img src="https://track.example/p.gif" alt="a">"#,
+            r#"<img src="//track.example/p.gif">"#,
+            r#"<img src="http://track.example/p.gif">"#,
+            r#"<img src="/attachments/QXR0YWNobWVudDox" alt="own">"#,
+        );
+        let clean = sanitize_html(dirty);
+        assert!(!clean.contains("track.example"), "{clean}");
+        assert!(clean.contains(r#"src="/attachments/QXR0YWNobWVudDox""#), "{clean}");
+        assert!(clean.contains(r#"alt="a""#), "{clean}");
     }
 
     #[test]

@@ -324,7 +324,7 @@ pub async fn save_template<C: ConnectionTrait>(
     let body = input
         .body
         .as_deref()
-        .map(|b| validate::optional("input.body", Some(b), 100_000))
+        .map(|b| validate::long_text("input.body", Some(b), 100_000))
         .transpose()?;
     let at = now();
     let mut row = match id {

@@ -209,7 +209,7 @@ fn clean_tags(field: &str, tags: &[String]) -> ApiResult<Vec<String>> {
 }
 
 fn description(field: &str, text: &str) -> ApiResult<String> {
-    validate::optional(field, Some(text), 2000)?
+    validate::long_text(field, Some(text), 2000)?
         .ok_or_else(|| ApiError::bad_input(field, "must not be empty"))
 }
 

@@ -18,7 +18,34 @@ pub fn optional(field: &str, value: Option<&str>, max: usize) -> ApiResult<Optio
     }
 }
 
+/// Optional multi-line text (note and message bodies, templates, descriptions): as
+/// [`optional`], but line breaks (`\n`, `\r\n`) and tabs are kept; other control characters
+/// (and a lone `\r`) are still refused.
+pub fn long_text(field: &str, value: Option<&str>, max: usize) -> ApiResult<Option<String>> {
+    match value {
+        None => Ok(None),
+        Some(v) => checked(field, v, 0, max, Lines::Multi),
+    }
+}
+
+/// Whether a text may span lines.
+#[derive(Clone, Copy, PartialEq)]
+enum Lines {
+    Single,
+    Multi,
+}
+
 fn text(field: &str, value: &str, min: usize, max: usize) -> ApiResult<Option<String>> {
+    checked(field, value, min, max, Lines::Single)
+}
+
+fn checked(
+    field: &str,
+    value: &str,
+    min: usize,
+    max: usize,
+    lines: Lines,
+) -> ApiResult<Option<String>> {
     let trimmed = value.trim();
     let len = trimmed.chars().count();
     if len < min {
@@ -30,11 +57,22 @@ fn text(field: &str, value: &str, min: usize, max: usize) -> ApiResult<Option<St
             format!("is {len} characters long; the limit is {max}"),
         ));
     }
-    if trimmed.chars().any(|c| c.is_control()) {
-        return Err(ApiError::bad_input(
-            field,
-            "must not contain control characters",
-        ));
+    let mut chars = trimmed.chars().peekable();
+    while let Some(c) = chars.next() {
+        if !c.is_control() {
+            continue;
+        }
+        let allowed = lines == Lines::Multi
+            && (c == '\n' || c == '\t' || (c == '\r' && chars.peek() == Some(&'\n')));
+        if !allowed {
+            let message = match lines {
+                Lines::Single => "must be one line without control characters",
+                Lines::Multi => {
+                    "must not contain control characters other than line breaks and tabs"
+                }
+            };
+            return Err(ApiError::bad_input(field, message));
+        }
     }
     Ok((!trimmed.is_empty()).then(|| trimmed.to_owned()))
 }
@@ -179,5 +217,16 @@ mod tests {
         assert!(custom_fields("c", serde_json::json!([1])).is_err());
         let big = serde_json::json!({ "k": "x".repeat(17 * 1024) });
         assert!(custom_fields("c", big).is_err());
+    }
+
+    #[test]
+    fn long_text_keeps_lines_and_tabs_only() {
+        let kept = long_text("b", Some(" one\ntwo\r\n\tthree "), 100);
+        assert_eq!(kept.ok().flatten().as_deref(), Some("one\ntwo\r\n\tthree"));
+        for bad in ["a\u{0}b", "a\rb", "a\u{1b}[31mb", "a\u{7f}b"] {
+            assert!(long_text("b", Some(bad), 100).is_err(), "{bad:?}");
+        }
+        assert!(optional("s", Some("one\ntwo"), 100).is_err());
+        assert!(long_text("b", Some(&"x\n".repeat(60)), 100).is_err());
     }
 }
