@@ -104,8 +104,11 @@ impl Config {
                     }),
             }
         };
-        let max_upload_bytes =
-            positive("THREADLINE_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES, "bytes")?;
+        let max_upload_bytes = positive(
+            "THREADLINE_MAX_UPLOAD_BYTES",
+            DEFAULT_MAX_UPLOAD_BYTES,
+            "bytes",
+        )?;
         let millis = |name: &'static str, default: u64| -> Result<Duration, ConfigError> {
             match get(name) {
                 None => Ok(Duration::from_millis(default)),

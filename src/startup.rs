@@ -216,14 +216,23 @@ mod tests {
     fn the_demo_needs_an_explicit_choice_off_loopback() {
         let at = |a: &str| a.parse::<SocketAddr>().expect("address");
         let decide = |a: &str, c, s| decide_demo(at(a), c, s).ok();
-        assert_eq!(decide("127.0.0.1:8080", DemoChoice::Default, false), Some(true));
+        assert_eq!(
+            decide("127.0.0.1:8080", DemoChoice::Default, false),
+            Some(true)
+        );
         assert_eq!(decide("[::1]:8080", DemoChoice::Default, false), Some(true));
-        assert_eq!(decide("127.0.0.1:8080", DemoChoice::NoDemo, false), Some(false));
+        assert_eq!(
+            decide("127.0.0.1:8080", DemoChoice::NoDemo, false),
+            Some(false)
+        );
         assert_eq!(decide("0.0.0.0:8080", DemoChoice::Default, true), None);
         assert_eq!(decide("[::]:8080", DemoChoice::Default, false), None);
         assert_eq!(decide("10.0.0.5:8080", DemoChoice::Demo, false), Some(true));
         assert_eq!(decide("0.0.0.0:8080", DemoChoice::NoDemo, false), None);
-        assert_eq!(decide("0.0.0.0:8080", DemoChoice::NoDemo, true), Some(false));
+        assert_eq!(
+            decide("0.0.0.0:8080", DemoChoice::NoDemo, true),
+            Some(false)
+        );
         let message = decide_demo(at("0.0.0.0:8080"), DemoChoice::Default, false)
             .expect_err("refused")
             .to_string();

@@ -302,8 +302,8 @@ async fn post_multipart(
         .saturating_add(state.max_body_bytes);
     let too_large = || {
         let message = format!(
-            "a multipart request may carry at most {MAX_FILES} files of {max_file} bytes each \
-             (THREADLINE_MAX_UPLOAD_BYTES)"
+            "a multipart request may carry at most {MAX_FILES} files of at most {max_file} bytes \
+             each (THREADLINE_MAX_UPLOAD_BYTES)"
         );
         request_error(response_type, StatusCode::PAYLOAD_TOO_LARGE, &message)
     };
@@ -332,11 +332,8 @@ async fn post_multipart(
     let content_type = header_str(&headers, header::CONTENT_TYPE).map(str::to_owned);
     let request = match async_graphql::http::receive_body(content_type, reader, options).await {
         Ok(request) => request,
+        Err(ParseRequestError::PayloadTooLarge) => return too_large(),
         Err(_) if exceeded.load(Ordering::Relaxed) => return too_large(),
-        Err(ParseRequestError::PayloadTooLarge) => {
-            let message = format!("files may be at most {} bytes", state.storage.max_bytes);
-            return request_error(response_type, StatusCode::PAYLOAD_TOO_LARGE, &message);
-        }
         Err(error) => {
             return request_error(
                 response_type,

@@ -66,7 +66,10 @@ async fn get_refuses_a_named_mutation_sent_without_operation_name() {
         .await
         .expect("read")
         .expect("the contact");
-    assert!(!row.archived, "a mutation sent over GET archived the contact");
+    assert!(
+        !row.archived,
+        "a mutation sent over GET archived the contact"
+    );
     assert!(row.archived_at.is_none());
 
     // A named query alone in its document still runs over GET.
@@ -246,7 +249,8 @@ async fn a_json_body_just_under_the_limit_still_runs() {
     assert_eq!(answer.status, 200, "{}", answer.body);
 }
 
-const UPLOAD: &str = "mutation ($input: CreateNoteInput!) { createNote(input: $input) { id attachments { id } } }";
+const UPLOAD: &str =
+    "mutation ($input: CreateNoteInput!) { createNote(input: $input) { id attachments { id } } }";
 
 fn files_in(dir: &std::path::Path) -> usize {
     fn walk(dir: &std::path::Path) -> usize {
@@ -311,7 +315,12 @@ async fn an_upload_without_a_valid_token_is_refused_before_its_body_is_read() {
             error["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
             "{error}"
         );
-        assert!(answer.headers.to_ascii_lowercase().contains("www-authenticate: bearer"));
+        assert!(
+            answer
+                .headers
+                .to_ascii_lowercase()
+                .contains("www-authenticate: bearer")
+        );
     }
     // A whole upload with a bad token stores nothing.
     let response = app
@@ -359,6 +368,14 @@ async fn an_oversize_chunked_upload_is_refused_while_streaming() {
     );
     let answer = raw_request(&app, head, chunked(&body)).await;
     assert_eq!(answer.status, 413, "{}", answer.body);
+    let error: Value = serde_json::from_str(&answer.body).expect("a JSON error body");
+    assert_eq!(error["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    assert!(
+        error["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("65536 bytes")),
+        "the error says the limit: {error}"
+    );
     assert_eq!(files_in(app.data_dir.path()), 0);
     assert_eq!(app.count_rows("attachments").await, 0);
 }
@@ -419,7 +436,7 @@ async fn a_websocket_message_over_the_limit_closes_the_connection() {
     let _ = socket.send(Message::text(ping.to_string())).await;
     let answer = ws_next(&mut socket).await;
     assert!(
-        answer.starts_with("close 1009") || answer == "ended",
+        answer.starts_with("close 1009 Message too big: at most 65536 bytes"),
         "the oversize message was read: {answer}"
     );
 
