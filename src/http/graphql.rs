@@ -242,8 +242,10 @@ async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Byte
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(BodyError::TooLarge);
     }
+    // Reserve what is declared, but not more than 64 KiB up front: a declared length costs the
+    // sender nothing until the bytes arrive.
     let capacity = declared.map_or(0, |n| usize::try_from(n).unwrap_or(limit));
-    let mut buffer = Vec::with_capacity(capacity.min(limit));
+    let mut buffer = Vec::with_capacity(capacity.min(limit).min(64 * 1024));
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(BodyError::Unreadable)?;
