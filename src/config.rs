@@ -10,6 +10,12 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = "threadline-data";
 /// The default largest attachment: 25 MiB.
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 25 * 1024 * 1024;
+/// The default largest JSON request body: 1 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 1024 * 1024;
+/// The default largest WebSocket message (and frame): 64 KiB.
+pub const DEFAULT_WS_MAX_MESSAGE_BYTES: u64 = 64 * 1024;
+/// The default number of WebSocket connections one user may hold open on one gateway process.
+pub const DEFAULT_WS_MAX_SOCKETS_PER_USER: u64 = 20;
 
 /// Everything the gateway reads from its environment.
 #[derive(Clone, Debug)]
@@ -33,6 +39,15 @@ pub struct Config {
     /// `THREADLINE_WS_INIT_TIMEOUT_MS`: how long a WebSocket client has to send
     /// `connection_init` (default 10 s).
     pub ws_init_timeout: Duration,
+    /// `THREADLINE_MAX_BODY_BYTES`: the largest JSON request body (default 1 MiB); larger
+    /// bodies get 413 before they are read in full.
+    pub max_body_bytes: u64,
+    /// `THREADLINE_WS_MAX_MESSAGE_BYTES`: the largest WebSocket message or frame (default
+    /// 64 KiB); a larger one closes the connection with 1009.
+    pub ws_max_message_bytes: u64,
+    /// `THREADLINE_WS_MAX_SOCKETS_PER_USER`: how many WebSocket connections one user may hold
+    /// open on one gateway process (default 20); one more is closed with 4429.
+    pub ws_max_sockets_per_user: u64,
 }
 
 /// A configuration value that could not be used.
@@ -75,19 +90,25 @@ impl Config {
                 message: "use at least 32 characters (or unset it to have one generated)".into(),
             });
         }
-        let max_text = get("THREADLINE_MAX_UPLOAD_BYTES");
-        let max_upload_bytes = match max_text {
-            None => DEFAULT_MAX_UPLOAD_BYTES,
-            Some(text) => text
-                .trim()
-                .parse::<u64>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| ConfigError {
-                    name: "THREADLINE_MAX_UPLOAD_BYTES",
-                    message: format!("`{text}` is not a positive number of bytes"),
-                })?,
+        let positive = |name: &'static str, default: u64, unit: &str| -> Result<u64, ConfigError> {
+            match get(name) {
+                None => Ok(default),
+                Some(text) => text
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| ConfigError {
+                        name,
+                        message: format!("`{text}` is not a positive number of {unit}"),
+                    }),
+            }
         };
+        let max_upload_bytes = positive(
+            "THREADLINE_MAX_UPLOAD_BYTES",
+            DEFAULT_MAX_UPLOAD_BYTES,
+            "bytes",
+        )?;
         let millis = |name: &'static str, default: u64| -> Result<Duration, ConfigError> {
             match get(name) {
                 None => Ok(Duration::from_millis(default)),
@@ -108,6 +129,17 @@ impl Config {
             ws_init_timeout: millis("THREADLINE_WS_INIT_TIMEOUT_MS", 10_000)?,
             reminder_poll: millis("THREADLINE_REMINDER_POLL_MS", 1000)?,
             max_upload_bytes,
+            max_body_bytes: positive("THREADLINE_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, "bytes")?,
+            ws_max_message_bytes: positive(
+                "THREADLINE_WS_MAX_MESSAGE_BYTES",
+                DEFAULT_WS_MAX_MESSAGE_BYTES,
+                "bytes",
+            )?,
+            ws_max_sockets_per_user: positive(
+                "THREADLINE_WS_MAX_SOCKETS_PER_USER",
+                DEFAULT_WS_MAX_SOCKETS_PER_USER,
+                "connections",
+            )?,
             database_url,
             listen,
             jwt_secret,
@@ -133,5 +165,9 @@ mod tests {
         let err = Config::from_lookup(|n| (n == "THREADLINE_JWT_SECRET").then(|| "short".into()))
             .expect_err("short secret");
         assert_eq!(err.name, "THREADLINE_JWT_SECRET");
+        assert_eq!(config.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
+        let err = Config::from_lookup(|n| (n == "THREADLINE_MAX_BODY_BYTES").then(|| "0".into()))
+            .expect_err("zero body limit");
+        assert_eq!(err.name, "THREADLINE_MAX_BODY_BYTES");
     }
 }

@@ -9,7 +9,7 @@ use threadline::{
     auth,
     config::Config,
     graphql,
-    startup::{self, Application, StartOptions},
+    startup::{self, Application, DemoChoice, StartOptions},
     telemetry,
 };
 
@@ -20,14 +20,20 @@ struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
     /// With the default `serve`: do not create the demo organization.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, conflicts_with = "demo")]
     no_demo: bool,
+    /// With the default `serve`: create the demo organization on an empty database even when
+    /// listening on a non-loopback address (needed there: without --demo or --no-demo the
+    /// gateway refuses to start).
+    #[arg(long, global = true)]
+    demo: bool,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Serve GraphQL (the default): migrates, creates the demo organization on an empty
-    /// database unless --no-demo, and prints the playground URL with a ready token.
+    /// database (on a loopback listener unless --no-demo; elsewhere only with --demo), and
+    /// prints the playground URL with a ready token.
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
@@ -50,7 +56,15 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init();
     let config = Config::from_env()?;
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(&config, !cli.no_demo).await,
+        Command::Serve => {
+            let choice = match (cli.demo, cli.no_demo) {
+                (true, _) => DemoChoice::Demo,
+                (_, true) => DemoChoice::NoDemo,
+                _ => DemoChoice::Default,
+            };
+            let demo = startup::decide_demo(config.listen, choice, config.jwt_secret.is_some())?;
+            serve(&config, demo).await
+        }
         Command::Migrate => {
             startup::open_database(&config, Default::default()).await?;
             println!("migrations applied");

@@ -24,6 +24,56 @@ pub struct StartOptions {
     pub demo: bool,
 }
 
+/// What the command line asked about the demo organization.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DemoChoice {
+    /// Neither `--demo` nor `--no-demo`: the demo only on a loopback listener.
+    Default,
+    /// `--demo`: create the demo organization on an empty database, on any listener.
+    Demo,
+    /// `--no-demo`: never create it.
+    NoDemo,
+}
+
+/// Why `serve` refuses to start with the options it was given.
+#[derive(Debug, thiserror::Error)]
+pub enum StartRefused {
+    /// A non-loopback listener without an explicit choice about the demo organization.
+    #[error(
+        "THREADLINE_LISTEN is {0}, which is not a loopback address, and neither --demo nor \
+         --no-demo was given. On an empty database the default would create a demo organization \
+         and print a 30-day owner token. For production, set THREADLINE_JWT_SECRET (32+ \
+         characters) and pass --no-demo; to serve the demo data on purpose, pass --demo."
+    )]
+    DemoUndecided(SocketAddr),
+    /// A non-loopback production listener with a secret generated into the database.
+    #[error(
+        "THREADLINE_LISTEN is {0}, which is not a loopback address: set THREADLINE_JWT_SECRET \
+         (32+ characters) to serve with --no-demo (or pass --demo to serve the demo data on \
+         purpose)."
+    )]
+    SecretMissing(SocketAddr),
+}
+
+/// Decides whether `serve` may create the demo organization: the zero-set-up demo is kept for
+/// a loopback listener; any other listener needs `--demo`, or `--no-demo` together with
+/// `THREADLINE_JWT_SECRET`, so that a production deployment never starts with a demo owner
+/// and a printed token by accident.
+pub fn decide_demo(
+    listen: SocketAddr,
+    choice: DemoChoice,
+    jwt_secret_set: bool,
+) -> Result<bool, StartRefused> {
+    let loopback = listen.ip().is_loopback();
+    match choice {
+        DemoChoice::Demo => Ok(true),
+        DemoChoice::Default if loopback => Ok(true),
+        DemoChoice::Default => Err(StartRefused::DemoUndecided(listen)),
+        DemoChoice::NoDemo if loopback || jwt_secret_set => Ok(false),
+        DemoChoice::NoDemo => Err(StartRefused::SecretMissing(listen)),
+    }
+}
+
 /// A built application, bound to its port and ready to serve.
 pub struct Application {
     listener: TcpListener,
@@ -95,6 +145,12 @@ impl Application {
             }),
             subscription_poll: config.subscription_poll,
             ws_init_timeout: config.ws_init_timeout,
+            max_body_bytes: usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX),
+            ws_max_message_bytes: usize::try_from(config.ws_max_message_bytes)
+                .unwrap_or(usize::MAX),
+            ws_max_sockets_per_user: usize::try_from(config.ws_max_sockets_per_user)
+                .unwrap_or(usize::MAX),
+            ws_sockets: Arc::default(),
         };
         Ok(Self {
             listener,
@@ -149,5 +205,38 @@ pub fn redact(url: &str) -> String {
             }
         }
         _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_needs_an_explicit_choice_off_loopback() {
+        let at = |a: &str| a.parse::<SocketAddr>().expect("address");
+        let decide = |a: &str, c, s| decide_demo(at(a), c, s).ok();
+        assert_eq!(
+            decide("127.0.0.1:8080", DemoChoice::Default, false),
+            Some(true)
+        );
+        assert_eq!(decide("[::1]:8080", DemoChoice::Default, false), Some(true));
+        assert_eq!(
+            decide("127.0.0.1:8080", DemoChoice::NoDemo, false),
+            Some(false)
+        );
+        assert_eq!(decide("0.0.0.0:8080", DemoChoice::Default, true), None);
+        assert_eq!(decide("[::]:8080", DemoChoice::Default, false), None);
+        assert_eq!(decide("10.0.0.5:8080", DemoChoice::Demo, false), Some(true));
+        assert_eq!(decide("0.0.0.0:8080", DemoChoice::NoDemo, false), None);
+        assert_eq!(
+            decide("0.0.0.0:8080", DemoChoice::NoDemo, true),
+            Some(false)
+        );
+        let message = decide_demo(at("0.0.0.0:8080"), DemoChoice::Default, false)
+            .expect_err("refused")
+            .to_string();
+        assert!(message.contains("--demo") && message.contains("--no-demo"));
+        assert!(message.contains("THREADLINE_JWT_SECRET"));
     }
 }

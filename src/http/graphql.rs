@@ -2,7 +2,13 @@
 //! stock `async_graphql_axum::GraphQL` service, which runs mutations over GET, parses any
 //! content type (a CSRF hole) and ignores `Accept` (see `../shared/STACK.md`).
 
-use std::time::Instant;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Instant,
+};
 
 use async_graphql::{
     ParseRequestError, ServerError, Variables,
@@ -10,7 +16,7 @@ use async_graphql::{
     parser::types::{DocumentOperations, OperationType},
 };
 use axum::{
-    body::Bytes,
+    body::{Body, Bytes},
     extract::{
         Query, State, WebSocketUpgrade, rejection::QueryRejection,
         ws::rejection::WebSocketUpgradeRejection,
@@ -18,6 +24,7 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
+use futures_util::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -66,6 +73,8 @@ pub async fn get_graphql(
         }
         return upgrade
             .protocols([ws::PROTOCOL])
+            .max_message_size(state.ws_max_message_bytes)
+            .max_frame_size(state.ws_max_message_bytes)
             .on_upgrade(move |socket| ws::serve(socket, state));
     }
     let Some(response_type) = negotiate(header_str(&headers, header::ACCEPT)) else {
@@ -113,14 +122,20 @@ pub async fn get_graphql(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    execute(state, &headers, request, response_type).await
+    let actor = match request_actor(&state, &headers, response_type).await {
+        Ok(actor) => actor,
+        Err(response) => return response,
+    };
+    execute(state, actor, request, response_type).await
 }
 
-/// `POST /graphql` with a JSON body `{query, variables, operationName}`.
+/// `POST /graphql` with a JSON body `{query, variables, operationName}` (at most
+/// `THREADLINE_MAX_BODY_BYTES`: a larger body gets 413, refused from its `Content-Length` when
+/// there is one, else as soon as the stream passes the limit), or a multipart upload.
 pub async fn post_graphql(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let Some(response_type) = negotiate(header_str(&headers, header::ACCEPT)) else {
         return not_acceptable();
@@ -139,6 +154,17 @@ pub async fn post_graphql(
             "send the request body as `Content-Type: application/json`",
         );
     }
+    let body = match read_body(body, &headers, state.max_body_bytes).await {
+        Ok(body) => body,
+        Err(BodyError::TooLarge) => return body_too_large(response_type, state.max_body_bytes),
+        Err(BodyError::Unreadable(error)) => {
+            return request_error(
+                response_type,
+                StatusCode::BAD_REQUEST,
+                &format!("the body could not be read: {error}"),
+            );
+        }
+    };
     let body: Value = match serde_json::from_slice(&body) {
         Ok(body) => body,
         Err(error) => {
@@ -189,16 +215,73 @@ pub async fn post_graphql(
             );
         }
     }
-    execute(state, &headers, request, response_type).await
+    let actor = match request_actor(&state, &headers, response_type).await {
+        Ok(actor) => actor,
+        Err(response) => return response,
+    };
+    execute(state, actor, request, response_type).await
+}
+
+/// Why a request body was not read.
+enum BodyError {
+    /// It is (or declares itself) larger than the limit.
+    TooLarge,
+    /// The connection failed while it was read.
+    Unreadable(axum::Error),
+}
+
+/// The declared `Content-Length`, when there is a valid one.
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    header_str(headers, header::CONTENT_LENGTH).and_then(|v| v.trim().parse().ok())
+}
+
+/// Reads a body of at most `limit` bytes: refused from `Content-Length` before reading anything
+/// when it declares more, and otherwise (chunked bodies) as soon as the stream passes the limit.
+async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes, BodyError> {
+    let declared = content_length(headers);
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    // Reserve what is declared, but not more than 64 KiB up front: a declared length costs the
+    // sender nothing until the bytes arrive.
+    let capacity = declared.map_or(0, |n| usize::try_from(n).unwrap_or(limit));
+    let mut buffer = Vec::with_capacity(capacity.min(limit).min(64 * 1024));
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(BodyError::Unreadable)?;
+        if buffer.len().saturating_add(chunk.len()) > limit {
+            return Err(BodyError::TooLarge);
+        }
+        buffer.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(buffer))
+}
+
+/// 413 with a body that says the limit.
+fn body_too_large(response_type: ResponseType, limit: usize) -> Response {
+    request_error(
+        response_type,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &format!(
+            "the request body is larger than {limit} bytes (THREADLINE_MAX_BODY_BYTES); send a \
+             smaller document or variables"
+        ),
+    )
 }
 
 /// A GraphQL multipart request (file uploads). A browser sends `multipart/form-data` across
 /// sites without a preflight, so it is accepted only with a header a cross-site form cannot
 /// set: `Authorization` (which every mutation needs anyway) or `GraphQL-Require-Preflight`.
+///
+/// The bearer token is checked from the headers before any of the body is read: without a
+/// valid one the answer is `UNAUTHENTICATED` (401) and no file part is read or stored. The body
+/// is then streamed into the multipart parser (files go to temporary files, not memory), with
+/// at most ten files of `THREADLINE_MAX_UPLOAD_BYTES` each plus `THREADLINE_MAX_BODY_BYTES` for
+/// the rest.
 async fn post_multipart(
     state: AppState,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
     response_type: ResponseType,
 ) -> Response {
     let preflighted = headers.contains_key(header::AUTHORIZATION)
@@ -210,22 +293,49 @@ async fn post_multipart(
             "multipart requests need an Authorization or GraphQL-Require-Preflight header",
         );
     }
+    let actor = match request_actor(&state, &headers, response_type).await {
+        Ok(Some(actor)) => actor,
+        Ok(None) => return unauthenticated(response_type),
+        Err(response) => return response,
+    };
+    let max_file = usize::try_from(state.storage.max_bytes).unwrap_or(usize::MAX);
+    let limit = max_file
+        .saturating_mul(MAX_FILES)
+        .saturating_add(state.max_body_bytes);
+    let too_large = || {
+        let message = format!(
+            "a multipart request may carry at most {MAX_FILES} files of at most {max_file} bytes \
+             each (THREADLINE_MAX_UPLOAD_BYTES)"
+        );
+        request_error(response_type, StatusCode::PAYLOAD_TOO_LARGE, &message)
+    };
+    if content_length(&headers).is_some_and(|n| n > limit as u64) {
+        return too_large();
+    }
+    // The body as a reader that fails once it passes `limit` (a chunked body has no length).
+    let exceeded = Arc::new(AtomicBool::new(false));
+    let flag = exceeded.clone();
+    let mut seen = 0usize;
+    let reader = body
+        .into_data_stream()
+        .map(move |chunk| {
+            let chunk = chunk.map_err(std::io::Error::other)?;
+            seen = seen.saturating_add(chunk.len());
+            if seen > limit {
+                flag.store(true, Ordering::Relaxed);
+                return Err(std::io::Error::other("the multipart body is too large"));
+            }
+            Ok(chunk)
+        })
+        .into_async_read();
     let options = MultipartOptions::default()
-        .max_file_size(usize::try_from(state.storage.max_bytes).unwrap_or(usize::MAX))
-        .max_num_files(10);
+        .max_file_size(max_file)
+        .max_num_files(MAX_FILES);
     let content_type = header_str(&headers, header::CONTENT_TYPE).map(str::to_owned);
-    let request = match async_graphql::http::receive_body(
-        content_type,
-        futures_util::io::Cursor::new(body),
-        options,
-    )
-    .await
-    {
+    let request = match async_graphql::http::receive_body(content_type, reader, options).await {
         Ok(request) => request,
-        Err(ParseRequestError::PayloadTooLarge) => {
-            let message = format!("files may be at most {} bytes", state.storage.max_bytes);
-            return request_error(response_type, StatusCode::PAYLOAD_TOO_LARGE, &message);
-        }
+        Err(ParseRequestError::PayloadTooLarge) => return too_large(),
+        Err(_) if exceeded.load(Ordering::Relaxed) => return too_large(),
         Err(error) => {
             return request_error(
                 response_type,
@@ -234,27 +344,66 @@ async fn post_multipart(
             );
         }
     };
-    execute(state, &headers, request, response_type).await
+    execute(state, Some(actor), request, response_type).await
+}
+
+/// The most files one multipart request may carry.
+const MAX_FILES: usize = 10;
+
+/// 401 `UNAUTHENTICATED`: a request that needs a valid token (an upload) came without one.
+fn unauthenticated(response_type: ResponseType) -> Response {
+    let body = json!({ "errors": [{
+        "message": "send a valid `Authorization: Bearer <token>` header to upload files",
+        "extensions": { "code": "UNAUTHENTICATED" },
+    }] });
+    let mut response = respond(response_type, StatusCode::UNAUTHORIZED, &body);
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}
+
+/// 500 `INTERNAL`, when the token could not be checked (the database failed).
+fn internal_error(response_type: ResponseType) -> Response {
+    let body = json!({ "errors": [{ "message": "internal error", "extensions": { "code": "INTERNAL" } }] });
+    respond(response_type, StatusCode::INTERNAL_SERVER_ERROR, &body)
+}
+
+/// The request's actor (`None` when anonymous), resolved from its headers; when the database
+/// fails while checking the token, the `INTERNAL` answer to send instead.
+async fn request_actor(
+    state: &AppState,
+    headers: &HeaderMap,
+    response_type: ResponseType,
+) -> Result<Option<Actor>, Response> {
+    actor_for(state, headers).await.map_err(|error| {
+        tracing::error!(%error, "authentication failed on the database");
+        internal_error(response_type)
+    })
 }
 
 fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// Whether the operation the request selects is a mutation (a parse error is not: it is
-/// reported by execution as a request error).
+/// Whether the operation the request selects is a mutation. The operation is chosen the way
+/// the executor chooses it: by `operationName` when one is given, else the document's only
+/// operation, named or not. A document the executor would refuse (a parse error, an unknown
+/// name, several operations and no name) is not a mutation: execution reports it as a request
+/// error without running anything.
 fn is_mutation(request: &mut async_graphql::Request) -> bool {
     let operation_name = request.operation_name.clone();
     let Ok(document) = request.parsed_query() else {
         return false;
     };
-    match &document.operations {
-        DocumentOperations::Single(op) => op.node.ty == OperationType::Mutation,
-        DocumentOperations::Multiple(ops) => operation_name
-            .as_deref()
-            .and_then(|name| ops.get(name))
-            .is_some_and(|op| op.node.ty == OperationType::Mutation),
-    }
+    let selected = match (&document.operations, operation_name.as_deref()) {
+        (DocumentOperations::Single(op), None) => Some(op),
+        (DocumentOperations::Single(_), Some(_)) => None,
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
+        (DocumentOperations::Multiple(_), None) => None,
+    };
+    selected.is_some_and(|op| op.node.ty == OperationType::Mutation)
 }
 
 /// The operation's name for metrics: the requested `operationName`, else the name of the
@@ -293,26 +442,16 @@ pub(super) async fn actor_for(
     }
 }
 
+/// Runs a request as `actor` (resolved once, by the caller, from the request's headers).
 async fn execute(
     state: AppState,
-    headers: &HeaderMap,
+    actor: Option<Actor>,
     request: async_graphql::Request,
     response_type: ResponseType,
 ) -> Response {
     let started = Instant::now();
     let mut request = request;
     let operation = operation_label(&mut request);
-    let actor = match actor_for(&state, headers).await {
-        Ok(actor) => actor,
-        Err(error) => {
-            tracing::error!(%error, "authentication failed on the database");
-            state
-                .metrics
-                .record_request(operation.as_deref(), false, started.elapsed());
-            let body = json!({ "errors": [{ "message": "internal error", "extensions": { "code": "INTERNAL" } }] });
-            return respond(response_type, StatusCode::INTERNAL_SERVER_ERROR, &body);
-        }
-    };
     let executed = ExecutionStarted::default();
     let request = request
         .data(RequestState::new(state.db.clone(), actor))

@@ -10,12 +10,13 @@ use std::sync::Arc;
 
 use axum::{
     Router,
-    extract::DefaultBodyLimit,
     http::{Method, header},
     routing::get,
 };
 use sea_orm::DatabaseConnection;
 use tower_http::{cors::CorsLayer, trace::TraceLayer};
+
+pub use ws::SocketCounts;
 
 use crate::{auth::TokenKeys, graphql::AppSchema, metrics::Metrics, service::attachments::Storage};
 
@@ -36,6 +37,14 @@ pub struct AppState {
     pub subscription_poll: std::time::Duration,
     /// How long a WebSocket client has to send `connection_init`.
     pub ws_init_timeout: std::time::Duration,
+    /// The largest JSON request body, in bytes (larger ones get 413 before being read in full).
+    pub max_body_bytes: usize,
+    /// The largest WebSocket message or frame, in bytes.
+    pub ws_max_message_bytes: usize,
+    /// How many WebSocket connections one user may hold open on this process.
+    pub ws_max_sockets_per_user: usize,
+    /// The open WebSocket connections per user, on this process.
+    pub ws_sockets: Arc<SocketCounts>,
 }
 
 /// The application's router.
@@ -52,22 +61,13 @@ pub fn router(state: AppState) -> Router {
             header::ACCEPT,
             header::HeaderName::from_static("graphql-require-preflight"),
         ]);
-    // Multipart uploads may carry up to ten files of the configured size, plus the operation.
-    let body_limit = usize::try_from(
-        state
-            .storage
-            .max_bytes
-            .saturating_mul(10)
-            .saturating_add(1 << 20),
-    )
-    .unwrap_or(usize::MAX);
+    // `/graphql` reads its bodies itself, as streams with their own limits (see `graphql`);
+    // no other route reads a body.
     Router::new()
         .route("/", get(ops::playground))
         .route(
             "/graphql",
-            get(graphql::get_graphql)
-                .post(graphql::post_graphql)
-                .layer(DefaultBodyLimit::max(body_limit)),
+            get(graphql::get_graphql).post(graphql::post_graphql),
         )
         .route("/attachments/{id}", get(attachments::download))
         .route("/healthz", get(ops::healthz))

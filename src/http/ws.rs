@@ -2,9 +2,20 @@
 //! library's), driven here rather than by async-graphql's stock handler so that every protocol
 //! violation closes with the protocol's code (see `../shared/STACK.md`): 4400 bad message,
 //! 4401 subscribe before acknowledgement, 4403 rejected credentials, 4408 no
-//! `connection_init` in time, 4409 duplicate subscription id, 4429 a second `connection_init`.
+//! `connection_init` in time, 4409 duplicate subscription id, 4429 a second `connection_init`
+//! (and, with a reason saying so, one connection more than a user may hold open).
+//!
+//! Limits: a message or frame larger than `THREADLINE_WS_MAX_MESSAGE_BYTES` (64 KiB by default)
+//! is refused from its frame header, before its payload is read, and closes the connection with
+//! 1009. A user may hold `THREADLINE_WS_MAX_SOCKETS_PER_USER` (20 by default) acknowledged
+//! connections at once; the count is kept per gateway process (it is a resource limit for this
+//! process, not a quota across instances), so behind a load balancer with N instances a user
+//! may hold up to N times as many.
 
-use std::collections::HashMap;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
 
 use async_graphql::Variables;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
@@ -25,6 +36,54 @@ pub const PROTOCOL: &str = "graphql-transport-ws";
 
 /// Operations that may run at once on one connection; more get a `RATE_LIMITED` error.
 const MAX_OPERATIONS: usize = 50;
+
+/// The acknowledged WebSocket connections each user holds open on this process.
+#[derive(Debug, Default)]
+pub struct SocketCounts {
+    open: Mutex<HashMap<i64, usize>>,
+}
+
+/// One counted connection: released when dropped (the connection ends).
+#[derive(Debug)]
+pub struct SocketSlot {
+    counts: Arc<SocketCounts>,
+    user_id: i64,
+}
+
+impl SocketCounts {
+    /// Counts one more connection for `user_id`, unless the user already holds `max`.
+    pub fn acquire(self: &Arc<Self>, user_id: i64, max: usize) -> Option<SocketSlot> {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let count = open.entry(user_id).or_default();
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(SocketSlot {
+            counts: self.clone(),
+            user_id,
+        })
+    }
+}
+
+impl Drop for SocketSlot {
+    fn drop(&mut self) {
+        let mut open = self.counts.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = open.get_mut(&self.user_id) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.user_id);
+            }
+        }
+    }
+}
+
+/// Whether a read error is the message-size limit (tungstenite's capacity error, which axum
+/// hands over boxed; its text is the only stable handle without depending on tungstenite).
+fn is_too_big(error: &axum::Error) -> bool {
+    let text = error.to_string();
+    text.contains("Space limit exceeded") || text.contains("Message too long")
+}
 
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -102,6 +161,8 @@ pub async fn serve(socket: WebSocket, state: AppState) {
 
     let init_timeout = state.ws_init_timeout;
     let mut actor: Option<Actor> = None;
+    // Held while the connection is open, so the user's count drops when it ends.
+    let mut _slot: Option<SocketSlot> = None;
     let mut init_seen = false;
     let mut subscriptions: HashMap<String, JoinHandle<()>> = HashMap::new();
     let deadline = tokio::time::sleep(init_timeout);
@@ -115,8 +176,17 @@ pub async fn serve(socket: WebSocket, state: AppState) {
             }
             incoming = stream.next() => incoming,
         };
-        let Some(Ok(incoming)) = incoming else {
-            break;
+        let incoming = match incoming {
+            Some(Ok(incoming)) => incoming,
+            Some(Err(error)) if is_too_big(&error) => {
+                let reason = format!(
+                    "Message too big: at most {} bytes",
+                    state.ws_max_message_bytes
+                );
+                let _ = out_tx.send(close(1009, &reason)).await;
+                break;
+            }
+            Some(Err(_)) | None => break,
         };
         let raw = match incoming {
             Message::Text(text) => text.to_string(),
@@ -149,6 +219,15 @@ pub async fn serve(socket: WebSocket, state: AppState) {
                 init_seen = true;
                 match authenticate(&state, payload.as_ref()).await {
                     Ok(a) => {
+                        let max = state.ws_max_sockets_per_user;
+                        let Some(slot) = state.ws_sockets.acquire(a.user_id, max) else {
+                            let reason = format!(
+                                "Too many open connections: at most {max} per user; close one"
+                            );
+                            let _ = out_tx.send(close(4429, &reason)).await;
+                            break;
+                        };
+                        _slot = Some(slot);
                         actor = Some(a);
                         let _ = out_tx.send(text(json!({ "type": "connection_ack" }))).await;
                     }

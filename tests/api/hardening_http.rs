@@ -1,5 +1,603 @@
 //! Regression tests for issue 9 (http side): each fails on the code before the fix.
+//!
+//! Mutations over GET, request bodies read before authentication or without a cap, WebSocket
+//! message and connection limits, and the demo organization on a public listener.
 
-#![allow(unused_imports)]
+use std::{
+    io::{BufRead, BufReader},
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+use futures_util::{SinkExt, StreamExt};
+use sea_orm::EntityTrait;
+use serde_json::{Value, json};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+};
+use tokio_tungstenite::{
+    MaybeTlsStream, WebSocketStream, connect_async,
+    tungstenite::{Message, client::IntoClientRequest},
+};
 
 use super::helpers::*;
+
+const MIB: usize = 1024 * 1024;
+
+// ---------------------------------------------------------------------------------------------
+// Item 2: a named mutation over GET.
+
+#[tokio::test]
+async fn get_refuses_a_named_mutation_sent_without_operation_name() {
+    let app = spawn_app().await;
+    let w = world(&app).await;
+    let token = app.token(&w.owner);
+    let url = format!("{}/graphql", app.address);
+    let id = contact_id(w.contact);
+    for query in [
+        format!("mutation M {{ archiveContact(id: \"{id}\") {{ id }} }}"),
+        format!("mutation M($id: ID!) {{ archiveContact(id: $id) {{ id }} }} # {id}"),
+    ] {
+        let response = app
+            .client
+            .get(&url)
+            .query(&[
+                ("query", query.as_str()),
+                ("variables", &json!({ "id": id }).to_string()),
+            ])
+            .bearer_auth(&token)
+            .header("accept", "application/graphql-response+json")
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(response.status(), 405, "{query}");
+        assert_eq!(response.headers()["allow"], "POST");
+        let body: Value = response.json().await.expect("json");
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("POST")),
+            "{body}"
+        );
+    }
+    let row = entity::contact::Entity::find_by_id(w.contact)
+        .one(&app.db)
+        .await
+        .expect("read")
+        .expect("the contact");
+    assert!(
+        !row.archived,
+        "a mutation sent over GET archived the contact"
+    );
+    assert!(row.archived_at.is_none());
+
+    // A named query alone in its document still runs over GET.
+    let response = app
+        .client
+        .get(&url)
+        .query(&[("query", "query Q { __typename }")])
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["data"]["__typename"], "QueryRoot");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Item 4: request bodies.
+
+/// An answer read off a raw connection.
+struct RawAnswer {
+    status: u16,
+    headers: String,
+    body: String,
+}
+
+/// Sends `head` (request line and headers, ending with the blank line), then `body` from a
+/// background task that keeps the connection open afterwards (so a server that waits for more
+/// body waits), and reads the answer. Fails when no answer comes within 10 s.
+async fn raw_request(app: &TestApp, head: String, body: Vec<u8>) -> RawAnswer {
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let stream = TcpStream::connect(address).await.expect("connect");
+    let (mut reader, mut writer) = stream.into_split();
+    writer.write_all(head.as_bytes()).await.expect("head");
+    // The server may answer (and stop reading) before the body is sent: ignore write errors.
+    let sender = tokio::spawn(async move {
+        let _ = writer.write_all(&body).await;
+        let _ = writer.flush().await;
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        drop(writer);
+    });
+    let read = async {
+        let mut buffer = Vec::new();
+        let mut chunk = [0u8; 8192];
+        loop {
+            if let Some(end) = find(&buffer, b"\r\n\r\n") {
+                let headers = String::from_utf8_lossy(&buffer[..end]).to_string();
+                let length = headers.lines().find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse::<usize>().ok())?
+                });
+                if length.is_some_and(|n| buffer.len() >= end + 4 + n) {
+                    break;
+                }
+            }
+            match reader.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+            }
+        }
+        buffer
+    };
+    let buffer = tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .expect("an answer within 10 s (the server must not wait for the whole body)");
+    sender.abort();
+    let end = find(&buffer, b"\r\n\r\n").expect("a complete answer head");
+    let headers = String::from_utf8_lossy(&buffer[..end]).to_string();
+    let status = headers
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status");
+    RawAnswer {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&buffer[end + 4..]).to_string(),
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// `data` in HTTP/1.1 chunked transfer encoding, in chunks of 64 KiB, with the last chunk.
+fn chunked(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + 1024);
+    for piece in data.chunks(64 * 1024) {
+        out.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+        out.extend_from_slice(piece);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"0\r\n\r\n");
+    out
+}
+
+/// A valid GraphQL JSON body of about `size` bytes (padded with an unused variable).
+fn padded_body(size: usize) -> Vec<u8> {
+    let pad = "x".repeat(size.saturating_sub(60));
+    json!({ "query": "{ __typename }", "variables": { "pad": pad } })
+        .to_string()
+        .into_bytes()
+}
+
+fn assert_too_large(answer: &RawAnswer) {
+    assert_eq!(answer.status, 413, "{}\n{}", answer.headers, answer.body);
+    let body: Value = serde_json::from_str(&answer.body).expect("a JSON error body");
+    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(&MIB.to_string()) && message.contains("THREADLINE_MAX_BODY_BYTES"),
+        "the error says the limit: {body}"
+    );
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+}
+
+#[tokio::test]
+async fn an_oversize_json_body_is_refused_from_its_content_length() {
+    let app = spawn_app().await;
+    // 20 MiB declared, without a token: refused before any of the body is read (only 64 KiB of
+    // it is ever sent; a server that waited for the rest would not answer).
+    for declared in [20 * MIB, MIB + MIB / 2] {
+        let head = format!(
+            "POST /graphql HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n\
+             Content-Length: {declared}\r\n\r\n"
+        );
+        let answer = raw_request(&app, head, padded_body(64 * 1024)).await;
+        assert_too_large(&answer);
+    }
+}
+
+#[tokio::test]
+async fn an_oversize_chunked_json_body_is_refused_while_streaming() {
+    let app = spawn_app().await;
+    // A complete, valid 1.5 MiB body without Content-Length: the cap applies to the stream.
+    let head = "POST /graphql HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n\
+                Transfer-Encoding: chunked\r\n\r\n"
+        .to_owned();
+    let answer = raw_request(&app, head, chunked(&padded_body(MIB + MIB / 2))).await;
+    assert_too_large(&answer);
+
+    // The same through an ordinary client with a known length.
+    let response = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .header("content-type", "application/json")
+        .body(padded_body(MIB + MIB / 2))
+        .send()
+        .await;
+    if let Ok(response) = response {
+        assert_eq!(response.status(), 413);
+    }
+}
+
+#[tokio::test]
+async fn a_json_body_just_under_the_limit_still_runs() {
+    let app = spawn_app().await;
+    let body = padded_body(MIB - 1024);
+    assert!(body.len() > MIB - 2048 && body.len() <= MIB);
+    let response = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .header("content-type", "application/json")
+        .header("accept", "application/graphql-response+json")
+        .body(body.clone())
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.expect("json");
+    assert_eq!(answer["data"]["__typename"], "QueryRoot", "{answer}");
+    // And chunked.
+    let head = "POST /graphql HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n\
+                Transfer-Encoding: chunked\r\n\r\n"
+        .to_owned();
+    let answer = raw_request(&app, head, chunked(&body)).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+}
+
+const UPLOAD: &str =
+    "mutation ($input: CreateNoteInput!) { createNote(input: $input) { id attachments { id } } }";
+
+fn files_in(dir: &std::path::Path) -> usize {
+    fn walk(dir: &std::path::Path) -> usize {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return 0;
+        };
+        entries
+            .filter_map(Result::ok)
+            .map(|e| {
+                let path = e.path();
+                if path.is_dir() { walk(&path) } else { 1 }
+            })
+            .sum()
+    }
+    walk(dir)
+}
+
+/// The start of a GraphQL multipart body (operations and map) uploading one file of `size`.
+fn multipart_body(contact: &str, size: usize) -> (String, Vec<u8>) {
+    let boundary = "hardeningboundary";
+    let operations = json!({
+        "query": UPLOAD,
+        "variables": { "input": { "contactId": contact, "subject": "upload", "visibility": "TEAM", "attachments": [null] } },
+    });
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n{operations}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"map\"\r\n\r\n{{\"0\": [\"variables.input.attachments.0\"]}}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"0\"; filename=\"a.bin\"\r\n\
+             Content-Type: application/octet-stream\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend(std::iter::repeat_n(b'a', size));
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[tokio::test]
+async fn an_upload_without_a_valid_token_is_refused_before_its_body_is_read() {
+    let app = spawn_app().await;
+    let w = world(&app).await;
+    let cid = contact_id(w.contact);
+    let (content_type, body) = multipart_body(&cid, 32 * 1024);
+    let expired = app.token_with_ttl(&w.owner, Duration::ZERO);
+    for auth in [
+        "Authorization: Bearer not-a-token\r\n".to_owned(),
+        format!("Authorization: Bearer {expired}\r\n"),
+        "GraphQL-Require-Preflight: 1\r\n".to_owned(),
+    ] {
+        // Only the operations are sent: an answer means nothing more was waited for.
+        let head = format!(
+            "POST /graphql HTTP/1.1\r\nHost: test\r\nContent-Type: {content_type}\r\n{auth}\
+             Content-Length: {}\r\n\r\n",
+            body.len()
+        );
+        let answer = raw_request(&app, head, body[..400].to_vec()).await;
+        assert_eq!(answer.status, 401, "{auth}: {}", answer.body);
+        let error: Value = serde_json::from_str(&answer.body).expect("json");
+        assert_eq!(
+            error["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+            "{error}"
+        );
+        assert!(
+            answer
+                .headers
+                .to_ascii_lowercase()
+                .contains("www-authenticate: bearer")
+        );
+    }
+    // A whole upload with a bad token stores nothing.
+    let response = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .header("content-type", &content_type)
+        .bearer_auth("not-a-token")
+        .body(body.clone())
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 401);
+    assert_eq!(files_in(app.data_dir.path()), 0);
+    assert_eq!(app.count_rows("attachments").await, 0);
+    assert_eq!(app.count_rows("notes").await, 0);
+
+    // With a valid token the same body uploads (streamed into the parser).
+    let response = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .header("content-type", &content_type)
+        .bearer_auth(app.token(&w.owner))
+        .body(body)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.expect("json");
+    assert!(answer.get("errors").is_none(), "{answer}");
+    assert_eq!(app.count_rows("attachments").await, 1);
+}
+
+#[tokio::test]
+async fn an_oversize_chunked_upload_is_refused_while_streaming() {
+    let app = spawn_app().await;
+    let w = world(&app).await;
+    let cid = contact_id(w.contact);
+    // Test uploads are capped at 64 KiB per file; this one file alone is past the whole limit
+    // (ten files plus 1 MiB), sent chunked so only the stream can tell.
+    let (content_type, body) = multipart_body(&cid, 2 * MIB);
+    let head = format!(
+        "POST /graphql HTTP/1.1\r\nHost: test\r\nContent-Type: {content_type}\r\n\
+         Authorization: Bearer {}\r\nTransfer-Encoding: chunked\r\n\r\n",
+        app.token(&w.owner)
+    );
+    let answer = raw_request(&app, head, chunked(&body)).await;
+    assert_eq!(answer.status, 413, "{}", answer.body);
+    let error: Value = serde_json::from_str(&answer.body).expect("a JSON error body");
+    assert_eq!(error["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    assert!(
+        error["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("65536 bytes")),
+        "the error says the limit: {error}"
+    );
+    assert_eq!(files_in(app.data_dir.path()), 0);
+    assert_eq!(app.count_rows("attachments").await, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Item 9: WebSocket limits.
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+async fn ws_connect(app: &TestApp) -> Socket {
+    let url = app.address.replace("http://", "ws://") + "/graphql";
+    let mut request = url.into_client_request().expect("request");
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().expect("header"),
+    );
+    let (socket, _) = connect_async(request).await.expect("websocket");
+    socket
+}
+
+/// Sends `connection_init` with `token` and returns the first thing the server answers: the
+/// message type, or `close <code> <reason>`.
+async fn ws_init(socket: &mut Socket, token: &str) -> String {
+    let init = json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {token}") } });
+    socket
+        .send(Message::text(init.to_string()))
+        .await
+        .expect("send");
+    ws_next(socket).await
+}
+
+/// The next text message's type, `close <code> <reason>`, or `ended`.
+async fn ws_next(socket: &mut Socket) -> String {
+    loop {
+        let next = tokio::time::timeout(Duration::from_secs(5), socket.next())
+            .await
+            .expect("an answer within 5 s");
+        match next {
+            Some(Ok(Message::Text(text))) => {
+                let value: Value = serde_json::from_str(&text).expect("json");
+                return value["type"].as_str().unwrap_or_default().to_owned();
+            }
+            Some(Ok(Message::Close(Some(frame)))) => {
+                return format!("close {} {}", u16::from(frame.code), frame.reason);
+            }
+            Some(Ok(Message::Close(None))) | None | Some(Err(_)) => return "ended".into(),
+            Some(Ok(_)) => continue,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_websocket_message_over_the_limit_closes_the_connection() {
+    let app = spawn_app().await;
+    // Before `connection_init`, a valid 256 KiB ping (the limit is 64 KiB by default).
+    let mut socket = ws_connect(&app).await;
+    let ping = json!({ "type": "ping", "payload": { "pad": "x".repeat(256 * 1024) } });
+    let _ = socket.send(Message::text(ping.to_string())).await;
+    let answer = ws_next(&mut socket).await;
+    assert!(
+        answer.starts_with("close 1009 Message too big: at most 65536 bytes"),
+        "the oversize message was read: {answer}"
+    );
+
+    // A message within the limit is still served.
+    let mut socket = ws_connect(&app).await;
+    let ping = json!({ "type": "ping", "payload": { "pad": "x".repeat(60 * 1024) } });
+    socket
+        .send(Message::text(ping.to_string()))
+        .await
+        .expect("send");
+    assert_eq!(ws_next(&mut socket).await, "pong");
+}
+
+#[tokio::test]
+async fn websocket_connections_per_user_are_capped() {
+    let app = spawn_app().await;
+    let w = world(&app).await;
+    let token = app.token(&w.member_read);
+    let mut open = Vec::new();
+    for _ in 0..threadline::config::DEFAULT_WS_MAX_SOCKETS_PER_USER {
+        let mut socket = ws_connect(&app).await;
+        assert_eq!(ws_init(&mut socket, &token).await, "connection_ack");
+        open.push(socket);
+    }
+    let mut extra = ws_connect(&app).await;
+    let answer = ws_init(&mut extra, &token).await;
+    assert!(
+        answer.starts_with("close 4429 Too many open connections"),
+        "{answer}"
+    );
+    // Another user is not affected.
+    let mut other = ws_connect(&app).await;
+    assert_eq!(
+        ws_init(&mut other, &app.token(&w.member_write)).await,
+        "connection_ack"
+    );
+    // Closing one frees its place.
+    let mut closed = open.pop().expect("a socket");
+    closed.close(None).await.expect("close");
+    drop(closed);
+    let mut freed = false;
+    for _ in 0..50 {
+        let mut socket = ws_connect(&app).await;
+        if ws_init(&mut socket, &token).await == "connection_ack" {
+            freed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(freed, "a closed connection still counts");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Item 10: the demo organization on a public listener.
+
+/// Runs the real binary's `serve` with `args` and `env` on `database_url`: its exit status and
+/// output when it exits within 60 s, or `None` (and its first output lines) when it started
+/// serving instead (it is then stopped).
+fn run_binary(
+    database_url: &str,
+    listen: &str,
+    args: &[&str],
+    secret: Option<&str>,
+) -> (Option<bool>, String) {
+    let data = tempfile::tempdir().expect("data dir");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_threadline"));
+    command
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .env("THREADLINE_LISTEN", listen)
+        .env("THREADLINE_DATA_DIR", data.path())
+        .env("RUST_LOG", "warn")
+        .env_remove("THREADLINE_JWT_SECRET")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(secret) = secret {
+        command.env("THREADLINE_JWT_SECRET", secret);
+    }
+    let mut child = command.spawn().expect("the binary starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = String::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(line) => {
+                seen.push_str(&line);
+                seen.push('\n');
+                if line.contains("Get a token with") || line.trim().starts_with("In the playground")
+                {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return (None, seen);
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    let _ = child.kill();
+    let output = child.wait_with_output().expect("output");
+    seen.push_str(&String::from_utf8_lossy(&output.stderr));
+    (Some(output.status.success()), seen)
+}
+
+#[tokio::test]
+async fn a_public_listener_needs_an_explicit_demo_choice() {
+    let (url, guard) = fresh_database().await;
+    let secret = "a-production-secret-of-at-least-32-characters";
+    let refused = {
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || {
+            [
+                run_binary(&url, "0.0.0.0:0", &[], None),
+                run_binary(&url, "0.0.0.0:0", &[], Some(secret)),
+                run_binary(&url, "0.0.0.0:0", &["--no-demo"], None),
+            ]
+        })
+        .await
+        .expect("ran")
+    };
+    for (status, output) in &refused {
+        assert_eq!(*status, Some(false), "refused to start: {output}");
+        assert!(output.contains("THREADLINE_JWT_SECRET"), "{output}");
+        assert!(output.contains("--demo"), "{output}");
+    }
+    assert!(refused[0].1.contains("--no-demo"), "{}", refused[0].1);
+    // Nothing was created: no demo organization, no owner.
+    let app = start(&url, false, guard).await;
+    assert_eq!(app.count_rows("organizations").await, 0);
+    assert_eq!(app.count_rows("users").await, 0);
+
+    // An explicit choice starts: production without demo data...
+    let (url, _guard) = fresh_database().await;
+    let (status, output) = tokio::task::spawn_blocking(move || {
+        run_binary(&url, "0.0.0.0:0", &["--no-demo"], Some(secret))
+    })
+    .await
+    .expect("ran");
+    assert_eq!(status, None, "it serves: {output}");
+    assert!(!output.contains("Demo organization created"), "{output}");
+}
+
+#[tokio::test]
+async fn a_loopback_listener_keeps_the_zero_set_up_demo() {
+    let (url, _guard) = fresh_database().await;
+    let (status, output) =
+        tokio::task::spawn_blocking(move || run_binary(&url, "127.0.0.1:0", &[], None))
+            .await
+            .expect("ran");
+    assert_eq!(status, None, "it serves: {output}");
+    assert!(output.contains("Demo organization created"), "{output}");
+}

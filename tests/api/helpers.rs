@@ -182,6 +182,9 @@ async fn start_with(
         subscription_poll: Duration::from_millis(50),
         ws_init_timeout: Duration::from_millis(500),
         reminder_poll,
+        max_body_bytes: threadline::config::DEFAULT_MAX_BODY_BYTES,
+        ws_max_message_bytes: threadline::config::DEFAULT_WS_MAX_MESSAGE_BYTES,
+        ws_max_sockets_per_user: threadline::config::DEFAULT_WS_MAX_SOCKETS_PER_USER,
     };
     let app = Application::build(&config, StartOptions { demo })
         .await
