@@ -458,7 +458,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     )?;
     let txn = db.begin().await?;
     if let Some(consultant) = input.consultant_id {
-        users::require_active_staff(&txn, actor.org_id, consultant, "input.consultantId").await?;
+        users::require_active_staff(&txn, actor, consultant, "input.consultantId").await?;
     }
     let labels =
         settings::require_labels(&txn, actor.org_id, &input.label_ids, "input.labelIds").await?;
@@ -548,7 +548,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     let txn = db.begin().await?;
     let visible = require(&txn, actor, id, AccessLevel::Write, "editing a contact").await?;
     if let Some(Some(consultant)) = input.consultant_id {
-        users::require_active_staff(&txn, actor.org_id, consultant, "input.consultantId").await?;
+        users::require_active_staff(&txn, actor, consultant, "input.consultantId").await?;
     }
     let labels = match input.label_ids.as_deref() {
         Some(ids) => {
