@@ -209,6 +209,10 @@ impl Note {
     }
     /// Its labels, by name.
     async fn labels(&self, ctx: &Context<'_>) -> Result<Vec<Label>> {
+        // Labels, types and templates are internal settings: not shown to customer users.
+        if !ctx.actor()?.is_staff() {
+            return Ok(Vec::new());
+        }
         let rows = match &self.page.labels {
             Some(map) => map.get(&self.row.id).cloned().unwrap_or_default(),
             None => service::notes::labels_of(ctx.db()?, ctx.actor()?.org_id, &[self.row.id])
@@ -221,10 +225,16 @@ impl Note {
     /// Its type.
     #[graphql(name = "type")]
     async fn note_type(&self, ctx: &Context<'_>) -> Result<Option<TaskType>> {
+        if !ctx.actor()?.is_staff() {
+            return Ok(None);
+        }
         task_type_from(ctx, self.page.types.as_ref(), self.row.type_id).await
     }
     /// The template it was written from (null once the template is deleted).
     async fn template(&self, ctx: &Context<'_>) -> Result<Option<MessageTemplate>> {
+        if !ctx.actor()?.is_staff() {
+            return Ok(None);
+        }
         let Some(id) = self.row.template_id else {
             return Ok(None);
         };

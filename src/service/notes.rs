@@ -234,6 +234,7 @@ pub async fn list<C: ConnectionTrait>(
     after: Option<i64>,
     limit: u64,
 ) -> ApiResult<Page<note::Model>> {
+    contacts::check_label_filter(actor, &filter.label_ids)?;
     let mut sql = Sql::new(db.get_database_backend());
     sql.push(NOTE_COLUMNS);
     push_visible(&mut sql, actor);
@@ -252,6 +253,7 @@ pub async fn count<C: ConnectionTrait>(
     actor: &Actor,
     filter: &NoteFilter,
 ) -> ApiResult<i64> {
+    contacts::check_label_filter(actor, &filter.label_ids)?;
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT COUNT(*) AS n");
     push_visible(&mut sql, actor);
