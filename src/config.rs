@@ -10,6 +10,8 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = "threadline-data";
 /// The default largest attachment: 25 MiB.
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 25 * 1024 * 1024;
+/// The default upload quota of one organization: 5 GiB of attachments.
+pub const DEFAULT_ORG_UPLOAD_QUOTA_BYTES: u64 = 5 * 1024 * 1024 * 1024;
 
 /// Everything the gateway reads from its environment.
 #[derive(Clone, Debug)]
@@ -24,6 +26,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `THREADLINE_MAX_UPLOAD_BYTES`: the largest attachment accepted (default 25 MiB).
     pub max_upload_bytes: u64,
+    /// `THREADLINE_ORG_UPLOAD_QUOTA_BYTES`: the most bytes of attachments one organization may
+    /// keep (default 5 GiB).
+    pub org_upload_quota_bytes: u64,
     /// `THREADLINE_SUBSCRIPTION_POLL_MS`: how often live subscriptions look for new rows
     /// (default 500 ms).
     pub subscription_poll: Duration,
@@ -75,19 +80,25 @@ impl Config {
                 message: "use at least 32 characters (or unset it to have one generated)".into(),
             });
         }
-        let max_text = get("THREADLINE_MAX_UPLOAD_BYTES");
-        let max_upload_bytes = match max_text {
-            None => DEFAULT_MAX_UPLOAD_BYTES,
-            Some(text) => text
-                .trim()
-                .parse::<u64>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| ConfigError {
-                    name: "THREADLINE_MAX_UPLOAD_BYTES",
-                    message: format!("`{text}` is not a positive number of bytes"),
-                })?,
+        let bytes = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+            match get(name) {
+                None => Ok(default),
+                Some(text) => text
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| ConfigError {
+                        name,
+                        message: format!("`{text}` is not a positive number of bytes"),
+                    }),
+            }
         };
+        let max_upload_bytes = bytes("THREADLINE_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES)?;
+        let org_upload_quota_bytes = bytes(
+            "THREADLINE_ORG_UPLOAD_QUOTA_BYTES",
+            DEFAULT_ORG_UPLOAD_QUOTA_BYTES,
+        )?;
         let millis = |name: &'static str, default: u64| -> Result<Duration, ConfigError> {
             match get(name) {
                 None => Ok(Duration::from_millis(default)),
@@ -108,6 +119,7 @@ impl Config {
             ws_init_timeout: millis("THREADLINE_WS_INIT_TIMEOUT_MS", 10_000)?,
             reminder_poll: millis("THREADLINE_REMINDER_POLL_MS", 1000)?,
             max_upload_bytes,
+            org_upload_quota_bytes,
             database_url,
             listen,
             jwt_secret,
@@ -133,5 +145,14 @@ mod tests {
         let err = Config::from_lookup(|n| (n == "THREADLINE_JWT_SECRET").then(|| "short".into()))
             .expect_err("short secret");
         assert_eq!(err.name, "THREADLINE_JWT_SECRET");
+        assert_eq!(
+            config.org_upload_quota_bytes,
+            DEFAULT_ORG_UPLOAD_QUOTA_BYTES
+        );
+        let err = Config::from_lookup(|n| {
+            (n == "THREADLINE_ORG_UPLOAD_QUOTA_BYTES").then(|| "lots".into())
+        })
+        .expect_err("bad quota");
+        assert_eq!(err.name, "THREADLINE_ORG_UPLOAD_QUOTA_BYTES");
     }
 }

@@ -107,7 +107,7 @@ pub struct CreateNote {
     /// A reminder for the author.
     pub remind_at: Option<DateTime<Utc>>,
     /// Files already in storage, to record on the note.
-    pub attachments: Vec<super::attachments::StoredFile>,
+    pub attachments: super::attachments::Uploads,
 }
 
 /// What `updateNote` takes; absent fields stay as they are.
@@ -550,7 +550,23 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     Ok((row, task))
 }
 
-/// Checks the actor may change `note`: its author, or `WRITE` on the contact for a shared note.
+/// Checks, before anything is stored, that the actor may write a note about `contact_id`: a
+/// staff user with `WRITE` on it (`NOT_FOUND` when they cannot see it, `FORBIDDEN` when they
+/// may only read it). `createNote` runs it before storing uploaded files.
+pub async fn require_can_create<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    contact_id: i64,
+) -> ApiResult<()> {
+    actor.require_staff("write notes")?;
+    contacts::require(db, actor, contact_id, AccessLevel::Write, "writing a note").await?;
+    Ok(())
+}
+
+/// Checks the actor may change `note` (`NOT_FOUND` when they cannot see it): a `PRIVATE` note
+/// stays its author's while they can read the contact; a shared note (`TEAM`, `CUSTOMER`) needs
+/// `WRITE` on the contact, from its author too, so an author downgraded to `READ` can no longer
+/// edit, delete or attach files to what the team (or the customer) reads.
 pub async fn require_editable<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -558,7 +574,7 @@ pub async fn require_editable<C: ConnectionTrait>(
     what: &str,
 ) -> ApiResult<note::Model> {
     let note = get(db, actor, id).await?;
-    if note.author_id == actor.user_id {
+    if note.author_id == actor.user_id && note.visibility == Visibility::Private.as_str() {
         return Ok(note);
     }
     contacts::require(db, actor, note.contact_id, AccessLevel::Write, what).await?;
@@ -599,6 +615,19 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
         return Err(ApiError::forbidden(
             "only the author may make a note private",
         ));
+    }
+    // Sharing a private note publishes it: that needs `WRITE`, as writing a shared note does.
+    if note.visibility == Visibility::Private.as_str()
+        && input.visibility.is_some_and(|v| v != Visibility::Private)
+    {
+        contacts::require(
+            &txn,
+            actor,
+            note.contact_id,
+            AccessLevel::Write,
+            "sharing a note",
+        )
+        .await?;
     }
     let labels = match input.label_ids.as_deref() {
         Some(ids) => {

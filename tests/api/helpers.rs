@@ -179,6 +179,7 @@ async fn start_with(
         jwt_secret: None,
         data_dir: data_dir.path().to_path_buf(),
         max_upload_bytes: 64 * 1024,
+        org_upload_quota_bytes: threadline::config::DEFAULT_ORG_UPLOAD_QUOTA_BYTES,
         subscription_poll: Duration::from_millis(50),
         ws_init_timeout: Duration::from_millis(500),
         reminder_poll,
@@ -456,4 +457,46 @@ pub fn contact_id(id: i64) -> String {
 /// The opaque ID of a user row.
 pub fn user_id(id: i64) -> String {
     threadline::ids::encode(threadline::ids::Kind::User, id).0
+}
+
+/// Starts the gateway (no demo data) on a fresh database with the test configuration changed
+/// by `tweak` (a small upload quota, say).
+pub async fn spawn_app_with_config(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let (url, guard) = fresh_database().await;
+    let data_dir = tempfile::tempdir().expect("data dir");
+    let mut config = Config {
+        database_url: url,
+        listen: "127.0.0.1:0".parse().expect("address"),
+        jwt_secret: None,
+        data_dir: data_dir.path().to_path_buf(),
+        max_upload_bytes: 64 * 1024,
+        org_upload_quota_bytes: threadline::config::DEFAULT_ORG_UPLOAD_QUOTA_BYTES,
+        subscription_poll: Duration::from_millis(50),
+        ws_init_timeout: Duration::from_millis(500),
+        reminder_poll: Duration::from_millis(50),
+    };
+    tweak(&mut config);
+    let app = Application::build(&config, StartOptions { demo: false })
+        .await
+        .expect("the application starts");
+    let address = format!("http://{}", app.local_addr().expect("bound"));
+    let db = app.db().clone();
+    let keys = app.keys().clone();
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async {
+        let _ = rx.await;
+    }));
+    TestApp {
+        address,
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client"),
+        db,
+        keys,
+        shutdown: Some(tx),
+        data_dir,
+        demo_token: None,
+        _db: guard,
+    }
 }
