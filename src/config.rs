@@ -16,6 +16,8 @@ pub const DEFAULT_MAX_BODY_BYTES: u64 = 1024 * 1024;
 pub const DEFAULT_WS_MAX_MESSAGE_BYTES: u64 = 64 * 1024;
 /// The default number of WebSocket connections one user may hold open on one gateway process.
 pub const DEFAULT_WS_MAX_SOCKETS_PER_USER: u64 = 20;
+/// The default upload quota of one organization: 5 GiB of attachments.
+pub const DEFAULT_ORG_UPLOAD_QUOTA_BYTES: u64 = 5 * 1024 * 1024 * 1024;
 
 /// Everything the gateway reads from its environment.
 #[derive(Clone, Debug)]
@@ -30,6 +32,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `THREADLINE_MAX_UPLOAD_BYTES`: the largest attachment accepted (default 25 MiB).
     pub max_upload_bytes: u64,
+    /// `THREADLINE_ORG_UPLOAD_QUOTA_BYTES`: the most bytes of attachments one organization may
+    /// keep (default 5 GiB).
+    pub org_upload_quota_bytes: u64,
     /// `THREADLINE_SUBSCRIPTION_POLL_MS`: how often live subscriptions look for new rows
     /// (default 500 ms).
     pub subscription_poll: Duration,
@@ -109,6 +114,11 @@ impl Config {
             DEFAULT_MAX_UPLOAD_BYTES,
             "bytes",
         )?;
+        let org_upload_quota_bytes = positive(
+            "THREADLINE_ORG_UPLOAD_QUOTA_BYTES",
+            DEFAULT_ORG_UPLOAD_QUOTA_BYTES,
+            "bytes",
+        )?;
         let millis = |name: &'static str, default: u64| -> Result<Duration, ConfigError> {
             match get(name) {
                 None => Ok(Duration::from_millis(default)),
@@ -140,6 +150,7 @@ impl Config {
                 DEFAULT_WS_MAX_SOCKETS_PER_USER,
                 "connections",
             )?,
+            org_upload_quota_bytes,
             database_url,
             listen,
             jwt_secret,
@@ -169,5 +180,14 @@ mod tests {
         let err = Config::from_lookup(|n| (n == "THREADLINE_MAX_BODY_BYTES").then(|| "0".into()))
             .expect_err("zero body limit");
         assert_eq!(err.name, "THREADLINE_MAX_BODY_BYTES");
+        assert_eq!(
+            config.org_upload_quota_bytes,
+            DEFAULT_ORG_UPLOAD_QUOTA_BYTES
+        );
+        let err = Config::from_lookup(|n| {
+            (n == "THREADLINE_ORG_UPLOAD_QUOTA_BYTES").then(|| "lots".into())
+        })
+        .expect_err("bad quota");
+        assert_eq!(err.name, "THREADLINE_ORG_UPLOAD_QUOTA_BYTES");
     }
 }

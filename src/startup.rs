@@ -142,6 +142,7 @@ impl Application {
             storage: Arc::new(Storage {
                 dir: config.data_dir.clone(),
                 max_bytes: config.max_upload_bytes,
+                org_quota_bytes: config.org_upload_quota_bytes,
             }),
             subscription_poll: config.subscription_poll,
             ws_init_timeout: config.ws_init_timeout,

@@ -28,7 +28,9 @@ const MAX_FIELD_COST: usize = 1 << 40;
 /// `#[graphql(complexity = "crate::graphql::connection::page_cost(first, last, child_complexity)")]`.
 pub fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
     let page = |n: Option<i32>| {
-        n.map_or(DEFAULT_PAGE, |n| u64::try_from(n).unwrap_or(0).min(MAX_PAGE))
+        n.map_or(DEFAULT_PAGE, |n| {
+            u64::try_from(n).unwrap_or(0).min(MAX_PAGE)
+        })
     };
     let size = usize::try_from(page(first).max(if last.is_some() { page(last) } else { 0 }))
         .unwrap_or(usize::MAX);

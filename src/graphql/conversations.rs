@@ -57,7 +57,9 @@ impl Channel {
         self.0.access
     }
     /// Who may use the channel.
-    #[graphql(complexity = "crate::graphql::connection::list_cost(crate::graphql::connection::SETTINGS_LIST_COST, child_complexity)")]
+    #[graphql(
+        complexity = "crate::graphql::connection::list_cost(crate::graphql::connection::SETTINGS_LIST_COST, child_complexity)"
+    )]
     async fn collaborators(&self, ctx: &Context<'_>) -> Result<Vec<ChannelCollaborator>> {
         let rows = service::channels::collaborators_of(
             ctx.db()?,

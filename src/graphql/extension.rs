@@ -9,8 +9,8 @@ use std::sync::{
 use async_graphql::{
     ErrorExtensions, Response, ServerError, ServerResult, ValidationResult, Variables,
     extensions::{
-        Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery,
-        NextSubscribe, NextValidation,
+        Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextSubscribe,
+        NextValidation,
     },
     parser::types::{ExecutableDocument, Selection, SelectionSet},
 };
@@ -136,8 +136,7 @@ fn count_aliases(document: &ExecutableDocument) -> usize {
             .iter()
             .map(|item| match &item.node {
                 Selection::Field(field) => {
-                    usize::from(field.node.alias.is_some())
-                        + in_set(&field.node.selection_set.node)
+                    usize::from(field.node.alias.is_some()) + in_set(&field.node.selection_set.node)
                 }
                 Selection::InlineFragment(fragment) => in_set(&fragment.node.selection_set.node),
                 Selection::FragmentSpread(_) => 0,

@@ -8,7 +8,7 @@ use super::{
         Channel, ChannelCollaborator, Conversation, CreateChannelInput, InboundMessageInput,
         Message, SendMessageInput, UpdateChannelInput,
     },
-    notes::{Attachment, CreateNoteInput, Note, UpdateNoteInput, store_uploads},
+    notes::{Attachment, CreateNoteInput, Note, UpdateNoteInput, settle_uploads, store_uploads},
     reminders::Reminder,
     settings::SettingsMutation,
     tasks::{CompleteTaskInput, CreateTaskInput, Task, TaskCompletion, UpdateTaskInput},
@@ -231,8 +231,16 @@ impl CoreMutation {
             );
         }
         let mut service_input = input.into_service()?;
-        service_input.attachments = store_uploads(ctx, uploads, "input.attachments").await?;
-        let (note, _task) = service::notes::create(ctx.db()?, actor, service_input).await?;
+        if uploads.is_empty() {
+            let (note, _task) = service::notes::create(ctx.db()?, actor, service_input).await?;
+            return Ok(Note::single(note));
+        }
+        // Check the rights before storing anything; remove what was stored if the note fails.
+        service::notes::require_can_create(ctx.db()?, actor, service_input.contact_id).await?;
+        let stored = store_uploads(ctx, uploads, "input.attachments").await?;
+        service_input.attachments = stored.clone();
+        let created = service::notes::create(ctx.db()?, actor, service_input).await;
+        let (note, _task) = settle_uploads(ctx, &stored, created).await?;
         Ok(Note::single(note))
     }
 
@@ -247,13 +255,12 @@ impl CoreMutation {
         let note_id = ids::decode(Kind::Note, &note_id)?;
         // Check the rights before storing anything.
         service::notes::require_editable(ctx.db()?, actor, note_id, "attaching a file").await?;
-        let mut stored = store_uploads(ctx, vec![file], "file").await?;
-        let file = stored
-            .pop()
-            .ok_or_else(|| ApiError::bad_input("file", "no file was sent"))?;
-        Ok(Attachment(
-            service::attachments::add(ctx.db()?, actor, note_id, file).await?,
-        ))
+        let stored = store_uploads(ctx, vec![file], "file").await?;
+        if stored.files.is_empty() {
+            return Err(ApiError::bad_input("file", "no file was sent").into());
+        }
+        let added = service::attachments::add(ctx.db()?, actor, note_id, &stored).await;
+        Ok(Attachment(settle_uploads(ctx, &stored, added).await?))
     }
 
     /// Removes a file from its note (same rights as editing the note).

@@ -20,7 +20,7 @@ use crate::{
     ids::{self, Kind},
     service::{
         self,
-        attachments::{Storage, StoredFile},
+        attachments::{Storage, StoredFile, Uploads},
         contacts::VisibleContact,
         notes::{AttachedTo, CreateNote, NoteFilter as ServiceFilter, UpdateNote, Visibility},
     },
@@ -113,38 +113,83 @@ impl Attachment {
     }
 }
 
-/// Stores uploads in the attachment storage (off the async threads) and returns them.
+/// Stores uploads in the attachment storage (off the async threads) within the
+/// organization's quota and returns them; when one fails, the files already stored for this
+/// request are discarded. Call it only after checking the caller may record them.
 pub async fn store_uploads(
     ctx: &Context<'_>,
     uploads: Vec<Upload>,
     field: &str,
-) -> Result<Vec<StoredFile>> {
+) -> Result<Uploads> {
     let storage = ctx.data::<Arc<Storage>>()?.clone();
-    let mut stored = Vec::with_capacity(uploads.len());
+    let db = ctx.db()?;
+    let mut used = service::attachments::usage(db, ctx.actor()?.org_id).await?;
+    let mut stored: Vec<StoredFile> = Vec::with_capacity(uploads.len());
     for (i, upload) in uploads.into_iter().enumerate() {
-        let value = upload.value(ctx).map_err(|_| {
-            ApiError::bad_input(
-                format!("{field}[{i}]"),
-                "the file part is missing from the request",
-            )
-        })?;
-        let storage = storage.clone();
-        let field = format!("{field}[{i}]");
-        let file = tokio::task::spawn_blocking(move || {
-            let filename = value.filename.clone();
-            let content_type = value.content_type.clone();
-            storage.store(
-                value.into_read(),
-                &filename,
-                content_type.as_deref(),
-                &field,
-            )
-        })
-        .await
-        .map_err(|e| ApiError::Internal(format!("upload task: {e}")))??;
-        stored.push(file);
+        let result = store_one(ctx, &storage, upload, format!("{field}[{i}]"), used).await;
+        match result {
+            Ok(file) => {
+                used = used.saturating_add(file.size);
+                stored.push(file);
+            }
+            Err(error) => {
+                service::attachments::discard(db, &storage, &stored).await;
+                return Err(error.into());
+            }
+        }
     }
-    Ok(stored)
+    Ok(Uploads {
+        files: stored,
+        quota_bytes: storage.org_quota_bytes,
+        field: field.to_owned(),
+    })
+}
+
+async fn store_one(
+    ctx: &Context<'_>,
+    storage: &Arc<Storage>,
+    upload: Upload,
+    field: String,
+    used: u64,
+) -> ApiResult<StoredFile> {
+    if used >= storage.org_quota_bytes {
+        return Err(service::attachments::quota_exceeded(
+            &field,
+            storage.org_quota_bytes,
+            used,
+        ));
+    }
+    let value = upload.value(ctx).map_err(|_| {
+        ApiError::bad_input(field.clone(), "the file part is missing from the request")
+    })?;
+    let storage = storage.clone();
+    tokio::task::spawn_blocking(move || {
+        let filename = value.filename.clone();
+        let content_type = value.content_type.clone();
+        storage.store(
+            value.into_read(),
+            &filename,
+            content_type.as_deref(),
+            &field,
+            used,
+        )
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("upload task: {e}")))?
+}
+
+/// Settles stored uploads once the mutation that records them is done: on failure the files
+/// this request put in storage that no row names are removed.
+pub async fn settle_uploads<T>(
+    ctx: &Context<'_>,
+    uploads: &Uploads,
+    result: ApiResult<T>,
+) -> Result<T> {
+    if result.is_err() && !uploads.files.is_empty() {
+        let storage = ctx.data::<Arc<Storage>>()?;
+        service::attachments::discard(ctx.db()?, storage, &uploads.files).await;
+    }
+    Ok(result?)
 }
 
 /// A record elsewhere (an order, a product, a booking...) a note is attached to.
@@ -208,8 +253,14 @@ impl Note {
         Visibility::parse(&self.row.visibility)
     }
     /// Its labels, by name.
-    #[graphql(complexity = "crate::graphql::connection::list_cost(crate::graphql::connection::SETTINGS_LIST_COST, child_complexity)")]
+    #[graphql(
+        complexity = "crate::graphql::connection::list_cost(crate::graphql::connection::SETTINGS_LIST_COST, child_complexity)"
+    )]
     async fn labels(&self, ctx: &Context<'_>) -> Result<Vec<Label>> {
+        // Labels, types and templates are internal settings: not shown to customer users.
+        if !ctx.actor()?.is_staff() {
+            return Ok(Vec::new());
+        }
         let rows = match &self.page.labels {
             Some(map) => map.get(&self.row.id).cloned().unwrap_or_default(),
             None => service::notes::labels_of(ctx.db()?, ctx.actor()?.org_id, &[self.row.id])
@@ -222,10 +273,16 @@ impl Note {
     /// Its type.
     #[graphql(name = "type")]
     async fn note_type(&self, ctx: &Context<'_>) -> Result<Option<TaskType>> {
+        if !ctx.actor()?.is_staff() {
+            return Ok(None);
+        }
         task_type_from(ctx, self.page.types.as_ref(), self.row.type_id).await
     }
     /// The template it was written from (null once the template is deleted).
     async fn template(&self, ctx: &Context<'_>) -> Result<Option<MessageTemplate>> {
+        if !ctx.actor()?.is_staff() {
+            return Ok(None);
+        }
         let Some(id) = self.row.template_id else {
             return Ok(None);
         };
@@ -243,7 +300,9 @@ impl Note {
         })
     }
     /// Files attached to the note, oldest first.
-    #[graphql(complexity = "crate::graphql::connection::list_cost(crate::graphql::connection::SETTINGS_LIST_COST, child_complexity)")]
+    #[graphql(
+        complexity = "crate::graphql::connection::list_cost(crate::graphql::connection::SETTINGS_LIST_COST, child_complexity)"
+    )]
     async fn attachments(&self, ctx: &Context<'_>) -> Result<Vec<Attachment>> {
         let rows = match &self.page.attachments {
             Some(map) => map.get(&self.row.id).cloned().unwrap_or_default(),
@@ -255,7 +314,9 @@ impl Note {
         Ok(rows.into_iter().map(Attachment).collect())
     }
     /// The tasks created with this note.
-    #[graphql(complexity = "crate::graphql::connection::list_cost(crate::graphql::connection::SETTINGS_LIST_COST, child_complexity)")]
+    #[graphql(
+        complexity = "crate::graphql::connection::list_cost(crate::graphql::connection::SETTINGS_LIST_COST, child_complexity)"
+    )]
     async fn tasks(&self, ctx: &Context<'_>) -> Result<Vec<Task>> {
         let rows = service::tasks::for_note(ctx.db()?, ctx.actor()?, self.row.id).await?;
         Ok(rows.into_iter().map(Task::single).collect())
@@ -368,7 +429,7 @@ impl CreateNoteInput {
             }),
             task: self.task.map(CreateTaskInput::into_service).transpose()?,
             remind_at: self.remind_at,
-            attachments: Vec::new(),
+            attachments: Uploads::default(),
         })
     }
 }

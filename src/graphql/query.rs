@@ -223,7 +223,9 @@ impl CoreQuery {
 
     /// The channels the caller may use: all of the organization's for owners and admins,
     /// granted ones for members.
-    #[graphql(complexity = "crate::graphql::connection::list_cost(crate::graphql::connection::SETTINGS_LIST_COST, child_complexity)")]
+    #[graphql(
+        complexity = "crate::graphql::connection::list_cost(crate::graphql::connection::SETTINGS_LIST_COST, child_complexity)"
+    )]
     async fn channels(&self, ctx: &Context<'_>) -> Result<Vec<Channel>> {
         let actor = ctx.actor()?;
         Ok(service::channels::list(ctx.db()?, actor)

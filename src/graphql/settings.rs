@@ -173,7 +173,9 @@ pub struct SettingsQuery;
 #[Object]
 impl SettingsQuery {
     /// The organization's task types (also used as note types).
-    #[graphql(complexity = "crate::graphql::connection::list_cost(crate::graphql::connection::SETTINGS_LIST_COST, child_complexity)")]
+    #[graphql(
+        complexity = "crate::graphql::connection::list_cost(crate::graphql::connection::SETTINGS_LIST_COST, child_complexity)"
+    )]
     async fn task_types(&self, ctx: &Context<'_>) -> Result<Vec<TaskType>> {
         Ok(settings::task_types(ctx.db()?, ctx.actor()?)
             .await?
@@ -182,7 +184,9 @@ impl SettingsQuery {
             .collect())
     }
     /// The organization's task outcomes.
-    #[graphql(complexity = "crate::graphql::connection::list_cost(crate::graphql::connection::SETTINGS_LIST_COST, child_complexity)")]
+    #[graphql(
+        complexity = "crate::graphql::connection::list_cost(crate::graphql::connection::SETTINGS_LIST_COST, child_complexity)"
+    )]
     async fn outcomes(&self, ctx: &Context<'_>) -> Result<Vec<Outcome>> {
         Ok(settings::outcomes(ctx.db()?, ctx.actor()?)
             .await?
@@ -191,7 +195,9 @@ impl SettingsQuery {
             .collect())
     }
     /// The organization's note labels.
-    #[graphql(complexity = "crate::graphql::connection::list_cost(crate::graphql::connection::SETTINGS_LIST_COST, child_complexity)")]
+    #[graphql(
+        complexity = "crate::graphql::connection::list_cost(crate::graphql::connection::SETTINGS_LIST_COST, child_complexity)"
+    )]
     async fn labels(&self, ctx: &Context<'_>) -> Result<Vec<Label>> {
         Ok(settings::labels(ctx.db()?, ctx.actor()?)
             .await?
@@ -200,7 +206,9 @@ impl SettingsQuery {
             .collect())
     }
     /// The organization's message templates.
-    #[graphql(complexity = "crate::graphql::connection::list_cost(crate::graphql::connection::SETTINGS_LIST_COST, child_complexity)")]
+    #[graphql(
+        complexity = "crate::graphql::connection::list_cost(crate::graphql::connection::SETTINGS_LIST_COST, child_complexity)"
+    )]
     async fn message_templates(&self, ctx: &Context<'_>) -> Result<Vec<MessageTemplate>> {
         Ok(settings::templates(ctx.db()?, ctx.actor()?)
             .await?

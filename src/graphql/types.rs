@@ -90,16 +90,22 @@ impl User {
         }
     }
     /// The staff role; null for customer users.
-    async fn role(&self) -> Option<Role> {
-        self.0.role.as_deref().and_then(Role::parse)
+    async fn role(&self, ctx: &Context<'_>) -> Result<Option<Role>> {
+        if hides_staff_details(ctx, &self.0)? {
+            return Ok(None);
+        }
+        Ok(self.0.role.as_deref().and_then(Role::parse))
     }
     /// False once deactivated; a deactivated user's tokens no longer work.
     async fn active(&self) -> bool {
         self.0.active
     }
     /// When the user was deactivated.
-    async fn deactivated_at(&self) -> Option<DateTime<Utc>> {
-        self.0.deactivated_at
+    async fn deactivated_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
+        if hides_staff_details(ctx, &self.0)? {
+            return Ok(None);
+        }
+        Ok(self.0.deactivated_at)
     }
     /// When the user was created.
     async fn created_at(&self) -> DateTime<Utc> {
@@ -121,6 +127,13 @@ impl User {
             .await?
             .map(Contact::new))
     }
+}
+
+/// Whether `user`'s internal details (role, deactivation time) are hidden from the caller: a
+/// customer user sees them only for themselves, not for their consultant.
+fn hides_staff_details(ctx: &Context<'_>, user: &entity::user::Model) -> Result<bool> {
+    let actor = ctx.actor()?;
+    Ok(!actor.is_staff() && user.id != actor.user_id)
 }
 
 /// One email address of a contact.
@@ -325,8 +338,15 @@ impl Contact {
             .collect())
     }
     /// Its labels, by name.
-    #[graphql(complexity = "crate::graphql::connection::list_cost(crate::graphql::connection::SETTINGS_LIST_COST, child_complexity)")]
+    #[graphql(
+        complexity = "crate::graphql::connection::list_cost(crate::graphql::connection::SETTINGS_LIST_COST, child_complexity)"
+    )]
     async fn labels(&self, ctx: &Context<'_>) -> Result<Vec<Label>> {
+        // Labels are the organization's internal classification: a customer user reading their
+        // own contact gets none.
+        if !ctx.actor()?.is_staff() {
+            return Ok(Vec::new());
+        }
         let rows = match self.prefetched(|p| p.labels.as_ref()) {
             Some(rows) => rows,
             None => service::contacts::labels_of(ctx.db()?, ctx.actor()?.org_id, &[self.id_()])
@@ -344,8 +364,13 @@ impl Contact {
         user_by_id(ctx, self.prefetch.as_deref(), id).await
     }
     /// Free-form custom fields (a JSON object of at most 16 KiB).
-    async fn custom_fields(&self) -> Json<serde_json::Value> {
-        Json(self.row.contact.custom_fields.clone())
+    async fn custom_fields(&self, ctx: &Context<'_>) -> Result<Json<serde_json::Value>> {
+        // Custom fields are the organization's internal data about the contact: a customer user
+        // reading their own contact gets an empty object.
+        if !ctx.actor()?.is_staff() {
+            return Ok(Json(serde_json::json!({})));
+        }
+        Ok(Json(self.row.contact.custom_fields.clone()))
     }
     /// Whether the contact is archived.
     async fn archived(&self) -> bool {
@@ -419,7 +444,9 @@ impl Contact {
     }
     /// Who has been granted access. Staff who can see the contact see its collaborators (only
     /// `ADMIN`s may change them); customer users get an empty list.
-    #[graphql(complexity = "crate::graphql::connection::list_cost(crate::graphql::connection::SETTINGS_LIST_COST, child_complexity)")]
+    #[graphql(
+        complexity = "crate::graphql::connection::list_cost(crate::graphql::connection::SETTINGS_LIST_COST, child_complexity)"
+    )]
     async fn collaborators(&self, ctx: &Context<'_>) -> Result<Vec<Collaborator>> {
         if !ctx.actor()?.is_staff() {
             return Ok(Vec::new());

@@ -2,9 +2,12 @@
 //! (`attachments/ab/abcdef...`, named by their SHA-256), so the same file uploaded twice is
 //! kept once, and served only to callers who may see the note.
 //!
-//! The file is written before the database transaction that records it; if that transaction
-//! fails, the file stays on disk unreferenced. That is harmless (content-addressed files are
-//! never wrong) and a later clean-up can remove files no row names.
+//! Callers check the caller's rights before storing anything. The file is written before the
+//! database transaction that records it; when that transaction fails, [`discard`] removes the
+//! files this request put in storage that no attachment row names (a file another row shares is
+//! kept). Each organization has an upload quota (`THREADLINE_ORG_UPLOAD_QUOTA_BYTES`, the sum
+//! of its attachments' sizes), checked while the files stream in and again in the transaction
+//! that records them.
 
 use std::{
     collections::HashMap,
@@ -14,12 +17,12 @@ use std::{
 
 use entity::attachment;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, TransactionSession, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, TransactionSession, TransactionTrait,
 };
 use sha2::{Digest, Sha256};
 
-use super::{notes, now};
+use super::{notes, now, sql::Sql};
 use crate::{
     auth::Actor,
     error::{ApiError, ApiResult},
@@ -32,6 +35,8 @@ pub struct Storage {
     pub dir: PathBuf,
     /// Largest file accepted, in bytes.
     pub max_bytes: u64,
+    /// Most bytes of attachments one organization may keep (`THREADLINE_ORG_UPLOAD_QUOTA_BYTES`).
+    pub org_quota_bytes: u64,
 }
 
 /// A file written to storage, ready to be recorded on a note.
@@ -45,6 +50,9 @@ pub struct StoredFile {
     pub filename: String,
     /// The content type, checked for shape.
     pub content_type: String,
+    /// Whether this upload put the file in storage (false when the same content was there
+    /// already); only such files are candidates for [`discard`].
+    pub created: bool,
 }
 
 impl Storage {
@@ -57,14 +65,18 @@ impl Storage {
     }
 
     /// Copies `content` into storage (blocking: call it from `spawn_blocking`), hashing as it
-    /// goes; refuses files over the limit with `BAD_USER_INPUT` on `field`.
+    /// goes; refuses files over the size limit, or over the `quota_left` bytes the
+    /// organization's quota still allows (`quota_used` of it taken), with `BAD_USER_INPUT` on
+    /// `field`, leaving nothing behind.
     pub fn store(
         &self,
         mut content: impl Read,
         filename: &str,
         content_type: Option<&str>,
         field: &str,
+        quota_used: u64,
     ) -> ApiResult<StoredFile> {
+        let quota_left = self.org_quota_bytes.saturating_sub(quota_used);
         let io = |e: std::io::Error| ApiError::Internal(format!("attachment storage: {e}"));
         let tmp_dir = self.dir.join("tmp");
         std::fs::create_dir_all(&tmp_dir).map_err(io)?;
@@ -86,6 +98,9 @@ impl Storage {
                         format!("files may be at most {} bytes", self.max_bytes),
                     ));
                 }
+                if size > quota_left {
+                    return Err(quota_exceeded(field, self.org_quota_bytes, quota_used));
+                }
                 hasher.update(&buf[..n]);
                 tmp.write_all(&buf[..n]).map_err(io)?;
             }
@@ -95,22 +110,69 @@ impl Storage {
             if let Some(parent) = target.parent() {
                 std::fs::create_dir_all(parent).map_err(io)?;
             }
-            if target.exists() {
-                std::fs::remove_file(&tmp_path).map_err(io)?;
-            } else {
+            let created = !target.exists();
+            if created {
                 std::fs::rename(&tmp_path, &target).map_err(io)?;
+            } else {
+                std::fs::remove_file(&tmp_path).map_err(io)?;
             }
             Ok(StoredFile {
                 sha256,
                 size,
                 filename: safe_filename(filename),
                 content_type: safe_content_type(content_type),
+                created,
             })
         })();
         if result.is_err() {
             let _ = std::fs::remove_file(&tmp_path);
         }
         result
+    }
+}
+
+/// The `BAD_USER_INPUT` answer when uploads would take the organization past its quota.
+pub fn quota_exceeded(field: &str, quota: u64, used: u64) -> ApiError {
+    ApiError::bad_input(
+        field,
+        format!(
+            "the organization's upload quota is {quota} bytes and {used} bytes of attachments \
+             are stored: delete attachments, or have the operator raise \
+             THREADLINE_ORG_UPLOAD_QUOTA_BYTES"
+        ),
+    )
+}
+
+/// The bytes of attachments the organization keeps (the sum of its attachment rows' sizes).
+pub async fn usage<C: ConnectionTrait>(db: &C, org: i64) -> ApiResult<u64> {
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("SELECT CAST(COALESCE(SUM(a.size), 0) AS BIGINT) AS n FROM attachments a WHERE a.organization_id = ")
+        .bind(org);
+    Ok(u64::try_from(sql.count(db).await?).unwrap_or(0))
+}
+
+/// Removes, after the transaction that was to record them failed, the files this request put
+/// in storage that no attachment row names. Failures are logged, never returned: the request
+/// already has its answer, and an unreferenced content-addressed file is never wrong.
+pub async fn discard<C: ConnectionTrait>(db: &C, storage: &Storage, files: &[StoredFile]) {
+    for file in files.iter().filter(|f| f.created) {
+        let referenced = attachment::Entity::find()
+            .filter(attachment::Column::Sha256.eq(file.sha256.as_str()))
+            .count(db)
+            .await;
+        match referenced {
+            Ok(0) => {
+                if let Err(error) = tokio::fs::remove_file(storage.path_of(&file.sha256)).await
+                    && error.kind() != std::io::ErrorKind::NotFound
+                {
+                    tracing::warn!(%error, sha256 = %file.sha256, "could not remove an unrecorded upload");
+                }
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(%error, sha256 = %file.sha256, "could not check an unrecorded upload");
+            }
+        }
     }
 }
 
@@ -163,13 +225,35 @@ pub fn safe_content_type(content_type: Option<&str>) -> String {
     }
 }
 
-/// Records stored files on a note, inside the caller's transaction.
+/// Files already in storage, to record on a note, and the organization's quota they must fit.
+#[derive(Clone, Debug, Default)]
+pub struct Uploads {
+    /// The stored files.
+    pub files: Vec<StoredFile>,
+    /// The organization's upload quota in bytes.
+    pub quota_bytes: u64,
+    /// The input field the files came in, for errors.
+    pub field: String,
+}
+
+/// Records stored files on a note, inside the caller's transaction, after checking again that
+/// they fit the organization's quota (uploads running at once all passed the check made while
+/// they streamed in).
 pub async fn record<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
     note_id: i64,
-    files: &[StoredFile],
+    uploads: &Uploads,
 ) -> ApiResult<Vec<attachment::Model>> {
+    let files = &uploads.files;
+    if files.is_empty() {
+        return Ok(Vec::new());
+    }
+    let used = usage(db, actor.org_id).await?;
+    let incoming: u64 = files.iter().map(|f| f.size).sum();
+    if used.saturating_add(incoming) > uploads.quota_bytes {
+        return Err(quota_exceeded(&uploads.field, uploads.quota_bytes, used));
+    }
     let mut rows = Vec::with_capacity(files.len());
     for file in files {
         let row = attachment::ActiveModel {
@@ -190,16 +274,16 @@ pub async fn record<C: ConnectionTrait>(
     Ok(rows)
 }
 
-/// Adds a stored file to a note the actor may edit.
+/// Adds a stored file (`uploads` holds one) to a note the actor may edit.
 pub async fn add<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
     note_id: i64,
-    file: StoredFile,
+    uploads: &Uploads,
 ) -> ApiResult<attachment::Model> {
     let txn = db.begin().await?;
     notes::require_editable(&txn, actor, note_id, "attaching a file").await?;
-    let mut rows = record(&txn, actor, note_id, &[file]).await?;
+    let mut rows = record(&txn, actor, note_id, uploads).await?;
     txn.commit().await?;
     rows.pop()
         .ok_or_else(|| ApiError::Internal("attachment not recorded".into()))

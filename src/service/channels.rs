@@ -243,7 +243,7 @@ pub async fn grant<C: ConnectionTrait + TransactionTrait>(
         "managing channel access",
     )
     .await?;
-    users::require_active_staff(&txn, actor.org_id, user_id, "userId").await?;
+    users::require_active_staff(&txn, actor, user_id, "userId").await?;
     let existing = channel_collaborator::Entity::find()
         .filter(channel_collaborator::Column::OrganizationId.eq(actor.org_id))
         .filter(channel_collaborator::Column::ChannelId.eq(channel_id))

@@ -51,8 +51,7 @@ pub async fn grant<C: ConnectionTrait + TransactionTrait>(
         "managing collaborators",
     )
     .await?;
-    let grantee: user::Model =
-        users::require_active_staff(&txn, actor.org_id, user_id, "userId").await?;
+    let grantee: user::Model = users::require_active_staff(&txn, actor, user_id, "userId").await?;
     let existing = contact_collaborator::Entity::find()
         .filter(contact_collaborator::Column::OrganizationId.eq(actor.org_id))
         .filter(contact_collaborator::Column::ContactId.eq(contact_id))

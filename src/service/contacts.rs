@@ -166,6 +166,16 @@ fn push_filter(sql: &mut Sql, filter: &ContactFilter) {
     sql.push(")");
 }
 
+/// Labels are internal: a customer user may not filter by them (the answer would tell whether
+/// their contact carries a label).
+pub(crate) fn check_label_filter(actor: &Actor, label_ids: &[i64]) -> ApiResult<()> {
+    if label_ids.is_empty() {
+        Ok(())
+    } else {
+        actor.require_staff("filter by label")
+    }
+}
+
 /// One page of the contacts the actor may see, in creation order: `(rows, has_next,
 /// has_previous)`.
 pub async fn list<C: ConnectionTrait>(
@@ -174,6 +184,7 @@ pub async fn list<C: ConnectionTrait>(
     filter: &ContactFilter,
     window: IdWindow,
 ) -> ApiResult<(Vec<VisibleContact>, bool, bool)> {
+    check_label_filter(actor, &filter.label_ids)?;
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT c.*, ")
         .push(access::access_expr(actor))
@@ -195,6 +206,7 @@ pub async fn count<C: ConnectionTrait>(
     actor: &Actor,
     filter: &ContactFilter,
 ) -> ApiResult<i64> {
+    check_label_filter(actor, &filter.label_ids)?;
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT COUNT(*) AS n");
     access::contacts_from(&mut sql, actor);
@@ -458,7 +470,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     )?;
     let txn = db.begin().await?;
     if let Some(consultant) = input.consultant_id {
-        users::require_active_staff(&txn, actor.org_id, consultant, "input.consultantId").await?;
+        users::require_active_staff(&txn, actor, consultant, "input.consultantId").await?;
     }
     let labels =
         settings::require_labels(&txn, actor.org_id, &input.label_ids, "input.labelIds").await?;
@@ -548,7 +560,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     let txn = db.begin().await?;
     let visible = require(&txn, actor, id, AccessLevel::Write, "editing a contact").await?;
     if let Some(Some(consultant)) = input.consultant_id {
-        users::require_active_staff(&txn, actor.org_id, consultant, "input.consultantId").await?;
+        users::require_active_staff(&txn, actor, consultant, "input.consultantId").await?;
     }
     let labels = match input.label_ids.as_deref() {
         Some(ids) => {

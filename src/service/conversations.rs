@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use entity::{contact, conversation, conversation_read, message};
+use entity::{conversation, conversation_read, message};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult,
     IntoActiveModel, QueryFilter, TransactionSession, TransactionTrait, sea_query::OnConflict,
@@ -492,8 +492,9 @@ pub async fn send<C: ConnectionTrait + TransactionTrait>(
 }
 
 /// Records a message the contact sent, for the integration that received it: needs `WRITE`
-/// on the channel; the contact must belong to the organization (the integration need not be
-/// able to open it).
+/// on the channel and read access to the contact. A contact the caller cannot see answers
+/// `NOT_FOUND` exactly like a missing one, so a channel grant alone does not reveal which
+/// contacts exist, and the message returned is one the caller may read.
 pub async fn record_inbound<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
@@ -518,11 +519,15 @@ pub async fn record_inbound<C: ConnectionTrait + TransactionTrait>(
         "recording a message",
     )
     .await?;
-    let contact = contact::Entity::find_by_id(input.contact_id)
-        .filter(contact::Column::OrganizationId.eq(actor.org_id))
-        .one(&txn)
-        .await?
-        .ok_or(ApiError::NotFound("Contact"))?;
+    let contact = contacts::require(
+        &txn,
+        actor,
+        input.contact_id,
+        AccessLevel::Read,
+        "recording a message",
+    )
+    .await?
+    .contact;
     let conv = conversation_for(&txn, actor.org_id, contact.id, channel.channel.id, now()).await?;
     let row = append(
         &txn,
@@ -538,7 +543,9 @@ pub async fn record_inbound<C: ConnectionTrait + TransactionTrait>(
     Ok(row)
 }
 
-/// Sets a message's delivery status (integrations): needs `WRITE` on its channel.
+/// Sets a message's delivery status (integrations): the message must be one the caller may
+/// read (access to both its contact and its channel, the query path's rule, in SQL), else
+/// `NOT_FOUND`; changing it needs `WRITE` on the channel.
 pub async fn update_status<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
@@ -546,12 +553,12 @@ pub async fn update_status<C: ConnectionTrait + TransactionTrait>(
     status: DeliveryStatus,
 ) -> ApiResult<message::Model> {
     let txn = db.begin().await?;
-    let row = message::Entity::find_by_id(id)
-        .filter(message::Column::OrganizationId.eq(actor.org_id))
-        .one(&txn)
+    let row = messages_by_id(&txn, actor, &[id])
         .await?
+        .remove(&id)
         .ok_or(ApiError::NotFound("Message"))?;
     let conv = conversation::Entity::find_by_id(row.conversation_id)
+        .filter(conversation::Column::OrganizationId.eq(actor.org_id))
         .one(&txn)
         .await?
         .ok_or(ApiError::NotFound("Message"))?;

@@ -107,7 +107,7 @@ pub struct CreateNote {
     /// A reminder for the author.
     pub remind_at: Option<DateTime<Utc>>,
     /// Files already in storage, to record on the note.
-    pub attachments: Vec<super::attachments::StoredFile>,
+    pub attachments: super::attachments::Uploads,
 }
 
 /// What `updateNote` takes; absent fields stay as they are.
@@ -234,6 +234,7 @@ pub async fn list<C: ConnectionTrait>(
     after: Option<i64>,
     limit: u64,
 ) -> ApiResult<Page<note::Model>> {
+    contacts::check_label_filter(actor, &filter.label_ids)?;
     let mut sql = Sql::new(db.get_database_backend());
     sql.push(NOTE_COLUMNS);
     push_visible(&mut sql, actor);
@@ -252,6 +253,7 @@ pub async fn count<C: ConnectionTrait>(
     actor: &Actor,
     filter: &NoteFilter,
 ) -> ApiResult<i64> {
+    contacts::check_label_filter(actor, &filter.label_ids)?;
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT COUNT(*) AS n");
     push_visible(&mut sql, actor);
@@ -325,9 +327,9 @@ pub fn sanitize_html(html: &str) -> String {
 /// Whether an image source points at the gateway's own attachment download route (a path on
 /// this origin, not a protocol-relative `//host/...` URL).
 fn is_own_attachment_url(src: &str) -> bool {
-    src.trim().strip_prefix("/attachments/").is_some_and(|rest| {
-        !rest.is_empty() && !rest.contains("//") && !rest.contains('\\')
-    })
+    src.trim()
+        .strip_prefix("/attachments/")
+        .is_some_and(|rest| !rest.is_empty() && !rest.contains("//") && !rest.contains('\\'))
 }
 
 /// Fills `{{contact.name}}`, `{{contact.email}}`, `{{contact.phone}}`, `{{user.name}}`,
@@ -584,7 +586,23 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     Ok((row, task))
 }
 
-/// Checks the actor may change `note`: its author, or `WRITE` on the contact for a shared note.
+/// Checks, before anything is stored, that the actor may write a note about `contact_id`: a
+/// staff user with `WRITE` on it (`NOT_FOUND` when they cannot see it, `FORBIDDEN` when they
+/// may only read it). `createNote` runs it before storing uploaded files.
+pub async fn require_can_create<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    contact_id: i64,
+) -> ApiResult<()> {
+    actor.require_staff("write notes")?;
+    contacts::require(db, actor, contact_id, AccessLevel::Write, "writing a note").await?;
+    Ok(())
+}
+
+/// Checks the actor may change `note` (`NOT_FOUND` when they cannot see it): a `PRIVATE` note
+/// stays its author's while they can read the contact; a shared note (`TEAM`, `CUSTOMER`) needs
+/// `WRITE` on the contact, from its author too, so an author downgraded to `READ` can no longer
+/// edit, delete or attach files to what the team (or the customer) reads.
 pub async fn require_editable<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -592,7 +610,7 @@ pub async fn require_editable<C: ConnectionTrait>(
     what: &str,
 ) -> ApiResult<note::Model> {
     let note = get(db, actor, id).await?;
-    if note.author_id == actor.user_id {
+    if note.author_id == actor.user_id && note.visibility == Visibility::Private.as_str() {
         return Ok(note);
     }
     contacts::require(db, actor, note.contact_id, AccessLevel::Write, what).await?;
@@ -633,6 +651,19 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
         return Err(ApiError::forbidden(
             "only the author may make a note private",
         ));
+    }
+    // Sharing a private note publishes it: that needs `WRITE`, as writing a shared note does.
+    if note.visibility == Visibility::Private.as_str()
+        && input.visibility.is_some_and(|v| v != Visibility::Private)
+    {
+        contacts::require(
+            &txn,
+            actor,
+            note.contact_id,
+            AccessLevel::Write,
+            "sharing a note",
+        )
+        .await?;
     }
     let labels = match input.label_ids.as_deref() {
         Some(ids) => {
@@ -775,7 +806,10 @@ mod tests {
         );
         let clean = sanitize_html(dirty);
         assert!(!clean.contains("track.example"), "{clean}");
-        assert!(clean.contains(r#"src="/attachments/QXR0YWNobWVudDox""#), "{clean}");
+        assert!(
+            clean.contains(r#"src="/attachments/QXR0YWNobWVudDox""#),
+            "{clean}"
+        );
         assert!(clean.contains(r#"alt="a""#), "{clean}");
     }
 

@@ -1,5 +1,6 @@
-//! Per-organization settings: task types, outcomes, labels and message templates. Everyone in
-//! the organization may read them; owners and admins change them.
+//! Per-organization settings: task types, outcomes, labels and message templates. Staff users
+//! of the organization may read them (customer users may not: they are the organization's
+//! internal working vocabulary, `FORBIDDEN`); owners and admins change them.
 
 use std::collections::HashMap;
 
@@ -34,11 +35,12 @@ pub struct TaskTypeInput {
     pub next_delay_minutes: Option<Option<i32>>,
 }
 
-/// The organization's task types, by name.
+/// The organization's task types, by name (staff only).
 pub async fn task_types<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
 ) -> ApiResult<Vec<task_type::Model>> {
+    actor.require_staff("read the organization's task types")?;
     Ok(task_type::Entity::find()
         .filter(task_type::Column::OrganizationId.eq(actor.org_id))
         .order_by_asc(task_type::Column::Name)
@@ -124,8 +126,9 @@ pub async fn delete_task_type<C: ConnectionTrait>(db: &C, actor: &Actor, id: i64
     Ok(())
 }
 
-/// The organization's outcomes, oldest first (the seeded ones lead).
+/// The organization's outcomes, oldest first (the seeded ones lead; staff only).
 pub async fn outcomes<C: ConnectionTrait>(db: &C, actor: &Actor) -> ApiResult<Vec<outcome::Model>> {
+    actor.require_staff("read the organization's outcomes")?;
     Ok(outcome::Entity::find()
         .filter(outcome::Column::OrganizationId.eq(actor.org_id))
         .order_by_asc(outcome::Column::Id)
@@ -187,8 +190,9 @@ pub async fn delete_outcome<C: ConnectionTrait>(db: &C, actor: &Actor, id: i64) 
     Ok(())
 }
 
-/// The organization's labels, by name.
+/// The organization's labels, by name (staff only).
 pub async fn labels<C: ConnectionTrait>(db: &C, actor: &Actor) -> ApiResult<Vec<label::Model>> {
+    actor.require_staff("read the organization's labels")?;
     Ok(label::Entity::find()
         .filter(label::Column::OrganizationId.eq(actor.org_id))
         .order_by_asc(label::Column::Name)
@@ -268,11 +272,12 @@ pub async fn delete_label<C: ConnectionTrait>(db: &C, actor: &Actor, id: i64) ->
     Ok(())
 }
 
-/// The organization's message templates, by name.
+/// The organization's message templates, by name (staff only).
 pub async fn templates<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
 ) -> ApiResult<Vec<message_template::Model>> {
+    actor.require_staff("read the organization's message templates")?;
     Ok(message_template::Entity::find()
         .filter(message_template::Column::OrganizationId.eq(actor.org_id))
         .order_by_asc(message_template::Column::Name)

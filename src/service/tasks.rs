@@ -242,7 +242,7 @@ async fn require_responsible<C: ConnectionTrait>(
     user_id: i64,
     field: &str,
 ) -> ApiResult<()> {
-    let user = users::require_active_staff(db, actor.org_id, user_id, field).await?;
+    let user = users::require_active_staff(db, actor, user_id, field).await?;
     let Some(responsible) = crate::auth::actor_of(&user) else {
         return Err(ApiError::bad_input(field, "must be a staff user"));
     };

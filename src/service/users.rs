@@ -116,20 +116,17 @@ pub async fn get<C: ConnectionTrait>(db: &C, actor: &Actor, id: i64) -> ApiResul
         .ok_or(ApiError::NotFound("User"))
 }
 
-/// Checks that `user_id` is an active staff user of `org` (a consultant, a collaborator):
-/// `NOT_FOUND` when there is no such user in the organization, `BAD_USER_INPUT` on `field`
-/// when it is a customer user or deactivated.
+/// Checks that `user_id` is an active staff user of the actor's organization (a consultant, a
+/// collaborator): `NOT_FOUND` when there is no such user or the actor may not see it (a
+/// customer user of a contact they cannot see looks missing), `BAD_USER_INPUT` on `field` when
+/// it is a customer user or deactivated.
 pub async fn require_active_staff<C: ConnectionTrait>(
     db: &C,
-    org: i64,
+    actor: &Actor,
     user_id: i64,
     field: &str,
 ) -> ApiResult<user::Model> {
-    let user = user::Entity::find_by_id(user_id)
-        .filter(user::Column::OrganizationId.eq(org))
-        .one(db)
-        .await?
-        .ok_or(ApiError::NotFound("User"))?;
+    let user = get(db, actor, user_id).await?;
     if user.kind != "STAFF" {
         return Err(ApiError::bad_input(
             field,

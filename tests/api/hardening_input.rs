@@ -7,8 +7,7 @@ use threadline::service::channels;
 
 use super::helpers::*;
 
-const CREATE_NOTE: &str =
-    "mutation ($input: CreateNoteInput!) { createNote(input: $input) { id subject body bodyHtml } }";
+const CREATE_NOTE: &str = "mutation ($input: CreateNoteInput!) { createNote(input: $input) { id subject body bodyHtml } }";
 
 #[tokio::test]
 async fn multi_line_text_is_kept_where_text_spans_lines() {
@@ -80,7 +79,10 @@ async fn multi_line_text_is_kept_where_text_spans_lines() {
             json!({ "c": cid, "ch": chid, "b": "Hello,\nsee you Monday." }),
         )
         .await;
-    assert_eq!(sent.data()["sendMessage"]["body"], "Hello,\nsee you Monday.");
+    assert_eq!(
+        sent.data()["sendMessage"]["body"],
+        "Hello,\nsee you Monday."
+    );
 
     // Other control characters stay refused, and single-line fields stay single-line.
     let bell = app
@@ -122,7 +124,10 @@ async fn nested_pages_and_aliases_are_refused_before_execution() {
 
     let refused = app.gql(Some(&member), NESTED_PAGES, json!({})).await;
     let message = refused.expect_code("BAD_USER_INPUT");
-    assert!(message.contains("costs") && message.contains("50000"), "{message}");
+    assert!(
+        message.contains("costs") && message.contains("50000"),
+        "{message}"
+    );
     assert!(refused.body.get("data").is_none(), "{}", refused.body);
     let cost = refused.body["errors"][0]["extensions"]["cost"]
         .as_u64()
@@ -291,7 +296,10 @@ async fn remote_images_are_dropped_from_note_html() {
         .expect("html")
         .to_owned();
     assert!(!stored.contains("tracker.example"), "{stored}");
-    assert!(stored.contains(r#"src="/attachments/QXR0YWNobWVudDox""#), "{stored}");
+    assert!(
+        stored.contains(r#"src="/attachments/QXR0YWNobWVudDox""#),
+        "{stored}"
+    );
     // What the customer reads is the cleaned HTML.
     let seen = app
         .gql(

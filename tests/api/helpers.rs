@@ -157,35 +157,41 @@ pub async fn spawn_app_with(demo: bool) -> TestApp {
 /// the SQL statements of a request (the worker shares the counted pool).
 pub async fn spawn_quiet_app() -> TestApp {
     let (url, guard) = fresh_database().await;
-    start_with(&url, false, guard, Duration::from_secs(3600)).await
+    start_with(&url, false, guard, |config| {
+        config.reminder_poll = Duration::from_secs(3600);
+    })
+    .await
 }
 
 /// Starts a gateway on port 0 against `database_url` (which `guard` keeps alive).
 pub async fn start(database_url: &str, demo: bool, guard: Arc<DbGuard>) -> TestApp {
-    start_with(database_url, demo, guard, Duration::from_millis(50)).await
+    start_with(database_url, demo, guard, |_| {}).await
 }
 
+/// Starts a gateway with the test configuration changed by `tweak`.
 async fn start_with(
     database_url: &str,
     demo: bool,
     guard: Arc<DbGuard>,
-    reminder_poll: Duration,
+    tweak: impl FnOnce(&mut Config),
 ) -> TestApp {
     init();
     let data_dir = tempfile::tempdir().expect("data dir");
-    let config = Config {
+    let mut config = Config {
         database_url: database_url.to_owned(),
         listen: "127.0.0.1:0".parse().expect("address"),
         jwt_secret: None,
         data_dir: data_dir.path().to_path_buf(),
         max_upload_bytes: 64 * 1024,
+        org_upload_quota_bytes: threadline::config::DEFAULT_ORG_UPLOAD_QUOTA_BYTES,
         subscription_poll: Duration::from_millis(50),
         ws_init_timeout: Duration::from_millis(500),
-        reminder_poll,
+        reminder_poll: Duration::from_millis(50),
         max_body_bytes: threadline::config::DEFAULT_MAX_BODY_BYTES,
         ws_max_message_bytes: threadline::config::DEFAULT_WS_MAX_MESSAGE_BYTES,
         ws_max_sockets_per_user: threadline::config::DEFAULT_WS_MAX_SOCKETS_PER_USER,
     };
+    tweak(&mut config);
     let app = Application::build(&config, StartOptions { demo })
         .await
         .expect("the application starts");
@@ -459,4 +465,11 @@ pub fn contact_id(id: i64) -> String {
 /// The opaque ID of a user row.
 pub fn user_id(id: i64) -> String {
     threadline::ids::encode(threadline::ids::Kind::User, id).0
+}
+
+/// Starts the gateway (no demo data) on a fresh database with the test configuration changed
+/// by `tweak` (a small upload quota, say).
+pub async fn spawn_app_with_config(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let (url, guard) = fresh_database().await;
+    start_with(&url, false, guard, tweak).await
 }
