@@ -442,13 +442,15 @@ impl Contact {
     ) -> Result<Connection<String, TimelineEvent>> {
         super::timeline::page(ctx, self.id_(), first, after, filter).await
     }
-    /// Who has been granted access. Staff who can see the contact see its collaborators (only
-    /// `ADMIN`s may change them); customer users get an empty list.
+    /// Who has been granted access: shown to callers with `ADMIN` on the contact (who may also
+    /// change it); an empty list for everyone else.
     #[graphql(
         complexity = "crate::graphql::connection::list_cost(crate::graphql::connection::SETTINGS_LIST_COST, child_complexity)"
     )]
     async fn collaborators(&self, ctx: &Context<'_>) -> Result<Vec<Collaborator>> {
-        if !ctx.actor()?.is_staff() {
+        // The contract shows the list only to callers with `ADMIN` on the contact; `access`
+        // is the caller's level as the access SQL computed it when the contact was read.
+        if !ctx.actor()?.is_staff() || self.row.access != AccessLevel::Admin {
             return Ok(Vec::new());
         }
         let rows = match self.prefetched(|p| p.collaborators.as_ref()) {
