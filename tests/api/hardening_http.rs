@@ -16,10 +16,7 @@ use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
 };
-use tokio_tungstenite::{
-    MaybeTlsStream, WebSocketStream, connect_async,
-    tungstenite::{Message, client::IntoClientRequest},
-};
+use tokio_tungstenite::tungstenite::Message;
 
 use super::helpers::*;
 
@@ -382,19 +379,6 @@ async fn an_oversize_chunked_upload_is_refused_while_streaming() {
 
 // ---------------------------------------------------------------------------------------------
 // Item 9: WebSocket limits.
-
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-async fn ws_connect(app: &TestApp) -> Socket {
-    let url = app.address.replace("http://", "ws://") + "/graphql";
-    let mut request = url.into_client_request().expect("request");
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        "graphql-transport-ws".parse().expect("header"),
-    );
-    let (socket, _) = connect_async(request).await.expect("websocket");
-    socket
-}
 
 /// Sends `connection_init` with `token` and returns the first thing the server answers: the
 /// message type, or `close <code> <reason>`.

@@ -473,3 +473,27 @@ pub async fn spawn_app_with_config(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let (url, guard) = fresh_database().await;
     start_with(&url, false, guard, tweak).await
 }
+
+/// A `graphql-transport-ws` client connection to a test gateway.
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens a WebSocket to the gateway's `/graphql` offering `graphql-transport-ws`, and checks
+/// the server chose that subprotocol.
+pub async fn ws_connect(app: &TestApp) -> Socket {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let url = app.address.replace("http://", "ws://") + "/graphql";
+    let mut request = url.into_client_request().expect("request");
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().expect("header"),
+    );
+    let (socket, response) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("websocket");
+    assert_eq!(
+        response.headers()["sec-websocket-protocol"],
+        "graphql-transport-ws"
+    );
+    socket
+}

@@ -5,30 +5,9 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
-use tokio_tungstenite::{
-    MaybeTlsStream, WebSocketStream, connect_async,
-    tungstenite::{Message, client::IntoClientRequest},
-};
+use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{TestApp, contact_id, spawn_app, user_id, world};
-
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-async fn connect(app: &TestApp) -> Socket {
-    let url = app.address.replace("http://", "ws://") + "/graphql";
-    let mut request = url.into_client_request().expect("request");
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        "graphql-transport-ws".parse().expect("header"),
-    );
-    let (socket, response) = connect_async(request).await.expect("websocket");
-    assert_eq!(
-        response.headers()["sec-websocket-protocol"],
-        "graphql-transport-ws"
-    );
-    socket
-}
+use crate::helpers::{Socket, TestApp, contact_id, spawn_app, user_id, world, ws_connect};
 
 async fn send(socket: &mut Socket, value: Value) {
     socket
@@ -69,7 +48,7 @@ async fn close_code(socket: &mut Socket) -> u16 {
 }
 
 async fn ready(app: &TestApp, token: &str) -> Socket {
-    let mut socket = connect(app).await;
+    let mut socket = ws_connect(app).await;
     send(&mut socket, json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {token}") } })).await;
     assert_eq!(receive(&mut socket).await["type"], "connection_ack");
     socket
@@ -198,7 +177,7 @@ async fn protocol_violations_close_with_their_codes() {
     let subscribe =
         json!({ "type": "subscribe", "id": "1", "payload": { "query": "{ me { email } }" } });
 
-    let mut socket = connect(&app).await;
+    let mut socket = ws_connect(&app).await;
     send(&mut socket, subscribe.clone()).await;
     assert_eq!(
         close_code(&mut socket).await,
@@ -206,7 +185,7 @@ async fn protocol_violations_close_with_their_codes() {
         "subscribe before connection_init"
     );
 
-    let mut socket = connect(&app).await;
+    let mut socket = ws_connect(&app).await;
     send(
         &mut socket,
         json!({ "type": "connection_init", "payload": { "authorization": "Bearer forged" } }),
@@ -214,15 +193,15 @@ async fn protocol_violations_close_with_their_codes() {
     .await;
     assert_eq!(close_code(&mut socket).await, 4403, "bad credentials");
 
-    let mut socket = connect(&app).await;
+    let mut socket = ws_connect(&app).await;
     send(&mut socket, json!({ "type": "connection_init" })).await;
     assert_eq!(close_code(&mut socket).await, 4403, "no credentials");
 
-    let mut socket = connect(&app).await;
+    let mut socket = ws_connect(&app).await;
     socket.send(Message::text("{not json")).await.expect("send");
     assert_eq!(close_code(&mut socket).await, 4400, "invalid message");
 
-    let mut socket = connect(&app).await;
+    let mut socket = ws_connect(&app).await;
     assert_eq!(
         close_code(&mut socket).await,
         4408,
@@ -274,7 +253,7 @@ async fn protocol_violations_close_with_their_codes() {
 
     // Without the subprotocol the upgrade is refused.
     let url = app.address.replace("http://", "ws://") + "/graphql";
-    assert!(connect_async(url).await.is_err());
+    assert!(tokio_tungstenite::connect_async(url).await.is_err());
 }
 
 #[tokio::test]
