@@ -451,7 +451,12 @@ async fn execute(
 ) -> Response {
     let started = Instant::now();
     let mut request = request;
-    let operation = operation_label(&mut request);
+    // Only a signed-in caller names a metrics series: anonymous requests cannot use up the
+    // bounded set of operation labels and push real operations into "other".
+    let operation = match actor {
+        Some(_) => operation_label(&mut request),
+        None => Some("unauthenticated".to_owned()),
+    };
     let executed = ExecutionStarted::default();
     let request = request
         .data(RequestState::new(state.db.clone(), actor))

@@ -585,3 +585,39 @@ async fn a_loopback_listener_keeps_the_zero_set_up_demo() {
     assert_eq!(status, None, "it serves: {output}");
     assert!(output.contains("Demo organization created"), "{output}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Same class: work an anonymous caller can make the gateway do for others.
+
+/// Anonymous callers used to name metrics series with any operation name, filling the bounded
+/// set of labels so that real operations were counted as "other".
+#[tokio::test]
+async fn anonymous_requests_do_not_use_up_the_metrics_labels() {
+    let app = spawn_app().await;
+    let w = world(&app).await;
+    for i in 0..210 {
+        app.gql(None, &format!("query Probe{i} {{ __typename }}"), json!({}))
+            .await;
+    }
+    app.gql(
+        Some(&app.token(&w.owner)),
+        "query RealOperation { me { id } }",
+        json!({}),
+    )
+    .await
+    .data();
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains(r#"operation="RealOperation""#),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("Probe1"), "{metrics}");
+}
