@@ -16,6 +16,8 @@ pub const DEFAULT_MAX_BODY_BYTES: u64 = 1024 * 1024;
 pub const DEFAULT_WS_MAX_MESSAGE_BYTES: u64 = 64 * 1024;
 /// The default number of WebSocket connections one user may hold open on one gateway process.
 pub const DEFAULT_WS_MAX_SOCKETS_PER_USER: u64 = 20;
+/// The largest `THREADLINE_MAX_UPLOAD_BYTES` accepted: 4 GiB.
+pub const MAX_UPLOAD_BYTES_LIMIT: u64 = 4 * 1024 * 1024 * 1024;
 /// The default upload quota of one organization: 5 GiB of attachments.
 pub const DEFAULT_ORG_UPLOAD_QUOTA_BYTES: u64 = 5 * 1024 * 1024 * 1024;
 
@@ -114,6 +116,14 @@ impl Config {
             DEFAULT_MAX_UPLOAD_BYTES,
             "bytes",
         )?;
+        // The multipart parser multiplies the file limit by the number of files without
+        // checking for overflow; 4 GiB a file keeps that product far from it.
+        if max_upload_bytes > MAX_UPLOAD_BYTES_LIMIT {
+            return Err(ConfigError {
+                name: "THREADLINE_MAX_UPLOAD_BYTES",
+                message: format!("at most {MAX_UPLOAD_BYTES_LIMIT} bytes (4 GiB) a file"),
+            });
+        }
         let org_upload_quota_bytes = positive(
             "THREADLINE_ORG_UPLOAD_QUOTA_BYTES",
             DEFAULT_ORG_UPLOAD_QUOTA_BYTES,
@@ -180,6 +190,11 @@ mod tests {
         let err = Config::from_lookup(|n| (n == "THREADLINE_MAX_BODY_BYTES").then(|| "0".into()))
             .expect_err("zero body limit");
         assert_eq!(err.name, "THREADLINE_MAX_BODY_BYTES");
+        let err = Config::from_lookup(|n| {
+            (n == "THREADLINE_MAX_UPLOAD_BYTES").then(|| u64::MAX.to_string())
+        })
+        .expect_err("an upload limit past 4 GiB");
+        assert_eq!(err.name, "THREADLINE_MAX_UPLOAD_BYTES");
         assert_eq!(
             config.org_upload_quota_bytes,
             DEFAULT_ORG_UPLOAD_QUOTA_BYTES

@@ -298,6 +298,14 @@ async fn post_multipart(
         Ok(None) => return unauthenticated(response_type),
         Err(response) => return response,
     };
+    // Customer users may never attach files: refuse before their files are read at all.
+    if !actor.is_staff() {
+        let body = json!({ "errors": [{
+            "message": "customer users cannot upload files",
+            "extensions": { "code": "FORBIDDEN" },
+        }] });
+        return respond(response_type, StatusCode::FORBIDDEN, &body);
+    }
     let max_file = usize::try_from(state.storage.max_bytes).unwrap_or(usize::MAX);
     let limit = max_file
         .saturating_mul(MAX_FILES)

@@ -15,6 +15,7 @@
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
+    time::Duration,
 };
 
 use async_graphql::Variables;
@@ -131,17 +132,30 @@ fn text(value: Value) -> Message {
     Message::Text(Utf8Bytes::from(value.to_string()))
 }
 
-/// Authenticates `connection_init`'s payload `{"authorization": "Bearer <token>"}`.
-async fn authenticate(state: &AppState, payload: Option<&Value>) -> Result<Actor, ApiError> {
+/// The bearer token in `connection_init`'s payload `{"authorization": "Bearer <token>"}`.
+fn bearer(payload: Option<&Value>) -> Option<String> {
     let header = payload
         .and_then(|p| p.get("authorization").or_else(|| p.get("Authorization")))
-        .and_then(Value::as_str)
-        .ok_or(ApiError::Unauthenticated)?;
+        .and_then(Value::as_str)?;
     let token = header
         .strip_prefix("Bearer ")
-        .or_else(|| header.strip_prefix("bearer "))
-        .ok_or(ApiError::Unauthenticated)?;
-    auth::authenticate(&state.db, &state.keys, token.trim()).await
+        .or_else(|| header.strip_prefix("bearer "))?;
+    Some(token.trim().to_owned())
+}
+
+/// How often an open connection checks that its user is still active, with the same role, and
+/// that the token has not expired; a connection that fails the check is closed with 4403.
+/// Every `subscribe` checks as well, so a new operation never runs on stale rights.
+const RECHECK_EVERY: Duration = Duration::from_secs(5);
+
+/// The close reason when the caller's rights changed under an open connection.
+const STALE: &str =
+    "Forbidden: the user was deactivated, their role changed or the token expired; reconnect";
+
+/// Whether the caller changed since `before`: another role or kind means the subscriptions
+/// running with the old rights must end.
+fn changed(before: &Actor, now: &Actor) -> bool {
+    before.user_id != now.user_id || before.org_id != now.org_id || before.kind != now.kind
 }
 
 /// Serves one WebSocket connection until either side closes it.
@@ -161,6 +175,9 @@ pub async fn serve(socket: WebSocket, state: AppState) {
 
     let init_timeout = state.ws_init_timeout;
     let mut actor: Option<Actor> = None;
+    let mut token: Option<String> = None;
+    let mut recheck = tokio::time::interval(RECHECK_EVERY);
+    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Held while the connection is open, so the user's count drops when it ends.
     let mut _slot: Option<SocketSlot> = None;
     let mut init_seen = false;
@@ -173,6 +190,20 @@ pub async fn serve(socket: WebSocket, state: AppState) {
             () = &mut deadline, if !init_seen => {
                 let _ = out_tx.send(close(4408, "Connection initialisation timeout")).await;
                 break;
+            }
+            _ = recheck.tick(), if actor.is_some() => {
+                let (Some(before), Some(token)) = (&actor, &token) else { continue };
+                match auth::authenticate(&state.db, &state.keys, token).await {
+                    Ok(now) if !changed(before, &now) => continue,
+                    Ok(_) | Err(ApiError::Unauthenticated) => {
+                        let _ = out_tx.send(close(4403, STALE)).await;
+                        break;
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "re-checking a websocket's user failed");
+                        continue;
+                    }
+                }
             }
             incoming = stream.next() => incoming,
         };
@@ -217,7 +248,12 @@ pub async fn serve(socket: WebSocket, state: AppState) {
                     break;
                 }
                 init_seen = true;
-                match authenticate(&state, payload.as_ref()).await {
+                let offered = bearer(payload.as_ref());
+                let checked = match &offered {
+                    Some(t) => auth::authenticate(&state.db, &state.keys, t).await,
+                    None => Err(ApiError::Unauthenticated),
+                };
+                match checked {
                     Ok(a) => {
                         let max = state.ws_max_sockets_per_user;
                         let Some(slot) = state.ws_sockets.acquire(a.user_id, max) else {
@@ -229,6 +265,8 @@ pub async fn serve(socket: WebSocket, state: AppState) {
                         };
                         _slot = Some(slot);
                         actor = Some(a);
+                        token = offered;
+                        recheck.reset();
                         let _ = out_tx.send(text(json!({ "type": "connection_ack" }))).await;
                     }
                     Err(ApiError::Unauthenticated) => {
@@ -251,9 +289,23 @@ pub async fn serve(socket: WebSocket, state: AppState) {
             }
             ClientMessage::Pong {} => {}
             ClientMessage::Subscribe { id, payload } => {
-                let Some(actor) = actor.clone() else {
+                let (Some(before), Some(token)) = (actor.clone(), token.as_deref()) else {
                     let _ = out_tx.send(close(4401, "Unauthorized")).await;
                     break;
+                };
+                // Each operation runs with the caller as they are now, not as they were at
+                // `connection_init`: a deactivated, demoted or expired caller is closed out.
+                let actor = match auth::authenticate(&state.db, &state.keys, token).await {
+                    Ok(now) if !changed(&before, &now) => now,
+                    Ok(_) | Err(ApiError::Unauthenticated) => {
+                        let _ = out_tx.send(close(4403, STALE)).await;
+                        break;
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "websocket authentication failed");
+                        let _ = out_tx.send(close(1011, "Internal error")).await;
+                        break;
+                    }
                 };
                 subscriptions.retain(|_, task| !task.is_finished());
                 if subscriptions.contains_key(&id) {

@@ -5,9 +5,13 @@
 //! Callers check the caller's rights before storing anything. The file is written before the
 //! database transaction that records it; when that transaction fails, [`discard`] removes the
 //! files this request put in storage that no attachment row names (a file another row shares is
-//! kept). Each organization has an upload quota (`THREADLINE_ORG_UPLOAD_QUOTA_BYTES`, the sum
-//! of its attachments' sizes), checked while the files stream in and again in the transaction
-//! that records them.
+//! kept). A concurrent upload of the same content touches the file, and a file touched since
+//! this request wrote it is left alone, since that other request may be about to record it.
+//! Files of a request that never finished (the client went away, the process stopped) stay
+//! until a sweep of unreferenced files removes them; that sweep is still to be built.
+//! Each organization has an upload quota (`THREADLINE_ORG_UPLOAD_QUOTA_BYTES`, the sum of its
+//! attachments' sizes), checked while the files stream in and again, under a lock on the
+//! organization's row on PostgreSQL, in the transaction that records them.
 
 use std::{
     collections::HashMap,
@@ -53,6 +57,9 @@ pub struct StoredFile {
     /// Whether this upload put the file in storage (false when the same content was there
     /// already); only such files are candidates for [`discard`].
     pub created: bool,
+    /// The file's modification time when this upload created it. Another upload of the same
+    /// content touches the file, so [`discard`] can tell the file has been claimed since.
+    pub written_at: Option<std::time::SystemTime>,
 }
 
 impl Storage {
@@ -111,17 +118,31 @@ impl Storage {
                 std::fs::create_dir_all(parent).map_err(io)?;
             }
             let created = !target.exists();
-            if created {
+            let written_at = if created {
                 std::fs::rename(&tmp_path, &target).map_err(io)?;
+                Some(
+                    std::fs::metadata(&target)
+                        .and_then(|m| m.modified())
+                        .map_err(io)?,
+                )
             } else {
                 std::fs::remove_file(&tmp_path).map_err(io)?;
-            }
+                // Mark the file as in use again: a request that created it and then failed
+                // removes it only while its modification time is still the one it wrote.
+                std::fs::File::options()
+                    .write(true)
+                    .open(&target)
+                    .and_then(|f| f.set_modified(std::time::SystemTime::now()))
+                    .map_err(io)?;
+                None
+            };
             Ok(StoredFile {
                 sha256,
                 size,
                 filename: safe_filename(filename),
                 content_type: safe_content_type(content_type),
                 created,
+                written_at,
             })
         })();
         if result.is_err() {
@@ -156,13 +177,23 @@ pub async fn usage<C: ConnectionTrait>(db: &C, org: i64) -> ApiResult<u64> {
 /// already has its answer, and an unreferenced content-addressed file is never wrong.
 pub async fn discard<C: ConnectionTrait>(db: &C, storage: &Storage, files: &[StoredFile]) {
     for file in files.iter().filter(|f| f.created) {
+        // Another upload of the same content touched the file after this one wrote it: that
+        // request may be about to record it, so it is not ours to remove.
+        let path = storage.path_of(&file.sha256);
+        let modified = tokio::fs::metadata(&path)
+            .await
+            .and_then(|m| m.modified())
+            .ok();
+        if modified.is_none() || modified != file.written_at {
+            continue;
+        }
         let referenced = attachment::Entity::find()
             .filter(attachment::Column::Sha256.eq(file.sha256.as_str()))
             .count(db)
             .await;
         match referenced {
             Ok(0) => {
-                if let Err(error) = tokio::fs::remove_file(storage.path_of(&file.sha256)).await
+                if let Err(error) = tokio::fs::remove_file(&path).await
                     && error.kind() != std::io::ErrorKind::NotFound
                 {
                     tracing::warn!(%error, sha256 = %file.sha256, "could not remove an unrecorded upload");
@@ -248,6 +279,15 @@ pub async fn record<C: ConnectionTrait>(
     let files = &uploads.files;
     if files.is_empty() {
         return Ok(Vec::new());
+    }
+    // Concurrent uploads of one organization take turns here on PostgreSQL, so each sees the
+    // others' committed rows (SQLite's single writer already serialises them).
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        let mut lock = Sql::new(db.get_database_backend());
+        lock.push("SELECT id FROM organizations WHERE id = ")
+            .bind(actor.org_id)
+            .push(" FOR UPDATE");
+        db.query_all_raw(lock.build()).await?;
     }
     let used = usage(db, actor.org_id).await?;
     let incoming: u64 = files.iter().map(|f| f.size).sum();

@@ -145,6 +145,16 @@ async fn nested_pages_and_aliases_are_refused_before_execution() {
         .await;
     with_variables.expect_code("BAD_USER_INPUT");
 
+    // Fragments are costed where they are spread, inline fragments likewise.
+    let with_fragments = app
+        .gql(
+            Some(&member),
+            "query { contacts(first: 100) { ...C } } fragment C on ContactConnection { edges { node { notes(first: 100) { ...N } } } } fragment N on NoteConnection { edges { node { ... on Note { tasks(first: 100) { edges { node { id } } } } } } }",
+            json!({}),
+        )
+        .await;
+    with_fragments.expect_code("BAD_USER_INPUT");
+
     // A full contact page still runs.
     let page = app
         .gql(
@@ -204,8 +214,8 @@ async fn id_lists_are_bounded() {
     assert_eq!(create.field(), Some("input.labelIds"));
 
     // Repeats of an enum are one value each: a long list is no longer a statement past the
-    // database's parameter limit (that answered INTERNAL).
-    let kinds: Vec<Value> = (0..40_000).map(|_| json!("NOTE_CREATED")).collect();
+    // database's parameter limit (SQLite 32,766, PostgreSQL 65,535; that answered INTERNAL).
+    let kinds: Vec<Value> = (0..66_000).map(|_| json!("NOTE_CREATED")).collect();
     let timeline = app
         .gql(
             Some(&owner),

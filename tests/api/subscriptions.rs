@@ -279,3 +279,52 @@ async fn the_reminders_subscription_delivers_fired_reminders() {
         json!({ "status": "FIRED", "note": { "subject": "Ping Grace" } })
     );
 }
+
+/// A socket used to keep the rights its user had at `connection_init`: a deactivated admin
+/// could still create users over it. Now every `subscribe` checks the caller again, and the
+/// connection re-checks on its own, closing with 4403 when the user changed.
+#[tokio::test]
+async fn a_socket_loses_the_rights_its_user_lost() {
+    let app = spawn_app().await;
+    let w = world(&app).await;
+    let owner = app.token(&w.owner);
+
+    // Deactivated: the next operation closes the connection instead of running.
+    let mut socket = ready(&app, &app.token(&w.admin)).await;
+    app.gql(
+        Some(&owner),
+        "mutation ($id: ID!) { deactivateUser(id: $id) { id } }",
+        json!({ "id": user_id(w.admin.id) }),
+    )
+    .await
+    .data();
+    send(&mut socket, json!({ "id": "1", "type": "subscribe", "payload": { "query": "mutation { createUser(input: { email: \"backdoor@acme.test\", name: \"Backdoor\", kind: STAFF, role: ADMIN }) { id } }" } })).await;
+    assert_eq!(close_code(&mut socket).await, 4403);
+    assert_eq!(
+        app.count_rows("users WHERE email = 'backdoor@acme.test'")
+            .await,
+        0
+    );
+
+    // Deactivated while a subscription runs: the connection closes on its own re-check.
+    let mut socket = ready(&app, &app.token(&w.member_admin)).await;
+    send(&mut socket, json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription ($c: ID!) { timelineEvents(contactId: $c) { id } }", "variables": { "c": contact_id(w.contact) } } })).await;
+    app.gql(
+        Some(&owner),
+        "mutation ($id: ID!) { deactivateUser(id: $id) { id } }",
+        json!({ "id": user_id(w.member_admin.id) }),
+    )
+    .await
+    .data();
+    let code = loop {
+        match tokio::time::timeout(Duration::from_secs(12), socket.next())
+            .await
+            .expect("closed within the re-check period")
+        {
+            Some(Ok(Message::Close(Some(frame)))) => break u16::from(frame.code),
+            Some(Ok(_)) => continue,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(code, 4403);
+}
