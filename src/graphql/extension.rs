@@ -1,18 +1,25 @@
 //! The one place where service errors become GraphQL errors with `extensions.code`, and the
 //! marker that tells the HTTP layer whether execution started (for status codes).
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicBool, Ordering},
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
 };
 
 use async_graphql::{
-    ErrorExtensions, Response, ServerError, ServerResult, ValidationResult, Variables,
+    ErrorExtensions, Name, Positioned, Response, ServerError, ServerResult, ValidationResult,
+    Variables,
     extensions::{
         Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextSubscribe,
         NextValidation,
     },
-    parser::types::{ExecutableDocument, Selection, SelectionSet},
+    parser::types::{
+        DocumentOperations, ExecutableDocument, FragmentDefinition, InlineFragment, Selection,
+        SelectionSet,
+    },
 };
 use futures_util::{StreamExt, stream::BoxStream};
 
@@ -43,7 +50,10 @@ struct ErrorCodesExtension;
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for ErrorCodesExtension {
-    /// Refuses documents with more than [`super::MAX_ALIASES`] aliases before they are validated.
+    /// Refuses documents that expand (fragments counted at every spread) past
+    /// [`super::MAX_EXPANDED_FIELDS`] fields or [`super::MAX_ALIASES`] aliases, before anything
+    /// else looks at them, and inlines their fragments so that the cost is computed on the
+    /// fields' real types.
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -51,23 +61,12 @@ impl Extension for ErrorCodesExtension {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        let aliases = count_aliases(&document);
-        if aliases > super::MAX_ALIASES {
-            let mut error = ServerError::new(
-                format!(
-                    "the document uses {aliases} aliases; at most {} are allowed in one request: split it into several requests",
-                    super::MAX_ALIASES
-                ),
-                None,
-            );
-            error
-                .extensions
-                .get_or_insert_with(Default::default)
-                .set("code", "BAD_USER_INPUT");
-            return Err(error);
+        // Measured on our own parse, before the engine's own checks run: its recursion-depth
+        // check follows fragments at every spread, which is exponential in such a document.
+        if let Ok(document) = async_graphql::parser::parse_query(query) {
+            bound_document(document)?;
         }
-        Ok(document)
+        bound_document(next.run(ctx, query, variables).await?)
     }
 
     /// Refuses documents whose cost (page sizes times what is asked under them) passes
@@ -129,31 +128,158 @@ impl Extension for ErrorCodesExtension {
     }
 }
 
-/// The aliases written in a document, in its operations and its fragments.
-fn count_aliases(document: &ExecutableDocument) -> usize {
-    fn in_set(set: &SelectionSet) -> usize {
-        set.items
-            .iter()
-            .map(|item| match &item.node {
-                Selection::Field(field) => {
-                    usize::from(field.node.alias.is_some()) + in_set(&field.node.selection_set.node)
-                }
-                Selection::InlineFragment(fragment) => in_set(&fragment.node.selection_set.node),
-                Selection::FragmentSpread(_) => 0,
-            })
-            .sum()
+/// What a selection set amounts to once every fragment is expanded where it is spread.
+#[derive(Clone, Copy, Default)]
+struct Expanded {
+    fields: usize,
+    aliases: usize,
+}
+
+impl Expanded {
+    fn add(self, other: Expanded) -> Expanded {
+        Expanded {
+            fields: self.fields.saturating_add(other.fields),
+            aliases: self.aliases.saturating_add(other.aliases),
+        }
     }
-    document
-        .operations
-        .iter()
-        .map(|(_, op)| in_set(&op.node.selection_set.node))
-        .chain(
-            document
-                .fragments
-                .values()
-                .map(|f| in_set(&f.node.selection_set.node)),
-        )
-        .sum()
+}
+
+/// Measures a document as the executor will see it: fragments counted at every spread, each
+/// fragment measured once (so a chain of fragments spreading the next twice costs linear time
+/// to measure, not exponential). Refuses unknown and self-spreading fragments.
+struct Measure<'a> {
+    fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
+    memo: HashMap<Name, Expanded>,
+    visiting: HashSet<Name>,
+}
+
+impl Measure<'_> {
+    fn set(&mut self, set: &SelectionSet) -> Result<Expanded, String> {
+        let mut total = Expanded::default();
+        for item in &set.items {
+            let part = match &item.node {
+                Selection::Field(field) => Expanded {
+                    fields: 1,
+                    aliases: usize::from(field.node.alias.is_some()),
+                }
+                .add(self.set(&field.node.selection_set.node)?),
+                Selection::InlineFragment(fragment) => {
+                    self.set(&fragment.node.selection_set.node)?
+                }
+                Selection::FragmentSpread(spread) => {
+                    self.fragment(&spread.node.fragment_name.node)?
+                }
+            };
+            total = total.add(part);
+        }
+        Ok(total)
+    }
+
+    fn fragment(&mut self, name: &Name) -> Result<Expanded, String> {
+        if let Some(known) = self.memo.get(name) {
+            return Ok(*known);
+        }
+        let Some(definition) = self.fragments.get(name) else {
+            return Err(format!("unknown fragment `{name}`"));
+        };
+        if !self.visiting.insert(name.clone()) {
+            return Err(format!("fragment `{name}` spreads itself"));
+        }
+        let size = self.set(&definition.node.selection_set.node)?;
+        self.visiting.remove(name);
+        self.memo.insert(name.clone(), size);
+        Ok(size)
+    }
+}
+
+/// Replaces every named fragment spread by an inline fragment with the fragment's type
+/// condition and selections, so that the cost of fields inside fragments is computed against
+/// their real type (async-graphql 7.2 looks a named fragment's fields up on the type where it
+/// is spread, which made nested pages under `node(id:)` cost one each). Only called on
+/// documents whose expanded size was checked.
+fn inline_fragments(
+    set: &mut SelectionSet,
+    fragments: &HashMap<Name, Positioned<FragmentDefinition>>,
+) {
+    for item in &mut set.items {
+        let pos = item.pos;
+        match &mut item.node {
+            Selection::Field(field) => {
+                inline_fragments(&mut field.node.selection_set.node, fragments);
+            }
+            Selection::InlineFragment(fragment) => {
+                inline_fragments(&mut fragment.node.selection_set.node, fragments);
+            }
+            Selection::FragmentSpread(spread) => {
+                let Some(definition) = fragments.get(&spread.node.fragment_name.node) else {
+                    continue;
+                };
+                let mut selection_set = definition.node.selection_set.clone();
+                inline_fragments(&mut selection_set.node, fragments);
+                let mut directives = spread.node.directives.clone();
+                directives.extend(definition.node.directives.iter().cloned());
+                item.node = Selection::InlineFragment(Positioned::new(
+                    InlineFragment {
+                        type_condition: Some(definition.node.type_condition.clone()),
+                        directives,
+                        selection_set,
+                    },
+                    pos,
+                ));
+            }
+        }
+    }
+}
+
+/// Checks a parsed document's expanded size and aliases, then inlines its fragments.
+fn bound_document(mut document: ExecutableDocument) -> ServerResult<ExecutableDocument> {
+    let refuse = |message: String| {
+        let mut error = ServerError::new(message, None);
+        error
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("code", "BAD_USER_INPUT");
+        error
+    };
+    let mut measure = Measure {
+        fragments: &document.fragments,
+        memo: HashMap::new(),
+        visiting: HashSet::new(),
+    };
+    let mut total = Expanded::default();
+    for (_, operation) in document.operations.iter() {
+        total = total.add(
+            measure
+                .set(&operation.node.selection_set.node)
+                .map_err(refuse)?,
+        );
+    }
+    if total.fields > super::MAX_EXPANDED_FIELDS {
+        return Err(refuse(format!(
+            "the document asks for {} fields once its fragments are expanded; the limit is {}",
+            total.fields,
+            super::MAX_EXPANDED_FIELDS
+        )));
+    }
+    if total.aliases > super::MAX_ALIASES {
+        return Err(refuse(format!(
+            "the document uses {} aliases (fragments counted where they are spread); at most {} are allowed in one request: split it into several requests",
+            total.aliases,
+            super::MAX_ALIASES
+        )));
+    }
+    let fragments = std::mem::take(&mut document.fragments);
+    match &mut document.operations {
+        DocumentOperations::Single(operation) => {
+            inline_fragments(&mut operation.node.selection_set.node, &fragments);
+        }
+        DocumentOperations::Multiple(operations) => {
+            for operation in operations.values_mut() {
+                inline_fragments(&mut operation.node.selection_set.node, &fragments);
+            }
+        }
+    }
+    Ok(document)
 }
 
 /// Gives an execution error its code: service errors map through [`ApiError`]; errors raised by

@@ -33,6 +33,10 @@ pub const MAX_COMPLEXITY: usize = 50_000;
 /// The most aliases one request may use: aliases let one document ask for the same costly
 /// field many times over.
 pub const MAX_ALIASES: usize = 30;
+/// The most fields a document may hold once its fragments are expanded where they are spread:
+/// a few kilobytes of fragments spreading each other twice would otherwise expand to millions
+/// of fields, and every later step (validation, cost) walks the expanded document.
+pub const MAX_EXPANDED_FIELDS: usize = 5_000;
 
 /// Builds the schema. Per-request data (the caller, loaders) is attached to each request.
 pub fn build_schema() -> AppSchema {

@@ -332,3 +332,77 @@ async fn remote_images_are_dropped_from_note_html() {
         .expect("html");
     assert!(!html.contains("tracker.example"), "{html}");
 }
+
+/// Found by the attacker review: fragments spreading the next one twice made a 1 KB anonymous
+/// document expand exponentially (n = 22 took 11 s of CPU); a named fragment under `node(id:)`
+/// escaped the cost of its nested pages; and one fragment spread many times multiplied its
+/// aliases past the cap.
+#[tokio::test]
+async fn fragments_are_measured_where_they_are_spread() {
+    let app = spawn_app().await;
+    let w = world(&app).await;
+    let member = app.token(&w.member_read);
+
+    let mut doubling = String::from("query { me { ...F0 } }");
+    for i in 0..30 {
+        doubling.push_str(&format!(
+            " fragment F{i} on User {{ ...F{n} ...F{n} }}",
+            n = i + 1
+        ));
+    }
+    doubling.push_str(" fragment F30 on User { id }");
+    let started = std::time::Instant::now();
+    let refused = app.gql(None, &doubling, json!({})).await;
+    let message = refused.expect_code("BAD_USER_INPUT");
+    assert!(message.contains("fragments are expanded"), "{message}");
+    // Not a timing assertion on speed: before the fix this request ran for hours.
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+
+    let hidden_pages = "query ($id: ID!) { node(id: $id) { ...F } } fragment F on Contact { notes(first: 100) { edges { node { contact { tasks(first: 100) { edges { node { contact { timeline(first: 100) { edges { node { summary } } } } } } } } } } } }";
+    let refused = app
+        .gql(
+            Some(&member),
+            hidden_pages,
+            json!({ "id": contact_id(w.contact) }),
+        )
+        .await;
+    let message = refused.expect_code("BAD_USER_INPUT");
+    assert!(message.contains("costs"), "{message}");
+
+    let aliases: String = (0..20).map(|i| format!("a{i}: name ")).collect();
+    let spread_twice = format!(
+        "query ($id: ID!) {{ x: contact(id: $id) {{ ...F }} y: contact(id: $id) {{ ...F }} }} fragment F on Contact {{ {aliases} }}"
+    );
+    let refused = app
+        .gql(
+            Some(&member),
+            &spread_twice,
+            json!({ "id": contact_id(w.contact) }),
+        )
+        .await;
+    let message = refused.expect_code("BAD_USER_INPUT");
+    assert!(message.contains("42 aliases"), "{message}");
+
+    // Ordinary fragments still work, with their type conditions and directives.
+    let fine = app
+        .gql(
+            Some(&member),
+            "query ($id: ID!, $no: Boolean!) { node(id: $id) { ...C } contact(id: $id) { ...C @skip(if: $no) } } fragment C on Contact { name ...E } fragment E on Contact { emails { email } }",
+            json!({ "id": contact_id(w.contact), "no": true }),
+        )
+        .await;
+    assert_eq!(fine.data()["node"]["name"], "Grace Hopper");
+    assert!(
+        fine.data()["contact"].get("name").is_none(),
+        "{}",
+        fine.body
+    );
+    let cyclic = app
+        .gql(
+            Some(&member),
+            "query { me { ...A } } fragment A on User { ...B } fragment B on User { ...A }",
+            json!({}),
+        )
+        .await;
+    cyclic.expect_code("BAD_USER_INPUT");
+}
