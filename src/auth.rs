@@ -192,6 +192,16 @@ fn signed_part(token: &str) -> Option<&str> {
     token.rsplit_once('.').map(|(signed, _)| signed)
 }
 
+/// The token in an `Authorization`-style value `Bearer <token>` (either case of `Bearer`),
+/// trimmed; `None` for any other scheme. HTTP headers and WebSocket `connection_init` payloads
+/// both carry it this way.
+pub fn bearer_token(value: &str) -> Option<&str> {
+    value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+}
+
 /// Resolves a bearer token to an [`Actor`]: the signature and expiry must hold and the user must
 /// still exist, be active and belong to the token's organization.
 pub async fn authenticate<C: ConnectionTrait>(

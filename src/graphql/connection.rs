@@ -27,14 +27,13 @@ const MAX_FIELD_COST: usize = 1 << 40;
 /// under each item, plus one for the field itself. Used as
 /// `#[graphql(complexity = "crate::graphql::connection::page_cost(first, last, child_complexity)")]`.
 pub fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
-    let page = |n: Option<i32>| {
-        n.map_or(DEFAULT_PAGE, |n| {
-            u64::try_from(n).unwrap_or(0).min(MAX_PAGE)
-        })
-    };
-    let size = usize::try_from(page(first).max(if last.is_some() { page(last) } else { 0 }))
-        .unwrap_or(usize::MAX);
-    list_cost(size, child_complexity)
+    // A negative size costs nothing here: the resolver refuses it before reading anything.
+    let first = page_size(first).unwrap_or(0);
+    let last = last.map_or(0, |n| page_size(Some(n)).unwrap_or(0));
+    list_cost(
+        usize::try_from(first.max(last)).unwrap_or(usize::MAX),
+        child_complexity,
+    )
 }
 
 /// The cost of a list field without page arguments: `max_items` (the most it may hold, or a
@@ -45,6 +44,14 @@ pub fn list_cost(max_items: usize, child_complexity: usize) -> usize {
         .saturating_mul(child_complexity.max(1))
         .saturating_add(1)
         .min(MAX_FIELD_COST)
+}
+
+/// The items in the order of `key`, each key once: a filter's list of enum values can be long
+/// but holds only a few distinct ones, and each becomes a bound parameter.
+pub fn distinct_by<T, K: Ord>(mut items: Vec<T>, key: impl Fn(&T) -> K) -> Vec<T> {
+    items.sort_by_key(&key);
+    items.dedup_by(|a, b| key(a) == key(b));
+    items
 }
 
 /// The assumed size of lists whose length only the organization's own settings bound (labels,

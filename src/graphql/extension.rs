@@ -63,10 +63,13 @@ impl Extension for ErrorCodesExtension {
     ) -> ServerResult<ExecutableDocument> {
         // Measured on our own parse, before the engine's own checks run: its recursion-depth
         // check follows fragments at every spread, which is exponential in such a document.
+        // (A document that does not parse is reported by the engine's own parse below.)
         if let Ok(document) = async_graphql::parser::parse_query(query) {
-            bound_document(document)?;
+            check_expanded_size(&document)?;
         }
-        bound_document(next.run(ctx, query, variables).await?)
+        let mut document = next.run(ctx, query, variables).await?;
+        inline_document_fragments(&mut document);
+        Ok(document)
     }
 
     /// Refuses documents whose cost (page sizes times what is asked under them) passes
@@ -78,16 +81,12 @@ impl Extension for ErrorCodesExtension {
     ) -> Result<ValidationResult, Vec<ServerError>> {
         let result = next.run(ctx).await?;
         if result.complexity > super::MAX_COMPLEXITY {
-            let mut error = ServerError::new(
-                format!(
-                    "the query costs {} and the limit is {}: each list counts its page size (`first`, default 20) times the fields under it, so ask for smaller pages or fewer nested lists",
-                    result.complexity,
-                    super::MAX_COMPLEXITY
-                ),
-                None,
-            );
+            let mut error = refused(format!(
+                "the query costs {} and the limit is {}: each list counts its page size (`first`, default 20) times the fields under it, so ask for smaller pages or fewer nested lists",
+                result.complexity,
+                super::MAX_COMPLEXITY
+            ));
             let extensions = error.extensions.get_or_insert_with(Default::default);
-            extensions.set("code", "BAD_USER_INPUT");
             extensions.set("cost", result.complexity);
             extensions.set("limit", super::MAX_COMPLEXITY);
             return Err(vec![error]);
@@ -231,16 +230,16 @@ fn inline_fragments(
     }
 }
 
-/// Checks a parsed document's expanded size and aliases, then inlines its fragments.
-fn bound_document(mut document: ExecutableDocument) -> ServerResult<ExecutableDocument> {
-    let refuse = |message: String| {
-        let mut error = ServerError::new(message, None);
-        error
-            .extensions
-            .get_or_insert_with(Default::default)
-            .set("code", "BAD_USER_INPUT");
-        error
-    };
+/// A request refused before execution, with the request errors' code.
+fn refused(message: String) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    assign_request_code(&mut error);
+    error
+}
+
+/// Refuses a document whose size with its fragments expanded passes
+/// [`super::MAX_EXPANDED_FIELDS`] fields or [`super::MAX_ALIASES`] aliases.
+fn check_expanded_size(document: &ExecutableDocument) -> ServerResult<()> {
     let mut measure = Measure {
         fragments: &document.fragments,
         memo: HashMap::new(),
@@ -251,23 +250,28 @@ fn bound_document(mut document: ExecutableDocument) -> ServerResult<ExecutableDo
         total = total.add(
             measure
                 .set(&operation.node.selection_set.node)
-                .map_err(refuse)?,
+                .map_err(refused)?,
         );
     }
     if total.fields > super::MAX_EXPANDED_FIELDS {
-        return Err(refuse(format!(
+        return Err(refused(format!(
             "the document asks for {} fields once its fragments are expanded; the limit is {}",
             total.fields,
             super::MAX_EXPANDED_FIELDS
         )));
     }
     if total.aliases > super::MAX_ALIASES {
-        return Err(refuse(format!(
+        return Err(refused(format!(
             "the document uses {} aliases (fragments counted where they are spread); at most {} are allowed in one request: split it into several requests",
             total.aliases,
             super::MAX_ALIASES
         )));
     }
+    Ok(())
+}
+
+/// Inlines a document's fragments (see [`inline_fragments`]) and drops their definitions.
+fn inline_document_fragments(document: &mut ExecutableDocument) {
     let fragments = std::mem::take(&mut document.fragments);
     match &mut document.operations {
         DocumentOperations::Single(operation) => {
@@ -279,7 +283,6 @@ fn bound_document(mut document: ExecutableDocument) -> ServerResult<ExecutableDo
             }
         }
     }
-    Ok(document)
 }
 
 /// Gives an execution error its code: service errors map through [`ApiError`]; errors raised by

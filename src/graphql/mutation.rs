@@ -24,6 +24,7 @@ use crate::{
     service::{
         self,
         access::AccessLevel,
+        attachments::Uploads,
         contacts::{CreateContact, UpdateContact},
         conversations::DeliveryStatus,
         users::{CreateUser, NewUserKind, UpdateUser},
@@ -231,13 +232,13 @@ impl CoreMutation {
             );
         }
         let mut service_input = input.into_service()?;
-        if uploads.is_empty() {
-            let (note, _task) = service::notes::create(ctx.db()?, actor, service_input).await?;
-            return Ok(Note::single(note));
-        }
         // Check the rights before storing anything; remove what was stored if the note fails.
-        service::notes::require_can_create(ctx.db()?, actor, service_input.contact_id).await?;
-        let stored = store_uploads(ctx, uploads, "input.attachments").await?;
+        let stored = if uploads.is_empty() {
+            Uploads::default()
+        } else {
+            service::notes::require_can_create(ctx.db()?, actor, service_input.contact_id).await?;
+            store_uploads(ctx, uploads, "input.attachments").await?
+        };
         service_input.attachments = stored.clone();
         let created = service::notes::create(ctx.db()?, actor, service_input).await;
         let (note, _task) = settle_uploads(ctx, &stored, created).await?;

@@ -9,7 +9,7 @@ use async_graphql::{
 use chrono::{DateTime, Utc};
 
 use super::{
-    connection::{decode_time_cursor, encode_time_cursor, maybe, page_size},
+    connection::{decode_time_cursor, distinct_by, encode_time_cursor, maybe, page_size},
     context::ContextExt,
     notes::Note,
     settings::{Outcome, TaskType, task_type_from},
@@ -479,13 +479,7 @@ pub async fn tasks_page(
             .responsible_id
             .map(|id| ids::decode(Kind::User, &id))
             .transpose()?,
-        status: {
-            // Repeats are dropped, so a long list of the few statuses stays a short `IN`.
-            let mut status = filter.status.unwrap_or_default();
-            status.sort_by_key(|s| s.as_str());
-            status.dedup();
-            status
-        },
+        status: distinct_by(filter.status.unwrap_or_default(), |s| s.as_str()),
         scheduled_from: filter.scheduled_from,
         scheduled_to: filter.scheduled_to,
         tag: filter.tag.map(|t| t.trim().to_owned()),

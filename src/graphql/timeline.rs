@@ -9,7 +9,7 @@ use async_graphql::{
 use chrono::{DateTime, Utc};
 
 use super::{
-    connection::{decode_time_cursor, encode_time_cursor, page_size},
+    connection::{decode_time_cursor, distinct_by, encode_time_cursor, page_size},
     context::ContextExt,
     conversations::Message,
     notes::Note,
@@ -278,18 +278,10 @@ pub async fn page(
         return Err(ApiError::bad_input("filter.until", "must be later than filter.since").into());
     }
     let service_filter = ServiceFilter {
-        // Repeats are dropped, so a long list of the few kinds there are stays a short `IN`.
-        kinds: {
-            let mut kinds: Vec<String> = filter
-                .kinds
-                .unwrap_or_default()
-                .into_iter()
-                .map(|k| k.as_str().to_owned())
-                .collect();
-            kinds.sort_unstable();
-            kinds.dedup();
-            kinds
-        },
+        kinds: distinct_by(filter.kinds.unwrap_or_default(), |k| k.as_str())
+            .into_iter()
+            .map(|k| k.as_str().to_owned())
+            .collect(),
         since: filter.since,
         until: filter.until,
     };

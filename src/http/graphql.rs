@@ -394,38 +394,43 @@ fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// Whether the operation the request selects is a mutation. The operation is chosen the way
-/// the executor chooses it: by `operationName` when one is given, else the document's only
-/// operation, named or not. A document the executor would refuse (a parse error, an unknown
-/// name, several operations and no name) is not a mutation: execution reports it as a request
-/// error without running anything.
-fn is_mutation(request: &mut async_graphql::Request) -> bool {
+/// The operation the request selects, chosen the way the executor chooses it: by
+/// `operationName` when one is given, else the document's only operation, named or not; with
+/// its name and type. `None` for a document the executor would refuse (a parse error, an
+/// unknown name, several operations and no name): execution reports it as a request error
+/// without running anything.
+fn selected_operation(
+    request: &mut async_graphql::Request,
+) -> Option<(Option<String>, OperationType)> {
     let operation_name = request.operation_name.clone();
-    let Ok(document) = request.parsed_query() else {
-        return false;
-    };
-    let selected = match (&document.operations, operation_name.as_deref()) {
-        (DocumentOperations::Single(op), None) => Some(op),
+    let document = request.parsed_query().ok()?;
+    match (&document.operations, operation_name) {
+        (DocumentOperations::Single(op), None) => Some((None, op.node.ty)),
         (DocumentOperations::Single(_), Some(_)) => None,
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
+        (DocumentOperations::Multiple(ops), Some(name)) => {
+            let ty = ops.get(name.as_str())?.node.ty;
+            Some((Some(name), ty))
+        }
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops
+            .iter()
+            .next()
+            .map(|(name, op)| (Some(name.to_string()), op.node.ty)),
         (DocumentOperations::Multiple(_), None) => None,
-    };
-    selected.is_some_and(|op| op.node.ty == OperationType::Mutation)
+    }
+}
+
+/// Whether the operation the request selects is a mutation (see [`selected_operation`]).
+fn is_mutation(request: &mut async_graphql::Request) -> bool {
+    selected_operation(request).is_some_and(|(_, ty)| ty == OperationType::Mutation)
 }
 
 /// The operation's name for metrics: the requested `operationName`, else the name of the
-/// document's only operation.
+/// operation the document selects.
 fn operation_label(request: &mut async_graphql::Request) -> Option<String> {
     if let Some(name) = &request.operation_name {
         return Some(name.clone());
     }
-    match &request.parsed_query().ok()?.operations {
-        DocumentOperations::Multiple(ops) if ops.len() == 1 => {
-            ops.keys().next().map(|n| n.to_string())
-        }
-        _ => None,
-    }
+    selected_operation(request).and_then(|(name, _)| name)
 }
 
 /// Resolves the bearer token (if any) to an actor. An invalid token leaves the request
@@ -437,13 +442,10 @@ pub(super) async fn actor_for(
     let Some(value) = header_str(headers, header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let Some(token) = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-    else {
+    let Some(token) = auth::bearer_token(value) else {
         return Ok(None);
     };
-    match auth::authenticate(&state.db, &state.keys, token.trim()).await {
+    match auth::authenticate(&state.db, &state.keys, token).await {
         Ok(actor) => Ok(Some(actor)),
         Err(ApiError::Unauthenticated) => Ok(None),
         Err(other) => Err(other),

@@ -137,10 +137,7 @@ fn bearer(payload: Option<&Value>) -> Option<String> {
     let header = payload
         .and_then(|p| p.get("authorization").or_else(|| p.get("Authorization")))
         .and_then(Value::as_str)?;
-    let token = header
-        .strip_prefix("Bearer ")
-        .or_else(|| header.strip_prefix("bearer "))?;
-    Some(token.trim().to_owned())
+    auth::bearer_token(header).map(str::to_owned)
 }
 
 /// How often an open connection checks that its user is still active, with the same role, and
@@ -152,10 +149,21 @@ const RECHECK_EVERY: Duration = Duration::from_secs(5);
 const STALE: &str =
     "Forbidden: the user was deactivated, their role changed or the token expired; reconnect";
 
-/// Whether the caller changed since `before`: another role or kind means the subscriptions
-/// running with the old rights must end.
-fn changed(before: &Actor, now: &Actor) -> bool {
-    before.user_id != now.user_id || before.org_id != now.org_id || before.kind != now.kind
+/// The caller behind `token` as they are now: `Some` while they are active, unchanged since
+/// `before` and the token is valid; `None` when the connection must close with 4403 (another
+/// role or kind means the subscriptions running with the old rights must end).
+async fn current(state: &AppState, before: &Actor, token: &str) -> Result<Option<Actor>, ApiError> {
+    match auth::authenticate(&state.db, &state.keys, token).await {
+        Ok(now)
+            if now.user_id == before.user_id
+                && now.org_id == before.org_id
+                && now.kind == before.kind =>
+        {
+            Ok(Some(now))
+        }
+        Ok(_) | Err(ApiError::Unauthenticated) => Ok(None),
+        Err(error) => Err(error),
+    }
 }
 
 /// Serves one WebSocket connection until either side closes it.
@@ -193,9 +201,9 @@ pub async fn serve(socket: WebSocket, state: AppState) {
             }
             _ = recheck.tick(), if actor.is_some() => {
                 let (Some(before), Some(token)) = (&actor, &token) else { continue };
-                match auth::authenticate(&state.db, &state.keys, token).await {
-                    Ok(now) if !changed(before, &now) => continue,
-                    Ok(_) | Err(ApiError::Unauthenticated) => {
+                match current(&state, before, token).await {
+                    Ok(Some(_)) => continue,
+                    Ok(None) => {
                         let _ = out_tx.send(close(4403, STALE)).await;
                         break;
                     }
@@ -295,9 +303,9 @@ pub async fn serve(socket: WebSocket, state: AppState) {
                 };
                 // Each operation runs with the caller as they are now, not as they were at
                 // `connection_init`: a deactivated, demoted or expired caller is closed out.
-                let actor = match auth::authenticate(&state.db, &state.keys, token).await {
-                    Ok(now) if !changed(&before, &now) => now,
-                    Ok(_) | Err(ApiError::Unauthenticated) => {
+                let actor = match current(&state, &before, token).await {
+                    Ok(Some(now)) => now,
+                    Ok(None) => {
                         let _ = out_tx.send(close(4403, STALE)).await;
                         break;
                     }

@@ -482,14 +482,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         ));
     }
     let txn = db.begin().await?;
-    let contact = contacts::require(
-        &txn,
-        actor,
-        input.contact_id,
-        AccessLevel::Write,
-        "writing a note",
-    )
-    .await?;
+    let contact = require_can_create(&txn, actor, input.contact_id).await?;
     let labels =
         settings::require_labels(&txn, actor.org_id, &input.label_ids, "input.labelIds").await?;
     if let Some(type_id) = input.type_id {
@@ -586,17 +579,17 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     Ok((row, task))
 }
 
-/// Checks, before anything is stored, that the actor may write a note about `contact_id`: a
-/// staff user with `WRITE` on it (`NOT_FOUND` when they cannot see it, `FORBIDDEN` when they
-/// may only read it). `createNote` runs it before storing uploaded files.
+/// Checks that the actor may write a note about `contact_id` and returns the contact: a staff
+/// user with `WRITE` on it (`NOT_FOUND` when they cannot see it, `FORBIDDEN` when they may only
+/// read it). [`create`] runs it in its transaction; `createNote` also runs it before storing
+/// uploaded files.
 pub async fn require_can_create<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
     contact_id: i64,
-) -> ApiResult<()> {
+) -> ApiResult<contacts::VisibleContact> {
     actor.require_staff("write notes")?;
-    contacts::require(db, actor, contact_id, AccessLevel::Write, "writing a note").await?;
-    Ok(())
+    contacts::require(db, actor, contact_id, AccessLevel::Write, "writing a note").await
 }
 
 /// Checks the actor may change `note` (`NOT_FOUND` when they cannot see it): a `PRIVATE` note

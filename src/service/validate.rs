@@ -7,14 +7,15 @@ pub const MAX_CUSTOM_FIELDS_BYTES: usize = 16 * 1024;
 
 /// A required name: trimmed, 1 to 200 characters.
 pub fn name(field: &str, value: &str) -> ApiResult<String> {
-    text(field, value, 1, 200)?.ok_or_else(|| ApiError::bad_input(field, "must not be empty"))
+    checked(field, value, 1, 200, Lines::Single)?
+        .ok_or_else(|| ApiError::bad_input(field, "must not be empty"))
 }
 
 /// Optional free text: trimmed, empty becomes `None`, at most `max` characters.
 pub fn optional(field: &str, value: Option<&str>, max: usize) -> ApiResult<Option<String>> {
     match value {
         None => Ok(None),
-        Some(v) => text(field, v, 0, max),
+        Some(v) => checked(field, v, 0, max, Lines::Single),
     }
 }
 
@@ -33,10 +34,6 @@ pub fn long_text(field: &str, value: Option<&str>, max: usize) -> ApiResult<Opti
 enum Lines {
     Single,
     Multi,
-}
-
-fn text(field: &str, value: &str, min: usize, max: usize) -> ApiResult<Option<String>> {
-    checked(field, value, min, max, Lines::Single)
 }
 
 fn checked(

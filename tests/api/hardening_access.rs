@@ -542,34 +542,28 @@ async fn a_downgraded_author_cannot_change_shared_notes() {
     .data();
 
     let update = "mutation ($id: ID!, $input: UpdateNoteInput!) { updateNote(id: $id, input: $input) { body visibility } }";
-    app.gql(
-        Some(&author),
-        update,
-        json!({ "id": team, "input": { "body": "rewritten" } }),
-    )
-    .await
-    .expect_code("FORBIDDEN");
-    app.gql(
-        Some(&author),
-        update,
-        json!({ "id": team, "input": { "visibility": "CUSTOMER" } }),
-    )
-    .await
-    .expect_code("FORBIDDEN");
-    app.gql(
-        Some(&author),
-        "mutation ($id: ID!) { deleteNote(id: $id) }",
-        json!({ "id": team }),
-    )
-    .await
-    .expect_code("FORBIDDEN");
-    app.gql(
-        Some(&author),
-        "mutation ($id: ID!) { deleteAttachment(id: $id) }",
-        json!({ "id": attachment }),
-    )
-    .await
-    .expect_code("FORBIDDEN");
+    for (query, variables) in [
+        (
+            update,
+            json!({ "id": team, "input": { "body": "rewritten" } }),
+        ),
+        (
+            update,
+            json!({ "id": team, "input": { "visibility": "CUSTOMER" } }),
+        ),
+        (
+            "mutation ($id: ID!) { deleteNote(id: $id) }",
+            json!({ "id": team }),
+        ),
+        (
+            "mutation ($id: ID!) { deleteAttachment(id: $id) }",
+            json!({ "id": attachment }),
+        ),
+    ] {
+        app.gql(Some(&author), query, variables)
+            .await
+            .expect_code("FORBIDDEN");
+    }
     let before = files_on_disk(app.data_dir.path());
     upload(
         &app,
@@ -582,20 +576,15 @@ async fn a_downgraded_author_cannot_change_shared_notes() {
     .expect_code("FORBIDDEN");
     assert_eq!(files_on_disk(app.data_dir.path()), before);
     // Publishing the private note is sharing it: refused too.
-    app.gql(
-        Some(&author),
-        update,
-        json!({ "id": private, "input": { "visibility": "CUSTOMER" } }),
-    )
-    .await
-    .expect_code("FORBIDDEN");
-    app.gql(
-        Some(&author),
-        update,
-        json!({ "id": private, "input": { "visibility": "TEAM" } }),
-    )
-    .await
-    .expect_code("FORBIDDEN");
+    for visibility in ["CUSTOMER", "TEAM"] {
+        app.gql(
+            Some(&author),
+            update,
+            json!({ "id": private, "input": { "visibility": visibility } }),
+        )
+        .await
+        .expect_code("FORBIDDEN");
+    }
 
     // Nothing changed for the team or the customer.
     let seen = app
