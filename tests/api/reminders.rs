@@ -10,7 +10,8 @@ use threadline::service::{now, reminders};
 
 use crate::helpers::{TestApp, contact_id, spawn_app, world};
 
-const MINE: &str = "{ reminders { edges { node { id status remindAt firedAt note { subject } task { description } contact { name } } } } }";
+/// All of the caller's reminders (a page of 100, so that waiting for a status covers every one).
+const MINE: &str = "{ reminders(first: 100) { edges { node { id status remindAt firedAt note { subject } task { description } contact { name } } } } }";
 
 async fn wait_for_status(app: &TestApp, token: &str, status: &str) -> Value {
     for _ in 0..100 {
