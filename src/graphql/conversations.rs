@@ -28,6 +28,7 @@ use crate::{
         conversations::{
             ConversationFilter as ServiceFilter, DeliveryStatus, Direction, InboxCursor, NewMessage,
         },
+        validate::timestamp,
     },
 };
 
@@ -466,7 +467,7 @@ impl InboundMessageInput {
             contact_id: ids::decode(Kind::Contact, &self.contact_id)?,
             channel_id: ids::decode(Kind::Channel, &self.channel_id)?,
             body: self.body,
-            sent_at: self.sent_at,
+            sent_at: timestamp("input.sentAt", self.sent_at)?,
             external_id: self.external_id,
         })
     }

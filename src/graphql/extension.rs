@@ -11,7 +11,7 @@ use std::{
 
 use async_graphql::{
     ErrorExtensions, Name, Positioned, Response, ServerError, ServerResult, ValidationResult,
-    Variables,
+    Value as ConstValue, Variables,
     extensions::{
         Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextSubscribe,
         NextValidation,
@@ -21,6 +21,7 @@ use async_graphql::{
         SelectionSet,
     },
 };
+use async_graphql_value::Value;
 use futures_util::{StreamExt, stream::BoxStream};
 
 use crate::error::ApiError;
@@ -66,6 +67,7 @@ impl Extension for ErrorCodesExtension {
         // (A document that does not parse is reported by the engine's own parse below.)
         if let Ok(document) = async_graphql::parser::parse_query(query) {
             check_expanded_size(&document)?;
+            check_no_nul(&document, variables)?;
         }
         let mut document = next.run(ctx, query, variables).await?;
         inline_document_fragments(&mut document);
@@ -266,6 +268,74 @@ fn check_expanded_size(document: &ExecutableDocument) -> ServerResult<()> {
             total.aliases,
             super::MAX_ALIASES
         )));
+    }
+    Ok(())
+}
+
+/// Refuses a request carrying the NUL character (U+0000) in any string or object key of its
+/// arguments or variables: no text of ours holds it, and PostgreSQL cannot store it in text
+/// (it would answer `INTERNAL`), so it is refused once here for every input instead of in each
+/// field's check.
+fn check_no_nul(document: &ExecutableDocument, variables: &Variables) -> ServerResult<()> {
+    fn in_const(value: &ConstValue) -> bool {
+        match value {
+            ConstValue::String(s) => s.contains('\0'),
+            ConstValue::List(items) => items.iter().any(in_const),
+            ConstValue::Object(fields) => fields
+                .iter()
+                .any(|(key, value)| key.contains('\0') || in_const(value)),
+            _ => false,
+        }
+    }
+    fn in_value(value: &Value) -> bool {
+        match value {
+            Value::String(s) => s.contains('\0'),
+            Value::List(items) => items.iter().any(in_value),
+            Value::Object(fields) => fields
+                .iter()
+                .any(|(key, value)| key.contains('\0') || in_value(value)),
+            _ => false,
+        }
+    }
+    fn in_set(set: &SelectionSet) -> bool {
+        set.items.iter().any(|item| match &item.node {
+            Selection::Field(field) => {
+                field
+                    .node
+                    .arguments
+                    .iter()
+                    .any(|(_, value)| in_value(&value.node))
+                    || in_set(&field.node.selection_set.node)
+            }
+            Selection::InlineFragment(fragment) => in_set(&fragment.node.selection_set.node),
+            Selection::FragmentSpread(_) => false,
+        })
+    }
+    let in_document = document.operations.iter().any(|(_, operation)| {
+        operation
+            .node
+            .variable_definitions
+            .iter()
+            .any(|definition| {
+                definition
+                    .node
+                    .default_value
+                    .as_ref()
+                    .is_some_and(|value| in_const(&value.node))
+            })
+            || in_set(&operation.node.selection_set.node)
+    }) || document
+        .fragments
+        .values()
+        .any(|fragment| in_set(&fragment.node.selection_set.node));
+    let in_variables = variables
+        .iter()
+        .any(|(key, value)| key.contains('\0') || in_const(value));
+    if in_document || in_variables {
+        return Err(refused(
+            "text may not contain the NUL character (U+0000); remove it from the arguments or variables"
+                .to_owned(),
+        ));
     }
     Ok(())
 }

@@ -466,6 +466,7 @@ impl CoreMutation {
     ) -> Result<Reminder> {
         let actor = ctx.actor()?;
         let id = ids::decode(Kind::Reminder, &id)?;
+        service::validate::timestamp("until", Some(until))?;
         Ok(Reminder(
             service::reminders::snooze(ctx.db()?, actor, id, until).await?,
         ))

@@ -23,6 +23,7 @@ use crate::{
         attachments::{Storage, StoredFile, Uploads},
         contacts::VisibleContact,
         notes::{AttachedTo, CreateNote, NoteFilter as ServiceFilter, UpdateNote, Visibility},
+        validate::timestamp,
     },
 };
 
@@ -428,7 +429,7 @@ impl CreateNoteInput {
                 id: a.id,
             }),
             task: self.task.map(CreateTaskInput::into_service).transpose()?,
-            remind_at: self.remind_at,
+            remind_at: timestamp("input.remindAt", self.remind_at)?,
             attachments: Uploads::default(),
         })
     }

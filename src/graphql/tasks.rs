@@ -25,6 +25,7 @@ use crate::{
             CompleteAction, CompleteTask, CreateTask, OrderDirection, TaskCursor,
             TaskFilter as ServiceFilter, TaskOrderField, TaskStatus, UpdateTask,
         },
+        validate::timestamp,
     },
 };
 
@@ -290,10 +291,10 @@ impl CreateTaskInput {
                 .map(|id| ids::decode(Kind::TaskType, &id))
                 .transpose()?,
             tags: self.tags.unwrap_or_default(),
-            scheduled_at: self.scheduled_at,
-            start_at: self.start_at,
-            end_at: self.end_at,
-            remind_at: self.remind_at,
+            scheduled_at: timestamp("input.scheduledAt", self.scheduled_at)?,
+            start_at: timestamp("input.startAt", self.start_at)?,
+            end_at: timestamp("input.endAt", self.end_at)?,
+            remind_at: timestamp("input.remindAt", self.remind_at)?,
             responsible_id: self
                 .responsible_id
                 .map(|id| ids::decode(Kind::User, &id))
@@ -330,9 +331,13 @@ impl UpdateTaskInput {
             description: self.description,
             type_id: maybe(self.type_id, |id| ids::decode(Kind::TaskType, &id))?,
             tags: self.tags,
-            scheduled_at: self.scheduled_at,
-            start_at: maybe(self.start_at, Ok)?,
-            end_at: maybe(self.end_at, Ok)?,
+            scheduled_at: timestamp("input.scheduledAt", self.scheduled_at)?,
+            start_at: maybe(self.start_at, |at| {
+                timestamp("input.startAt", Some(at)).map(|_| at)
+            })?,
+            end_at: maybe(self.end_at, |at| {
+                timestamp("input.endAt", Some(at)).map(|_| at)
+            })?,
             responsible_id: self
                 .responsible_id
                 .map(|id| ids::decode(Kind::User, &id))
@@ -480,8 +485,8 @@ pub async fn tasks_page(
             .map(|id| ids::decode(Kind::User, &id))
             .transpose()?,
         status: distinct_by(filter.status.unwrap_or_default(), |s| s.as_str()),
-        scheduled_from: filter.scheduled_from,
-        scheduled_to: filter.scheduled_to,
+        scheduled_from: timestamp("filter.scheduledFrom", filter.scheduled_from)?,
+        scheduled_to: timestamp("filter.scheduledTo", filter.scheduled_to)?,
         tag: filter.tag.map(|t| t.trim().to_owned()),
     };
     let page =

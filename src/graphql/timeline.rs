@@ -24,6 +24,7 @@ use crate::{
         self,
         contacts::VisibleContact,
         timeline::{EventKind, TimelineCursor, TimelineFilter as ServiceFilter},
+        validate::timestamp,
     },
 };
 
@@ -272,6 +273,8 @@ pub async fn page(
     let limit = page_size(first)?;
     let cursor = decode_cursor(after.as_deref())?;
     let filter = filter.unwrap_or_default();
+    timestamp("filter.since", filter.since)?;
+    timestamp("filter.until", filter.until)?;
     if let (Some(since), Some(until)) = (filter.since, filter.until)
         && since >= until
     {

@@ -502,13 +502,9 @@ pub async fn record_inbound<C: ConnectionTrait + TransactionTrait>(
 ) -> ApiResult<message::Model> {
     actor.require_staff("record messages")?;
     body(&input.body)?;
-    if let Some(id) = &input.external_id
-        && (id.is_empty() || id.len() > 200)
-    {
-        return Err(ApiError::bad_input(
-            "input.externalId",
-            "must be 1 to 200 characters",
-        ));
+    // The integration's own message id: one line, 1 to 200 characters.
+    if let Some(id) = &input.external_id {
+        super::validate::name("input.externalId", id)?;
     }
     let txn = db.begin().await?;
     let channel = channels::require(

@@ -74,6 +74,23 @@ fn checked(
     Ok((!trimmed.is_empty()).then(|| trimmed.to_owned()))
 }
 
+/// A point in time given by a caller (a schedule, a reminder, a filter bound): years 1 to 9999.
+/// Outside them SQLite's text timestamps no longer sort in time order (a reminder for
+/// `+10000-01-01` would fire at once) and PostgreSQL refuses the value; `None` passes.
+pub fn timestamp(
+    field: &str,
+    at: Option<chrono::DateTime<chrono::Utc>>,
+) -> ApiResult<Option<chrono::DateTime<chrono::Utc>>> {
+    use chrono::Datelike;
+    match at {
+        Some(at) if !(1..=9999).contains(&at.year()) => Err(ApiError::bad_input(
+            field,
+            format!("{at} is out of range: use a date between the years 1 and 9999"),
+        )),
+        at => Ok(at),
+    }
+}
+
 /// An email address in the usual `local@domain.tld` form, lower-cased.
 pub fn email(field: &str, value: &str) -> ApiResult<String> {
     let email = value.trim().to_lowercase();

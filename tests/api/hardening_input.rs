@@ -406,3 +406,104 @@ async fn fragments_are_measured_where_they_are_spread() {
         .await;
     cyclic.expect_code("BAD_USER_INPUT");
 }
+
+/// Found by the attacker review: on PostgreSQL a NUL character in a filter, a custom field or
+/// an external id answered INTERNAL (text cannot hold it; SQLite stored it), and dates past the
+/// year 9999 were taken (a reminder for `+10000-01-01` fired at once on SQLite, whose text
+/// timestamps then sort before today's).
+#[tokio::test]
+async fn nul_characters_and_out_of_range_dates_are_bad_input() {
+    let app = spawn_app().await;
+    let w = world(&app).await;
+    let owner = app.token(&w.owner);
+    let cid = contact_id(w.contact);
+    let line = channels::create(
+        &app.db,
+        &actor(&w.owner),
+        channels::ChannelKind::Phone,
+        "+14155550111",
+        "Line",
+    )
+    .await
+    .expect("channel")
+    .channel
+    .id;
+    let chid = threadline::ids::encode(threadline::ids::Kind::Channel, line).0;
+    let nul = "a\u{0}b";
+    for (query, variables) in [
+        (
+            "query ($s: String) { contacts(filter: { search: $s }) { edges { node { id } } } }",
+            json!({ "s": nul }),
+        ),
+        (
+            "query ($t: String) { tasks(filter: { tag: $t }) { edges { node { id } } } }",
+            json!({ "t": nul }),
+        ),
+        (
+            "query ($k: String!) { notes(filter: { attachedTo: { kind: $k, id: \"1\" } }) { edges { node { id } } } }",
+            json!({ "k": nul }),
+        ),
+        (
+            "mutation ($f: JSON) { createContact(input: { name: \"Ada\", customFields: $f }) { id } }",
+            json!({ "f": { "k": nul } }),
+        ),
+        (
+            "mutation ($f: JSON) { createContact(input: { name: \"Ada\", customFields: $f }) { id } }",
+            json!({ "f": { nul: "v" } }),
+        ),
+        (
+            "mutation ($c: ID!, $ch: ID!, $e: String) { recordInboundMessage(input: { contactId: $c, channelId: $ch, body: \"hi\", externalId: $e }) { id } }",
+            json!({ "c": cid, "ch": chid, "e": nul }),
+        ),
+        // Written inline in the document rather than in variables.
+        (
+            "{ contacts(filter: { search: \"a\\u0000b\" }) { edges { node { id } } } }",
+            json!({}),
+        ),
+    ] {
+        let r = app.gql(Some(&owner), query, variables).await;
+        let message = r.expect_code("BAD_USER_INPUT");
+        assert!(message.contains("NUL"), "{query}: {message}");
+    }
+    assert_eq!(app.count_rows("messages").await, 0);
+
+    let escape = app
+        .gql(
+            Some(&owner),
+            "mutation ($c: ID!, $ch: ID!, $e: String) { recordInboundMessage(input: { contactId: $c, channelId: $ch, body: \"hi\", externalId: $e }) { id } }",
+            json!({ "c": cid, "ch": chid, "e": "a\u{1b}[31m" }),
+        )
+        .await;
+    escape.expect_code("BAD_USER_INPUT");
+    assert_eq!(escape.field(), Some("input.externalId"));
+
+    for (query, variables, field) in [
+        (
+            "mutation ($c: ID!, $at: DateTime) { createTask(input: { contactId: $c, description: \"Later\", remindAt: $at }) { id } }",
+            json!({ "c": cid, "at": "+10000-01-01T00:00:00Z" }),
+            "input.remindAt",
+        ),
+        (
+            "mutation ($c: ID!, $at: DateTime) { createTask(input: { contactId: $c, description: \"Later\", scheduledAt: $at }) { id } }",
+            json!({ "c": cid, "at": "-0005-01-01T00:00:00Z" }),
+            "input.scheduledAt",
+        ),
+        (
+            "query ($c: ID!, $at: DateTime) { timeline(contactId: $c, filter: { since: $at }) { edges { node { id } } } }",
+            json!({ "c": cid, "at": "-200000-01-01T00:00:00Z" }),
+            "filter.since",
+        ),
+        (
+            "query ($at: DateTime) { tasks(filter: { scheduledTo: $at }) { edges { node { id } } } }",
+            json!({ "at": "+20000-01-01T00:00:00Z" }),
+            "filter.scheduledTo",
+        ),
+    ] {
+        let r = app.gql(Some(&owner), query, variables).await;
+        let message = r.expect_code("BAD_USER_INPUT");
+        assert_eq!(r.field(), Some(field), "{}", r.body);
+        assert!(message.contains("9999"), "{message}");
+    }
+    assert_eq!(app.count_rows("tasks").await, 0);
+    assert_eq!(app.count_rows("reminders").await, 0);
+}

@@ -328,3 +328,21 @@ async fn a_socket_loses_the_rights_its_user_lost() {
     };
     assert_eq!(code, 4403);
 }
+
+/// The cost limit applies to subscriptions too: nested pages under a subscription's event are
+/// refused with the cost before anything is streamed.
+#[tokio::test]
+async fn a_costly_subscription_is_refused_with_its_cost() {
+    let app = spawn_app().await;
+    let w = world(&app).await;
+    let mut socket = ready(&app, &app.token(&w.member_read)).await;
+    send(&mut socket, json!({ "id": "1", "type": "subscribe", "payload": {
+        "query": "subscription ($c: ID!) { timelineEvents(contactId: $c) { subject { ... on Contact { notes(first: 100) { edges { node { contact { tasks(first: 100) { edges { node { contact { timeline(first: 100) { edges { node { summary } } } } } } } } } } } } } } }",
+        "variables": { "c": contact_id(w.contact) },
+    } })).await;
+    let answer = receive(&mut socket).await;
+    assert_eq!(answer["type"], "error", "{answer}");
+    assert_eq!(answer["payload"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    let message = answer["payload"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("costs"), "{message}");
+}
