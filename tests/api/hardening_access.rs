@@ -686,3 +686,156 @@ async fn a_downgraded_task_creator_or_responsible_cannot_change_the_task() {
         .await;
     gone.expect_code("NOT_FOUND");
 }
+
+// Item 5: files of requests that never finished are swept; notes written before remote images
+// were dropped are cleaned once.
+
+/// The storage the test gateway uses (its data directory).
+fn storage_of(app: &TestApp) -> threadline::service::attachments::Storage {
+    threadline::service::attachments::Storage {
+        dir: app.data_dir.path().to_path_buf(),
+        max_bytes: 64 * 1024,
+        org_quota_bytes: threadline::config::DEFAULT_ORG_UPLOAD_QUOTA_BYTES,
+    }
+}
+
+/// Sets a file's modification time `age` in the past.
+fn age_file(path: &std::path::Path, age: std::time::Duration) {
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_modified(std::time::SystemTime::now() - age))
+        .expect("set the modification time");
+}
+
+#[tokio::test]
+async fn the_sweep_removes_files_no_attachment_names() {
+    use threadline::service::attachments;
+    let hour = std::time::Duration::from_secs(3600);
+    let app = spawn_app().await;
+    let w = world(&app).await;
+    let storage = storage_of(&app);
+    let kept = upload(
+        &app,
+        &app.token(&w.member_write),
+        "mutation ($input: CreateNoteInput!) { createNote(input: $input) { attachments { sha256 url } } }",
+        json!({ "input": { "contactId": contact_id(w.contact), "body": "with a file", "attachments": [null] } }),
+        vec![("variables.input.attachments.0", "kept.txt", b"kept bytes".to_vec())],
+    )
+    .await;
+    let kept_hash = kept.data()["createNote"]["attachments"][0]["sha256"]
+        .as_str()
+        .expect("a hash")
+        .to_owned();
+    let kept_path = storage.path_of(&kept_hash);
+    // What an upload that never reached its transaction leaves: a stored file no row names,
+    // and a temporary file that was never renamed.
+    let abandoned = storage
+        .store(
+            &b"abandoned bytes"[..],
+            "a.txt",
+            Some("text/plain"),
+            "file",
+            0,
+        )
+        .expect("stored");
+    let abandoned_path = storage.path_of(&abandoned.sha256);
+    let temp = app
+        .data_dir
+        .path()
+        .join("tmp")
+        .join("upload-0123456789abcdef");
+    std::fs::write(&temp, b"half an upload").expect("temp file");
+    for path in [&kept_path, &abandoned_path, &temp] {
+        age_file(path, 2 * hour);
+    }
+    // Stored a moment ago: an upload of this content may be about to record it.
+    let young = storage
+        .store(&b"young bytes"[..], "y.txt", Some("text/plain"), "file", 0)
+        .expect("stored");
+    let young_path = storage.path_of(&young.sha256);
+    assert_eq!(files_on_disk(app.data_dir.path()), {
+        let mut all = vec![
+            kept_path.clone(),
+            abandoned_path.clone(),
+            young_path.clone(),
+            temp.clone(),
+        ];
+        all.sort();
+        all
+    });
+
+    let report = attachments::sweep(&app.db, &storage, hour)
+        .await
+        .expect("a sweep");
+    assert_eq!(report.files_removed, 1, "{report:?}");
+    assert_eq!(report.bytes_removed, b"abandoned bytes".len() as u64);
+    assert_eq!(report.temp_files_removed, 1, "{report:?}");
+    assert_eq!(report.files_young, 1, "{report:?}");
+    let mut left = vec![kept_path.clone(), young_path.clone()];
+    left.sort();
+    assert_eq!(files_on_disk(app.data_dir.path()), left);
+
+    // With no grace period the young file goes too; the referenced one always stays.
+    let report = attachments::sweep(&app.db, &storage, std::time::Duration::ZERO)
+        .await
+        .expect("a sweep");
+    assert_eq!(report.files_removed, 1, "{report:?}");
+    assert_eq!(files_on_disk(app.data_dir.path()), vec![kept_path.clone()]);
+    let again = attachments::sweep(&app.db, &storage, std::time::Duration::ZERO)
+        .await
+        .expect("a sweep");
+    assert_eq!(again, attachments::SweepReport::default());
+
+    // The referenced file is still served, and the same content stored again is kept anew.
+    let url = kept.data()["createNote"]["attachments"][0]["url"]
+        .as_str()
+        .expect("a download URL")
+        .to_owned();
+    let served = app
+        .client
+        .get(format!("{}{url}", app.address))
+        .bearer_auth(app.token(&w.member_write))
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.bytes().await.expect("bytes").to_vec(), b"kept bytes");
+    let again = storage
+        .store(
+            &b"abandoned bytes"[..],
+            "a.txt",
+            Some("text/plain"),
+            "file",
+            0,
+        )
+        .expect("stored again");
+    assert!(
+        again.created,
+        "the swept file was gone, so this upload created it"
+    );
+}
+
+#[tokio::test]
+async fn the_gateway_sweeps_attachment_storage_in_the_background() {
+    let app = spawn_app_with_config(|c| {
+        c.attachment_sweep_interval = std::time::Duration::from_millis(50);
+        c.attachment_sweep_grace = std::time::Duration::ZERO;
+    })
+    .await;
+    let storage = storage_of(&app);
+    let left = storage
+        .store(&b"left behind"[..], "l.txt", Some("text/plain"), "file", 0)
+        .expect("stored");
+    let path = storage.path_of(&left.sha256);
+    assert!(path.exists());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while path.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the background sweep did not remove {}",
+            path.display()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
