@@ -839,3 +839,133 @@ async fn the_gateway_sweeps_attachment_storage_in_the_background() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+/// Inserts a note row as an older gateway stored it, with `html` as its HTML body.
+async fn old_note(app: &TestApp, w: &World, html: &str) -> entity::note::Model {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+    let written = chrono::DateTime::parse_from_rfc3339("2025-01-02T03:04:05Z")
+        .expect("a time")
+        .with_timezone(&chrono::Utc);
+    entity::note::ActiveModel {
+        organization_id: Set(w.owner.organization_id),
+        contact_id: Set(w.contact),
+        author_id: Set(w.owner.id),
+        subject: Set(Some("Old note".into())),
+        body: Set("written before remote images were dropped".into()),
+        body_html: Set(Some(html.into())),
+        visibility: Set("TEAM".into()),
+        created_at: Set(written),
+        updated_at: Set(written),
+        ..Default::default()
+    }
+    .insert(&app.db)
+    .await
+    .expect("a note row")
+}
+
+async fn note_row(app: &TestApp, id: i64) -> entity::note::Model {
+    use sea_orm::EntityTrait;
+    entity::note::Entity::find_by_id(id)
+        .one(&app.db)
+        .await
+        .expect("read")
+        .expect("the note")
+}
+
+const DIRTY_HTML: &str = r#"<p>Seen <img src="https://track.example/p.gif" alt="pixel"> and <img src="/attachments/QXR0YWNobWVudDox" alt="own"></p>"#;
+
+#[tokio::test]
+async fn notes_stored_with_remote_images_are_cleaned() {
+    use threadline::service::notes;
+    let app = spawn_app().await;
+    let w = world(&app).await;
+    let dirty = old_note(&app, &w, DIRTY_HTML).await;
+    let own_only = old_note(
+        &app,
+        &w,
+        r#"<p><img src="/attachments/QXR0YWNobWVudDox" alt="own"></p>"#,
+    )
+    .await;
+    let no_image = old_note(&app, &w, "<p>no images here</p>").await;
+
+    assert_eq!(
+        notes::reclean_stored_html(&app.db).await.expect("re-clean"),
+        1
+    );
+    let read = app
+        .gql(
+            Some(&app.token(&w.owner)),
+            "query ($id: ID!) { node(id: $id) { ... on Note { subject body bodyHtml } } }",
+            json!({ "id": encode(Kind::Note, dirty.id) }),
+        )
+        .await;
+    let html = read.data()["node"]["bodyHtml"]
+        .as_str()
+        .expect("HTML")
+        .to_owned();
+    assert!(!html.contains("track.example"), "{html}");
+    assert!(html.contains(r#"alt="pixel""#), "{html}");
+    assert!(
+        html.contains(r#"src="/attachments/QXR0YWNobWVudDox""#),
+        "{html}"
+    );
+    assert_eq!(read.data()["node"]["subject"], "Old note");
+    // Only the HTML changed: not the other columns, not the time the note last changed.
+    let cleaned = note_row(&app, dirty.id).await;
+    assert_eq!(
+        cleaned,
+        entity::note::Model {
+            body_html: Some(html.clone()),
+            ..dirty.clone()
+        }
+    );
+    assert_eq!(note_row(&app, own_only.id).await, own_only);
+    assert_eq!(note_row(&app, no_image.id).await, no_image);
+
+    // Again: nothing more to do.
+    assert_eq!(
+        notes::reclean_stored_html(&app.db).await.expect("re-clean"),
+        0
+    );
+    assert_eq!(note_row(&app, dirty.id).await, cleaned);
+}
+
+#[tokio::test]
+async fn start_up_cleans_stored_note_html_once_per_database() {
+    use sea_orm::ConnectionTrait;
+    use threadline::service::notes;
+    let (url, guard) = fresh_database().await;
+    let first = start(&url, false, guard.clone()).await;
+    let w = world(&first).await;
+    // A database from before the change: notes with remote images, no record of a re-clean.
+    let dirty = old_note(&first, &w, DIRTY_HTML).await;
+    first
+        .db
+        .execute_raw(sea_orm::Statement::from_sql_and_values(
+            first.db.get_database_backend(),
+            "DELETE FROM instance_settings WHERE key = $1",
+            [notes::HTML_RECLEANED_SETTING.into()],
+        ))
+        .await
+        .expect("forget the re-clean");
+
+    let second = start(&url, false, guard.clone()).await;
+    let cleaned = note_row(&second, dirty.id).await;
+    let html = cleaned.body_html.clone().expect("HTML");
+    assert!(!html.contains("track.example"), "{html}");
+    assert!(html.contains(r#"alt="pixel""#), "{html}");
+    assert_eq!(cleaned.updated_at, dirty.updated_at);
+    assert!(
+        threadline::db::setting(&second.db, notes::HTML_RECLEANED_SETTING)
+            .await
+            .expect("settings")
+            .is_some(),
+        "the re-clean is recorded"
+    );
+
+    // Recorded once per database: the next start does not scan the notes again.
+    let later = old_note(&second, &w, DIRTY_HTML).await;
+    let third = start(&url, false, guard).await;
+    assert_eq!(note_row(&third, later.id).await, later);
+    assert_eq!(note_row(&third, dirty.id).await, cleaned);
+}
