@@ -20,6 +20,11 @@ pub const DEFAULT_WS_MAX_SOCKETS_PER_USER: u64 = 20;
 pub const MAX_UPLOAD_BYTES_LIMIT: u64 = 4 * 1024 * 1024 * 1024;
 /// The default upload quota of one organization: 5 GiB of attachments.
 pub const DEFAULT_ORG_UPLOAD_QUOTA_BYTES: u64 = 5 * 1024 * 1024 * 1024;
+/// The default time between two sweeps of unreferenced attachment files: an hour.
+pub const DEFAULT_ATTACHMENT_SWEEP_SECS: u64 = 3600;
+/// The default age an unreferenced attachment file must reach before a sweep removes it: an
+/// hour.
+pub const DEFAULT_ATTACHMENT_SWEEP_GRACE_SECS: u64 = 3600;
 
 /// Everything the gateway reads from its environment.
 #[derive(Clone, Debug)]
@@ -55,6 +60,12 @@ pub struct Config {
     /// `THREADLINE_WS_MAX_SOCKETS_PER_USER`: how many WebSocket connections one user may hold
     /// open on one gateway process (default 20); one more is closed with 4429.
     pub ws_max_sockets_per_user: u64,
+    /// `THREADLINE_ATTACHMENT_SWEEP_SECS`: how often the gateway removes attachment files that
+    /// no attachment names (left by requests that never finished; default an hour).
+    pub attachment_sweep_interval: Duration,
+    /// `THREADLINE_ATTACHMENT_SWEEP_GRACE_SECS`: how long an unreferenced attachment file (or a
+    /// temporary upload file) is left alone after it last changed (default an hour).
+    pub attachment_sweep_grace: Duration,
 }
 
 /// A configuration value that could not be used.
@@ -160,6 +171,16 @@ impl Config {
                 DEFAULT_WS_MAX_SOCKETS_PER_USER,
                 "connections",
             )?,
+            attachment_sweep_interval: Duration::from_secs(positive(
+                "THREADLINE_ATTACHMENT_SWEEP_SECS",
+                DEFAULT_ATTACHMENT_SWEEP_SECS,
+                "seconds",
+            )?),
+            attachment_sweep_grace: Duration::from_secs(positive(
+                "THREADLINE_ATTACHMENT_SWEEP_GRACE_SECS",
+                DEFAULT_ATTACHMENT_SWEEP_GRACE_SECS,
+                "seconds",
+            )?),
             org_upload_quota_bytes,
             database_url,
             listen,
@@ -204,5 +225,26 @@ mod tests {
         })
         .expect_err("bad quota");
         assert_eq!(err.name, "THREADLINE_ORG_UPLOAD_QUOTA_BYTES");
+        assert_eq!(
+            config.attachment_sweep_interval,
+            Duration::from_secs(DEFAULT_ATTACHMENT_SWEEP_SECS)
+        );
+        assert_eq!(
+            config.attachment_sweep_grace,
+            Duration::from_secs(DEFAULT_ATTACHMENT_SWEEP_GRACE_SECS)
+        );
+        let config = Config::from_lookup(|n| {
+            (n == "THREADLINE_ATTACHMENT_SWEEP_GRACE_SECS").then(|| "600".into())
+        })
+        .expect("a grace period");
+        assert_eq!(config.attachment_sweep_grace, Duration::from_secs(600));
+        for name in [
+            "THREADLINE_ATTACHMENT_SWEEP_SECS",
+            "THREADLINE_ATTACHMENT_SWEEP_GRACE_SECS",
+        ] {
+            let err = Config::from_lookup(|n| (n == name).then(|| "0".into()))
+                .expect_err("a zero sweep setting");
+            assert_eq!(err.name, name);
+        }
     }
 }

@@ -81,6 +81,8 @@ pub struct Application {
     /// The demo owner's token, when the demo organization was created on this start.
     pub demo_token: Option<String>,
     reminder_poll: Duration,
+    attachment_sweep_interval: Duration,
+    attachment_sweep_grace: Duration,
 }
 
 /// The lifetime of the token printed in the start-up banner.
@@ -123,6 +125,9 @@ impl Application {
         let metrics = Arc::new(Metrics::default());
         let db = open_database(config, metrics.clone()).await?;
         let keys = token_keys(config, &db).await?;
+        crate::service::notes::reclean_stored_html_once(&db)
+            .await
+            .context("removing remote image sources from stored notes")?;
         let demo_token = if options.demo {
             demo::seed_if_empty(&db)
                 .await
@@ -158,6 +163,8 @@ impl Application {
             state,
             demo_token,
             reminder_poll: config.reminder_poll,
+            attachment_sweep_interval: config.attachment_sweep_interval,
+            attachment_sweep_grace: config.attachment_sweep_grace,
         })
     }
 
@@ -176,7 +183,8 @@ impl Application {
         &self.state.keys
     }
 
-    /// Serves until `shutdown` completes, with the reminder worker beside the server.
+    /// Serves until `shutdown` completes, with the reminder worker and the sweep of unreferenced
+    /// attachment files beside the server.
     pub async fn run_until(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -186,11 +194,19 @@ impl Application {
             self.state.db.clone(),
             self.reminder_poll,
         ));
+        // So does the sweep of attachment files no row names (see `attachments::sweep`).
+        let sweeper = tokio::spawn(crate::service::attachments::run_sweeper(
+            self.state.db.clone(),
+            self.state.storage.clone(),
+            self.attachment_sweep_interval,
+            self.attachment_sweep_grace,
+        ));
         let router = http::router(self.state);
         let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
             .await;
         worker.abort();
+        sweeper.abort();
         served
     }
 }

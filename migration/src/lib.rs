@@ -12,6 +12,7 @@ mod m20261123_000002_timeline_audience;
 mod m20261123_000003_notes_tasks;
 mod m20261123_000004_conversations;
 mod m20261123_000005_contact_labels;
+mod m20261124_000006_attachment_hash_index;
 
 /// Runs Threadline's migrations in order.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_notes_tasks::Migration),
             Box::new(m20261123_000004_conversations::Migration),
             Box::new(m20261123_000005_contact_labels::Migration),
+            Box::new(m20261124_000006_attachment_hash_index::Migration),
         ]
     }
 }

@@ -7,16 +7,21 @@
 //! files this request put in storage that no attachment row names (a file another row shares is
 //! kept). A concurrent upload of the same content touches the file, and a file touched since
 //! this request wrote it is left alone, since that other request may be about to record it.
-//! Files of a request that never finished (the client went away, the process stopped) stay
-//! until a sweep of unreferenced files removes them; that sweep is still to be built.
+//! Files of a request that never finished (the client went away, the process stopped) are
+//! removed by [`sweep`], which the gateway runs in the background every
+//! `THREADLINE_ATTACHMENT_SWEEP_SECS` (default an hour): stored files that no attachment row
+//! names and that have not changed for `THREADLINE_ATTACHMENT_SWEEP_GRACE_SECS` (default an
+//! hour; an upload of the same content touches the file, so a recent change means the file may
+//! be about to be recorded), and stale temporary files.
 //! Each organization has an upload quota (`THREADLINE_ORG_UPLOAD_QUOTA_BYTES`, the sum of its
 //! attachments' sizes), checked while the files stream in and again, under a lock on the
 //! organization's row on PostgreSQL, in the transaction that records them.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     io::{Read, Write},
     path::{Path, PathBuf},
+    time::{Duration, SystemTime},
 };
 
 use entity::attachment;
@@ -117,24 +122,27 @@ impl Storage {
             if let Some(parent) = target.parent() {
                 std::fs::create_dir_all(parent).map_err(io)?;
             }
-            let created = !target.exists();
-            let written_at = if created {
-                std::fs::rename(&tmp_path, &target).map_err(io)?;
-                Some(
-                    std::fs::metadata(&target)
+            // When the same content is there already, mark the file as in use again: a request
+            // that created it and then failed, or the sweep of unreferenced files, removes it
+            // only while its modification time is still old. Touching first (rather than asking
+            // whether it exists) leaves no gap in which the sweep could take it away unseen.
+            let touched = std::fs::File::options()
+                .write(true)
+                .open(&target)
+                .and_then(|f| f.set_modified(std::time::SystemTime::now()));
+            let (created, written_at) = match touched {
+                Ok(()) => {
+                    std::fs::remove_file(&tmp_path).map_err(io)?;
+                    (false, None)
+                }
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                    std::fs::rename(&tmp_path, &target).map_err(io)?;
+                    let written = std::fs::metadata(&target)
                         .and_then(|m| m.modified())
-                        .map_err(io)?,
-                )
-            } else {
-                std::fs::remove_file(&tmp_path).map_err(io)?;
-                // Mark the file as in use again: a request that created it and then failed
-                // removes it only while its modification time is still the one it wrote.
-                std::fs::File::options()
-                    .write(true)
-                    .open(&target)
-                    .and_then(|f| f.set_modified(std::time::SystemTime::now()))
-                    .map_err(io)?;
-                None
+                        .map_err(io)?;
+                    (true, Some(written))
+                }
+                Err(error) => return Err(io(error)),
             };
             Ok(StoredFile {
                 sha256,
@@ -205,6 +213,228 @@ pub async fn discard<C: ConnectionTrait>(db: &C, storage: &Storage, files: &[Sto
             }
         }
     }
+}
+
+/// What one sweep of the storage directory removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Stored files that no attachment row named, removed.
+    pub files_removed: u64,
+    /// The bytes of those files.
+    pub bytes_removed: u64,
+    /// Stored files left alone because they changed within the grace period, referenced or
+    /// not (an upload of the same content may be about to record them).
+    pub files_young: u64,
+    /// Temporary files of uploads that never finished (and of interrupted sweeps), removed.
+    pub temp_files_removed: u64,
+}
+
+/// How many hashes one query of the sweep asks about.
+const SWEEP_BATCH: usize = 500;
+
+/// Removes the stored files that no attachment row names and that have not changed for
+/// `grace`, and the temporary files (`tmp/upload-*`, `tmp/sweep-*`) older than `grace`: what
+/// requests that never finished left behind. Asks the database about the hashes in batches of
+/// [`SWEEP_BATCH`]. Safe to run from several processes sharing the data directory: a file is
+/// first moved aside, then removed only if no upload touched it meanwhile (else it is put
+/// back), and a file another sweep removed first is skipped.
+pub async fn sweep<C: ConnectionTrait>(
+    db: &C,
+    storage: &Storage,
+    grace: Duration,
+) -> ApiResult<SweepReport> {
+    let cutoff = SystemTime::now()
+        .checked_sub(grace)
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    let mut report = SweepReport::default();
+    sweep_temp(storage, cutoff, &mut report).await?;
+    let root = storage.dir.join("attachments");
+    let Some(prefixes) = list_dir(&root).await? else {
+        return Ok(report);
+    };
+    for (prefix, meta) in prefixes {
+        if !meta.is_dir() {
+            continue;
+        }
+        let Some(entries) = list_dir(&prefix).await? else {
+            continue;
+        };
+        let prefix_name = prefix.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let mut candidates = Vec::new();
+        for (path, meta) in entries {
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            // Only files the storage itself names: 64 hex digits under their first two.
+            let named = name.len() == 64
+                && name.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+                && name.starts_with(prefix_name);
+            if !named || !meta.is_file() {
+                continue;
+            }
+            match meta.modified() {
+                Ok(modified) if modified <= cutoff => candidates.push(name.to_owned()),
+                Ok(_) => report.files_young += 1,
+                Err(error) => return Err(storage_error(error)),
+            }
+        }
+        for batch in candidates.chunks(SWEEP_BATCH) {
+            let referenced = referenced_hashes(db, batch).await?;
+            for sha256 in batch.iter().filter(|h| !referenced.contains(*h)) {
+                match remove_unreferenced(storage, sha256, cutoff).await {
+                    Ok(Removed::File(bytes)) => {
+                        report.files_removed += 1;
+                        report.bytes_removed += bytes;
+                    }
+                    Ok(Removed::Young) => report.files_young += 1,
+                    Ok(Removed::Gone) => {}
+                    Err(error) => {
+                        tracing::warn!(%error, %sha256, "could not remove an unreferenced attachment file");
+                    }
+                }
+            }
+        }
+    }
+    if report.files_removed > 0 || report.temp_files_removed > 0 {
+        tracing::info!(?report, "swept attachment storage");
+    }
+    Ok(report)
+}
+
+/// Sweeps attachment storage (see [`sweep`]) at start and then every `interval`, logging
+/// failures and trying again next time. The gateway runs it beside the server; several
+/// processes sharing the data directory may run it at once.
+pub async fn run_sweeper(
+    db: sea_orm::DatabaseConnection,
+    storage: std::sync::Arc<Storage>,
+    interval: Duration,
+    grace: Duration,
+) {
+    loop {
+        if let Err(error) = sweep(&db, &storage, grace).await {
+            tracing::error!(%error, "sweeping attachment storage failed; retrying later");
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
+fn storage_error(error: std::io::Error) -> ApiError {
+    ApiError::Internal(format!("attachment storage: {error}"))
+}
+
+/// The entries of a directory with their metadata (not following links); `None` when the
+/// directory does not exist.
+async fn list_dir(dir: &Path) -> ApiResult<Option<Vec<(PathBuf, std::fs::Metadata)>>> {
+    let mut entries = match tokio::fs::read_dir(dir).await {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(storage_error(error)),
+    };
+    let mut out = Vec::new();
+    while let Some(entry) = entries.next_entry().await.map_err(storage_error)? {
+        match entry.metadata().await {
+            Ok(meta) => out.push((entry.path(), meta)),
+            // Removed since the listing (by another sweep, or a failed request's clean-up).
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(storage_error(error)),
+        }
+    }
+    Ok(Some(out))
+}
+
+/// The hashes of `batch` that some attachment row names, in one query.
+async fn referenced_hashes<C: ConnectionTrait>(
+    db: &C,
+    batch: &[String],
+) -> ApiResult<HashSet<String>> {
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("SELECT DISTINCT a.sha256 FROM attachments a WHERE a.sha256 IN ")
+        .bind_list(batch.iter().cloned());
+    let rows = db.query_all_raw(sql.build()).await?;
+    let mut out = HashSet::with_capacity(rows.len());
+    for row in rows {
+        out.insert(row.try_get::<String>("", "sha256")?);
+    }
+    Ok(out)
+}
+
+/// What became of one unreferenced file.
+enum Removed {
+    /// Removed, with its size.
+    File(u64),
+    /// Changed within the grace period: left (or put back).
+    Young,
+    /// Already gone.
+    Gone,
+}
+
+/// Removes the stored file `sha256` unless it changed after `cutoff`. The file is moved aside
+/// first and its time checked again there: an upload of the same content that touched it
+/// before the move gets it back, and one that comes after the move finds no file and stores
+/// its own copy.
+async fn remove_unreferenced(
+    storage: &Storage,
+    sha256: &str,
+    cutoff: SystemTime,
+) -> std::io::Result<Removed> {
+    let not_found = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
+    let path = storage.path_of(sha256);
+    match tokio::fs::metadata(&path).await.and_then(|m| m.modified()) {
+        Ok(modified) if modified > cutoff => return Ok(Removed::Young),
+        Ok(_) => {}
+        Err(error) if not_found(&error) => return Ok(Removed::Gone),
+        Err(error) => return Err(error),
+    }
+    let tmp_dir = storage.dir.join("tmp");
+    tokio::fs::create_dir_all(&tmp_dir).await?;
+    let aside = tmp_dir.join(format!("sweep-{}", hex(&crate::db::random_bytes::<12>())));
+    match tokio::fs::rename(&path, &aside).await {
+        Ok(()) => {}
+        Err(error) if not_found(&error) => return Ok(Removed::Gone),
+        Err(error) => return Err(error),
+    }
+    let meta = tokio::fs::metadata(&aside).await?;
+    if meta.modified()? > cutoff {
+        // Touched between the check and the move. Whatever file has appeared at the path
+        // since has the same content, so putting this one back over it loses nothing.
+        tokio::fs::rename(&aside, &path).await?;
+        return Ok(Removed::Young);
+    }
+    match tokio::fs::remove_file(&aside).await {
+        Ok(()) => Ok(Removed::File(meta.len())),
+        Err(error) if not_found(&error) => Ok(Removed::Gone),
+        Err(error) => Err(error),
+    }
+}
+
+/// Removes the temporary files of uploads (`tmp/upload-*`) and sweeps (`tmp/sweep-*`) that
+/// have not changed since `cutoff`.
+async fn sweep_temp(
+    storage: &Storage,
+    cutoff: SystemTime,
+    report: &mut SweepReport,
+) -> ApiResult<()> {
+    let Some(entries) = list_dir(&storage.dir.join("tmp")).await? else {
+        return Ok(());
+    };
+    for (path, meta) in entries {
+        let ours = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("upload-") || n.starts_with("sweep-"));
+        let stale = meta.modified().is_ok_and(|m| m <= cutoff);
+        if !ours || !meta.is_file() || !stale {
+            continue;
+        }
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => report.temp_files_removed += 1,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => {
+                tracing::warn!(%error, path = %path.display(), "could not remove a stale upload file");
+            }
+        }
+    }
+    Ok(())
 }
 
 fn hex(bytes: &[u8]) -> String {

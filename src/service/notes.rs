@@ -332,6 +332,72 @@ fn is_own_attachment_url(src: &str) -> bool {
         .is_some_and(|rest| !rest.is_empty() && !rest.contains("//") && !rest.contains('\\'))
 }
 
+/// The instance setting that records that the notes' stored HTML went through the sanitiser
+/// that drops remote image sources (notes written before kept them).
+pub const HTML_RECLEANED_SETTING: &str = "notes_html_recleaned_remote_images";
+
+/// How many notes one query of [`reclean_stored_html`] reads.
+const RECLEAN_BATCH: u64 = 200;
+
+/// Runs the stored `notes.body_html` that holds images through [`sanitize_html`] again, in
+/// batches by id, and returns how many notes changed. A note changes only if its HTML is still
+/// the one read (a concurrent edit wins), and nothing else of the row is touched. Sanitising
+/// twice gives the same HTML, so running it again (or from two processes at once) changes
+/// nothing more.
+pub async fn reclean_stored_html<C: ConnectionTrait>(db: &C) -> ApiResult<u64> {
+    let backend = db.get_database_backend();
+    let mut after = 0i64;
+    let mut changed = 0u64;
+    loop {
+        let mut sql = Sql::new(backend);
+        sql.push("SELECT n.id, n.body_html FROM notes n WHERE n.id > ")
+            .bind(after)
+            .push(" AND n.body_html LIKE '%<img%' ORDER BY n.id")
+            .limit(RECLEAN_BATCH);
+        let rows = db.query_all_raw(sql.build()).await?;
+        for row in &rows {
+            let id: i64 = row.try_get("", "id")?;
+            let html: String = row.try_get("", "body_html")?;
+            after = id;
+            let clean = sanitize_html(&html);
+            if clean == html {
+                continue;
+            }
+            let mut update = Sql::new(backend);
+            update
+                .push("UPDATE notes SET body_html = ")
+                .bind(clean)
+                .push(" WHERE id = ")
+                .bind(id)
+                .push(" AND body_html = ")
+                .bind(html);
+            changed += db.execute_raw(update.build()).await?.rows_affected();
+        }
+        if (rows.len() as u64) < RECLEAN_BATCH {
+            break;
+        }
+    }
+    Ok(changed)
+}
+
+/// Runs [`reclean_stored_html`] once per database, at start-up after the migrations: skipped
+/// when [`HTML_RECLEANED_SETTING`] says it has run. Gateways starting at once may both run it,
+/// which is harmless.
+pub async fn reclean_stored_html_once<C: ConnectionTrait>(db: &C) -> ApiResult<Option<u64>> {
+    if crate::db::setting(db, HTML_RECLEANED_SETTING)
+        .await?
+        .is_some()
+    {
+        return Ok(None);
+    }
+    let changed = reclean_stored_html(db).await?;
+    crate::db::setting_or_insert(db, HTML_RECLEANED_SETTING, || now().to_rfc3339()).await?;
+    if changed > 0 {
+        tracing::info!(changed, "removed remote image sources from stored notes");
+    }
+    Ok(Some(changed))
+}
+
 /// Fills `{{contact.name}}`, `{{contact.email}}`, `{{contact.phone}}`, `{{user.name}}`,
 /// `{{user.email}}` and `{{date}}` in template text; other placeholders stay as written.
 pub fn fill_placeholders(text: &str, values: &[(&str, String)]) -> String {

@@ -686,3 +686,286 @@ async fn a_downgraded_task_creator_or_responsible_cannot_change_the_task() {
         .await;
     gone.expect_code("NOT_FOUND");
 }
+
+// Item 5: files of requests that never finished are swept; notes written before remote images
+// were dropped are cleaned once.
+
+/// The storage the test gateway uses (its data directory).
+fn storage_of(app: &TestApp) -> threadline::service::attachments::Storage {
+    threadline::service::attachments::Storage {
+        dir: app.data_dir.path().to_path_buf(),
+        max_bytes: 64 * 1024,
+        org_quota_bytes: threadline::config::DEFAULT_ORG_UPLOAD_QUOTA_BYTES,
+    }
+}
+
+/// Sets a file's modification time `age` in the past.
+fn age_file(path: &std::path::Path, age: std::time::Duration) {
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_modified(std::time::SystemTime::now() - age))
+        .expect("set the modification time");
+}
+
+#[tokio::test]
+async fn the_sweep_removes_files_no_attachment_names() {
+    use threadline::service::attachments;
+    let hour = std::time::Duration::from_secs(3600);
+    let app = spawn_app().await;
+    let w = world(&app).await;
+    let storage = storage_of(&app);
+    let kept = upload(
+        &app,
+        &app.token(&w.member_write),
+        "mutation ($input: CreateNoteInput!) { createNote(input: $input) { attachments { sha256 url } } }",
+        json!({ "input": { "contactId": contact_id(w.contact), "body": "with a file", "attachments": [null] } }),
+        vec![("variables.input.attachments.0", "kept.txt", b"kept bytes".to_vec())],
+    )
+    .await;
+    let kept_hash = kept.data()["createNote"]["attachments"][0]["sha256"]
+        .as_str()
+        .expect("a hash")
+        .to_owned();
+    let kept_path = storage.path_of(&kept_hash);
+    // What an upload that never reached its transaction leaves: a stored file no row names,
+    // and a temporary file that was never renamed.
+    let abandoned = storage
+        .store(
+            &b"abandoned bytes"[..],
+            "a.txt",
+            Some("text/plain"),
+            "file",
+            0,
+        )
+        .expect("stored");
+    let abandoned_path = storage.path_of(&abandoned.sha256);
+    let temp = app
+        .data_dir
+        .path()
+        .join("tmp")
+        .join("upload-0123456789abcdef");
+    std::fs::write(&temp, b"half an upload").expect("temp file");
+    for path in [&kept_path, &abandoned_path, &temp] {
+        age_file(path, 2 * hour);
+    }
+    // Stored a moment ago: an upload of this content may be about to record it.
+    let young = storage
+        .store(&b"young bytes"[..], "y.txt", Some("text/plain"), "file", 0)
+        .expect("stored");
+    let young_path = storage.path_of(&young.sha256);
+    assert_eq!(files_on_disk(app.data_dir.path()), {
+        let mut all = vec![
+            kept_path.clone(),
+            abandoned_path.clone(),
+            young_path.clone(),
+            temp.clone(),
+        ];
+        all.sort();
+        all
+    });
+
+    let report = attachments::sweep(&app.db, &storage, hour)
+        .await
+        .expect("a sweep");
+    assert_eq!(report.files_removed, 1, "{report:?}");
+    assert_eq!(report.bytes_removed, b"abandoned bytes".len() as u64);
+    assert_eq!(report.temp_files_removed, 1, "{report:?}");
+    assert_eq!(report.files_young, 1, "{report:?}");
+    let mut left = vec![kept_path.clone(), young_path.clone()];
+    left.sort();
+    assert_eq!(files_on_disk(app.data_dir.path()), left);
+
+    // With no grace period the young file goes too; the referenced one always stays.
+    let report = attachments::sweep(&app.db, &storage, std::time::Duration::ZERO)
+        .await
+        .expect("a sweep");
+    assert_eq!(report.files_removed, 1, "{report:?}");
+    assert_eq!(files_on_disk(app.data_dir.path()), vec![kept_path.clone()]);
+    let again = attachments::sweep(&app.db, &storage, std::time::Duration::ZERO)
+        .await
+        .expect("a sweep");
+    assert_eq!(again, attachments::SweepReport::default());
+
+    // The referenced file is still served, and the same content stored again is kept anew.
+    let url = kept.data()["createNote"]["attachments"][0]["url"]
+        .as_str()
+        .expect("a download URL")
+        .to_owned();
+    let served = app
+        .client
+        .get(format!("{}{url}", app.address))
+        .bearer_auth(app.token(&w.member_write))
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.bytes().await.expect("bytes").to_vec(), b"kept bytes");
+    let again = storage
+        .store(
+            &b"abandoned bytes"[..],
+            "a.txt",
+            Some("text/plain"),
+            "file",
+            0,
+        )
+        .expect("stored again");
+    assert!(
+        again.created,
+        "the swept file was gone, so this upload created it"
+    );
+}
+
+#[tokio::test]
+async fn the_gateway_sweeps_attachment_storage_in_the_background() {
+    let app = spawn_app_with_config(|c| {
+        c.attachment_sweep_interval = std::time::Duration::from_millis(50);
+        c.attachment_sweep_grace = std::time::Duration::ZERO;
+    })
+    .await;
+    let storage = storage_of(&app);
+    let left = storage
+        .store(&b"left behind"[..], "l.txt", Some("text/plain"), "file", 0)
+        .expect("stored");
+    let path = storage.path_of(&left.sha256);
+    assert!(path.exists());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while path.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the background sweep did not remove {}",
+            path.display()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Inserts a note row as an older gateway stored it, with `html` as its HTML body.
+async fn old_note(app: &TestApp, w: &World, html: &str) -> entity::note::Model {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+    let written = chrono::DateTime::parse_from_rfc3339("2025-01-02T03:04:05Z")
+        .expect("a time")
+        .with_timezone(&chrono::Utc);
+    entity::note::ActiveModel {
+        organization_id: Set(w.owner.organization_id),
+        contact_id: Set(w.contact),
+        author_id: Set(w.owner.id),
+        subject: Set(Some("Old note".into())),
+        body: Set("written before remote images were dropped".into()),
+        body_html: Set(Some(html.into())),
+        visibility: Set("TEAM".into()),
+        created_at: Set(written),
+        updated_at: Set(written),
+        ..Default::default()
+    }
+    .insert(&app.db)
+    .await
+    .expect("a note row")
+}
+
+async fn note_row(app: &TestApp, id: i64) -> entity::note::Model {
+    use sea_orm::EntityTrait;
+    entity::note::Entity::find_by_id(id)
+        .one(&app.db)
+        .await
+        .expect("read")
+        .expect("the note")
+}
+
+const DIRTY_HTML: &str = r#"<p>Seen <img src="https://track.example/p.gif" alt="pixel"> and <img src="/attachments/QXR0YWNobWVudDox" alt="own"></p>"#;
+
+#[tokio::test]
+async fn notes_stored_with_remote_images_are_cleaned() {
+    use threadline::service::notes;
+    let app = spawn_app().await;
+    let w = world(&app).await;
+    let dirty = old_note(&app, &w, DIRTY_HTML).await;
+    let own_only = old_note(
+        &app,
+        &w,
+        r#"<p><img src="/attachments/QXR0YWNobWVudDox" alt="own"></p>"#,
+    )
+    .await;
+    let no_image = old_note(&app, &w, "<p>no images here</p>").await;
+
+    assert_eq!(
+        notes::reclean_stored_html(&app.db).await.expect("re-clean"),
+        1
+    );
+    let read = app
+        .gql(
+            Some(&app.token(&w.owner)),
+            "query ($id: ID!) { node(id: $id) { ... on Note { subject body bodyHtml } } }",
+            json!({ "id": encode(Kind::Note, dirty.id) }),
+        )
+        .await;
+    let html = read.data()["node"]["bodyHtml"]
+        .as_str()
+        .expect("HTML")
+        .to_owned();
+    assert!(!html.contains("track.example"), "{html}");
+    assert!(html.contains(r#"alt="pixel""#), "{html}");
+    assert!(
+        html.contains(r#"src="/attachments/QXR0YWNobWVudDox""#),
+        "{html}"
+    );
+    assert_eq!(read.data()["node"]["subject"], "Old note");
+    // Only the HTML changed: not the other columns, not the time the note last changed.
+    let cleaned = note_row(&app, dirty.id).await;
+    assert_eq!(
+        cleaned,
+        entity::note::Model {
+            body_html: Some(html.clone()),
+            ..dirty.clone()
+        }
+    );
+    assert_eq!(note_row(&app, own_only.id).await, own_only);
+    assert_eq!(note_row(&app, no_image.id).await, no_image);
+
+    // Again: nothing more to do.
+    assert_eq!(
+        notes::reclean_stored_html(&app.db).await.expect("re-clean"),
+        0
+    );
+    assert_eq!(note_row(&app, dirty.id).await, cleaned);
+}
+
+#[tokio::test]
+async fn start_up_cleans_stored_note_html_once_per_database() {
+    use sea_orm::ConnectionTrait;
+    use threadline::service::notes;
+    let (url, guard) = fresh_database().await;
+    let first = start(&url, false, guard.clone()).await;
+    let w = world(&first).await;
+    // A database from before the change: notes with remote images, no record of a re-clean.
+    let dirty = old_note(&first, &w, DIRTY_HTML).await;
+    first
+        .db
+        .execute_raw(sea_orm::Statement::from_sql_and_values(
+            first.db.get_database_backend(),
+            "DELETE FROM instance_settings WHERE key = $1",
+            [notes::HTML_RECLEANED_SETTING.into()],
+        ))
+        .await
+        .expect("forget the re-clean");
+
+    let second = start(&url, false, guard.clone()).await;
+    let cleaned = note_row(&second, dirty.id).await;
+    let html = cleaned.body_html.clone().expect("HTML");
+    assert!(!html.contains("track.example"), "{html}");
+    assert!(html.contains(r#"alt="pixel""#), "{html}");
+    assert_eq!(cleaned.updated_at, dirty.updated_at);
+    assert!(
+        threadline::db::setting(&second.db, notes::HTML_RECLEANED_SETTING)
+            .await
+            .expect("settings")
+            .is_some(),
+        "the re-clean is recorded"
+    );
+
+    // Recorded once per database: the next start does not scan the notes again.
+    let later = old_note(&second, &w, DIRTY_HTML).await;
+    let third = start(&url, false, guard).await;
+    assert_eq!(note_row(&third, later.id).await, later);
+    assert_eq!(note_row(&third, dirty.id).await, cleaned);
+}

@@ -190,6 +190,12 @@ async fn start_with(
         max_body_bytes: threadline::config::DEFAULT_MAX_BODY_BYTES,
         ws_max_message_bytes: threadline::config::DEFAULT_WS_MAX_MESSAGE_BYTES,
         ws_max_sockets_per_user: threadline::config::DEFAULT_WS_MAX_SOCKETS_PER_USER,
+        attachment_sweep_interval: Duration::from_secs(
+            threadline::config::DEFAULT_ATTACHMENT_SWEEP_SECS,
+        ),
+        attachment_sweep_grace: Duration::from_secs(
+            threadline::config::DEFAULT_ATTACHMENT_SWEEP_GRACE_SECS,
+        ),
     };
     tweak(&mut config);
     let app = Application::build(&config, StartOptions { demo })
