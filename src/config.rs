@@ -16,6 +16,9 @@ pub const DEFAULT_MAX_BODY_BYTES: u64 = 1024 * 1024;
 pub const DEFAULT_WS_MAX_MESSAGE_BYTES: u64 = 64 * 1024;
 /// The default number of WebSocket connections one user may hold open on one gateway process.
 pub const DEFAULT_WS_MAX_SOCKETS_PER_USER: u64 = 20;
+/// The default number of multipart requests (uploads) one user may have in flight on one
+/// gateway process.
+pub const DEFAULT_MAX_CONCURRENT_UPLOADS_PER_USER: u64 = 2;
 /// The largest `THREADLINE_MAX_UPLOAD_BYTES` accepted: 4 GiB.
 pub const MAX_UPLOAD_BYTES_LIMIT: u64 = 4 * 1024 * 1024 * 1024;
 /// The default upload quota of one organization: 5 GiB of attachments.
@@ -55,6 +58,10 @@ pub struct Config {
     /// `THREADLINE_WS_MAX_SOCKETS_PER_USER`: how many WebSocket connections one user may hold
     /// open on one gateway process (default 20); one more is closed with 4429.
     pub ws_max_sockets_per_user: u64,
+    /// `THREADLINE_MAX_CONCURRENT_UPLOADS_PER_USER`: how many multipart requests (uploads) one
+    /// user may have in flight on one gateway process (default 2); one more gets 429
+    /// `RATE_LIMITED` before its body is read.
+    pub max_concurrent_uploads_per_user: u64,
 }
 
 /// A configuration value that could not be used.
@@ -116,8 +123,7 @@ impl Config {
             DEFAULT_MAX_UPLOAD_BYTES,
             "bytes",
         )?;
-        // The multipart parser multiplies the file limit by the number of files without
-        // checking for overflow; 4 GiB a file keeps that product far from it.
+        // A multipart request may carry ten files; past 4 GiB a file is a mistake, not a need.
         if max_upload_bytes > MAX_UPLOAD_BYTES_LIMIT {
             return Err(ConfigError {
                 name: "THREADLINE_MAX_UPLOAD_BYTES",
@@ -159,6 +165,11 @@ impl Config {
                 "THREADLINE_WS_MAX_SOCKETS_PER_USER",
                 DEFAULT_WS_MAX_SOCKETS_PER_USER,
                 "connections",
+            )?,
+            max_concurrent_uploads_per_user: positive(
+                "THREADLINE_MAX_CONCURRENT_UPLOADS_PER_USER",
+                DEFAULT_MAX_CONCURRENT_UPLOADS_PER_USER,
+                "requests",
             )?,
             org_upload_quota_bytes,
             database_url,
@@ -204,5 +215,23 @@ mod tests {
         })
         .expect_err("bad quota");
         assert_eq!(err.name, "THREADLINE_ORG_UPLOAD_QUOTA_BYTES");
+    }
+
+    #[test]
+    fn concurrent_uploads_per_user_default_and_must_be_positive() {
+        let config = Config::from_lookup(|_| None).expect("defaults");
+        assert_eq!(
+            config.max_concurrent_uploads_per_user,
+            DEFAULT_MAX_CONCURRENT_UPLOADS_PER_USER
+        );
+        let name = "THREADLINE_MAX_CONCURRENT_UPLOADS_PER_USER";
+        let config = Config::from_lookup(|n| (n == name).then(|| " 5 ".into())).expect("five");
+        assert_eq!(config.max_concurrent_uploads_per_user, 5);
+        for bad in ["0", "-1", "many"] {
+            let err = Config::from_lookup(|n| (n == name).then(|| bad.into()))
+                .expect_err("not a positive count");
+            assert_eq!(err.name, name);
+            assert!(err.message.contains(bad), "{}", err.message);
+        }
     }
 }

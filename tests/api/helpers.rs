@@ -190,6 +190,8 @@ async fn start_with(
         max_body_bytes: threadline::config::DEFAULT_MAX_BODY_BYTES,
         ws_max_message_bytes: threadline::config::DEFAULT_WS_MAX_MESSAGE_BYTES,
         ws_max_sockets_per_user: threadline::config::DEFAULT_WS_MAX_SOCKETS_PER_USER,
+        max_concurrent_uploads_per_user:
+            threadline::config::DEFAULT_MAX_CONCURRENT_UPLOADS_PER_USER,
     };
     tweak(&mut config);
     let app = Application::build(&config, StartOptions { demo })
