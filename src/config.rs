@@ -16,6 +16,9 @@ pub const DEFAULT_MAX_BODY_BYTES: u64 = 1024 * 1024;
 pub const DEFAULT_WS_MAX_MESSAGE_BYTES: u64 = 64 * 1024;
 /// The default number of WebSocket connections one user may hold open on one gateway process.
 pub const DEFAULT_WS_MAX_SOCKETS_PER_USER: u64 = 20;
+/// The default number of multipart requests (uploads) one user may have in flight on one
+/// gateway process.
+pub const DEFAULT_MAX_CONCURRENT_UPLOADS_PER_USER: u64 = 2;
 /// The largest `THREADLINE_MAX_UPLOAD_BYTES` accepted: 4 GiB.
 pub const MAX_UPLOAD_BYTES_LIMIT: u64 = 4 * 1024 * 1024 * 1024;
 /// The default upload quota of one organization: 5 GiB of attachments.
@@ -66,6 +69,10 @@ pub struct Config {
     /// `THREADLINE_ATTACHMENT_SWEEP_GRACE_SECS`: how long an unreferenced attachment file (or a
     /// temporary upload file) is left alone after it last changed (default an hour).
     pub attachment_sweep_grace: Duration,
+    /// `THREADLINE_MAX_CONCURRENT_UPLOADS_PER_USER`: how many multipart requests (uploads) one
+    /// user may have in flight on one gateway process (default 2); one more gets 429
+    /// `RATE_LIMITED` before its body is read.
+    pub max_concurrent_uploads_per_user: u64,
 }
 
 /// A configuration value that could not be used.
@@ -127,8 +134,7 @@ impl Config {
             DEFAULT_MAX_UPLOAD_BYTES,
             "bytes",
         )?;
-        // The multipart parser multiplies the file limit by the number of files without
-        // checking for overflow; 4 GiB a file keeps that product far from it.
+        // A multipart request may carry ten files; past 4 GiB a file is a mistake, not a need.
         if max_upload_bytes > MAX_UPLOAD_BYTES_LIMIT {
             return Err(ConfigError {
                 name: "THREADLINE_MAX_UPLOAD_BYTES",
@@ -181,6 +187,11 @@ impl Config {
                 DEFAULT_ATTACHMENT_SWEEP_GRACE_SECS,
                 "seconds",
             )?),
+            max_concurrent_uploads_per_user: positive(
+                "THREADLINE_MAX_CONCURRENT_UPLOADS_PER_USER",
+                DEFAULT_MAX_CONCURRENT_UPLOADS_PER_USER,
+                "requests",
+            )?,
             org_upload_quota_bytes,
             database_url,
             listen,
@@ -245,6 +256,24 @@ mod tests {
             let err = Config::from_lookup(|n| (n == name).then(|| "0".into()))
                 .expect_err("a zero sweep setting");
             assert_eq!(err.name, name);
+        }
+    }
+
+    #[test]
+    fn concurrent_uploads_per_user_default_and_must_be_positive() {
+        let config = Config::from_lookup(|_| None).expect("defaults");
+        assert_eq!(
+            config.max_concurrent_uploads_per_user,
+            DEFAULT_MAX_CONCURRENT_UPLOADS_PER_USER
+        );
+        let name = "THREADLINE_MAX_CONCURRENT_UPLOADS_PER_USER";
+        let config = Config::from_lookup(|n| (n == name).then(|| " 5 ".into())).expect("five");
+        assert_eq!(config.max_concurrent_uploads_per_user, 5);
+        for bad in ["0", "-1", "many"] {
+            let err = Config::from_lookup(|n| (n == name).then(|| bad.into()))
+                .expect_err("not a positive count");
+            assert_eq!(err.name, name);
+            assert!(err.message.contains(bad), "{}", err.message);
         }
     }
 }

@@ -157,6 +157,11 @@ impl Application {
             ws_max_sockets_per_user: usize::try_from(config.ws_max_sockets_per_user)
                 .unwrap_or(usize::MAX),
             ws_sockets: Arc::default(),
+            max_concurrent_uploads_per_user: usize::try_from(
+                config.max_concurrent_uploads_per_user,
+            )
+            .unwrap_or(usize::MAX),
+            uploads: Arc::default(),
         };
         Ok(Self {
             listener,

@@ -2,17 +2,10 @@
 //! stock `async_graphql_axum::GraphQL` service, which runs mutations over GET, parses any
 //! content type (a CSRF hole) and ignores `Accept` (see `../shared/STACK.md`).
 
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
-    time::Instant,
-};
+use std::time::Instant;
 
 use async_graphql::{
-    ParseRequestError, ServerError, Variables,
-    http::MultipartOptions,
+    ServerError, Variables,
     parser::types::{DocumentOperations, OperationType},
 };
 use axum::{
@@ -24,12 +17,13 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{
     AppState,
+    multipart::{self, MultipartError},
     negotiate::{ResponseType, negotiate},
     ws,
 };
@@ -175,51 +169,39 @@ pub async fn post_graphql(
             );
         }
     };
-    let Value::Object(mut body) = body else {
-        return request_error(
-            response_type,
-            StatusCode::BAD_REQUEST,
-            "the body must be a JSON object",
-        );
+    let request = match request_from_json(body) {
+        Ok(request) => request,
+        Err(message) => return request_error(response_type, StatusCode::BAD_REQUEST, &message),
     };
-    let query = match body.remove("query") {
-        Some(Value::String(q)) if !q.trim().is_empty() => q,
-        _ => {
-            return request_error(
-                response_type,
-                StatusCode::BAD_REQUEST,
-                "`query` must be a non-empty string",
-            );
-        }
-    };
-    let variables = match body.remove("variables") {
-        None | Some(Value::Null) => Value::Null,
-        Some(v @ Value::Object(_)) => v,
-        Some(_) => {
-            return request_error(
-                response_type,
-                StatusCode::BAD_REQUEST,
-                "`variables` must be an object",
-            );
-        }
-    };
-    let mut request = async_graphql::Request::new(query).variables(Variables::from_json(variables));
-    match body.remove("operationName") {
-        None | Some(Value::Null) => {}
-        Some(Value::String(name)) => request = request.operation_name(name),
-        Some(_) => {
-            return request_error(
-                response_type,
-                StatusCode::BAD_REQUEST,
-                "`operationName` must be a string",
-            );
-        }
-    }
     let actor = match request_actor(&state, &headers, response_type).await {
         Ok(actor) => actor,
         Err(response) => return response,
     };
     execute(state, actor, request, response_type).await
+}
+
+/// The GraphQL request in a JSON body `{query, variables, operationName}` (a `POST` body, or a
+/// multipart request's `operations`); else what is wrong with it.
+pub(super) fn request_from_json(body: Value) -> Result<async_graphql::Request, String> {
+    let Value::Object(mut body) = body else {
+        return Err("the body must be a JSON object".to_owned());
+    };
+    let query = match body.remove("query") {
+        Some(Value::String(q)) if !q.trim().is_empty() => q,
+        _ => return Err("`query` must be a non-empty string".to_owned()),
+    };
+    let variables = match body.remove("variables") {
+        None | Some(Value::Null) => Value::Null,
+        Some(v @ Value::Object(_)) => v,
+        Some(_) => return Err("`variables` must be an object".to_owned()),
+    };
+    let mut request = async_graphql::Request::new(query).variables(Variables::from_json(variables));
+    match body.remove("operationName") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(name)) => request = request.operation_name(name),
+        Some(_) => return Err("`operationName` must be a string".to_owned()),
+    }
+    Ok(request)
 }
 
 /// Why a request body was not read.
@@ -274,10 +256,13 @@ fn body_too_large(response_type: ResponseType, limit: usize) -> Response {
 /// set: `Authorization` (which every mutation needs anyway) or `GraphQL-Require-Preflight`.
 ///
 /// The bearer token is checked from the headers before any of the body is read: without a
-/// valid one the answer is `UNAUTHENTICATED` (401) and no file part is read or stored. The body
-/// is then streamed into the multipart parser (files go to temporary files, not memory), with
-/// at most ten files of `THREADLINE_MAX_UPLOAD_BYTES` each plus `THREADLINE_MAX_BODY_BYTES` for
-/// the rest.
+/// valid one the answer is `UNAUTHENTICATED` (401) and no file part is read or stored; a
+/// customer user gets 403, and a user who already has
+/// `THREADLINE_MAX_CONCURRENT_UPLOADS_PER_USER` uploads in flight on this process gets 429
+/// `RATE_LIMITED`, both before the body is read. The body is then streamed through
+/// [`multipart::read_request`] (files go to temporary files, not memory): `operations` and `map`
+/// of at most `THREADLINE_MAX_BODY_BYTES` each, at most ten files of
+/// `THREADLINE_MAX_UPLOAD_BYTES` each; a part over its limit gets 413 naming the limit.
 async fn post_multipart(
     state: AppState,
     headers: HeaderMap,
@@ -306,57 +291,53 @@ async fn post_multipart(
         }] });
         return respond(response_type, StatusCode::FORBIDDEN, &body);
     }
-    let max_file = usize::try_from(state.storage.max_bytes).unwrap_or(usize::MAX);
-    let limit = max_file
-        .saturating_mul(MAX_FILES)
-        .saturating_add(state.max_body_bytes);
-    let too_large = || {
-        let message = format!(
-            "a multipart request may carry at most {MAX_FILES} files of at most {max_file} bytes \
-             each (THREADLINE_MAX_UPLOAD_BYTES)"
-        );
-        request_error(response_type, StatusCode::PAYLOAD_TOO_LARGE, &message)
+    // Held until the request has run and its temporary files are closed.
+    let max = state.max_concurrent_uploads_per_user;
+    let Some(_slot) = state.uploads.acquire(actor.user_id, max) else {
+        let body = json!({ "errors": [{
+            "message": format!(
+                "too many uploads at once: at most {max} multipart requests per user may be in \
+                 flight (THREADLINE_MAX_CONCURRENT_UPLOADS_PER_USER); wait for one to finish"
+            ),
+            "extensions": { "code": "RATE_LIMITED" },
+        }] });
+        let mut response = respond(response_type, StatusCode::TOO_MANY_REQUESTS, &body);
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return response;
     };
-    if content_length(&headers).is_some_and(|n| n > limit as u64) {
-        return too_large();
-    }
-    // The body as a reader that fails once it passes `limit` (a chunked body has no length).
-    let exceeded = Arc::new(AtomicBool::new(false));
-    let flag = exceeded.clone();
-    let mut seen = 0usize;
-    let reader = body
-        .into_data_stream()
-        .map(move |chunk| {
-            let chunk = chunk.map_err(std::io::Error::other)?;
-            seen = seen.saturating_add(chunk.len());
-            if seen > limit {
-                flag.store(true, Ordering::Relaxed);
-                return Err(std::io::Error::other("the multipart body is too large"));
-            }
-            Ok(chunk)
-        })
-        .into_async_read();
-    let options = MultipartOptions::default()
-        .max_file_size(max_file)
-        .max_num_files(MAX_FILES);
-    let content_type = header_str(&headers, header::CONTENT_TYPE).map(str::to_owned);
-    let request = match async_graphql::http::receive_body(content_type, reader, options).await {
+    let limits = multipart::Limits {
+        max_body: u64::try_from(state.max_body_bytes).unwrap_or(u64::MAX),
+        max_file: state.storage.max_bytes,
+    };
+    let declared = content_length(&headers).filter(|n| *n > limits.whole());
+    let read = match declared {
+        Some(_) => Err(limits.whole_too_large()),
+        None => {
+            let content_type = header_str(&headers, header::CONTENT_TYPE).unwrap_or_default();
+            multipart::read_request(body, content_type, limits).await
+        }
+    };
+    let request = match read {
         Ok(request) => request,
-        Err(ParseRequestError::PayloadTooLarge) => return too_large(),
-        Err(_) if exceeded.load(Ordering::Relaxed) => return too_large(),
-        Err(error) => {
+        Err(error @ MultipartError::TooLarge(_)) => {
             return request_error(
                 response_type,
-                StatusCode::BAD_REQUEST,
-                &format!("the multipart request could not be read: {error}"),
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &error.to_string(),
             );
+        }
+        Err(error @ MultipartError::Invalid(_)) => {
+            return request_error(response_type, StatusCode::BAD_REQUEST, &error.to_string());
+        }
+        Err(error @ MultipartError::Spool(_)) => {
+            tracing::error!(%error, "reading a multipart request");
+            return internal_error(response_type);
         }
     };
     execute(state, Some(actor), request, response_type).await
 }
-
-/// The most files one multipart request may carry.
-const MAX_FILES: usize = 10;
 
 /// 401 `UNAUTHENTICATED`: a request that needs a valid token (an upload) came without one.
 fn unauthenticated(response_type: ResponseType) -> Response {

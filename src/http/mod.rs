@@ -2,6 +2,8 @@
 
 mod attachments;
 mod graphql;
+mod limits;
+mod multipart;
 mod negotiate;
 mod ops;
 mod ws;
@@ -16,7 +18,7 @@ use axum::{
 use sea_orm::DatabaseConnection;
 use tower_http::{cors::CorsLayer, trace::TraceLayer};
 
-pub use ws::SocketCounts;
+pub use limits::{PerUserCounter, PerUserSlot};
 
 use crate::{auth::TokenKeys, graphql::AppSchema, metrics::Metrics, service::attachments::Storage};
 
@@ -44,7 +46,11 @@ pub struct AppState {
     /// How many WebSocket connections one user may hold open on this process.
     pub ws_max_sockets_per_user: usize,
     /// The open WebSocket connections per user, on this process.
-    pub ws_sockets: Arc<SocketCounts>,
+    pub ws_sockets: Arc<PerUserCounter>,
+    /// How many multipart requests (uploads) one user may have in flight on this process.
+    pub max_concurrent_uploads_per_user: usize,
+    /// The multipart requests in flight per user, on this process.
+    pub uploads: Arc<PerUserCounter>,
 }
 
 /// The application's router.

@@ -12,11 +12,7 @@
 //! process, not a quota across instances), so behind a load balancer with N instances a user
 //! may hold up to N times as many.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{collections::HashMap, time::Duration};
 
 use async_graphql::Variables;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
@@ -25,7 +21,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::{sync::mpsc, task::JoinHandle};
 
-use super::AppState;
+use super::{AppState, limits::PerUserSlot};
 use crate::{
     auth::{self, Actor},
     error::ApiError,
@@ -37,47 +33,6 @@ pub const PROTOCOL: &str = "graphql-transport-ws";
 
 /// Operations that may run at once on one connection; more get a `RATE_LIMITED` error.
 const MAX_OPERATIONS: usize = 50;
-
-/// The acknowledged WebSocket connections each user holds open on this process.
-#[derive(Debug, Default)]
-pub struct SocketCounts {
-    open: Mutex<HashMap<i64, usize>>,
-}
-
-/// One counted connection: released when dropped (the connection ends).
-#[derive(Debug)]
-pub struct SocketSlot {
-    counts: Arc<SocketCounts>,
-    user_id: i64,
-}
-
-impl SocketCounts {
-    /// Counts one more connection for `user_id`, unless the user already holds `max`.
-    pub fn acquire(self: &Arc<Self>, user_id: i64, max: usize) -> Option<SocketSlot> {
-        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        let count = open.entry(user_id).or_default();
-        if *count >= max {
-            return None;
-        }
-        *count += 1;
-        Some(SocketSlot {
-            counts: self.clone(),
-            user_id,
-        })
-    }
-}
-
-impl Drop for SocketSlot {
-    fn drop(&mut self) {
-        let mut open = self.counts.open.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(count) = open.get_mut(&self.user_id) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                open.remove(&self.user_id);
-            }
-        }
-    }
-}
 
 /// Whether a read error is the message-size limit (tungstenite's capacity error, which axum
 /// hands over boxed; its text is the only stable handle without depending on tungstenite).
@@ -187,7 +142,7 @@ pub async fn serve(socket: WebSocket, state: AppState) {
     let mut recheck = tokio::time::interval(RECHECK_EVERY);
     recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Held while the connection is open, so the user's count drops when it ends.
-    let mut _slot: Option<SocketSlot> = None;
+    let mut _slot: Option<PerUserSlot> = None;
     let mut init_seen = false;
     let mut subscriptions: HashMap<String, JoinHandle<()>> = HashMap::new();
     let deadline = tokio::time::sleep(init_timeout);

@@ -621,3 +621,212 @@ async fn anonymous_requests_do_not_use_up_the_metrics_labels() {
     );
     assert!(!metrics.contains("Probe1"), "{metrics}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Item 4 (multipart): each part held to its own limit, and uploads in flight capped per user.
+
+/// A GraphQL multipart body creating a note with one file of `file_size` bytes, with
+/// `operations` and `map` each padded with trailing whitespace (still valid JSON) to at least
+/// `operations_size` and `map_size` bytes.
+fn padded_multipart(
+    contact: &str,
+    operations_size: usize,
+    map_size: usize,
+    file_size: usize,
+) -> (String, Vec<u8>) {
+    let boundary = "paddedboundary";
+    let mut operations = json!({
+        "query": UPLOAD,
+        "variables": { "input": { "contactId": contact, "subject": "padded", "visibility": "TEAM", "attachments": [null] } },
+    })
+    .to_string();
+    let mut map = json!({ "0": ["variables.input.attachments.0"] }).to_string();
+    operations.push_str(&" ".repeat(operations_size.saturating_sub(operations.len())));
+    map.push_str(&" ".repeat(map_size.saturating_sub(map.len())));
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n{operations}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"map\"\r\n\r\n{map}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"0\"; filename=\"a.bin\"\r\n\
+             Content-Type: application/octet-stream\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend(std::iter::repeat_n(b'f', file_size));
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// The `operations` and `map` parts used to be held only to the file limit (25 MiB by default,
+/// 4 MiB here): a 1.5 MiB `operations` or `map` was read and the upload ran.
+#[tokio::test]
+async fn multipart_operations_and_map_are_held_to_the_body_limit() {
+    let app = spawn_app_with_config(|c| c.max_upload_bytes = 4 * MIB as u64).await;
+    let w = world(&app).await;
+    let cid = contact_id(w.contact);
+    let token = app.token(&w.owner);
+    for (part, operations_size, map_size) in
+        [("operations", MIB + MIB / 2, 0), ("map", 0, MIB + MIB / 2)]
+    {
+        let (content_type, body) = padded_multipart(&cid, operations_size, map_size, 1024);
+        let head = format!(
+            "POST /graphql HTTP/1.1\r\nHost: test\r\nContent-Type: {content_type}\r\n\
+             Authorization: Bearer {token}\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        let answer = raw_request(&app, head, body).await;
+        assert_eq!(answer.status, 413, "{part}: {}", answer.body);
+        let error: Value = serde_json::from_str(&answer.body).expect("a JSON error body");
+        assert_eq!(error["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+        let message = error["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(&format!("`{part}`"))
+                && message.contains(&MIB.to_string())
+                && message.contains("THREADLINE_MAX_BODY_BYTES"),
+            "the error names the part and the limit: {error}"
+        );
+        assert_eq!(app.count_rows("notes").await, 0, "{part}");
+        assert_eq!(app.count_rows("attachments").await, 0, "{part}");
+        assert_eq!(files_in(app.data_dir.path()), 0);
+    }
+
+    // Parts just under the body limit, with a file larger than the body limit (but within the
+    // upload limit), still upload.
+    let (content_type, body) = padded_multipart(&cid, MIB - 4096, MIB - 4096, 3 * MIB);
+    let response = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .header("content-type", &content_type)
+        .bearer_auth(&token)
+        .body(body)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.expect("json");
+    assert!(answer.get("errors").is_none(), "{answer}");
+    assert_eq!(app.count_rows("notes").await, 1);
+    assert_eq!(app.count_rows("attachments").await, 1);
+    let size: i64 = {
+        let row = entity::attachment::Entity::find()
+            .one(&app.db)
+            .await
+            .expect("read")
+            .expect("the attachment");
+        row.size
+    };
+    assert_eq!(size, 3 * MIB as i64);
+}
+
+/// Opens a connection and sends an upload's headers and the first bytes of its body, then
+/// waits: the server holds the request open, reading, until the connection is dropped.
+async fn hold_upload(app: &TestApp, token: &str, contact: &str) -> TcpStream {
+    let (content_type, body) = multipart_body(contact, 32 * 1024);
+    let head = format!(
+        "POST /graphql HTTP/1.1\r\nHost: test\r\nContent-Type: {content_type}\r\n\
+         Authorization: Bearer {token}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut stream = TcpStream::connect(address).await.expect("connect");
+    stream.write_all(head.as_bytes()).await.expect("head");
+    stream.write_all(&body[..400]).await.expect("body");
+    stream.flush().await.expect("flush");
+    stream
+}
+
+/// Whether the server has sent nothing on `stream` (nor closed it) yet.
+fn unanswered(stream: &TcpStream) -> bool {
+    let mut byte = [0u8; 1];
+    matches!(stream.try_read(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+}
+
+/// A whole small upload as the holder of `token`: its status and body.
+async fn small_upload(app: &TestApp, token: &str, contact: &str) -> (u16, Value) {
+    let (content_type, body) = multipart_body(contact, 1024);
+    let response = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .header("content-type", &content_type)
+        .bearer_auth(token)
+        .body(body)
+        .send()
+        .await
+        .expect("sent");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("json"))
+}
+
+/// Any user could have the server spool up to ten files per request with any number of
+/// requests at once; uploads in flight are now capped per user, refused before the body.
+#[tokio::test]
+async fn concurrent_uploads_per_user_are_capped() {
+    let app = spawn_app().await;
+    let w = world(&app).await;
+    let cid = contact_id(w.contact);
+    let token = app.token(&w.owner);
+    let cap = threadline::config::DEFAULT_MAX_CONCURRENT_UPLOADS_PER_USER;
+    // Hold `cap` uploads open, then send one more whole upload. A held request counts from
+    // when its headers are checked, so one may lose the race to a whole upload sent meanwhile
+    // (and be refused itself): such a one has an answer, and is replaced.
+    let mut held: Vec<TcpStream> = Vec::new();
+    let mut refused = None;
+    for _ in 0..50 {
+        held.retain(unanswered);
+        while (held.len() as u64) < cap {
+            held.push(hold_upload(&app, &token, &cid).await);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (status, body) = small_upload(&app, &token, &cid).await;
+        if status == 429 {
+            refused = Some(body);
+            break;
+        }
+        assert_eq!(status, 200, "{body}");
+    }
+    let refused = refused.expect("an upload over the per-user cap is refused with 429");
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"], "RATE_LIMITED",
+        "{refused}"
+    );
+    let message = refused["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("THREADLINE_MAX_CONCURRENT_UPLOADS_PER_USER")
+            && message.contains(&format!("at most {cap}")),
+        "the error says the limit: {refused}"
+    );
+    let notes = app.count_rows("notes").await;
+    // Refused before its body is read: only the headers and the start of the body are sent.
+    let (content_type, body) = multipart_body(&cid, 32 * 1024);
+    let head = format!(
+        "POST /graphql HTTP/1.1\r\nHost: test\r\nContent-Type: {content_type}\r\n\
+         Authorization: Bearer {token}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let answer = raw_request(&app, head, body[..400].to_vec()).await;
+    assert_eq!(answer.status, 429, "{}", answer.body);
+    assert!(answer.headers.to_ascii_lowercase().contains("retry-after"));
+    assert_eq!(app.count_rows("notes").await, notes);
+
+    // Another user is not affected.
+    let (status, body) = small_upload(&app, &app.token(&w.member_write), &cid).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.get("errors").is_none(), "{body}");
+
+    // A request that ends (here: its connection drops) frees its place.
+    drop(held.pop());
+    let mut freed = false;
+    for _ in 0..50 {
+        let (status, body) = small_upload(&app, &token, &cid).await;
+        if status == 200 {
+            assert!(body.get("errors").is_none(), "{body}");
+            freed = true;
+            break;
+        }
+        assert_eq!(status, 429, "{body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(freed, "a finished upload still counts");
+    drop(held);
+}

@@ -177,26 +177,16 @@ async fn start_with(
 ) -> TestApp {
     init();
     let data_dir = tempfile::tempdir().expect("data dir");
-    let mut config = Config {
-        database_url: database_url.to_owned(),
-        listen: "127.0.0.1:0".parse().expect("address"),
-        jwt_secret: None,
-        data_dir: data_dir.path().to_path_buf(),
-        max_upload_bytes: 64 * 1024,
-        org_upload_quota_bytes: threadline::config::DEFAULT_ORG_UPLOAD_QUOTA_BYTES,
-        subscription_poll: Duration::from_millis(50),
-        ws_init_timeout: Duration::from_millis(500),
-        reminder_poll: Duration::from_millis(50),
-        max_body_bytes: threadline::config::DEFAULT_MAX_BODY_BYTES,
-        ws_max_message_bytes: threadline::config::DEFAULT_WS_MAX_MESSAGE_BYTES,
-        ws_max_sockets_per_user: threadline::config::DEFAULT_WS_MAX_SOCKETS_PER_USER,
-        attachment_sweep_interval: Duration::from_secs(
-            threadline::config::DEFAULT_ATTACHMENT_SWEEP_SECS,
-        ),
-        attachment_sweep_grace: Duration::from_secs(
-            threadline::config::DEFAULT_ATTACHMENT_SWEEP_GRACE_SECS,
-        ),
-    };
+    // The gateway's own defaults, then what tests need: a free port, their own database and
+    // data directory, small uploads and quick polls.
+    let mut config = Config::from_lookup(|_| None).expect("the default configuration");
+    config.database_url = database_url.to_owned();
+    config.listen = "127.0.0.1:0".parse().expect("address");
+    config.data_dir = data_dir.path().to_path_buf();
+    config.max_upload_bytes = 64 * 1024;
+    config.subscription_poll = Duration::from_millis(50);
+    config.ws_init_timeout = Duration::from_millis(500);
+    config.reminder_poll = Duration::from_millis(50);
     tweak(&mut config);
     let app = Application::build(&config, StartOptions { demo })
         .await
