@@ -287,15 +287,12 @@ fn check_no_nul(document: &ExecutableDocument, variables: &Variables) -> ServerR
             _ => false,
         }
     }
+    // A variable reference holds no text of its own (variables are checked below).
     fn in_value(value: &Value) -> bool {
-        match value {
-            Value::String(s) => s.contains('\0'),
-            Value::List(items) => items.iter().any(in_value),
-            Value::Object(fields) => fields
-                .iter()
-                .any(|(key, value)| key.contains('\0') || in_value(value)),
-            _ => false,
-        }
+        value
+            .clone()
+            .into_const_with(|_| Ok::<_, std::convert::Infallible>(ConstValue::Null))
+            .is_ok_and(|value| in_const(&value))
     }
     fn in_set(set: &SelectionSet) -> bool {
         set.items.iter().any(|item| match &item.node {
