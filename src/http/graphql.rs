@@ -285,23 +285,25 @@ async fn post_multipart(
     };
     // Customer users may never attach files: refuse before their files are read at all.
     if !actor.is_staff() {
-        let body = json!({ "errors": [{
-            "message": "customer users cannot upload files",
-            "extensions": { "code": "FORBIDDEN" },
-        }] });
-        return respond(response_type, StatusCode::FORBIDDEN, &body);
+        return coded_error(
+            response_type,
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            "customer users cannot upload files",
+        );
     }
     // Held until the request has run and its temporary files are closed.
     let max = state.max_concurrent_uploads_per_user;
     let Some(_slot) = state.uploads.acquire(actor.user_id, max) else {
-        let body = json!({ "errors": [{
-            "message": format!(
+        let mut response = coded_error(
+            response_type,
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMITED",
+            &format!(
                 "too many uploads at once: at most {max} multipart requests per user may be in \
                  flight (THREADLINE_MAX_CONCURRENT_UPLOADS_PER_USER); wait for one to finish"
             ),
-            "extensions": { "code": "RATE_LIMITED" },
-        }] });
-        let mut response = respond(response_type, StatusCode::TOO_MANY_REQUESTS, &body);
+        );
         response
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
@@ -341,21 +343,37 @@ async fn post_multipart(
 
 /// 401 `UNAUTHENTICATED`: a request that needs a valid token (an upload) came without one.
 fn unauthenticated(response_type: ResponseType) -> Response {
-    let body = json!({ "errors": [{
-        "message": "send a valid `Authorization: Bearer <token>` header to upload files",
-        "extensions": { "code": "UNAUTHENTICATED" },
-    }] });
-    let mut response = respond(response_type, StatusCode::UNAUTHORIZED, &body);
+    let mut response = coded_error(
+        response_type,
+        StatusCode::UNAUTHORIZED,
+        "UNAUTHENTICATED",
+        "send a valid `Authorization: Bearer <token>` header to upload files",
+    );
     response
         .headers_mut()
         .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     response
 }
 
-/// 500 `INTERNAL`, when the token could not be checked (the database failed).
+/// 500 `INTERNAL` (the database failed, a response could not be written); details are logged.
 fn internal_error(response_type: ResponseType) -> Response {
-    let body = json!({ "errors": [{ "message": "internal error", "extensions": { "code": "INTERNAL" } }] });
-    respond(response_type, StatusCode::INTERNAL_SERVER_ERROR, &body)
+    coded_error(
+        response_type,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "INTERNAL",
+        "internal error",
+    )
+}
+
+/// An answer with one error carrying `code`, for requests refused before GraphQL runs.
+fn coded_error(
+    response_type: ResponseType,
+    status: StatusCode,
+    code: &str,
+    message: &str,
+) -> Response {
+    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+    respond(response_type, status, &body)
 }
 
 /// The request's actor (`None` when anonymous), resolved from its headers; when the database
@@ -464,8 +482,7 @@ async fn execute(
             Ok(body) => respond_text(response_type, StatusCode::OK, body),
             Err(error) => {
                 tracing::error!(%error, "serializing a GraphQL response");
-                let body = json!({ "errors": [{ "message": "internal error", "extensions": { "code": "INTERNAL" } }] });
-                respond(response_type, StatusCode::INTERNAL_SERVER_ERROR, &body)
+                internal_error(response_type)
             }
         };
     }

@@ -131,7 +131,6 @@ pub async fn read_request(
 
     let mut request: Option<async_graphql::Request> = None;
     let mut map: Option<HashMap<String, Vec<String>>> = None;
-    let mut files = 0usize;
     while let Some(mut field) = multipart.next_field().await.map_err(multer_error)? {
         let name = field.name().map(str::to_owned);
         match name.as_deref() {
@@ -158,16 +157,11 @@ pub async fn read_request(
                         "the `operations` and `map` parts must come before the files",
                     ));
                 };
-                // A part `map` does not name (or names twice) fills no variable: skip it.
+                // A part `map` does not name (or names twice) fills no variable: skip it. `map`
+                // names at most MAX_FILES parts, each taken once, so no more files are stored.
                 let Some(paths) = map.remove(name) else {
                     continue;
                 };
-                files += 1;
-                if files > MAX_FILES {
-                    return Err(MultipartError::TooLarge(format!(
-                        "a multipart request may carry at most {MAX_FILES} files"
-                    )));
-                }
                 let filename = field.file_name().unwrap_or(name).to_owned();
                 let content_type = field.content_type().map(ToString::to_string);
                 let content = spool(&mut field, limits).await?;
