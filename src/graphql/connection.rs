@@ -152,7 +152,9 @@ pub fn encode_time_cursor(tag: &str, at: chrono::DateTime<chrono::Utc>, id: i64)
 }
 
 /// The (time, id) in a cursor from [`encode_time_cursor`] with the same `tag`;
-/// `BAD_USER_INPUT` on `after` otherwise.
+/// `BAD_USER_INPUT` on `after` otherwise, including a forged time outside the years every
+/// stored time falls in (see `validate::timestamp`): PostgreSQL would refuse it, and SQLite
+/// would compare it as text out of time order.
 pub fn decode_time_cursor(
     tag: &str,
     cursor: Option<&str>,
@@ -166,10 +168,9 @@ pub fn decode_time_cursor(
         .and_then(|b| String::from_utf8(b).ok())
         .and_then(|s| {
             let (micros, id) = s.strip_prefix(tag)?.strip_prefix(':')?.split_once(':')?;
-            Some((
-                chrono::DateTime::from_timestamp_micros(micros.parse().ok()?)?,
-                id.parse().ok()?,
-            ))
+            let at = chrono::DateTime::from_timestamp_micros(micros.parse().ok()?)?;
+            crate::service::validate::timestamp("after", Some(at)).ok()?;
+            Some((at, id.parse().ok()?))
         })
         .map(Some)
         .ok_or_else(|| ApiError::bad_input("after", "is not a cursor this list gave out"))

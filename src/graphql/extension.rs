@@ -71,6 +71,7 @@ impl Extension for ErrorCodesExtension {
         }
         let mut document = next.run(ctx, query, variables).await?;
         inline_document_fragments(&mut document);
+        check_introspection(&document)?;
         Ok(document)
     }
 
@@ -333,6 +334,68 @@ fn check_no_nul(document: &ExecutableDocument, variables: &Variables) -> ServerR
             "text may not contain the NUL character (U+0000); remove it from the arguments or variables"
                 .to_owned(),
         ));
+    }
+    Ok(())
+}
+
+/// The introspection fields that return lists (of types, fields, arguments...).
+const INTROSPECTION_LISTS: [&str; 8] = [
+    "types",
+    "fields",
+    "args",
+    "inputFields",
+    "interfaces",
+    "possibleTypes",
+    "enumValues",
+    "directives",
+];
+
+/// Refuses introspection that nests its lists deeper than [`super::MAX_INTROSPECTION_LISTS`]
+/// or asks for `__schema` more than once. Introspection needs no token and its lists have no
+/// page size, so `types { fields { type { fields { type { ... } } } } }` made a 17 KB
+/// anonymous document answer 12 MB; the standard introspection query nests three lists
+/// (`types { fields { args } } }`). Runs on a document whose fragments are inlined.
+fn check_introspection(document: &ExecutableDocument) -> ServerResult<()> {
+    /// (deepest list nesting, `__schema` fields) under `set`.
+    fn walk(set: &SelectionSet, inside: bool, lists: usize) -> (usize, usize) {
+        let mut deepest = lists;
+        let mut schemas = 0;
+        for item in &set.items {
+            let (children, inside, lists) = match &item.node {
+                Selection::Field(field) => {
+                    let name = field.node.name.node.as_str();
+                    schemas += usize::from(name == "__schema");
+                    let inside = inside || name == "__schema" || name == "__type";
+                    let lists = lists + usize::from(inside && INTROSPECTION_LISTS.contains(&name));
+                    (&field.node.selection_set.node, inside, lists)
+                }
+                Selection::InlineFragment(fragment) => {
+                    (&fragment.node.selection_set.node, inside, lists)
+                }
+                Selection::FragmentSpread(_) => continue,
+            };
+            let (below, more) = walk(children, inside, lists);
+            deepest = deepest.max(below);
+            schemas += more;
+        }
+        (deepest, schemas)
+    }
+    let (mut deepest, mut schemas) = (0, 0);
+    for (_, operation) in document.operations.iter() {
+        let (d, s) = walk(&operation.node.selection_set.node, false, 0);
+        deepest = deepest.max(d);
+        schemas += s;
+    }
+    if deepest > super::MAX_INTROSPECTION_LISTS {
+        return Err(refused(format!(
+            "introspection may nest at most {} lists (types, fields, args...); this document nests {deepest}",
+            super::MAX_INTROSPECTION_LISTS
+        )));
+    }
+    if schemas > 1 {
+        return Err(refused(format!(
+            "introspection may ask for `__schema` once per document; this one asks {schemas} times"
+        )));
     }
     Ok(())
 }

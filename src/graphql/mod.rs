@@ -37,6 +37,9 @@ pub const MAX_ALIASES: usize = 30;
 /// a few kilobytes of fragments spreading each other twice would otherwise expand to millions
 /// of fields, and every later step (validation, cost) walks the expanded document.
 pub const MAX_EXPANDED_FIELDS: usize = 5_000;
+/// The deepest nesting of introspection lists a document may ask for: the standard
+/// introspection query (GraphiQL's) nests three, `__schema { types { fields { args } } }`.
+pub const MAX_INTROSPECTION_LISTS: usize = 3;
 
 /// Builds the schema. Per-request data (the caller, loaders) is attached to each request.
 pub fn build_schema() -> AppSchema {

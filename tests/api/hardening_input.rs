@@ -507,3 +507,81 @@ async fn nul_characters_and_out_of_range_dates_are_bad_input() {
     assert_eq!(app.count_rows("tasks").await, 0);
     assert_eq!(app.count_rows("reminders").await, 0);
 }
+
+/// graphql-js's `getIntrospectionQuery()` (what GraphiQL and code generators send).
+const STANDARD_INTROSPECTION: &str = r#"query IntrospectionQuery { __schema { queryType { name } mutationType { name } subscriptionType { name } types { ...FullType } directives { name description locations args { ...InputValue } } } }
+fragment FullType on __Type { kind name description fields(includeDeprecated: true) { name description args { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason } inputFields { ...InputValue } interfaces { ...TypeRef } enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason } possibleTypes { ...TypeRef } }
+fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
+fragment TypeRef on __Type { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } }"#;
+
+/// Found by the second attacker review: introspection needs no token and its lists have no
+/// page size, so nesting `fields { type { fields ... } }` made a 17 KB anonymous document
+/// answer 12 MB after 6 s; and forged time cursors past PostgreSQL's range answered INTERNAL
+/// (SQLite compared them as text, out of time order).
+#[tokio::test]
+async fn introspection_and_cursors_are_bounded() {
+    let app = spawn_app().await;
+    let w = world(&app).await;
+
+    let standard = app.gql(None, STANDARD_INTROSPECTION, json!({})).await;
+    assert!(
+        standard.data()["__schema"]["types"]
+            .as_array()
+            .is_some_and(|t| t.len() > 50),
+        "{}",
+        standard.body
+    );
+
+    let mut nested = String::from("name");
+    for _ in 0..5 {
+        nested = format!("name fields {{ name type {{ {nested} }} }}");
+    }
+    let bomb = app
+        .gql(
+            None,
+            &format!("{{ __schema {{ types {{ {nested} }} }} }}"),
+            json!({}),
+        )
+        .await;
+    let message = bomb.expect_code("BAD_USER_INPUT");
+    assert!(message.contains("introspection may nest"), "{message}");
+    let twice = app
+        .gql(
+            None,
+            "{ a: __schema { types { name } } b: __schema { types { name } } }",
+            json!({}),
+        )
+        .await;
+    twice.expect_code("BAD_USER_INPUT");
+
+    let owner = app.token(&w.owner);
+    let forged = |tag: &str, micros: i64| {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{tag}:{micros}:1"))
+    };
+    // Year 10000, and a time chrono can hold but PostgreSQL cannot.
+    for micros in [253_402_300_800_000_000_i64, -8_000_000_000_000_000_000] {
+        for (query, variables) in [
+            (
+                "query ($a: String) { tasks(first: 2, orderBy: { field: SCHEDULED_AT, direction: ASC }, after: $a) { edges { cursor } } }",
+                json!({ "a": forged("k", micros) }),
+            ),
+            (
+                "query ($c: ID!, $a: String) { timeline(contactId: $c, after: $a) { edges { cursor } } }",
+                json!({ "c": contact_id(w.contact), "a": forged("t", micros) }),
+            ),
+            (
+                "query ($a: String) { conversations(after: $a) { edges { cursor } } }",
+                json!({ "a": forged("c", micros) }),
+            ),
+            (
+                "query ($a: String) { reminders(after: $a) { edges { cursor } } }",
+                json!({ "a": forged("r", micros) }),
+            ),
+        ] {
+            let r = app.gql(Some(&owner), query, variables).await;
+            r.expect_code("BAD_USER_INPUT");
+            assert_eq!(r.field(), Some("after"), "{}", r.body);
+        }
+    }
+}
