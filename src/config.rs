@@ -19,6 +19,10 @@ pub const DEFAULT_WS_MAX_SOCKETS_PER_USER: u64 = 20;
 /// The default number of multipart requests (uploads) one user may have in flight on one
 /// gateway process.
 pub const DEFAULT_MAX_CONCURRENT_UPLOADS_PER_USER: u64 = 2;
+/// The default time a client has to send a request's headers: 10 s.
+pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: u64 = 10;
+/// The default number of connections served at once: 4,096.
+pub const DEFAULT_MAX_CONNECTIONS: u64 = 4096;
 /// The largest `THREADLINE_MAX_UPLOAD_BYTES` accepted: 4 GiB.
 pub const MAX_UPLOAD_BYTES_LIMIT: u64 = 4 * 1024 * 1024 * 1024;
 /// The default upload quota of one organization: 5 GiB of attachments.
@@ -73,6 +77,13 @@ pub struct Config {
     /// user may have in flight on one gateway process (default 2); one more gets 429
     /// `RATE_LIMITED` before its body is read.
     pub max_concurrent_uploads_per_user: u64,
+    /// `THREADLINE_HEADER_READ_TIMEOUT_SECS`: how long a client has to send a request's
+    /// complete headers before the connection is closed (default 10 s).
+    pub header_read_timeout: Duration,
+    /// `THREADLINE_MAX_CONNECTIONS`: the most connections served at once (default 4,096); past
+    /// it new connections wait to be accepted. Keep it below the process's file limit
+    /// (`ulimit -n`).
+    pub max_connections: u64,
 }
 
 /// A configuration value that could not be used.
@@ -192,6 +203,16 @@ impl Config {
                 DEFAULT_MAX_CONCURRENT_UPLOADS_PER_USER,
                 "requests",
             )?,
+            header_read_timeout: Duration::from_secs(positive(
+                "THREADLINE_HEADER_READ_TIMEOUT_SECS",
+                DEFAULT_HEADER_READ_TIMEOUT_SECS,
+                "seconds",
+            )?),
+            max_connections: positive(
+                "THREADLINE_MAX_CONNECTIONS",
+                DEFAULT_MAX_CONNECTIONS,
+                "connections",
+            )?,
             org_upload_quota_bytes,
             database_url,
             listen,
@@ -255,6 +276,20 @@ mod tests {
         ] {
             let err = Config::from_lookup(|n| (n == name).then(|| "0".into()))
                 .expect_err("a zero sweep setting");
+            assert_eq!(err.name, name);
+        }
+    }
+
+    #[test]
+    fn connection_bounds_default_and_must_be_positive() {
+        let config = Config::from_lookup(|_| None).expect("defaults");
+        assert_eq!(config.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(config.max_connections, DEFAULT_MAX_CONNECTIONS);
+        for name in [
+            "THREADLINE_HEADER_READ_TIMEOUT_SECS",
+            "THREADLINE_MAX_CONNECTIONS",
+        ] {
+            let err = Config::from_lookup(|n| (n == name).then(|| "0".into())).expect_err("zero");
             assert_eq!(err.name, name);
         }
     }

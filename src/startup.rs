@@ -81,6 +81,7 @@ pub struct Application {
     /// The demo owner's token, when the demo organization was created on this start.
     pub demo_token: Option<String>,
     reminder_poll: Duration,
+    connection_limits: http::serve::ConnectionLimits,
     attachment_sweep_interval: Duration,
     attachment_sweep_grace: Duration,
 }
@@ -168,6 +169,10 @@ impl Application {
             state,
             demo_token,
             reminder_poll: config.reminder_poll,
+            connection_limits: http::serve::ConnectionLimits {
+                header_read_timeout: config.header_read_timeout,
+                max_connections: usize::try_from(config.max_connections).unwrap_or(usize::MAX),
+            },
             attachment_sweep_interval: config.attachment_sweep_interval,
             attachment_sweep_grace: config.attachment_sweep_grace,
         })
@@ -207,9 +212,8 @@ impl Application {
             self.attachment_sweep_grace,
         ));
         let router = http::router(self.state);
-        let served = axum::serve(self.listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let served =
+            http::serve::serve(self.listener, router, self.connection_limits, shutdown).await;
         worker.abort();
         sweeper.abort();
         served

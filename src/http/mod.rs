@@ -6,6 +6,7 @@ mod limits;
 mod multipart;
 mod negotiate;
 mod ops;
+pub mod serve;
 mod ws;
 
 use std::sync::Arc;

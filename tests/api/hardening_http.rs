@@ -830,3 +830,84 @@ async fn concurrent_uploads_per_user_are_capped() {
     assert!(freed, "a finished upload still counts");
     drop(held);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Found by the second attacker review: connections that never finish their headers were held
+// forever, so an anonymous client could use up the gateway's file descriptors.
+
+/// Opens a connection that sends part of a request's headers and never the rest.
+async fn stalled_connection(app: &TestApp) -> TcpStream {
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut stream = TcpStream::connect(address).await.expect("connect");
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("partial head");
+    stream
+}
+
+/// Reads until the server closes `stream`; fails when it stays open for `limit`.
+async fn closed_within(stream: &mut TcpStream, limit: Duration) {
+    let mut buffer = [0u8; 1024];
+    let read = tokio::time::timeout(limit, async {
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => continue,
+            }
+        }
+    })
+    .await;
+    assert!(
+        read.is_ok(),
+        "the connection was still open after {limit:?}"
+    );
+}
+
+#[tokio::test]
+async fn connections_that_never_finish_their_headers_are_closed() {
+    let app = spawn_app_with_config(|config| {
+        config.header_read_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let mut stalled = stalled_connection(&app).await;
+    closed_within(&mut stalled, Duration::from_secs(5)).await;
+    // A silent connection (not a byte sent) is closed the same way.
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut silent = TcpStream::connect(address).await.expect("connect");
+    closed_within(&mut silent, Duration::from_secs(5)).await;
+    // Requests that send their headers are served as before.
+    let health = app
+        .client
+        .get(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(health.status(), 200);
+}
+
+#[tokio::test]
+async fn connections_past_the_cap_wait_to_be_accepted() {
+    let app = spawn_app_with_config(|config| {
+        config.max_connections = 2;
+        config.header_read_timeout = Duration::from_secs(60);
+    })
+    .await;
+    let first = stalled_connection(&app).await;
+    let _second = stalled_connection(&app).await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/healthz", app.address);
+    let waiting = tokio::spawn(async move { client.get(url).send().await.map(|r| r.status()) });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !waiting.is_finished(),
+        "a third connection was served past the cap of two"
+    );
+    drop(first);
+    let status = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("served once a connection closed")
+        .expect("task")
+        .expect("request");
+    assert_eq!(status, 200);
+}
