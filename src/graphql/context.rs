@@ -57,3 +57,7 @@ impl ContextExt for Context<'_> {
             .ok_or_else(|| ApiError::Internal("request state missing".into()))
     }
 }
+
+/// How often a live subscription (`timelineEvents`, `reminders`) looks for new rows.
+#[derive(Clone, Copy, Debug)]
+pub struct PollInterval(pub std::time::Duration);

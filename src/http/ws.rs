@@ -25,7 +25,7 @@ use super::{AppState, limits::PerUserSlot};
 use crate::{
     auth::{self, Actor},
     error::ApiError,
-    graphql::{context::RequestState, timeline::PollInterval},
+    graphql::context::{PollInterval, RequestState},
 };
 
 /// The subprotocol name.

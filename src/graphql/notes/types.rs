@@ -1,26 +1,26 @@
-//! Notes in GraphQL: the `Note` type, its inputs, and the note lists.
+//! Notes in GraphQL: the `Note` type, attachments, filters and inputs.
 
 use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::{
     Context, ID, InputObject, Lookahead, MaybeUndefined, Object, Result, SimpleObject, Upload,
-    connection::{Connection, Edge},
 };
 use chrono::{DateTime, Utc};
 
-use super::{
-    connection::{decode_cursor, encode_cursor, maybe, page_size},
-    context::ContextExt,
-    settings::{Label, MessageTemplate, TaskType, task_type_from},
-    tasks::{CreateTaskInput, Task},
-    types::{Contact, User, contact_from, user_from},
-};
 use crate::{
     error::{ApiError, ApiResult},
+    graphql::{
+        contacts::{Contact, contact_from},
+        context::ContextExt,
+        page::maybe,
+        settings::{Label, MessageTemplate, TaskType, task_type_from},
+        tasks::{CreateTaskInput, Task},
+        users::{User, user_from},
+    },
     ids::{self, Kind},
     service::{
         self,
-        attachments::{Storage, StoredFile, Uploads},
+        attachments::Uploads,
         contacts::VisibleContact,
         notes::{AttachedTo, CreateNote, NoteFilter as ServiceFilter, UpdateNote, Visibility},
         validate::timestamp,
@@ -30,11 +30,11 @@ use crate::{
 /// Rows a page of notes mentions, loaded once for the page.
 #[derive(Default)]
 pub struct NotePage {
-    users: Option<HashMap<i64, entity::user::Model>>,
-    contacts: Option<HashMap<i64, VisibleContact>>,
-    labels: Option<HashMap<i64, Vec<entity::label::Model>>>,
-    types: Option<HashMap<i64, entity::task_type::Model>>,
-    attachments: Option<HashMap<i64, Vec<entity::attachment::Model>>>,
+    pub(crate) users: Option<HashMap<i64, entity::user::Model>>,
+    pub(crate) contacts: Option<HashMap<i64, VisibleContact>>,
+    pub(crate) labels: Option<HashMap<i64, Vec<entity::label::Model>>>,
+    pub(crate) types: Option<HashMap<i64, entity::task_type::Model>>,
+    pub(crate) attachments: Option<HashMap<i64, Vec<entity::attachment::Model>>>,
 }
 
 /// Loads what `nodes` ask of `notes`: one statement for each kind of related row.
@@ -114,85 +114,6 @@ impl Attachment {
     }
 }
 
-/// Stores uploads in the attachment storage (off the async threads) within the
-/// organization's quota and returns them; when one fails, the files already stored for this
-/// request are discarded. Call it only after checking the caller may record them.
-pub async fn store_uploads(
-    ctx: &Context<'_>,
-    uploads: Vec<Upload>,
-    field: &str,
-) -> Result<Uploads> {
-    let storage = ctx.data::<Arc<Storage>>()?.clone();
-    let db = ctx.db()?;
-    let mut used = service::attachments::usage(db, ctx.actor()?.org_id).await?;
-    let mut stored: Vec<StoredFile> = Vec::with_capacity(uploads.len());
-    for (i, upload) in uploads.into_iter().enumerate() {
-        let result = store_one(ctx, &storage, upload, format!("{field}[{i}]"), used).await;
-        match result {
-            Ok(file) => {
-                used = used.saturating_add(file.size);
-                stored.push(file);
-            }
-            Err(error) => {
-                service::attachments::discard(db, &storage, &stored).await;
-                return Err(error.into());
-            }
-        }
-    }
-    Ok(Uploads {
-        files: stored,
-        quota_bytes: storage.org_quota_bytes,
-        field: field.to_owned(),
-    })
-}
-
-async fn store_one(
-    ctx: &Context<'_>,
-    storage: &Arc<Storage>,
-    upload: Upload,
-    field: String,
-    used: u64,
-) -> ApiResult<StoredFile> {
-    if used >= storage.org_quota_bytes {
-        return Err(service::attachments::quota_exceeded(
-            &field,
-            storage.org_quota_bytes,
-            used,
-        ));
-    }
-    let value = upload.value(ctx).map_err(|_| {
-        ApiError::bad_input(field.clone(), "the file part is missing from the request")
-    })?;
-    let storage = storage.clone();
-    tokio::task::spawn_blocking(move || {
-        let filename = value.filename.clone();
-        let content_type = value.content_type.clone();
-        storage.store(
-            value.into_read(),
-            &filename,
-            content_type.as_deref(),
-            &field,
-            used,
-        )
-    })
-    .await
-    .map_err(|e| ApiError::Internal(format!("upload task: {e}")))?
-}
-
-/// Settles stored uploads once the mutation that records them is done: on failure the files
-/// this request put in storage that no row names are removed.
-pub async fn settle_uploads<T>(
-    ctx: &Context<'_>,
-    uploads: &Uploads,
-    result: ApiResult<T>,
-) -> Result<T> {
-    if result.is_err() && !uploads.files.is_empty() {
-        let storage = ctx.data::<Arc<Storage>>()?;
-        service::attachments::discard(ctx.db()?, storage, &uploads.files).await;
-    }
-    Ok(result?)
-}
-
 /// A record elsewhere (an order, a product, a booking...) a note is attached to.
 #[derive(SimpleObject)]
 pub struct AttachedRecord {
@@ -206,7 +127,7 @@ pub struct AttachedRecord {
 pub struct Note {
     /// The row.
     pub row: entity::note::Model,
-    page: Arc<NotePage>,
+    pub(crate) page: Arc<NotePage>,
 }
 
 impl Note {
@@ -255,7 +176,7 @@ impl Note {
     }
     /// Its labels, by name.
     #[graphql(
-        complexity = "crate::graphql::connection::list_cost(crate::graphql::connection::SETTINGS_LIST_COST, child_complexity)"
+        complexity = "crate::graphql::page::list_cost(crate::graphql::page::SETTINGS_LIST_COST, child_complexity)"
     )]
     async fn labels(&self, ctx: &Context<'_>) -> Result<Vec<Label>> {
         // Labels, types and templates are internal settings: not shown to customer users.
@@ -302,7 +223,7 @@ impl Note {
     }
     /// Files attached to the note, oldest first.
     #[graphql(
-        complexity = "crate::graphql::connection::list_cost(crate::graphql::connection::SETTINGS_LIST_COST, child_complexity)"
+        complexity = "crate::graphql::page::list_cost(crate::graphql::page::SETTINGS_LIST_COST, child_complexity)"
     )]
     async fn attachments(&self, ctx: &Context<'_>) -> Result<Vec<Attachment>> {
         let rows = match &self.page.attachments {
@@ -316,7 +237,7 @@ impl Note {
     }
     /// The tasks created with this note.
     #[graphql(
-        complexity = "crate::graphql::connection::list_cost(crate::graphql::connection::SETTINGS_LIST_COST, child_complexity)"
+        complexity = "crate::graphql::page::list_cost(crate::graphql::page::SETTINGS_LIST_COST, child_complexity)"
     )]
     async fn tasks(&self, ctx: &Context<'_>) -> Result<Vec<Task>> {
         let rows = service::tasks::for_note(ctx.db()?, ctx.actor()?, self.row.id).await?;
@@ -460,7 +381,7 @@ impl UpdateNoteInput {
 
 /// Extra fields of the notes connection.
 pub struct NoteConnectionFields {
-    filter: ServiceFilter,
+    pub(crate) filter: ServiceFilter,
 }
 
 #[Object]
@@ -469,64 +390,4 @@ impl NoteConnectionFields {
     async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
         Ok(service::notes::count(ctx.db()?, ctx.actor()?, &self.filter).await?)
     }
-}
-
-/// Resolves a notes page (`notes` and `Contact.notes`), newest first.
-pub async fn notes_page(
-    ctx: &Context<'_>,
-    contact_id: Option<i64>,
-    first: Option<i32>,
-    after: Option<String>,
-    filter: Option<NoteFilter>,
-) -> Result<Connection<String, Note, NoteConnectionFields>> {
-    let actor = ctx.actor()?;
-    let limit = page_size(first)?;
-    let after_id = decode_cursor(after.as_deref())?;
-    let filter = filter.unwrap_or_default();
-    if filter
-        .search
-        .as_ref()
-        .is_some_and(|s| s.chars().count() > 200)
-    {
-        return Err(ApiError::bad_input("filter.search", "is longer than 200 characters").into());
-    }
-    let service_filter = ServiceFilter {
-        contact_id: match contact_id {
-            Some(id) => Some(id),
-            None => filter
-                .contact_id
-                .map(|id| ids::decode(Kind::Contact, &id))
-                .transpose()?,
-        },
-        author_id: filter
-            .author_id
-            .map(|id| ids::decode(Kind::User, &id))
-            .transpose()?,
-        label_ids: ids::decode_many(Kind::Label, "filter.labelIds", filter.label_ids)?,
-        visibility: filter.visibility,
-        search: filter.search,
-        attached_to: filter.attached_to.map(|a| AttachedTo {
-            kind: a.kind.trim().to_lowercase(),
-            id: a.id.trim().to_owned(),
-        }),
-    };
-    let page = service::notes::list(ctx.db()?, actor, &service_filter, after_id, limit).await?;
-    let nodes = [
-        ctx.look_ahead().field("edges").field("node"),
-        ctx.look_ahead().field("nodes"),
-    ];
-    let prefetch = note_page(ctx, &nodes, &page.rows).await?;
-    let mut connection = Connection::with_additional_fields(
-        after_id.is_some(),
-        page.has_next,
-        NoteConnectionFields {
-            filter: service_filter,
-        },
-    );
-    connection.edges = page
-        .rows
-        .into_iter()
-        .map(|row| Edge::new(encode_cursor(row.id), Note::new(row, prefetch.clone())))
-        .collect();
-    Ok(connection)
 }

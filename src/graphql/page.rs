@@ -1,4 +1,5 @@
-//! Relay connection helpers: page size rules and opaque keyset cursors.
+//! Relay connections: page size rules, opaque keyset cursors, the cost of a page, and the one
+//! builder every connection of the schema is made with ([`connection`]).
 
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -25,7 +26,7 @@ const MAX_FIELD_COST: usize = 1 << 40;
 /// The cost of a connection field for the complexity limit: the page it may return (`first`
 /// or `last`, default [`DEFAULT_PAGE`], at most [`MAX_PAGE`]) times the cost of what is asked
 /// under each item, plus one for the field itself. Used as
-/// `#[graphql(complexity = "crate::graphql::connection::page_cost(first, last, child_complexity)")]`.
+/// `#[graphql(complexity = "crate::graphql::page::page_cost(first, last, child_complexity)")]`.
 pub fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
     // A negative size costs nothing here: the resolver refuses it before reading anything.
     let first = page_size(first).unwrap_or(0);
@@ -113,7 +114,28 @@ pub fn decode_cursor(cursor: Option<&str>) -> ApiResult<Option<i64>> {
         .ok_or_else(|| ApiError::bad_input("after", "is not a cursor this list gave out"))
 }
 
-/// Builds a forward connection from a page of items keyed by row id.
+/// Builds a connection from a page of `(cursor, item)` pairs, the connection's own extra
+/// `fields` (such as `totalCount`, or `EmptyFields`) and whether there are pages before and
+/// after it.
+pub fn connection<T, F>(
+    edges: impl IntoIterator<Item = (String, T)>,
+    has_previous: bool,
+    has_next: bool,
+    fields: F,
+) -> Connection<String, T, F>
+where
+    T: async_graphql::OutputType,
+    F: async_graphql::ObjectType,
+{
+    let mut connection = Connection::with_additional_fields(has_previous, has_next, fields);
+    connection.edges = edges
+        .into_iter()
+        .map(|(cursor, item)| Edge::with_additional_fields(cursor, item, EmptyFields))
+        .collect();
+    connection
+}
+
+/// Builds a connection from a page of items keyed by row id (see [`connection`]).
 pub fn id_connection<T, F>(
     items: Vec<T>,
     has_next: bool,
@@ -125,12 +147,10 @@ where
     T: async_graphql::OutputType,
     F: async_graphql::ObjectType,
 {
-    let mut connection = Connection::with_additional_fields(has_previous, has_next, fields);
-    connection.edges = items
+    let edges = items
         .into_iter()
-        .map(|item| Edge::with_additional_fields(encode_cursor(id_of(&item)), item, EmptyFields))
-        .collect();
-    connection
+        .map(|item| (encode_cursor(id_of(&item)), item));
+    connection(edges, has_previous, has_next, fields)
 }
 
 /// Splits a `MaybeUndefined` input into "leave as is" (`None`), "clear" (`Some(None)`) and

@@ -1,22 +1,22 @@
-//! Tasks in GraphQL: the `Task` type, its inputs, completion, and the task lists.
+//! Tasks in GraphQL: the `Task` type, completion, filters and inputs.
 
 use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::{
     Context, ID, InputObject, Lookahead, MaybeUndefined, Object, Result, SimpleObject,
-    connection::{Connection, Edge},
 };
 use chrono::{DateTime, Utc};
 
-use super::{
-    connection::{decode_time_cursor, distinct_by, encode_time_cursor, maybe, page_size},
-    context::ContextExt,
-    notes::Note,
-    settings::{Outcome, TaskType, task_type_from},
-    types::{Contact, User, contact_from, user_from},
-};
 use crate::{
     error::ApiResult,
+    graphql::{
+        contacts::{Contact, contact_from},
+        context::ContextExt,
+        notes::Note,
+        page::{decode_time_cursor, encode_time_cursor, maybe},
+        settings::{Outcome, TaskType, task_type_from},
+        users::{User, user_from},
+    },
     ids::{self, Kind},
     service::{
         self,
@@ -32,14 +32,14 @@ use crate::{
 /// Rows a page of tasks mentions, loaded once for the page.
 #[derive(Default)]
 pub struct TaskPage {
-    users: Option<HashMap<i64, entity::user::Model>>,
-    contacts: Option<HashMap<i64, VisibleContact>>,
-    types: Option<HashMap<i64, entity::task_type::Model>>,
-    outcomes: Option<HashMap<i64, entity::outcome::Model>>,
-    tags: Option<HashMap<i64, Vec<String>>>,
+    pub(crate) users: Option<HashMap<i64, entity::user::Model>>,
+    pub(crate) contacts: Option<HashMap<i64, VisibleContact>>,
+    pub(crate) types: Option<HashMap<i64, entity::task_type::Model>>,
+    pub(crate) outcomes: Option<HashMap<i64, entity::outcome::Model>>,
+    pub(crate) tags: Option<HashMap<i64, Vec<String>>>,
 }
 
-async fn task_page(
+pub(crate) async fn task_page(
     ctx: &Context<'_>,
     nodes: &[Lookahead<'_>],
     tasks: &[entity::task::Model],
@@ -84,8 +84,8 @@ async fn task_page(
 
 /// A task about a contact.
 pub struct Task {
-    row: entity::task::Model,
-    page: Arc<TaskPage>,
+    pub(crate) row: entity::task::Model,
+    pub(crate) page: Arc<TaskPage>,
 }
 
 impl Task {
@@ -433,7 +433,7 @@ pub struct TaskOrder {
 
 /// Extra fields of the tasks connection.
 pub struct TaskConnectionFields {
-    filter: ServiceFilter,
+    pub(crate) filter: ServiceFilter,
 }
 
 #[Object]
@@ -444,7 +444,7 @@ impl TaskConnectionFields {
     }
 }
 
-fn encode_cursor(field: TaskOrderField, row: &entity::task::Model) -> String {
+pub(crate) fn encode_cursor(field: TaskOrderField, row: &entity::task::Model) -> String {
     let at = match field {
         TaskOrderField::CreatedAt => row.created_at,
         TaskOrderField::ScheduledAt => row.scheduled_at.unwrap_or(row.created_at),
@@ -452,69 +452,6 @@ fn encode_cursor(field: TaskOrderField, row: &entity::task::Model) -> String {
     encode_time_cursor("k", at, row.id)
 }
 
-fn decode_cursor(cursor: Option<&str>) -> ApiResult<Option<TaskCursor>> {
+pub(crate) fn decode_cursor(cursor: Option<&str>) -> ApiResult<Option<TaskCursor>> {
     Ok(decode_time_cursor("k", cursor)?.map(|(at, id)| TaskCursor { at, id }))
-}
-
-/// Resolves a tasks page (`tasks` and `Contact.tasks`).
-pub async fn tasks_page(
-    ctx: &Context<'_>,
-    contact_id: Option<i64>,
-    first: Option<i32>,
-    after: Option<String>,
-    filter: Option<TaskFilter>,
-    order: Option<TaskOrder>,
-) -> Result<Connection<String, Task, TaskConnectionFields>> {
-    let actor = ctx.actor()?;
-    let limit = page_size(first)?;
-    let cursor = decode_cursor(after.as_deref())?;
-    let filter = filter.unwrap_or_default();
-    let order = order
-        .map(|o| (o.field, o.direction))
-        .unwrap_or((TaskOrderField::CreatedAt, OrderDirection::Desc));
-    let service_filter = ServiceFilter {
-        contact_id: match contact_id {
-            Some(id) => Some(id),
-            None => filter
-                .contact_id
-                .map(|id| ids::decode(Kind::Contact, &id))
-                .transpose()?,
-        },
-        responsible_id: filter
-            .responsible_id
-            .map(|id| ids::decode(Kind::User, &id))
-            .transpose()?,
-        status: distinct_by(filter.status.unwrap_or_default(), |s| s.as_str()),
-        scheduled_from: timestamp("filter.scheduledFrom", filter.scheduled_from)?,
-        scheduled_to: timestamp("filter.scheduledTo", filter.scheduled_to)?,
-        tag: filter.tag.map(|t| t.trim().to_owned()),
-    };
-    let page =
-        service::tasks::list(ctx.db()?, actor, &service_filter, order, cursor, limit).await?;
-    let nodes = [
-        ctx.look_ahead().field("edges").field("node"),
-        ctx.look_ahead().field("nodes"),
-    ];
-    let prefetch = task_page(ctx, &nodes, &page.rows).await?;
-    let mut connection = Connection::with_additional_fields(
-        cursor.is_some(),
-        page.has_next,
-        TaskConnectionFields {
-            filter: service_filter,
-        },
-    );
-    connection.edges = page
-        .rows
-        .into_iter()
-        .map(|row| {
-            Edge::new(
-                encode_cursor(order.0, &row),
-                Task {
-                    row,
-                    page: prefetch.clone(),
-                },
-            )
-        })
-        .collect();
-    Ok(connection)
 }

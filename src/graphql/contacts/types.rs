@@ -1,29 +1,25 @@
-//! GraphQL output and input types. They wrap the storage rows but are separate types, so the
-//! tables can change without changing the contract.
+//! Contacts in GraphQL: the `Contact` type, collaborator grants, filters and inputs.
 
-use async_graphql::{
-    Context, Enum, ID, InputObject, Interface, Json, MaybeUndefined, Object, Result, SimpleObject,
-    connection::Connection,
-};
 use std::{collections::HashMap, sync::Arc};
 
+use async_graphql::{
+    Context, ID, InputObject, Json, MaybeUndefined, Object, Result, SimpleObject,
+    connection::Connection,
+};
 use chrono::{DateTime, Utc};
 
-use super::{
-    context::ContextExt,
-    conversations::{
-        Channel, Conversation, ConversationConnectionFields, ConversationFilter, Message,
-        inbox_page,
-    },
-    notes::{Note, NoteConnectionFields, NoteFilter, notes_page},
-    prefetch::Prefetch,
-    settings::Label,
-    tasks::{Task, TaskConnectionFields, TaskFilter, TaskOrder, tasks_page},
-    timeline::{TimelineEvent, TimelineFilter},
-};
 use crate::{
-    auth::Role,
     error::ApiError,
+    graphql::{
+        context::ContextExt,
+        conversations::{Conversation, ConversationConnectionFields, ConversationFilter},
+        notes::{Note, NoteConnectionFields, NoteFilter},
+        prefetch::Prefetch,
+        settings::Label,
+        tasks::{Task, TaskConnectionFields, TaskFilter, TaskOrder},
+        timeline::{TimelineEvent, TimelineFilter},
+        users::{User, user_by_id},
+    },
     ids::{self, Kind},
     service::{
         self,
@@ -34,107 +30,6 @@ use crate::{
         },
     },
 };
-
-/// Anything with a global ID, resolvable with `node(id:)`.
-#[derive(Interface)]
-#[graphql(field(name = "id", ty = "ID", desc = "The record's opaque global ID."))]
-pub enum Node {
-    /// A user.
-    User(User),
-    /// A contact.
-    Contact(Contact),
-    /// A note.
-    Note(Note),
-    /// A task.
-    Task(Task),
-    /// A conversation.
-    Conversation(Conversation),
-    /// A message.
-    Message(Message),
-    /// A channel.
-    Channel(Channel),
-}
-
-/// Whether a user is staff or a customer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
-pub enum UserKind {
-    /// A staff user of the organization, with a role.
-    Staff,
-    /// A customer user, who is one of the organization's contacts.
-    Customer,
-}
-
-/// A user of the organization: staff (with a role) or a customer user linked to one contact.
-pub struct User(pub entity::user::Model);
-
-#[Object]
-impl User {
-    /// The user's opaque global ID.
-    async fn id(&self) -> ID {
-        ids::encode(Kind::User, self.0.id)
-    }
-    /// Login email (lower-cased).
-    async fn email(&self) -> &str {
-        &self.0.email
-    }
-    /// Display name.
-    async fn name(&self) -> &str {
-        &self.0.name
-    }
-    /// Staff or customer.
-    async fn kind(&self) -> UserKind {
-        if self.0.kind == "CUSTOMER" {
-            UserKind::Customer
-        } else {
-            UserKind::Staff
-        }
-    }
-    /// The staff role; null for customer users.
-    async fn role(&self, ctx: &Context<'_>) -> Result<Option<Role>> {
-        if hides_staff_details(ctx, &self.0)? {
-            return Ok(None);
-        }
-        Ok(self.0.role.as_deref().and_then(Role::parse))
-    }
-    /// False once deactivated; a deactivated user's tokens no longer work.
-    async fn active(&self) -> bool {
-        self.0.active
-    }
-    /// When the user was deactivated.
-    async fn deactivated_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
-        if hides_staff_details(ctx, &self.0)? {
-            return Ok(None);
-        }
-        Ok(self.0.deactivated_at)
-    }
-    /// When the user was created.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
-    }
-    /// When the user last changed.
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
-    }
-    /// For a customer user: the contact they are (if the caller may see it).
-    async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>> {
-        let Some(id) = self.0.contact_id else {
-            return Ok(None);
-        };
-        Ok(ctx
-            .loaders()?
-            .contacts
-            .load_one(id)
-            .await?
-            .map(Contact::new))
-    }
-}
-
-/// Whether `user`'s internal details (role, deactivation time) are hidden from the caller: a
-/// customer user sees them only for themselves, not for their consultant.
-fn hides_staff_details(ctx: &Context<'_>, user: &entity::user::Model) -> Result<bool> {
-    let actor = ctx.actor()?;
-    Ok(!actor.is_staff() && user.id != actor.user_id)
-}
 
 /// One email address of a contact.
 #[derive(SimpleObject)]
@@ -217,52 +112,10 @@ impl Contact {
     }
 }
 
-/// A contact from a page's prefetched contacts when the page loaded them, else read on its own
-/// (through the access rules either way).
-pub async fn contact_from(
-    ctx: &Context<'_>,
-    prefetched: Option<&HashMap<i64, VisibleContact>>,
-    id: i64,
-) -> Result<Option<VisibleContact>> {
-    Ok(match prefetched {
-        Some(map) => map.get(&id).cloned(),
-        None => service::contacts::get_many(ctx.db()?, ctx.actor()?, &[id])
-            .await?
-            .remove(&id),
-    })
-}
-
-/// A user from a page's prefetched users when the page loaded them, else read on its own.
-pub async fn user_from(
-    ctx: &Context<'_>,
-    prefetched: Option<&HashMap<i64, entity::user::Model>>,
-    id: i64,
-) -> Result<Option<User>> {
-    Ok(match prefetched {
-        Some(map) => map.get(&id).cloned(),
-        None => service::users::get_many(ctx.db()?, ctx.actor()?, &[id])
-            .await?
-            .remove(&id),
-    }
-    .map(User))
-}
-
-/// Looks a user up in the page's prefetched users, or through the loader.
-async fn user_by_id(
-    ctx: &Context<'_>,
-    prefetch: Option<&Prefetch>,
-    id: i64,
-) -> Result<Option<User>> {
-    if let Some(users) = prefetch.and_then(|p| p.users.as_ref()) {
-        return Ok(users.get(&id).cloned().map(User));
-    }
-    Ok(ctx.loaders()?.users.load_one(id).await?.map(User))
-}
-
 #[Object]
 impl Contact {
     /// The contact's opaque global ID.
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ids::encode(Kind::Contact, self.row.contact.id)
     }
     /// Display name.
@@ -270,7 +123,7 @@ impl Contact {
         &self.row.contact.name
     }
     /// Email addresses, in the order given.
-    #[graphql(complexity = "crate::graphql::connection::list_cost(20, child_complexity)")]
+    #[graphql(complexity = "crate::graphql::page::list_cost(20, child_complexity)")]
     async fn emails(&self, ctx: &Context<'_>) -> Result<Vec<ContactEmail>> {
         let rows = match self.prefetched(|p| p.emails.as_ref()) {
             Some(rows) => rows,
@@ -291,7 +144,7 @@ impl Contact {
             .collect())
     }
     /// Phone numbers, in the order given.
-    #[graphql(complexity = "crate::graphql::connection::list_cost(20, child_complexity)")]
+    #[graphql(complexity = "crate::graphql::page::list_cost(20, child_complexity)")]
     async fn phones(&self, ctx: &Context<'_>) -> Result<Vec<ContactPhone>> {
         let rows = match self.prefetched(|p| p.phones.as_ref()) {
             Some(rows) => rows,
@@ -312,7 +165,7 @@ impl Contact {
             .collect())
     }
     /// Postal addresses, in the order given.
-    #[graphql(complexity = "crate::graphql::connection::list_cost(20, child_complexity)")]
+    #[graphql(complexity = "crate::graphql::page::list_cost(20, child_complexity)")]
     async fn addresses(&self, ctx: &Context<'_>) -> Result<Vec<ContactAddress>> {
         let rows = match self.prefetched(|p| p.addresses.as_ref()) {
             Some(rows) => rows,
@@ -339,7 +192,7 @@ impl Contact {
     }
     /// Its labels, by name.
     #[graphql(
-        complexity = "crate::graphql::connection::list_cost(crate::graphql::connection::SETTINGS_LIST_COST, child_complexity)"
+        complexity = "crate::graphql::page::list_cost(crate::graphql::page::SETTINGS_LIST_COST, child_complexity)"
     )]
     async fn labels(&self, ctx: &Context<'_>) -> Result<Vec<Label>> {
         // Labels are the organization's internal classification: a customer user reading their
@@ -398,7 +251,7 @@ impl Contact {
         self.row.access
     }
     /// Notes about this contact the caller may see, newest first.
-    #[graphql(complexity = "crate::graphql::connection::page_cost(first, None, child_complexity)")]
+    #[graphql(complexity = "crate::graphql::page::page_cost(first, None, child_complexity)")]
     async fn notes(
         &self,
         ctx: &Context<'_>,
@@ -406,10 +259,10 @@ impl Contact {
         after: Option<String>,
         filter: Option<NoteFilter>,
     ) -> Result<Connection<String, Note, NoteConnectionFields>> {
-        notes_page(ctx, Some(self.id_()), first, after, filter).await
+        crate::graphql::notes::query::notes_page(ctx, Some(self.id_()), first, after, filter).await
     }
     /// Tasks about this contact, by creation (default, newest first) or schedule.
-    #[graphql(complexity = "crate::graphql::connection::page_cost(first, None, child_complexity)")]
+    #[graphql(complexity = "crate::graphql::page::page_cost(first, None, child_complexity)")]
     async fn tasks(
         &self,
         ctx: &Context<'_>,
@@ -418,10 +271,18 @@ impl Contact {
         filter: Option<TaskFilter>,
         order_by: Option<TaskOrder>,
     ) -> Result<Connection<String, Task, TaskConnectionFields>> {
-        tasks_page(ctx, Some(self.id_()), first, after, filter, order_by).await
+        crate::graphql::tasks::query::tasks_page(
+            ctx,
+            Some(self.id_()),
+            first,
+            after,
+            filter,
+            order_by,
+        )
+        .await
     }
     /// Conversations with this contact the caller may see (needs access to the channel too).
-    #[graphql(complexity = "crate::graphql::connection::page_cost(first, None, child_complexity)")]
+    #[graphql(complexity = "crate::graphql::page::page_cost(first, None, child_complexity)")]
     async fn conversations(
         &self,
         ctx: &Context<'_>,
@@ -429,10 +290,17 @@ impl Contact {
         after: Option<String>,
         filter: Option<ConversationFilter>,
     ) -> Result<Connection<String, Conversation, ConversationConnectionFields>> {
-        inbox_page(ctx, Some(self.id_()), first, after, filter).await
+        crate::graphql::conversations::query::inbox_page(
+            ctx,
+            Some(self.id_()),
+            first,
+            after,
+            filter,
+        )
+        .await
     }
     /// The contact's timeline, newest first (see `Query.timeline`).
-    #[graphql(complexity = "crate::graphql::connection::page_cost(first, None, child_complexity)")]
+    #[graphql(complexity = "crate::graphql::page::page_cost(first, None, child_complexity)")]
     async fn timeline(
         &self,
         ctx: &Context<'_>,
@@ -440,12 +308,12 @@ impl Contact {
         after: Option<String>,
         filter: Option<TimelineFilter>,
     ) -> Result<Connection<String, TimelineEvent>> {
-        super::timeline::page(ctx, self.id_(), first, after, filter).await
+        crate::graphql::timeline::query::timeline_page(ctx, self.id_(), first, after, filter).await
     }
     /// Who has been granted access: shown to callers with `ADMIN` on the contact (who may also
     /// change it); an empty list for everyone else.
     #[graphql(
-        complexity = "crate::graphql::connection::list_cost(crate::graphql::connection::SETTINGS_LIST_COST, child_complexity)"
+        complexity = "crate::graphql::page::list_cost(crate::graphql::page::SETTINGS_LIST_COST, child_complexity)"
     )]
     async fn collaborators(&self, ctx: &Context<'_>) -> Result<Vec<Collaborator>> {
         // The contract shows the list only to callers with `ADMIN` on the contact; `access`
@@ -470,6 +338,21 @@ impl Contact {
             })
             .collect())
     }
+}
+
+/// A contact from a page's prefetched contacts when the page loaded them, else read on its own
+/// (through the access rules either way).
+pub async fn contact_from(
+    ctx: &Context<'_>,
+    prefetched: Option<&HashMap<i64, VisibleContact>>,
+    id: i64,
+) -> Result<Option<VisibleContact>> {
+    Ok(match prefetched {
+        Some(map) => map.get(&id).cloned(),
+        None => service::contacts::get_many(ctx.db()?, ctx.actor()?, &[id])
+            .await?
+            .remove(&id),
+    })
 }
 
 /// A collaborator grant: a user's access to a contact.
@@ -529,17 +412,6 @@ impl ContactConnectionFields {
     }
 }
 
-/// Extra fields of the users connection.
-pub struct UserConnectionFields;
-
-#[Object]
-impl UserConnectionFields {
-    /// How many users the caller may see (all pages).
-    async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
-        Ok(service::users::count(ctx.db()?, ctx.actor()?).await?)
-    }
-}
-
 /// The `contacts` filter.
 #[derive(InputObject, Default)]
 pub struct ContactFilter {
@@ -553,6 +425,21 @@ pub struct ContactFilter {
     pub label: Option<ID>,
     /// Contacts carrying any of these labels.
     pub label_ids: Option<Vec<ID>>,
+}
+
+impl ContactFilter {
+    /// The service filter, label IDs decoded.
+    pub fn into_service(self) -> crate::error::ApiResult<ServiceContactFilter> {
+        let mut label_ids = ids::decode_many(Kind::Label, "filter.labelIds", self.label_ids)?;
+        if let Some(label) = self.label {
+            label_ids.push(ids::decode(Kind::Label, &label)?);
+        }
+        Ok(ServiceContactFilter {
+            search: self.search,
+            archived: self.archived,
+            label_ids,
+        })
+    }
 }
 
 /// An email address of a contact.
@@ -643,33 +530,6 @@ pub struct UpdateContactInput {
     pub label_ids: Option<Vec<ID>>,
 }
 
-/// What `createUser` takes.
-#[derive(InputObject)]
-pub struct CreateUserInput {
-    /// Login email, unique across the instance.
-    pub email: String,
-    /// Display name.
-    pub name: String,
-    /// `STAFF` (the default) or `CUSTOMER`.
-    #[graphql(default_with = "UserKind::Staff")]
-    pub kind: UserKind,
-    /// The staff role (default `MEMBER`); not for customer users.
-    pub role: Option<Role>,
-    /// For a customer user: the contact they are.
-    pub contact_id: Option<ID>,
-}
-
-/// What `updateUser` takes; omitted fields stay as they are.
-#[derive(InputObject)]
-pub struct UpdateUserInput {
-    /// New login email.
-    pub email: Option<String>,
-    /// New display name.
-    pub name: Option<String>,
-    /// New role (owners and admins only; only owners grant or take `OWNER`).
-    pub role: Option<Role>,
-}
-
 impl From<ContactEmailInput> for EmailInput {
     fn from(e: ContactEmailInput) -> Self {
         Self {
@@ -708,19 +568,4 @@ impl From<ContactAddressInput> for AddressInput {
 /// Converts a list of GraphQL inputs into service inputs.
 pub fn convert<A, B: From<A>>(items: Vec<A>) -> Vec<B> {
     items.into_iter().map(B::from).collect()
-}
-
-impl ContactFilter {
-    /// The service filter, label IDs decoded.
-    pub fn into_service(self) -> crate::error::ApiResult<ServiceContactFilter> {
-        let mut label_ids = ids::decode_many(Kind::Label, "filter.labelIds", self.label_ids)?;
-        if let Some(label) = self.label {
-            label_ids.push(ids::decode(Kind::Label, &label)?);
-        }
-        Ok(ServiceContactFilter {
-            search: self.search,
-            archived: self.archived,
-            label_ids,
-        })
-    }
 }

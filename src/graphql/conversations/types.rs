@@ -1,24 +1,22 @@
-//! Channels, conversations and messages in GraphQL, and the inbox.
+//! Channels, conversations and messages in GraphQL.
 
 use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::{
     Context, ID, InputObject, Object, Result,
-    connection::{Connection, Edge, EmptyFields},
+    connection::{Connection, EmptyFields},
 };
 use chrono::{DateTime, Utc};
 
-use super::{
-    connection::{
-        decode_cursor as decode_id_cursor, decode_time_cursor, encode_cursor as encode_id_cursor,
-        encode_time_cursor, page_size,
-    },
-    context::ContextExt,
-    prefetch::Prefetch,
-    types::{Contact, User, contact_from},
-};
 use crate::{
     error::ApiResult,
+    graphql::{
+        contacts::{Contact, contact_from},
+        context::ContextExt,
+        page::{self, decode_time_cursor, encode_time_cursor, page_size},
+        prefetch::Prefetch,
+        users::User,
+    },
     ids::{self, Kind},
     service::{
         self,
@@ -59,7 +57,7 @@ impl Channel {
     }
     /// Who may use the channel.
     #[graphql(
-        complexity = "crate::graphql::connection::list_cost(crate::graphql::connection::SETTINGS_LIST_COST, child_complexity)"
+        complexity = "crate::graphql::page::list_cost(crate::graphql::page::SETTINGS_LIST_COST, child_complexity)"
     )]
     async fn collaborators(&self, ctx: &Context<'_>) -> Result<Vec<ChannelCollaborator>> {
         let rows = service::channels::collaborators_of(
@@ -111,8 +109,8 @@ impl ChannelCollaborator {
 
 /// A message in a conversation.
 pub struct Message {
-    row: entity::message::Model,
-    users: Option<Arc<HashMap<i64, entity::user::Model>>>,
+    pub(crate) row: entity::message::Model,
+    pub(crate) users: Option<Arc<HashMap<i64, entity::user::Model>>>,
 }
 
 impl Message {
@@ -169,19 +167,19 @@ impl Message {
 
 /// Rows an inbox page mentions, loaded once for the page.
 #[derive(Default)]
-struct InboxPage {
-    contacts: Option<HashMap<i64, VisibleContact>>,
-    contact_rows: Option<Arc<Prefetch>>,
-    channels: Option<HashMap<i64, VisibleChannel>>,
-    last_messages: Option<HashMap<i64, entity::message::Model>>,
-    unread: Option<HashMap<i64, i64>>,
-    users: Option<Arc<HashMap<i64, entity::user::Model>>>,
+pub(crate) struct InboxPage {
+    pub(crate) contacts: Option<HashMap<i64, VisibleContact>>,
+    pub(crate) contact_rows: Option<Arc<Prefetch>>,
+    pub(crate) channels: Option<HashMap<i64, VisibleChannel>>,
+    pub(crate) last_messages: Option<HashMap<i64, entity::message::Model>>,
+    pub(crate) unread: Option<HashMap<i64, i64>>,
+    pub(crate) users: Option<Arc<HashMap<i64, entity::user::Model>>>,
 }
 
 /// The conversation between a contact and the organization over one channel.
 pub struct Conversation {
-    row: entity::conversation::Model,
-    page: Arc<InboxPage>,
+    pub(crate) row: entity::conversation::Model,
+    pub(crate) page: Arc<InboxPage>,
 }
 
 impl Conversation {
@@ -251,7 +249,7 @@ impl Conversation {
         Ok(counts.get(&self.row.id).copied().unwrap_or(0))
     }
     /// The messages, newest first.
-    #[graphql(complexity = "crate::graphql::connection::page_cost(first, None, child_complexity)")]
+    #[graphql(complexity = "crate::graphql::page::page_cost(first, None, child_complexity)")]
     async fn messages(
         &self,
         ctx: &Context<'_>,
@@ -259,7 +257,7 @@ impl Conversation {
         after: Option<String>,
     ) -> Result<Connection<String, Message, EmptyFields>> {
         let limit = page_size(first)?;
-        let before = decode_id_cursor(after.as_deref())?;
+        let before = page::decode_cursor(after.as_deref())?;
         let page = service::conversations::messages(
             ctx.db()?,
             ctx.actor()?.org_id,
@@ -268,13 +266,14 @@ impl Conversation {
             limit,
         )
         .await?;
-        let mut connection = Connection::new(before.is_some(), page.has_next);
-        connection.edges = page
-            .rows
-            .into_iter()
-            .map(|row| Edge::new(encode_id_cursor(row.id), Message::single(row)))
-            .collect();
-        Ok(connection)
+        Ok(page::connection(
+            page.rows
+                .into_iter()
+                .map(|row| (page::encode_cursor(row.id), Message::single(row))),
+            before.is_some(),
+            page.has_next,
+            EmptyFields,
+        ))
     }
     /// When the conversation started.
     async fn created_at(&self) -> DateTime<Utc> {
@@ -296,7 +295,7 @@ pub struct ConversationFilter {
 
 /// Extra fields of the inbox connection.
 pub struct ConversationConnectionFields {
-    filter: ServiceFilter,
+    pub(crate) filter: ServiceFilter,
 }
 
 #[Object]
@@ -307,118 +306,12 @@ impl ConversationConnectionFields {
     }
 }
 
-fn encode_cursor(row: &entity::conversation::Model) -> String {
+pub(crate) fn encode_cursor(row: &entity::conversation::Model) -> String {
     encode_time_cursor("c", row.last_message_at, row.id)
 }
 
-fn decode_cursor(cursor: Option<&str>) -> ApiResult<Option<InboxCursor>> {
+pub(crate) fn decode_cursor(cursor: Option<&str>) -> ApiResult<Option<InboxCursor>> {
     Ok(decode_time_cursor("c", cursor)?.map(|(at, id)| InboxCursor { at, id }))
-}
-
-/// Resolves an inbox page (`conversations` and `Contact.conversations`).
-pub async fn inbox_page(
-    ctx: &Context<'_>,
-    contact_id: Option<i64>,
-    first: Option<i32>,
-    after: Option<String>,
-    filter: Option<ConversationFilter>,
-) -> Result<Connection<String, Conversation, ConversationConnectionFields>> {
-    let actor = ctx.actor()?;
-    let db = ctx.db()?;
-    let limit = page_size(first)?;
-    let cursor = decode_cursor(after.as_deref())?;
-    let filter = filter.unwrap_or_default();
-    let service_filter = ServiceFilter {
-        contact_id: match contact_id {
-            Some(id) => Some(id),
-            None => filter
-                .contact_id
-                .map(|id| ids::decode(Kind::Contact, &id))
-                .transpose()?,
-        },
-        channel_id: filter
-            .channel_id
-            .map(|id| ids::decode(Kind::Channel, &id))
-            .transpose()?,
-        unread: filter.unread,
-    };
-    let page = service::conversations::list(db, actor, &service_filter, cursor, limit).await?;
-
-    // One statement for each kind of related row the page asks for.
-    let nodes = [
-        ctx.look_ahead().field("edges").field("node"),
-        ctx.look_ahead().field("nodes"),
-    ];
-    let asks = |name: &str| nodes.iter().any(|n| n.field(name).exists());
-    let mut prefetch = InboxPage::default();
-    if !page.rows.is_empty() {
-        let distinct = |f: fn(&entity::conversation::Model) -> Option<i64>| {
-            let mut ids: Vec<i64> = page.rows.iter().filter_map(f).collect();
-            ids.sort_unstable();
-            ids.dedup();
-            ids
-        };
-        if asks("contact") {
-            let contacts =
-                service::contacts::get_many(db, actor, &distinct(|c| Some(c.contact_id))).await?;
-            let selections = [nodes[0].field("contact"), nodes[1].field("contact")];
-            let rows: Vec<VisibleContact> = contacts.values().cloned().collect();
-            prefetch.contact_rows = Some(super::prefetch::contacts(ctx, &selections, &rows).await?);
-            prefetch.contacts = Some(contacts);
-        }
-        if asks("channel") {
-            prefetch.channels = Some(
-                service::channels::get_many(db, actor, &distinct(|c| Some(c.channel_id))).await?,
-            );
-        }
-        if asks("lastMessage") {
-            let messages = service::conversations::messages_of_visible(
-                db,
-                actor.org_id,
-                &distinct(|c| c.last_message_id),
-            )
-            .await?;
-            if nodes
-                .iter()
-                .any(|n| n.field("lastMessage").field("author").exists())
-            {
-                let mut authors: Vec<i64> = messages.values().filter_map(|m| m.author_id).collect();
-                authors.sort_unstable();
-                authors.dedup();
-                prefetch.users = Some(Arc::new(
-                    service::users::get_many(db, actor, &authors).await?,
-                ));
-            }
-            prefetch.last_messages = Some(messages);
-        }
-        if asks("unreadCount") {
-            prefetch.unread = Some(
-                service::conversations::unread_counts(db, actor, &distinct(|c| Some(c.id))).await?,
-            );
-        }
-    }
-    let prefetch = Arc::new(prefetch);
-    let mut connection = Connection::with_additional_fields(
-        cursor.is_some(),
-        page.has_next,
-        ConversationConnectionFields {
-            filter: service_filter,
-        },
-    );
-    connection.edges = page
-        .rows
-        .into_iter()
-        .map(|row| {
-            Edge::new(
-                encode_cursor(&row),
-                Conversation {
-                    row,
-                    page: prefetch.clone(),
-                },
-            )
-        })
-        .collect();
-    Ok(connection)
 }
 
 /// What `sendMessage` takes.

@@ -1,0 +1,135 @@
+//! The contacts mutations: writing contacts, archiving them, granting access.
+
+use async_graphql::{Context, ID, Object, Result};
+
+use crate::{
+    graphql::{
+        contacts::types::{Collaborator, Contact, CreateContactInput, UpdateContactInput, convert},
+        context::ContextExt,
+    },
+    ids::{self, Kind},
+    service::{
+        self,
+        access::AccessLevel,
+        contacts::{CreateContact, UpdateContact},
+    },
+};
+
+/// Contacts and their collaborator grants.
+#[derive(Default)]
+pub struct ContactsMutation;
+
+#[Object]
+impl ContactsMutation {
+    /// Creates a contact; the creator gets `ADMIN` access to it.
+    async fn create_contact(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateContactInput,
+    ) -> Result<Contact> {
+        ctx.actor()?;
+        let consultant_id = input
+            .consultant_id
+            .map(|id| ids::decode(Kind::User, &id))
+            .transpose()?;
+        let input = CreateContact {
+            name: input.name,
+            emails: convert(input.emails),
+            phones: convert(input.phones),
+            addresses: convert(input.addresses),
+            consultant_id,
+            custom_fields: input.custom_fields.map(|j| j.0),
+            label_ids: ids::decode_many(Kind::Label, "input.labelIds", input.label_ids)?,
+        };
+        Ok(Contact::new(
+            service::contacts::create(ctx.db()?, ctx.actor()?, input).await?,
+        ))
+    }
+
+    /// Updates a contact (`WRITE` access).
+    async fn update_contact(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateContactInput,
+    ) -> Result<Contact> {
+        ctx.actor()?;
+        let id = ids::decode(Kind::Contact, &id)?;
+        let consultant_id = match input.consultant_id {
+            async_graphql::MaybeUndefined::Undefined => None,
+            async_graphql::MaybeUndefined::Null => Some(None),
+            async_graphql::MaybeUndefined::Value(user) => {
+                Some(Some(ids::decode(Kind::User, &user)?))
+            }
+        };
+        let input = UpdateContact {
+            name: input.name,
+            emails: input.emails.map(convert),
+            phones: input.phones.map(convert),
+            addresses: input.addresses.map(convert),
+            consultant_id,
+            custom_fields: input.custom_fields.map(|j| j.0),
+            label_ids: input
+                .label_ids
+                .map(|l| ids::decode_many(Kind::Label, "input.labelIds", Some(l)))
+                .transpose()?,
+        };
+        Ok(Contact::new(
+            service::contacts::update(ctx.db()?, ctx.actor()?, id, input).await?,
+        ))
+    }
+
+    /// Archives a contact (`WRITE` access): it leaves the default contact list but keeps its
+    /// history. Archiving an archived contact changes nothing.
+    async fn archive_contact(&self, ctx: &Context<'_>, id: ID) -> Result<Contact> {
+        ctx.actor()?;
+        let id = ids::decode(Kind::Contact, &id)?;
+        Ok(Contact::new(
+            service::contacts::set_archived(ctx.db()?, ctx.actor()?, id, true).await?,
+        ))
+    }
+
+    /// Unarchives a contact (`WRITE` access).
+    async fn unarchive_contact(&self, ctx: &Context<'_>, id: ID) -> Result<Contact> {
+        ctx.actor()?;
+        let id = ids::decode(Kind::Contact, &id)?;
+        Ok(Contact::new(
+            service::contacts::set_archived(ctx.db()?, ctx.actor()?, id, false).await?,
+        ))
+    }
+
+    /// Grants a staff user access to a contact, or changes their level (`ADMIN` access).
+    async fn grant_collaborator(
+        &self,
+        ctx: &Context<'_>,
+        contact_id: ID,
+        user_id: ID,
+        access: AccessLevel,
+    ) -> Result<Collaborator> {
+        ctx.actor()?;
+        let contact_id = ids::decode(Kind::Contact, &contact_id)?;
+        let user_id = ids::decode(Kind::User, &user_id)?;
+        let grant =
+            service::collaborators::grant(ctx.db()?, ctx.actor()?, contact_id, user_id, access)
+                .await?;
+        Ok(Collaborator {
+            row: grant,
+            prefetch: None,
+        })
+    }
+
+    /// Revokes a user's grant on a contact (`ADMIN` access); returns the revoked grant's ID.
+    async fn revoke_collaborator(
+        &self,
+        ctx: &Context<'_>,
+        contact_id: ID,
+        user_id: ID,
+    ) -> Result<ID> {
+        ctx.actor()?;
+        let contact_id = ids::decode(Kind::Contact, &contact_id)?;
+        let user_id = ids::decode(Kind::User, &user_id)?;
+        let id =
+            service::collaborators::revoke(ctx.db()?, ctx.actor()?, contact_id, user_id).await?;
+        Ok(ids::encode(Kind::Collaborator, id))
+    }
+}

@@ -1,0 +1,75 @@
+//! The contacts queries.
+
+use async_graphql::{Context, ID, Object, Result, connection::Connection};
+
+use crate::{
+    error::ApiError,
+    graphql::{
+        contacts::types::{Contact, ContactConnectionFields, ContactFilter},
+        context::ContextExt,
+        page::{id_connection, id_window},
+        prefetch,
+    },
+    ids::{self, Kind},
+    service,
+};
+
+/// The contacts list.
+#[derive(Default)]
+pub struct ContactsQuery;
+
+#[Object]
+impl ContactsQuery {
+    /// The contacts the caller may see, oldest first, filtered by text and archived state.
+    #[graphql(complexity = "crate::graphql::page::page_cost(first, last, child_complexity)")]
+    async fn contacts(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<ContactFilter>,
+    ) -> Result<Connection<String, Contact, ContactConnectionFields>> {
+        let actor = ctx.actor()?;
+        let window = id_window(first, after.as_deref(), last, before.as_deref())?;
+        let filter = filter.unwrap_or_default().into_service()?;
+        if filter
+            .search
+            .as_ref()
+            .is_some_and(|s| s.chars().count() > 200)
+        {
+            return Err(
+                ApiError::bad_input("filter.search", "is longer than 200 characters").into(),
+            );
+        }
+        let (rows, has_next, has_previous) =
+            service::contacts::list(ctx.db()?, actor, &filter, window).await?;
+        let prefetch = prefetch::contacts(ctx, &prefetch::node_selections(ctx), &rows).await?;
+        Ok(id_connection(
+            rows.into_iter()
+                .map(|row| Contact::with_prefetch(row, prefetch.clone()))
+                .collect(),
+            has_next,
+            has_previous,
+            |c| c.row.contact.id,
+            ContactConnectionFields { filter },
+        ))
+    }
+}
+
+/// One contact (placed after the conversations queries, as the published schema orders its fields).
+#[derive(Default)]
+pub struct ContactQuery;
+
+#[Object]
+impl ContactQuery {
+    /// One contact by ID; `NOT_FOUND` when it does not exist or the caller may not see it.
+    async fn contact(&self, ctx: &Context<'_>, id: ID) -> Result<Contact> {
+        ctx.actor()?;
+        let id = ids::decode(Kind::Contact, &id)?;
+        Ok(Contact::new(
+            service::contacts::get(ctx.db()?, ctx.actor()?, id).await?,
+        ))
+    }
+}

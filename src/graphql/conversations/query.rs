@@ -1,0 +1,163 @@
+//! The conversations queries: channels, the inbox and one conversation.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, Object, Result, connection::Connection};
+
+use super::types::{InboxPage, decode_cursor, encode_cursor};
+use crate::{
+    graphql::{
+        context::ContextExt,
+        conversations::types::{
+            Channel, Conversation, ConversationConnectionFields, ConversationFilter,
+        },
+        page::page_size,
+        prefetch,
+    },
+    ids::{self, Kind},
+    service::{self, contacts::VisibleContact, conversations::ConversationFilter as ServiceFilter},
+};
+
+/// Channels and conversations.
+#[derive(Default)]
+pub struct ConversationsQuery;
+
+#[Object]
+impl ConversationsQuery {
+    /// The channels the caller may use: all of the organization's for owners and admins,
+    /// granted ones for members.
+    #[graphql(
+        complexity = "crate::graphql::page::list_cost(crate::graphql::page::SETTINGS_LIST_COST, child_complexity)"
+    )]
+    async fn channels(&self, ctx: &Context<'_>) -> Result<Vec<Channel>> {
+        let actor = ctx.actor()?;
+        Ok(service::channels::list(ctx.db()?, actor)
+            .await?
+            .into_iter()
+            .map(Channel)
+            .collect())
+    }
+
+    /// The caller's inbox, newest activity first: conversations whose contact and channel the
+    /// caller may both read.
+    #[graphql(complexity = "crate::graphql::page::page_cost(first, None, child_complexity)")]
+    async fn conversations(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<ConversationFilter>,
+    ) -> Result<Connection<String, Conversation, ConversationConnectionFields>> {
+        inbox_page(ctx, None, first, after, filter).await
+    }
+
+    /// One conversation by ID; `NOT_FOUND` without access to its contact and channel.
+    async fn conversation(&self, ctx: &Context<'_>, id: ID) -> Result<Conversation> {
+        let actor = ctx.actor()?;
+        let id = ids::decode(Kind::Conversation, &id)?;
+        Ok(Conversation::single(
+            service::conversations::get(ctx.db()?, actor, id).await?,
+        ))
+    }
+}
+
+/// Resolves an inbox page (`conversations` and `Contact.conversations`).
+pub async fn inbox_page(
+    ctx: &Context<'_>,
+    contact_id: Option<i64>,
+    first: Option<i32>,
+    after: Option<String>,
+    filter: Option<ConversationFilter>,
+) -> Result<Connection<String, Conversation, ConversationConnectionFields>> {
+    let actor = ctx.actor()?;
+    let db = ctx.db()?;
+    let limit = page_size(first)?;
+    let cursor = decode_cursor(after.as_deref())?;
+    let filter = filter.unwrap_or_default();
+    let service_filter = ServiceFilter {
+        contact_id: match contact_id {
+            Some(id) => Some(id),
+            None => filter
+                .contact_id
+                .map(|id| ids::decode(Kind::Contact, &id))
+                .transpose()?,
+        },
+        channel_id: filter
+            .channel_id
+            .map(|id| ids::decode(Kind::Channel, &id))
+            .transpose()?,
+        unread: filter.unread,
+    };
+    let page = service::conversations::list(db, actor, &service_filter, cursor, limit).await?;
+
+    // One statement for each kind of related row the page asks for.
+    let nodes = [
+        ctx.look_ahead().field("edges").field("node"),
+        ctx.look_ahead().field("nodes"),
+    ];
+    let asks = |name: &str| nodes.iter().any(|n| n.field(name).exists());
+    let mut prefetch = InboxPage::default();
+    if !page.rows.is_empty() {
+        let distinct = |f: fn(&entity::conversation::Model) -> Option<i64>| {
+            let mut ids: Vec<i64> = page.rows.iter().filter_map(f).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids
+        };
+        if asks("contact") {
+            let contacts =
+                service::contacts::get_many(db, actor, &distinct(|c| Some(c.contact_id))).await?;
+            let selections = [nodes[0].field("contact"), nodes[1].field("contact")];
+            let rows: Vec<VisibleContact> = contacts.values().cloned().collect();
+            prefetch.contact_rows = Some(prefetch::contacts(ctx, &selections, &rows).await?);
+            prefetch.contacts = Some(contacts);
+        }
+        if asks("channel") {
+            prefetch.channels = Some(
+                service::channels::get_many(db, actor, &distinct(|c| Some(c.channel_id))).await?,
+            );
+        }
+        if asks("lastMessage") {
+            let messages = service::conversations::messages_of_visible(
+                db,
+                actor.org_id,
+                &distinct(|c| c.last_message_id),
+            )
+            .await?;
+            if nodes
+                .iter()
+                .any(|n| n.field("lastMessage").field("author").exists())
+            {
+                let mut authors: Vec<i64> = messages.values().filter_map(|m| m.author_id).collect();
+                authors.sort_unstable();
+                authors.dedup();
+                prefetch.users = Some(Arc::new(
+                    service::users::get_many(db, actor, &authors).await?,
+                ));
+            }
+            prefetch.last_messages = Some(messages);
+        }
+        if asks("unreadCount") {
+            prefetch.unread = Some(
+                service::conversations::unread_counts(db, actor, &distinct(|c| Some(c.id))).await?,
+            );
+        }
+    }
+    let prefetch = Arc::new(prefetch);
+    Ok(crate::graphql::page::connection(
+        page.rows.into_iter().map(|row| {
+            (
+                encode_cursor(&row),
+                Conversation {
+                    row,
+                    page: prefetch.clone(),
+                },
+            )
+        }),
+        cursor.is_some(),
+        page.has_next,
+        ConversationConnectionFields {
+            filter: service_filter,
+        },
+    ))
+}

@@ -1,0 +1,106 @@
+//! The notes queries and the notes connection (`notes` and `Contact.notes`).
+
+use async_graphql::{Context, ID, Object, Result, connection::Connection};
+
+use crate::{
+    error::ApiError,
+    graphql::{
+        context::ContextExt,
+        notes::types::{Note, NoteConnectionFields, NoteFilter, note_page},
+        page::{self, page_size},
+    },
+    ids::{self, Kind},
+    service::{
+        self,
+        notes::{AttachedTo, NoteFilter as ServiceFilter},
+    },
+};
+
+/// Notes across contacts, and one note.
+#[derive(Default)]
+pub struct NotesQuery;
+
+#[Object]
+impl NotesQuery {
+    /// The notes the caller may see across contacts, newest first: their own, the team's on
+    /// contacts they may see, and (for a customer user) those shared with the customer.
+    #[graphql(complexity = "crate::graphql::page::page_cost(first, None, child_complexity)")]
+    async fn notes(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<NoteFilter>,
+    ) -> Result<Connection<String, Note, NoteConnectionFields>> {
+        notes_page(ctx, None, first, after, filter).await
+    }
+
+    /// One note by ID; `NOT_FOUND` when the caller may not see it.
+    async fn note(&self, ctx: &Context<'_>, id: ID) -> Result<Note> {
+        let actor = ctx.actor()?;
+        let id = ids::decode(Kind::Note, &id)?;
+        Ok(Note::single(
+            service::notes::get(ctx.db()?, actor, id).await?,
+        ))
+    }
+}
+
+/// Resolves a notes page (`notes` and `Contact.notes`), newest first.
+pub async fn notes_page(
+    ctx: &Context<'_>,
+    contact_id: Option<i64>,
+    first: Option<i32>,
+    after: Option<String>,
+    filter: Option<NoteFilter>,
+) -> Result<Connection<String, Note, NoteConnectionFields>> {
+    let actor = ctx.actor()?;
+    let limit = page_size(first)?;
+    let after_id = page::decode_cursor(after.as_deref())?;
+    let filter = filter.unwrap_or_default();
+    if filter
+        .search
+        .as_ref()
+        .is_some_and(|s| s.chars().count() > 200)
+    {
+        return Err(ApiError::bad_input("filter.search", "is longer than 200 characters").into());
+    }
+    let service_filter = ServiceFilter {
+        contact_id: match contact_id {
+            Some(id) => Some(id),
+            None => filter
+                .contact_id
+                .map(|id| ids::decode(Kind::Contact, &id))
+                .transpose()?,
+        },
+        author_id: filter
+            .author_id
+            .map(|id| ids::decode(Kind::User, &id))
+            .transpose()?,
+        label_ids: ids::decode_many(Kind::Label, "filter.labelIds", filter.label_ids)?,
+        visibility: filter.visibility,
+        search: filter.search,
+        attached_to: filter.attached_to.map(|a| AttachedTo {
+            kind: a.kind.trim().to_lowercase(),
+            id: a.id.trim().to_owned(),
+        }),
+    };
+    let page = service::notes::list(ctx.db()?, actor, &service_filter, after_id, limit).await?;
+    let nodes = [
+        ctx.look_ahead().field("edges").field("node"),
+        ctx.look_ahead().field("nodes"),
+    ];
+    let prefetch = note_page(ctx, &nodes, &page.rows).await?;
+    Ok(page::connection(
+        page.rows.into_iter().map(|row| {
+            (
+                page::encode_cursor(row.id),
+                Note::new(row, prefetch.clone()),
+            )
+        }),
+        after_id.is_some(),
+        page.has_next,
+        NoteConnectionFields {
+            filter: service_filter,
+        },
+    ))
+}

@@ -1,0 +1,72 @@
+//! Reminders in GraphQL.
+
+use async_graphql::{Context, ID, InputObject, Object, Result};
+use chrono::{DateTime, Utc};
+
+use crate::{
+    graphql::{contacts::Contact, context::ContextExt, notes::Note, tasks::Task},
+    ids::{self, Kind},
+    service::{self, reminders::ReminderStatus},
+};
+
+/// A reminder for its user about a note or a task.
+pub struct Reminder(pub entity::reminder::Model);
+
+#[Object]
+impl Reminder {
+    /// The reminder's opaque ID.
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::Reminder, self.0.id)
+    }
+    /// When it is (or was) due.
+    async fn remind_at(&self) -> DateTime<Utc> {
+        self.0.remind_at
+    }
+    /// `PENDING`, `FIRED` or `DISMISSED`.
+    async fn status(&self) -> Option<ReminderStatus> {
+        ReminderStatus::parse(&self.0.status)
+    }
+    /// When it fired.
+    async fn fired_at(&self) -> Option<DateTime<Utc>> {
+        self.0.fired_at
+    }
+    /// The contact it concerns (null when the caller can no longer see it).
+    async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>> {
+        let id = self.0.contact_id;
+        let found = service::contacts::get_many(ctx.db()?, ctx.actor()?, &[id])
+            .await?
+            .remove(&id);
+        Ok(found.map(Contact::new))
+    }
+    /// The note it is about.
+    async fn note(&self, ctx: &Context<'_>) -> Result<Option<Note>> {
+        let Some(id) = self.0.note_id else {
+            return Ok(None);
+        };
+        Ok(service::notes::get_many(ctx.db()?, ctx.actor()?, &[id])
+            .await?
+            .remove(&id)
+            .map(Note::single))
+    }
+    /// The task it is about.
+    async fn task(&self, ctx: &Context<'_>) -> Result<Option<Task>> {
+        let Some(id) = self.0.task_id else {
+            return Ok(None);
+        };
+        Ok(service::tasks::get_many(ctx.db()?, ctx.actor()?, &[id])
+            .await?
+            .remove(&id)
+            .map(Task::single))
+    }
+    /// When it was set.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// The `reminders` filter.
+#[derive(InputObject, Default)]
+pub struct ReminderFilter {
+    /// Only reminders in this state.
+    pub status: Option<ReminderStatus>,
+}

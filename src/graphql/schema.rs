@@ -1,0 +1,102 @@
+//! The schema's roots, merged from the domain roots, and how the schema is built.
+//!
+//! The roots' field order is the published SDL's (`schema/schema.graphql`), which frontends
+//! and the schema test compare byte for byte: a domain whose fields sit in two places of that
+//! order (users, contacts) contributes two roots.
+
+use async_graphql::{MergedObject, MergedSubscription, Schema};
+
+use super::{
+    contacts::{
+        mutation::ContactsMutation,
+        query::{ContactQuery, ContactsQuery},
+    },
+    conversations::{mutation::ConversationsMutation, query::ConversationsQuery},
+    extension,
+    node::NodeQuery,
+    notes::{mutation::NotesMutation, query::NotesQuery},
+    reminders::{
+        mutation::RemindersMutation, query::RemindersQuery, subscription::RemindersSubscription,
+    },
+    settings::{mutation::SettingsMutation, query::SettingsQuery},
+    tasks::{mutation::TasksMutation, query::TasksQuery},
+    timeline::{query::TimelineQuery, subscription::TimelineSubscription},
+    users::{
+        mutation::UsersMutation,
+        query::{MeQuery, UsersQuery},
+    },
+};
+
+// The roots' doc comments are their SDL descriptions, kept word for word.
+/// Read operations: the core queries merged with the settings queries.
+#[derive(MergedObject, Default)]
+pub struct QueryRoot(
+    MeQuery,
+    NodeQuery,
+    UsersQuery,
+    ContactsQuery,
+    TimelineQuery,
+    NotesQuery,
+    TasksQuery,
+    RemindersQuery,
+    ConversationsQuery,
+    ContactQuery,
+    SettingsQuery,
+);
+
+/// Write operations: the core mutations merged with the settings mutations.
+#[derive(MergedObject, Default)]
+pub struct MutationRoot(
+    UsersMutation,
+    ContactsMutation,
+    NotesMutation,
+    TasksMutation,
+    ConversationsMutation,
+    RemindersMutation,
+    SettingsMutation,
+);
+
+// Live updates, over `GET /graphql` with the `graphql-transport-ws` protocol. No doc comment:
+// it would become a description the published SDL does not have.
+#[allow(missing_docs)]
+#[derive(MergedSubscription, Default)]
+pub struct SubscriptionRoot(TimelineSubscription, RemindersSubscription);
+
+/// The gateway's schema type.
+pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+
+/// Query depth limit. Introspection is deeper than any of our own queries (GraphiQL's needs 13),
+/// so the limit leaves room for it.
+pub const MAX_DEPTH: usize = 16;
+/// Query cost limit. Every connection costs its page size times what is asked under each item
+/// (see [`super::page::page_cost`]), so nested pages multiply: a full contact page of 100
+/// contacts with their emails, phones, labels and a page of notes stays below it, while
+/// pages of pages of pages do not. Checked before execution by [`extension::ErrorCodes`].
+pub const MAX_COMPLEXITY: usize = 50_000;
+/// The most aliases one request may use: aliases let one document ask for the same costly
+/// field many times over.
+pub const MAX_ALIASES: usize = 30;
+/// The most fields a document may hold once its fragments are expanded where they are spread:
+/// a few kilobytes of fragments spreading each other twice would otherwise expand to millions
+/// of fields, and every later step (validation, cost) walks the expanded document.
+pub const MAX_EXPANDED_FIELDS: usize = 5_000;
+/// The deepest nesting of introspection lists a document may ask for: the standard
+/// introspection query (GraphiQL's) nests three, `__schema { types { fields { args } } }`.
+pub const MAX_INTROSPECTION_LISTS: usize = 3;
+
+/// Builds the schema. Per-request data (the caller, loaders) is attached to each request.
+pub fn build_schema() -> AppSchema {
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        SubscriptionRoot::default(),
+    )
+    .extension(extension::ErrorCodes)
+    .limit_depth(MAX_DEPTH)
+    .finish()
+}
+
+/// The schema's SDL, as kept in `schema/schema.graphql`.
+pub fn sdl() -> String {
+    build_schema().sdl()
+}

@@ -1,0 +1,67 @@
+//! The tasks mutations: planning, changing, completing and copying tasks.
+
+use async_graphql::{Context, ID, Object, Result};
+
+use crate::{
+    error::ApiError,
+    graphql::{
+        context::ContextExt,
+        notes::Note,
+        tasks::types::{CompleteTaskInput, CreateTaskInput, Task, TaskCompletion, UpdateTaskInput},
+    },
+    ids::{self, Kind},
+    service,
+};
+
+/// Tasks.
+#[derive(Default)]
+pub struct TasksMutation;
+
+#[Object]
+impl TasksMutation {
+    /// Plans a task (`WRITE` on the contact); it starts `PLANNED`.
+    async fn create_task(&self, ctx: &Context<'_>, input: CreateTaskInput) -> Result<Task> {
+        let actor = ctx.actor()?;
+        if input.contact_id.is_none() {
+            return Err(ApiError::bad_input("input.contactId", "is required").into());
+        }
+        Ok(Task::single(
+            service::tasks::create(ctx.db()?, actor, input.into_service()?).await?,
+        ))
+    }
+
+    /// Changes an open task (`WRITE` on the contact).
+    async fn update_task(&self, ctx: &Context<'_>, id: ID, input: UpdateTaskInput) -> Result<Task> {
+        let actor = ctx.actor()?;
+        let id = ids::decode(Kind::Task, &id)?;
+        Ok(Task::single(
+            service::tasks::update(ctx.db()?, actor, id, input.into_service()?).await?,
+        ))
+    }
+
+    /// Completes an open task with an outcome and an action; a closed task is `CONFLICT`.
+    async fn complete_task(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: CompleteTaskInput,
+    ) -> Result<TaskCompletion> {
+        let actor = ctx.actor()?;
+        let id = ids::decode(Kind::Task, &id)?;
+        let done = service::tasks::complete(ctx.db()?, actor, id, input.into_service()?).await?;
+        Ok(TaskCompletion {
+            task: Task::single(done.task),
+            note: done.note.map(Note::single),
+            follow_up: done.follow_up.map(Task::single),
+        })
+    }
+
+    /// Copies a task: an identical new `PLANNED` task.
+    async fn copy_task(&self, ctx: &Context<'_>, id: ID) -> Result<Task> {
+        let actor = ctx.actor()?;
+        let id = ids::decode(Kind::Task, &id)?;
+        Ok(Task::single(
+            service::tasks::copy(ctx.db()?, actor, id).await?,
+        ))
+    }
+}

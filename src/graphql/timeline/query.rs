@@ -1,0 +1,96 @@
+//! The timeline query and connection (`timeline(contactId)` and `Contact.timeline`).
+
+use async_graphql::{
+    Context, ID, Object, Result,
+    connection::{Connection, EmptyFields},
+};
+
+use super::types::{decode_cursor, encode_cursor, load_related};
+use crate::{
+    error::ApiError,
+    graphql::{
+        context::ContextExt,
+        page::{distinct_by, page_size},
+        timeline::types::{TimelineEvent, TimelineFilter},
+    },
+    ids::{self, Kind},
+    service::{self, timeline::TimelineFilter as ServiceFilter, validate::timestamp},
+};
+
+/// A contact's timeline.
+#[derive(Default)]
+pub struct TimelineQuery;
+
+#[Object]
+impl TimelineQuery {
+    /// A contact's timeline, newest first: what happened to it, as far as the caller may see
+    /// (another user's private note is not there; a customer user sees what is shared with them).
+    #[graphql(complexity = "crate::graphql::page::page_cost(first, None, child_complexity)")]
+    async fn timeline(
+        &self,
+        ctx: &Context<'_>,
+        contact_id: ID,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<TimelineFilter>,
+    ) -> Result<Connection<String, TimelineEvent>> {
+        ctx.actor()?;
+        let contact_id = ids::decode(Kind::Contact, &contact_id)?;
+        timeline_page(ctx, contact_id, first, after, filter).await
+    }
+}
+
+/// Resolves a timeline page for `timeline(contactId)` and `Contact.timeline`.
+pub async fn timeline_page(
+    ctx: &Context<'_>,
+    contact_id: i64,
+    first: Option<i32>,
+    after: Option<String>,
+    filter: Option<TimelineFilter>,
+) -> Result<Connection<String, TimelineEvent, EmptyFields>> {
+    let actor = ctx.actor()?;
+    let db = ctx.db()?;
+    let limit = page_size(first)?;
+    let cursor = decode_cursor(after.as_deref())?;
+    let filter = filter.unwrap_or_default();
+    timestamp("filter.since", filter.since)?;
+    timestamp("filter.until", filter.until)?;
+    if let (Some(since), Some(until)) = (filter.since, filter.until)
+        && since >= until
+    {
+        return Err(ApiError::bad_input("filter.until", "must be later than filter.since").into());
+    }
+    let service_filter = ServiceFilter {
+        kinds: distinct_by(filter.kinds.unwrap_or_default(), |k| k.as_str())
+            .into_iter()
+            .map(|k| k.as_str().to_owned())
+            .collect(),
+        since: filter.since,
+        until: filter.until,
+    };
+    let (contact, page) =
+        service::timeline::list(db, actor, contact_id, &service_filter, cursor, limit).await?;
+
+    // One statement each for the actors and the subjects of the whole page, when asked for.
+    let nodes = [
+        ctx.look_ahead().field("edges").field("node"),
+        ctx.look_ahead().field("nodes"),
+    ];
+    let want_actors = nodes.iter().any(|n| n.field("actor").exists());
+    let want_subjects = nodes.iter().any(|n| n.field("subject").exists());
+    let prefetch = load_related(db, actor, contact, &page.rows, want_actors, want_subjects).await?;
+    Ok(crate::graphql::page::connection(
+        page.rows.into_iter().map(|row| {
+            (
+                encode_cursor(&row),
+                TimelineEvent {
+                    row,
+                    prefetch: prefetch.clone(),
+                },
+            )
+        }),
+        cursor.is_some(),
+        page.has_next,
+        EmptyFields,
+    ))
+}

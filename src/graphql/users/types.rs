@@ -1,0 +1,159 @@
+//! Users in GraphQL: the `User` type and its inputs.
+
+use std::collections::HashMap;
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
+use chrono::{DateTime, Utc};
+
+use crate::{
+    auth::Role,
+    graphql::{contacts::Contact, context::ContextExt, prefetch::Prefetch},
+    ids::{self, Kind},
+    service,
+};
+
+/// Whether a user is staff or a customer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+pub enum UserKind {
+    /// A staff user of the organization, with a role.
+    Staff,
+    /// A customer user, who is one of the organization's contacts.
+    Customer,
+}
+
+/// A user of the organization: staff (with a role) or a customer user linked to one contact.
+pub struct User(pub entity::user::Model);
+
+#[Object]
+impl User {
+    /// The user's opaque global ID.
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::User, self.0.id)
+    }
+    /// Login email (lower-cased).
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+    /// Display name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// Staff or customer.
+    async fn kind(&self) -> UserKind {
+        if self.0.kind == "CUSTOMER" {
+            UserKind::Customer
+        } else {
+            UserKind::Staff
+        }
+    }
+    /// The staff role; null for customer users.
+    async fn role(&self, ctx: &Context<'_>) -> Result<Option<Role>> {
+        if hides_staff_details(ctx, &self.0)? {
+            return Ok(None);
+        }
+        Ok(self.0.role.as_deref().and_then(Role::parse))
+    }
+    /// False once deactivated; a deactivated user's tokens no longer work.
+    async fn active(&self) -> bool {
+        self.0.active
+    }
+    /// When the user was deactivated.
+    async fn deactivated_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
+        if hides_staff_details(ctx, &self.0)? {
+            return Ok(None);
+        }
+        Ok(self.0.deactivated_at)
+    }
+    /// When the user was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// When the user last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    /// For a customer user: the contact they are (if the caller may see it).
+    async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>> {
+        let Some(id) = self.0.contact_id else {
+            return Ok(None);
+        };
+        Ok(ctx
+            .loaders()?
+            .contacts
+            .load_one(id)
+            .await?
+            .map(Contact::new))
+    }
+}
+
+/// Whether `user`'s internal details (role, deactivation time) are hidden from the caller: a
+/// customer user sees them only for themselves, not for their consultant.
+pub(crate) fn hides_staff_details(ctx: &Context<'_>, user: &entity::user::Model) -> Result<bool> {
+    let actor = ctx.actor()?;
+    Ok(!actor.is_staff() && user.id != actor.user_id)
+}
+
+/// A user from a page's prefetched users when the page loaded them, else read on its own.
+pub async fn user_from(
+    ctx: &Context<'_>,
+    prefetched: Option<&HashMap<i64, entity::user::Model>>,
+    id: i64,
+) -> Result<Option<User>> {
+    Ok(match prefetched {
+        Some(map) => map.get(&id).cloned(),
+        None => service::users::get_many(ctx.db()?, ctx.actor()?, &[id])
+            .await?
+            .remove(&id),
+    }
+    .map(User))
+}
+
+/// Looks a user up in the page's prefetched users, or through the loader.
+pub(crate) async fn user_by_id(
+    ctx: &Context<'_>,
+    prefetch: Option<&Prefetch>,
+    id: i64,
+) -> Result<Option<User>> {
+    if let Some(users) = prefetch.and_then(|p| p.users.as_ref()) {
+        return Ok(users.get(&id).cloned().map(User));
+    }
+    Ok(ctx.loaders()?.users.load_one(id).await?.map(User))
+}
+
+/// Extra fields of the users connection.
+pub struct UserConnectionFields;
+
+#[Object]
+impl UserConnectionFields {
+    /// How many users the caller may see (all pages).
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
+        Ok(service::users::count(ctx.db()?, ctx.actor()?).await?)
+    }
+}
+
+/// What `createUser` takes.
+#[derive(InputObject)]
+pub struct CreateUserInput {
+    /// Login email, unique across the instance.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// `STAFF` (the default) or `CUSTOMER`.
+    #[graphql(default_with = "UserKind::Staff")]
+    pub kind: UserKind,
+    /// The staff role (default `MEMBER`); not for customer users.
+    pub role: Option<Role>,
+    /// For a customer user: the contact they are.
+    pub contact_id: Option<ID>,
+}
+
+/// What `updateUser` takes; omitted fields stay as they are.
+#[derive(InputObject)]
+pub struct UpdateUserInput {
+    /// New login email.
+    pub email: Option<String>,
+    /// New display name.
+    pub name: Option<String>,
+    /// New role (owners and admins only; only owners grant or take `OWNER`).
+    pub role: Option<Role>,
+}
