@@ -11,7 +11,11 @@ use tokio::net::TcpListener;
 use crate::{
     auth::TokenKeys,
     config::Config,
-    db, demo, graphql,
+    db, demo,
+    graphql::{
+        self,
+        context::{AppData, PollInterval},
+    },
     http::{self, AppState},
     metrics::Metrics,
     service::attachments::Storage,
@@ -140,16 +144,21 @@ impl Application {
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("listening on {}", config.listen))?;
+        let storage = Arc::new(Storage {
+            dir: config.data_dir.clone(),
+            max_bytes: config.max_upload_bytes,
+            org_quota_bytes: config.org_upload_quota_bytes,
+        });
         let state = AppState {
-            schema: graphql::build_schema(),
+            schema: graphql::build(AppData {
+                db: db.clone(),
+                storage: storage.clone(),
+                poll: PollInterval(config.subscription_poll),
+            }),
             db,
             keys,
             metrics,
-            storage: Arc::new(Storage {
-                dir: config.data_dir.clone(),
-                max_bytes: config.max_upload_bytes,
-                org_quota_bytes: config.org_upload_quota_bytes,
-            }),
+            storage,
             subscription_poll: config.subscription_poll,
             ws_init_timeout: config.ws_init_timeout,
             max_body_bytes: usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX),

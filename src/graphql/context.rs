@@ -1,4 +1,8 @@
-//! What a resolver reads from the request: the database, the caller and the loaders.
+//! What a resolver reads from its context: the app-wide dependencies attached once when the
+//! schema is built ([`AppData`]), and the caller attached to each request ([`RequestCaller`]),
+//! both through [`ContextExt`].
+
+use std::sync::Arc;
 
 use async_graphql::Context;
 use sea_orm::DatabaseConnection;
@@ -7,57 +11,85 @@ use super::loaders::Loaders;
 use crate::{
     auth::Actor,
     error::{ApiError, ApiResult},
+    service::attachments::Storage,
 };
 
-/// Per-request state, attached to every GraphQL request by the HTTP layer.
-pub struct RequestState {
+/// What every request shares, attached once at schema build (see [`super::schema::build`]).
+pub struct AppData {
     /// The database pool.
     pub db: DatabaseConnection,
-    /// The authenticated caller, if the request carried a valid token.
-    pub actor: Option<Actor>,
-    /// Batching loaders, scoped to this caller.
-    pub loaders: Option<Loaders>,
-}
-
-impl RequestState {
-    /// State for a request by `actor` (or anonymous), with its loaders.
-    pub fn new(db: DatabaseConnection, actor: Option<Actor>) -> Self {
-        let loaders = actor.as_ref().map(|a| Loaders::new(db.clone(), a.clone()));
-        Self { db, actor, loaders }
-    }
-}
-
-/// Shortcuts for resolvers.
-pub trait ContextExt {
-    /// The request state.
-    fn state(&self) -> ApiResult<&RequestState>;
-    /// The database pool.
-    fn db(&self) -> ApiResult<&DatabaseConnection> {
-        Ok(&self.state()?.db)
-    }
-    /// The authenticated caller, or `UNAUTHENTICATED`.
-    fn actor(&self) -> ApiResult<&Actor> {
-        self.state()?
-            .actor
-            .as_ref()
-            .ok_or(ApiError::Unauthenticated)
-    }
-    /// The caller's loaders, or `UNAUTHENTICATED`.
-    fn loaders(&self) -> ApiResult<&Loaders> {
-        self.state()?
-            .loaders
-            .as_ref()
-            .ok_or(ApiError::Unauthenticated)
-    }
-}
-
-impl ContextExt for Context<'_> {
-    fn state(&self) -> ApiResult<&RequestState> {
-        self.data_opt::<RequestState>()
-            .ok_or_else(|| ApiError::Internal("request state missing".into()))
-    }
+    /// Attachment storage.
+    pub storage: Arc<Storage>,
+    /// How often live subscriptions look for new rows.
+    pub poll: PollInterval,
 }
 
 /// How often a live subscription (`timelineEvents`, `reminders`) looks for new rows.
 #[derive(Clone, Copy, Debug)]
 pub struct PollInterval(pub std::time::Duration);
+
+/// The caller of one request, attached by the HTTP layer once it has authenticated it.
+pub struct RequestCaller {
+    /// The authenticated caller; `None` for an anonymous request.
+    actor: Option<Actor>,
+    /// Batching loaders, scoped to this caller.
+    loaders: Option<Loaders>,
+}
+
+impl RequestCaller {
+    /// The request's caller (or anonymous), with loaders reading through `db` as them.
+    pub fn new(db: &DatabaseConnection, actor: Option<Actor>) -> Self {
+        let loaders = actor.as_ref().map(|a| Loaders::new(db.clone(), a.clone()));
+        Self { actor, loaders }
+    }
+}
+
+/// The database and the authenticated caller, as every service call takes them.
+#[derive(Clone, Copy)]
+pub struct Caller<'a> {
+    /// The database pool.
+    pub db: &'a DatabaseConnection,
+    /// Who is asking.
+    pub actor: &'a Actor,
+}
+
+/// Shortcuts for resolvers.
+pub trait ContextExt {
+    /// The database and the caller, or `UNAUTHENTICATED` for an anonymous request.
+    fn caller(&self) -> ApiResult<Caller<'_>>;
+    /// The caller's loaders, or `UNAUTHENTICATED`.
+    fn loaders(&self) -> ApiResult<&Loaders>;
+    /// The app-wide dependencies.
+    fn app(&self) -> ApiResult<&AppData>;
+}
+
+impl ContextExt for Context<'_> {
+    fn caller(&self) -> ApiResult<Caller<'_>> {
+        let actor = request(self)?
+            .actor
+            .as_ref()
+            .ok_or(ApiError::Unauthenticated)?;
+        Ok(Caller {
+            db: &self.app()?.db,
+            actor,
+        })
+    }
+
+    fn loaders(&self) -> ApiResult<&Loaders> {
+        request(self)?
+            .loaders
+            .as_ref()
+            .ok_or(ApiError::Unauthenticated)
+    }
+
+    fn app(&self) -> ApiResult<&AppData> {
+        self.data_opt::<AppData>()
+            .ok_or_else(|| ApiError::Internal("app data missing from the schema".into()))
+    }
+}
+
+/// The request's caller; a request the HTTP layer did not attach one to is anonymous.
+fn request<'a>(ctx: &'a Context<'_>) -> ApiResult<&'a RequestCaller> {
+    ctx.data_opt::<RequestCaller>()
+        .ok_or(ApiError::Unauthenticated)
+}

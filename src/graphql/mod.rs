@@ -20,5 +20,5 @@ pub mod users;
 
 pub use self::schema::{
     AppSchema, MAX_ALIASES, MAX_COMPLEXITY, MAX_DEPTH, MAX_EXPANDED_FIELDS,
-    MAX_INTROSPECTION_LISTS, MutationRoot, QueryRoot, SubscriptionRoot, build_schema, sdl,
+    MAX_INTROSPECTION_LISTS, MutationRoot, QueryRoot, SubscriptionRoot, build, sdl,
 };

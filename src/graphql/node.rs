@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, ID, Interface, Object, Result};
 
+use crate::graphql::context::Caller;
 use crate::{
     graphql::{
         contacts::Contact,
@@ -44,8 +45,7 @@ impl NodeQuery {
     /// Any record by its global ID, if the caller may see it; null otherwise (a missing and a
     /// forbidden record look the same).
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
-        let actor = ctx.actor()?;
-        let db = ctx.db()?;
+        let Caller { db, actor } = ctx.caller()?;
         let found = match ids::decode_any(&id) {
             Some((Kind::User, id)) => service::users::get_many(db, actor, &[id])
                 .await?

@@ -8,6 +8,7 @@ use std::{collections::HashMap, sync::Arc};
 use async_graphql::{Context, Lookahead};
 
 use super::context::ContextExt;
+use crate::graphql::context::Caller;
 use crate::{
     error::ApiResult,
     service::{self, contacts::VisibleContact},
@@ -51,6 +52,7 @@ pub async fn contacts(
     nodes: &[Lookahead<'_>],
     contacts: &[VisibleContact],
 ) -> ApiResult<Arc<Prefetch>> {
+    let Caller { db, actor } = ctx.caller()?;
     let asks = |name: &str| nodes.iter().any(|n| n.field(name).exists());
     let asks_in = |outer: &str, inner: &[&str]| {
         nodes
@@ -61,8 +63,6 @@ pub async fn contacts(
     if contacts.is_empty() {
         return Ok(Arc::new(prefetch));
     }
-    let db = ctx.db()?;
-    let actor = ctx.actor()?;
     let org = actor.org_id;
     let ids: Vec<i64> = contacts.iter().map(|c| c.contact.id).collect();
     if asks("emails") {

@@ -4,13 +4,14 @@
 //! and the schema test compare byte for byte: a domain whose fields sit in two places of that
 //! order (users, contacts) contributes two roots.
 
-use async_graphql::{MergedObject, MergedSubscription, Schema};
+use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
 use super::{
     contacts::{
         mutation::ContactsMutation,
         query::{ContactQuery, ContactsQuery},
     },
+    context::AppData,
     conversations::{mutation::ConversationsMutation, query::ConversationsQuery},
     extension,
     node::NodeQuery,
@@ -84,8 +85,8 @@ pub const MAX_EXPANDED_FIELDS: usize = 5_000;
 /// introspection query (GraphiQL's) nests three, `__schema { types { fields { args } } }`.
 pub const MAX_INTROSPECTION_LISTS: usize = 3;
 
-/// Builds the schema. Per-request data (the caller, loaders) is attached to each request.
-pub fn build_schema() -> AppSchema {
+/// The schema with its extension and limits, before any data is attached.
+fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
@@ -93,10 +94,15 @@ pub fn build_schema() -> AppSchema {
     )
     .extension(extension::ErrorCodes)
     .limit_depth(MAX_DEPTH)
-    .finish()
+}
+
+/// Builds the schema with the app-wide dependencies every resolver shares; each request then
+/// carries only its caller ([`super::context::RequestCaller`]).
+pub fn build(app: AppData) -> AppSchema {
+    builder().data(app).finish()
 }
 
 /// The schema's SDL, as kept in `schema/schema.graphql`.
 pub fn sdl() -> String {
-    build_schema().sdl()
+    builder().finish().sdl()
 }

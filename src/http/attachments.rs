@@ -3,12 +3,12 @@
 use axum::{
     body::Body,
     extract::{Path, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use tokio_util::io::ReaderStream;
 
-use super::{AppState, graphql::actor_for};
+use super::{AppState, auth::Caller};
 use crate::{
     error::ApiError,
     ids::{self, Kind},
@@ -57,26 +57,15 @@ fn disposition(filename: &str) -> String {
 /// not exist or the caller may not see its note, `UNAUTHENTICATED` (401) without a valid token.
 pub async fn download(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Caller(actor): Caller,
     Path(id): Path<String>,
 ) -> Response {
-    let actor = match actor_for(&state, &headers).await {
-        Ok(Some(actor)) => actor,
-        Ok(None) => {
-            return error(
-                StatusCode::UNAUTHORIZED,
-                "UNAUTHENTICATED",
-                "send a valid `Authorization: Bearer <token>` header",
-            );
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "attachment download: authentication failed");
-            return error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL",
-                "internal error",
-            );
-        }
+    let Some(actor) = actor else {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHENTICATED",
+            "send a valid `Authorization: Bearer <token>` header",
+        );
     };
     let not_found = || error(StatusCode::NOT_FOUND, "NOT_FOUND", "Attachment not found");
     let Ok(id) = ids::decode(Kind::Attachment, &id) else {

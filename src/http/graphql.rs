@@ -23,15 +23,15 @@ use serde_json::{Value, json};
 
 use super::{
     AppState,
+    auth::Caller,
     multipart::{self, MultipartError},
     negotiate::{ResponseType, negotiate},
     ws,
 };
 use crate::{
-    auth::{self, Actor},
-    error::ApiError,
+    auth::Actor,
     graphql::{
-        context::RequestState,
+        context::RequestCaller,
         extension::{ExecutionStarted, assign_request_code},
     },
 };
@@ -48,6 +48,7 @@ pub struct GetParams {
 /// `GET /graphql?query=...`: queries only; a mutation gets 405 with `Allow: POST`.
 pub async fn get_graphql(
     State(state): State<AppState>,
+    Caller(actor): Caller,
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
     params: Result<Query<GetParams>, QueryRejection>,
@@ -116,10 +117,6 @@ pub async fn get_graphql(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    let actor = match request_actor(&state, &headers, response_type).await {
-        Ok(actor) => actor,
-        Err(response) => return response,
-    };
     execute(state, actor, request, response_type).await
 }
 
@@ -128,6 +125,7 @@ pub async fn get_graphql(
 /// there is one, else as soon as the stream passes the limit), or a multipart upload.
 pub async fn post_graphql(
     State(state): State<AppState>,
+    Caller(actor): Caller,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -139,7 +137,7 @@ pub async fn post_graphql(
         .map(|m| m.trim().to_ascii_lowercase())
         .unwrap_or_default();
     if mime == "multipart/form-data" {
-        return post_multipart(state, headers, body, response_type).await;
+        return post_multipart(state, actor, headers, body, response_type).await;
     }
     if mime != "application/json" {
         return request_error(
@@ -172,10 +170,6 @@ pub async fn post_graphql(
     let request = match request_from_json(body) {
         Ok(request) => request,
         Err(message) => return request_error(response_type, StatusCode::BAD_REQUEST, &message),
-    };
-    let actor = match request_actor(&state, &headers, response_type).await {
-        Ok(actor) => actor,
-        Err(response) => return response,
     };
     execute(state, actor, request, response_type).await
 }
@@ -265,6 +259,7 @@ fn body_too_large(response_type: ResponseType, limit: usize) -> Response {
 /// `THREADLINE_MAX_UPLOAD_BYTES` each; a part over its limit gets 413 naming the limit.
 async fn post_multipart(
     state: AppState,
+    actor: Option<Actor>,
     headers: HeaderMap,
     body: Body,
     response_type: ResponseType,
@@ -278,10 +273,8 @@ async fn post_multipart(
             "multipart requests need an Authorization or GraphQL-Require-Preflight header",
         );
     }
-    let actor = match request_actor(&state, &headers, response_type).await {
-        Ok(Some(actor)) => actor,
-        Ok(None) => return unauthenticated(response_type),
-        Err(response) => return response,
+    let Some(actor) = actor else {
+        return unauthenticated(response_type);
     };
     // Customer users may never attach files: refuse before their files are read at all.
     if !actor.is_staff() {
@@ -376,19 +369,6 @@ fn coded_error(
     respond(response_type, status, &body)
 }
 
-/// The request's actor (`None` when anonymous), resolved from its headers; when the database
-/// fails while checking the token, the `INTERNAL` answer to send instead.
-async fn request_actor(
-    state: &AppState,
-    headers: &HeaderMap,
-    response_type: ResponseType,
-) -> Result<Option<Actor>, Response> {
-    actor_for(state, headers).await.map_err(|error| {
-        tracing::error!(%error, "authentication failed on the database");
-        internal_error(response_type)
-    })
-}
-
 fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -432,25 +412,6 @@ fn operation_label(request: &mut async_graphql::Request) -> Option<String> {
     selected_operation(request).and_then(|(name, _)| name)
 }
 
-/// Resolves the bearer token (if any) to an actor. An invalid token leaves the request
-/// anonymous, so every field but introspection answers `UNAUTHENTICATED`.
-pub(super) async fn actor_for(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<Option<Actor>, ApiError> {
-    let Some(value) = header_str(headers, header::AUTHORIZATION) else {
-        return Ok(None);
-    };
-    let Some(token) = auth::bearer_token(value) else {
-        return Ok(None);
-    };
-    match auth::authenticate(&state.db, &state.keys, token).await {
-        Ok(actor) => Ok(Some(actor)),
-        Err(ApiError::Unauthenticated) => Ok(None),
-        Err(other) => Err(other),
-    }
-}
-
 /// Runs a request as `actor` (resolved once, by the caller, from the request's headers).
 async fn execute(
     state: AppState,
@@ -468,8 +429,7 @@ async fn execute(
     };
     let executed = ExecutionStarted::default();
     let request = request
-        .data(RequestState::new(state.db.clone(), actor))
-        .data(state.storage.clone())
+        .data(RequestCaller::new(&state.db, actor))
         .data(executed.clone());
     let mut response = state.schema.execute(request).await;
     let ok = response.errors.is_empty();

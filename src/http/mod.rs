@@ -1,6 +1,7 @@
 //! HTTP routes: `/graphql`, the playground at `/`, `/healthz` and `/metrics`.
 
 mod attachments;
+pub mod auth;
 mod graphql;
 mod limits;
 mod multipart;

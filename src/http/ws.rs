@@ -21,11 +21,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::{sync::mpsc, task::JoinHandle};
 
-use super::{AppState, limits::PerUserSlot};
+use super::{AppState, auth::authenticate_token, limits::PerUserSlot};
 use crate::{
     auth::{self, Actor},
     error::ApiError,
-    graphql::context::{PollInterval, RequestState},
+    graphql::context::RequestCaller,
 };
 
 /// The subprotocol name.
@@ -108,17 +108,9 @@ const STALE: &str =
 /// `before` and the token is valid; `None` when the connection must close with 4403 (another
 /// role or kind means the subscriptions running with the old rights must end).
 async fn current(state: &AppState, before: &Actor, token: &str) -> Result<Option<Actor>, ApiError> {
-    match auth::authenticate(&state.db, &state.keys, token).await {
-        Ok(now)
-            if now.user_id == before.user_id
-                && now.org_id == before.org_id
-                && now.kind == before.kind =>
-        {
-            Ok(Some(now))
-        }
-        Ok(_) | Err(ApiError::Unauthenticated) => Ok(None),
-        Err(error) => Err(error),
-    }
+    Ok(authenticate_token(state, token).await?.filter(|now| {
+        now.user_id == before.user_id && now.org_id == before.org_id && now.kind == before.kind
+    }))
 }
 
 /// Serves one WebSocket connection until either side closes it.
@@ -212,8 +204,11 @@ pub async fn serve(socket: WebSocket, state: AppState) {
                 }
                 init_seen = true;
                 let offered = bearer(payload.as_ref());
+                // The same check as the HTTP routes' `Caller` extractor.
                 let checked = match &offered {
-                    Some(t) => auth::authenticate(&state.db, &state.keys, t).await,
+                    Some(t) => authenticate_token(&state, t)
+                        .await
+                        .and_then(|a| a.ok_or(ApiError::Unauthenticated)),
                     None => Err(ApiError::Unauthenticated),
                 };
                 match checked {
@@ -324,9 +319,7 @@ async fn run_operation(
         .variables(Variables::from_json(
             payload.variables.unwrap_or(Value::Null),
         ))
-        .data(RequestState::new(state.db.clone(), Some(actor)))
-        .data(state.storage.clone())
-        .data(PollInterval(state.subscription_poll));
+        .data(RequestCaller::new(&state.db, Some(actor)));
     if let Some(name) = payload.operation_name {
         request = request.operation_name(name);
     }

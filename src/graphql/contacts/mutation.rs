@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, ID, Object, Result};
 
+use crate::graphql::context::Caller;
 use crate::{
     graphql::{
         contacts::types::{Collaborator, Contact, CreateContactInput, UpdateContactInput, convert},
@@ -27,7 +28,7 @@ impl ContactsMutation {
         ctx: &Context<'_>,
         input: CreateContactInput,
     ) -> Result<Contact> {
-        ctx.actor()?;
+        let Caller { db, actor } = ctx.caller()?;
         let consultant_id = input
             .consultant_id
             .map(|id| ids::decode(Kind::User, &id))
@@ -42,7 +43,7 @@ impl ContactsMutation {
             label_ids: ids::decode_many(Kind::Label, "input.labelIds", input.label_ids)?,
         };
         Ok(Contact::new(
-            service::contacts::create(ctx.db()?, ctx.actor()?, input).await?,
+            service::contacts::create(db, actor, input).await?,
         ))
     }
 
@@ -53,7 +54,7 @@ impl ContactsMutation {
         id: ID,
         input: UpdateContactInput,
     ) -> Result<Contact> {
-        ctx.actor()?;
+        let Caller { db, actor } = ctx.caller()?;
         let id = ids::decode(Kind::Contact, &id)?;
         let consultant_id = match input.consultant_id {
             async_graphql::MaybeUndefined::Undefined => None,
@@ -75,26 +76,26 @@ impl ContactsMutation {
                 .transpose()?,
         };
         Ok(Contact::new(
-            service::contacts::update(ctx.db()?, ctx.actor()?, id, input).await?,
+            service::contacts::update(db, actor, id, input).await?,
         ))
     }
 
     /// Archives a contact (`WRITE` access): it leaves the default contact list but keeps its
     /// history. Archiving an archived contact changes nothing.
     async fn archive_contact(&self, ctx: &Context<'_>, id: ID) -> Result<Contact> {
-        ctx.actor()?;
+        let Caller { db, actor } = ctx.caller()?;
         let id = ids::decode(Kind::Contact, &id)?;
         Ok(Contact::new(
-            service::contacts::set_archived(ctx.db()?, ctx.actor()?, id, true).await?,
+            service::contacts::set_archived(db, actor, id, true).await?,
         ))
     }
 
     /// Unarchives a contact (`WRITE` access).
     async fn unarchive_contact(&self, ctx: &Context<'_>, id: ID) -> Result<Contact> {
-        ctx.actor()?;
+        let Caller { db, actor } = ctx.caller()?;
         let id = ids::decode(Kind::Contact, &id)?;
         Ok(Contact::new(
-            service::contacts::set_archived(ctx.db()?, ctx.actor()?, id, false).await?,
+            service::contacts::set_archived(db, actor, id, false).await?,
         ))
     }
 
@@ -106,12 +107,10 @@ impl ContactsMutation {
         user_id: ID,
         access: AccessLevel,
     ) -> Result<Collaborator> {
-        ctx.actor()?;
+        let Caller { db, actor } = ctx.caller()?;
         let contact_id = ids::decode(Kind::Contact, &contact_id)?;
         let user_id = ids::decode(Kind::User, &user_id)?;
-        let grant =
-            service::collaborators::grant(ctx.db()?, ctx.actor()?, contact_id, user_id, access)
-                .await?;
+        let grant = service::collaborators::grant(db, actor, contact_id, user_id, access).await?;
         Ok(Collaborator {
             row: grant,
             prefetch: None,
@@ -125,11 +124,10 @@ impl ContactsMutation {
         contact_id: ID,
         user_id: ID,
     ) -> Result<ID> {
-        ctx.actor()?;
+        let Caller { db, actor } = ctx.caller()?;
         let contact_id = ids::decode(Kind::Contact, &contact_id)?;
         let user_id = ids::decode(Kind::User, &user_id)?;
-        let id =
-            service::collaborators::revoke(ctx.db()?, ctx.actor()?, contact_id, user_id).await?;
+        let id = service::collaborators::revoke(db, actor, contact_id, user_id).await?;
         Ok(ids::encode(Kind::Collaborator, id))
     }
 }

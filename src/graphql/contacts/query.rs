@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, ID, Object, Result, connection::Connection};
 
+use crate::graphql::context::Caller;
 use crate::{
     error::ApiError,
     graphql::{
@@ -31,7 +32,7 @@ impl ContactsQuery {
         before: Option<String>,
         filter: Option<ContactFilter>,
     ) -> Result<Connection<String, Contact, ContactConnectionFields>> {
-        let actor = ctx.actor()?;
+        let Caller { db, actor } = ctx.caller()?;
         let window = id_window(first, after.as_deref(), last, before.as_deref())?;
         let filter = filter.unwrap_or_default().into_service()?;
         if filter
@@ -44,7 +45,7 @@ impl ContactsQuery {
             );
         }
         let (rows, has_next, has_previous) =
-            service::contacts::list(ctx.db()?, actor, &filter, window).await?;
+            service::contacts::list(db, actor, &filter, window).await?;
         let prefetch = prefetch::contacts(ctx, &prefetch::node_selections(ctx), &rows).await?;
         Ok(id_connection(
             rows.into_iter()
@@ -66,10 +67,8 @@ pub struct ContactQuery;
 impl ContactQuery {
     /// One contact by ID; `NOT_FOUND` when it does not exist or the caller may not see it.
     async fn contact(&self, ctx: &Context<'_>, id: ID) -> Result<Contact> {
-        ctx.actor()?;
+        let Caller { db, actor } = ctx.caller()?;
         let id = ids::decode(Kind::Contact, &id)?;
-        Ok(Contact::new(
-            service::contacts::get(ctx.db()?, ctx.actor()?, id).await?,
-        ))
+        Ok(Contact::new(service::contacts::get(db, actor, id).await?))
     }
 }

@@ -8,6 +8,7 @@ use async_graphql::{
 };
 use chrono::{DateTime, Utc};
 
+use crate::graphql::context::Caller;
 use crate::{
     error::ApiError,
     graphql::{
@@ -195,14 +196,15 @@ impl Contact {
         complexity = "crate::graphql::page::list_cost(crate::graphql::page::SETTINGS_LIST_COST, child_complexity)"
     )]
     async fn labels(&self, ctx: &Context<'_>) -> Result<Vec<Label>> {
+        let Caller { db, actor } = ctx.caller()?;
         // Labels are the organization's internal classification: a customer user reading their
         // own contact gets none.
-        if !ctx.actor()?.is_staff() {
+        if !actor.is_staff() {
             return Ok(Vec::new());
         }
         let rows = match self.prefetched(|p| p.labels.as_ref()) {
             Some(rows) => rows,
-            None => service::contacts::labels_of(ctx.db()?, ctx.actor()?.org_id, &[self.id_()])
+            None => service::contacts::labels_of(db, actor.org_id, &[self.id_()])
                 .await?
                 .remove(&self.id_())
                 .unwrap_or_default(),
@@ -218,9 +220,10 @@ impl Contact {
     }
     /// Free-form custom fields (a JSON object of at most 16 KiB).
     async fn custom_fields(&self, ctx: &Context<'_>) -> Result<Json<serde_json::Value>> {
+        let actor = ctx.caller()?.actor;
         // Custom fields are the organization's internal data about the contact: a customer user
         // reading their own contact gets an empty object.
-        if !ctx.actor()?.is_staff() {
+        if !actor.is_staff() {
             return Ok(Json(serde_json::json!({})));
         }
         Ok(Json(self.row.contact.custom_fields.clone()))
@@ -316,9 +319,10 @@ impl Contact {
         complexity = "crate::graphql::page::list_cost(crate::graphql::page::SETTINGS_LIST_COST, child_complexity)"
     )]
     async fn collaborators(&self, ctx: &Context<'_>) -> Result<Vec<Collaborator>> {
+        let actor = ctx.caller()?.actor;
         // The contract shows the list only to callers with `ADMIN` on the contact; `access`
         // is the caller's level as the access SQL computed it when the contact was read.
-        if !ctx.actor()?.is_staff() || self.row.access != AccessLevel::Admin {
+        if !actor.is_staff() || self.row.access != AccessLevel::Admin {
             return Ok(Vec::new());
         }
         let rows = match self.prefetched(|p| p.collaborators.as_ref()) {
@@ -347,9 +351,10 @@ pub async fn contact_from(
     prefetched: Option<&HashMap<i64, VisibleContact>>,
     id: i64,
 ) -> Result<Option<VisibleContact>> {
+    let Caller { db, actor } = ctx.caller()?;
     Ok(match prefetched {
         Some(map) => map.get(&id).cloned(),
-        None => service::contacts::get_many(ctx.db()?, ctx.actor()?, &[id])
+        None => service::contacts::get_many(db, actor, &[id])
             .await?
             .remove(&id),
     })
@@ -408,7 +413,8 @@ pub struct ContactConnectionFields {
 impl ContactConnectionFields {
     /// How many contacts match the filter (all pages).
     async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
-        Ok(service::contacts::count(ctx.db()?, ctx.actor()?, &self.filter).await?)
+        let Caller { db, actor } = ctx.caller()?;
+        Ok(service::contacts::count(db, actor, &self.filter).await?)
     }
 }
 

@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, ID, Object, Result};
 
+use crate::graphql::context::Caller;
 use crate::{
     graphql::{
         context::ContextExt,
@@ -26,15 +27,10 @@ impl ConversationsMutation {
         ctx: &Context<'_>,
         input: CreateChannelInput,
     ) -> Result<Channel> {
-        let actor = ctx.actor()?;
-        let row = service::channels::create(
-            ctx.db()?,
-            actor,
-            input.kind,
-            &input.address,
-            &input.display_name,
-        )
-        .await?;
+        let Caller { db, actor } = ctx.caller()?;
+        let row =
+            service::channels::create(db, actor, input.kind, &input.address, &input.display_name)
+                .await?;
         Ok(Channel(row))
     }
 
@@ -45,17 +41,17 @@ impl ConversationsMutation {
         id: ID,
         input: UpdateChannelInput,
     ) -> Result<Channel> {
-        let actor = ctx.actor()?;
+        let Caller { db, actor } = ctx.caller()?;
         let id = ids::decode(Kind::Channel, &id)?;
         Ok(Channel(
-            service::channels::update(ctx.db()?, actor, id, &input.display_name).await?,
+            service::channels::update(db, actor, id, &input.display_name).await?,
         ))
     }
 
     /// Deletes a channel no conversation uses (owners and admins).
     async fn delete_channel(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
-        let actor = ctx.actor()?;
-        service::channels::delete(ctx.db()?, actor, ids::decode(Kind::Channel, &id)?).await?;
+        let Caller { db, actor } = ctx.caller()?;
+        service::channels::delete(db, actor, ids::decode(Kind::Channel, &id)?).await?;
         Ok(id)
     }
 
@@ -67,11 +63,11 @@ impl ConversationsMutation {
         user_id: ID,
         access: AccessLevel,
     ) -> Result<ChannelCollaborator> {
-        let actor = ctx.actor()?;
+        let Caller { db, actor } = ctx.caller()?;
         let channel_id = ids::decode(Kind::Channel, &channel_id)?;
         let user_id = ids::decode(Kind::User, &user_id)?;
         Ok(ChannelCollaborator(
-            service::channels::grant(ctx.db()?, actor, channel_id, user_id, access).await?,
+            service::channels::grant(db, actor, channel_id, user_id, access).await?,
         ))
     }
 
@@ -82,18 +78,18 @@ impl ConversationsMutation {
         channel_id: ID,
         user_id: ID,
     ) -> Result<ID> {
-        let actor = ctx.actor()?;
+        let Caller { db, actor } = ctx.caller()?;
         let channel_id = ids::decode(Kind::Channel, &channel_id)?;
         let user_id = ids::decode(Kind::User, &user_id)?;
-        let id = service::channels::revoke(ctx.db()?, actor, channel_id, user_id).await?;
+        let id = service::channels::revoke(db, actor, channel_id, user_id).await?;
         Ok(ids::encode(Kind::ChannelCollaborator, id))
     }
 
     /// Sends a message to a contact over a channel (`WRITE` on both); it starts `QUEUED`.
     async fn send_message(&self, ctx: &Context<'_>, input: SendMessageInput) -> Result<Message> {
-        let actor = ctx.actor()?;
+        let Caller { db, actor } = ctx.caller()?;
         Ok(Message::single(
-            service::conversations::send(ctx.db()?, actor, input.into_service()?).await?,
+            service::conversations::send(db, actor, input.into_service()?).await?,
         ))
     }
 
@@ -104,9 +100,9 @@ impl ConversationsMutation {
         ctx: &Context<'_>,
         input: InboundMessageInput,
     ) -> Result<Message> {
-        let actor = ctx.actor()?;
+        let Caller { db, actor } = ctx.caller()?;
         Ok(Message::single(
-            service::conversations::record_inbound(ctx.db()?, actor, input.into_service()?).await?,
+            service::conversations::record_inbound(db, actor, input.into_service()?).await?,
         ))
     }
 
@@ -117,19 +113,19 @@ impl ConversationsMutation {
         id: ID,
         status: DeliveryStatus,
     ) -> Result<Message> {
-        let actor = ctx.actor()?;
+        let Caller { db, actor } = ctx.caller()?;
         let id = ids::decode(Kind::Message, &id)?;
         Ok(Message::single(
-            service::conversations::update_status(ctx.db()?, actor, id, status).await?,
+            service::conversations::update_status(db, actor, id, status).await?,
         ))
     }
 
     /// Marks a conversation read for the caller (others keep their own read state).
     async fn mark_conversation_read(&self, ctx: &Context<'_>, id: ID) -> Result<Conversation> {
-        let actor = ctx.actor()?;
+        let Caller { db, actor } = ctx.caller()?;
         let id = ids::decode(Kind::Conversation, &id)?;
         Ok(Conversation::single(
-            service::conversations::mark_read(ctx.db()?, actor, id).await?,
+            service::conversations::mark_read(db, actor, id).await?,
         ))
     }
 }

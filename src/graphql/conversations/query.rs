@@ -5,6 +5,7 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, Object, Result, connection::Connection};
 
 use super::types::{InboxPage, decode_cursor, encode_cursor};
+use crate::graphql::context::Caller;
 use crate::{
     graphql::{
         context::ContextExt,
@@ -30,8 +31,8 @@ impl ConversationsQuery {
         complexity = "crate::graphql::page::list_cost(crate::graphql::page::SETTINGS_LIST_COST, child_complexity)"
     )]
     async fn channels(&self, ctx: &Context<'_>) -> Result<Vec<Channel>> {
-        let actor = ctx.actor()?;
-        Ok(service::channels::list(ctx.db()?, actor)
+        let Caller { db, actor } = ctx.caller()?;
+        Ok(service::channels::list(db, actor)
             .await?
             .into_iter()
             .map(Channel)
@@ -53,10 +54,10 @@ impl ConversationsQuery {
 
     /// One conversation by ID; `NOT_FOUND` without access to its contact and channel.
     async fn conversation(&self, ctx: &Context<'_>, id: ID) -> Result<Conversation> {
-        let actor = ctx.actor()?;
+        let Caller { db, actor } = ctx.caller()?;
         let id = ids::decode(Kind::Conversation, &id)?;
         Ok(Conversation::single(
-            service::conversations::get(ctx.db()?, actor, id).await?,
+            service::conversations::get(db, actor, id).await?,
         ))
     }
 }
@@ -69,8 +70,7 @@ pub async fn inbox_page(
     after: Option<String>,
     filter: Option<ConversationFilter>,
 ) -> Result<Connection<String, Conversation, ConversationConnectionFields>> {
-    let actor = ctx.actor()?;
-    let db = ctx.db()?;
+    let Caller { db, actor } = ctx.caller()?;
     let limit = page_size(first)?;
     let cursor = decode_cursor(after.as_deref())?;
     let filter = filter.unwrap_or_default();

@@ -8,6 +8,7 @@ use async_graphql::{
 };
 use chrono::{DateTime, Utc};
 
+use crate::graphql::context::Caller;
 use crate::{
     error::ApiResult,
     graphql::{
@@ -60,12 +61,9 @@ impl Channel {
         complexity = "crate::graphql::page::list_cost(crate::graphql::page::SETTINGS_LIST_COST, child_complexity)"
     )]
     async fn collaborators(&self, ctx: &Context<'_>) -> Result<Vec<ChannelCollaborator>> {
-        let rows = service::channels::collaborators_of(
-            ctx.db()?,
-            ctx.actor()?.org_id,
-            &[self.0.channel.id],
-        )
-        .await?;
+        let Caller { db, actor } = ctx.caller()?;
+        let rows =
+            service::channels::collaborators_of(db, actor.org_id, &[self.0.channel.id]).await?;
         Ok(rows.into_iter().map(ChannelCollaborator).collect())
     }
 }
@@ -158,9 +156,9 @@ impl Message {
     }
     /// The conversation it belongs to.
     async fn conversation(&self, ctx: &Context<'_>) -> Result<Option<Conversation>> {
+        let Caller { db, actor } = ctx.caller()?;
         let found =
-            service::conversations::get_many(ctx.db()?, ctx.actor()?, &[self.row.conversation_id])
-                .await?;
+            service::conversations::get_many(db, actor, &[self.row.conversation_id]).await?;
         Ok(found.into_values().next().map(Conversation::single))
     }
 }
@@ -208,10 +206,11 @@ impl Conversation {
     }
     /// The channel.
     async fn channel(&self, ctx: &Context<'_>) -> Result<Option<Channel>> {
+        let Caller { db, actor } = ctx.caller()?;
         let id = self.row.channel_id;
         let found = match &self.page.channels {
             Some(map) => map.get(&id).cloned(),
-            None => service::channels::get_many(ctx.db()?, ctx.actor()?, &[id])
+            None => service::channels::get_many(db, actor, &[id])
                 .await?
                 .remove(&id),
         };
@@ -219,16 +218,15 @@ impl Conversation {
     }
     /// The newest message.
     async fn last_message(&self, ctx: &Context<'_>) -> Result<Option<Message>> {
+        let Caller { db, actor } = ctx.caller()?;
         let Some(id) = self.row.last_message_id else {
             return Ok(None);
         };
         let found = match &self.page.last_messages {
             Some(map) => map.get(&id).cloned(),
-            None => {
-                service::conversations::messages_of_visible(ctx.db()?, ctx.actor()?.org_id, &[id])
-                    .await?
-                    .remove(&id)
-            }
+            None => service::conversations::messages_of_visible(db, actor.org_id, &[id])
+                .await?
+                .remove(&id),
         };
         Ok(found.map(|row| Message {
             row,
@@ -241,11 +239,11 @@ impl Conversation {
     }
     /// Inbound messages the caller has not read (each user has their own read state).
     async fn unread_count(&self, ctx: &Context<'_>) -> Result<i64> {
+        let Caller { db, actor } = ctx.caller()?;
         if let Some(map) = &self.page.unread {
             return Ok(map.get(&self.row.id).copied().unwrap_or(0));
         }
-        let counts =
-            service::conversations::unread_counts(ctx.db()?, ctx.actor()?, &[self.row.id]).await?;
+        let counts = service::conversations::unread_counts(db, actor, &[self.row.id]).await?;
         Ok(counts.get(&self.row.id).copied().unwrap_or(0))
     }
     /// The messages, newest first.
@@ -256,16 +254,11 @@ impl Conversation {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<String, Message, EmptyFields>> {
+        let Caller { db, actor } = ctx.caller()?;
         let limit = page_size(first)?;
         let before = page::decode_cursor(after.as_deref())?;
-        let page = service::conversations::messages(
-            ctx.db()?,
-            ctx.actor()?.org_id,
-            self.row.id,
-            before,
-            limit,
-        )
-        .await?;
+        let page =
+            service::conversations::messages(db, actor.org_id, self.row.id, before, limit).await?;
         Ok(page::connection(
             page.rows
                 .into_iter()
@@ -302,7 +295,8 @@ pub struct ConversationConnectionFields {
 impl ConversationConnectionFields {
     /// How many conversations match (all pages).
     async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
-        Ok(service::conversations::count(ctx.db()?, ctx.actor()?, &self.filter).await?)
+        let Caller { db, actor } = ctx.caller()?;
+        Ok(service::conversations::count(db, actor, &self.filter).await?)
     }
 }
 

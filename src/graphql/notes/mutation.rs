@@ -3,6 +3,7 @@
 use async_graphql::{Context, ID, Object, Result, Upload};
 
 use super::uploads::{settle_uploads, store_uploads};
+use crate::graphql::context::Caller;
 use crate::{
     error::ApiError,
     graphql::{
@@ -21,7 +22,7 @@ pub struct NotesMutation;
 impl NotesMutation {
     /// Writes a note about a contact (`WRITE` access), with the task and reminder asked for.
     async fn create_note(&self, ctx: &Context<'_>, mut input: CreateNoteInput) -> Result<Note> {
-        let actor = ctx.actor()?;
+        let Caller { db, actor } = ctx.caller()?;
         let uploads = input.attachments.take().unwrap_or_default();
         if uploads.len() > 10 {
             return Err(
@@ -33,11 +34,11 @@ impl NotesMutation {
         let stored = if uploads.is_empty() {
             Uploads::default()
         } else {
-            service::notes::require_can_create(ctx.db()?, actor, service_input.contact_id).await?;
+            service::notes::require_can_create(db, actor, service_input.contact_id).await?;
             store_uploads(ctx, uploads, "input.attachments").await?
         };
         service_input.attachments = stored.clone();
-        let created = service::notes::create(ctx.db()?, actor, service_input).await;
+        let created = service::notes::create(db, actor, service_input).await;
         let (note, _task) = settle_uploads(ctx, &stored, created).await?;
         Ok(Note::single(note))
     }
@@ -49,40 +50,40 @@ impl NotesMutation {
         note_id: ID,
         file: Upload,
     ) -> Result<Attachment> {
-        let actor = ctx.actor()?;
+        let Caller { db, actor } = ctx.caller()?;
         let note_id = ids::decode(Kind::Note, &note_id)?;
         // Check the rights before storing anything.
-        service::notes::require_editable(ctx.db()?, actor, note_id, "attaching a file").await?;
+        service::notes::require_editable(db, actor, note_id, "attaching a file").await?;
         let stored = store_uploads(ctx, vec![file], "file").await?;
         if stored.files.is_empty() {
             return Err(ApiError::bad_input("file", "no file was sent").into());
         }
-        let added = service::attachments::add(ctx.db()?, actor, note_id, &stored).await;
+        let added = service::attachments::add(db, actor, note_id, &stored).await;
         Ok(Attachment(settle_uploads(ctx, &stored, added).await?))
     }
 
     /// Removes a file from its note (same rights as editing the note).
     async fn delete_attachment(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
-        let actor = ctx.actor()?;
-        service::attachments::delete(ctx.db()?, actor, ids::decode(Kind::Attachment, &id)?).await?;
+        let Caller { db, actor } = ctx.caller()?;
+        service::attachments::delete(db, actor, ids::decode(Kind::Attachment, &id)?).await?;
         Ok(id)
     }
 
     /// Edits a note: its author, or anyone with `WRITE` on the contact for a shared note.
     async fn update_note(&self, ctx: &Context<'_>, id: ID, input: UpdateNoteInput) -> Result<Note> {
-        let actor = ctx.actor()?;
+        let Caller { db, actor } = ctx.caller()?;
         let id = ids::decode(Kind::Note, &id)?;
         Ok(Note::single(
-            service::notes::update(ctx.db()?, actor, id, input.into_service()?).await?,
+            service::notes::update(db, actor, id, input.into_service()?).await?,
         ))
     }
 
     /// Deletes a note (same rights as editing); its timeline keeps a `NOTE_DELETED` event
     /// without content.
     async fn delete_note(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
-        let actor = ctx.actor()?;
+        let Caller { db, actor } = ctx.caller()?;
         let row = ids::decode(Kind::Note, &id)?;
-        service::notes::delete(ctx.db()?, actor, row).await?;
+        service::notes::delete(db, actor, row).await?;
         Ok(id)
     }
 }

@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, ID, Object, Result, connection::Connection};
 
+use crate::graphql::context::Caller;
 use crate::{
     error::ApiError,
     graphql::{
@@ -37,11 +38,9 @@ impl NotesQuery {
 
     /// One note by ID; `NOT_FOUND` when the caller may not see it.
     async fn note(&self, ctx: &Context<'_>, id: ID) -> Result<Note> {
-        let actor = ctx.actor()?;
+        let Caller { db, actor } = ctx.caller()?;
         let id = ids::decode(Kind::Note, &id)?;
-        Ok(Note::single(
-            service::notes::get(ctx.db()?, actor, id).await?,
-        ))
+        Ok(Note::single(service::notes::get(db, actor, id).await?))
     }
 }
 
@@ -53,7 +52,7 @@ pub async fn notes_page(
     after: Option<String>,
     filter: Option<NoteFilter>,
 ) -> Result<Connection<String, Note, NoteConnectionFields>> {
-    let actor = ctx.actor()?;
+    let Caller { db, actor } = ctx.caller()?;
     let limit = page_size(first)?;
     let after_id = page::decode_cursor(after.as_deref())?;
     let filter = filter.unwrap_or_default();
@@ -84,7 +83,7 @@ pub async fn notes_page(
             id: a.id.trim().to_owned(),
         }),
     };
-    let page = service::notes::list(ctx.db()?, actor, &service_filter, after_id, limit).await?;
+    let page = service::notes::list(db, actor, &service_filter, after_id, limit).await?;
     let nodes = [
         ctx.look_ahead().field("edges").field("node"),
         ctx.look_ahead().field("nodes"),

@@ -7,6 +7,7 @@ use async_graphql::{
 };
 use chrono::{DateTime, Utc};
 
+use crate::graphql::context::Caller;
 use crate::{
     error::{ApiError, ApiResult},
     graphql::{
@@ -43,13 +44,12 @@ pub async fn note_page(
     nodes: &[Lookahead<'_>],
     notes: &[entity::note::Model],
 ) -> ApiResult<Arc<NotePage>> {
+    let Caller { db, actor } = ctx.caller()?;
     let asks = |name: &str| nodes.iter().any(|n| n.field(name).exists());
     let mut page = NotePage::default();
     if notes.is_empty() {
         return Ok(Arc::new(page));
     }
-    let db = ctx.db()?;
-    let actor = ctx.actor()?;
     let ids: Vec<i64> = notes.iter().map(|n| n.id).collect();
     if asks("author") {
         let mut users: Vec<i64> = notes.iter().map(|n| n.author_id).collect();
@@ -179,13 +179,14 @@ impl Note {
         complexity = "crate::graphql::page::list_cost(crate::graphql::page::SETTINGS_LIST_COST, child_complexity)"
     )]
     async fn labels(&self, ctx: &Context<'_>) -> Result<Vec<Label>> {
+        let Caller { db, actor } = ctx.caller()?;
         // Labels, types and templates are internal settings: not shown to customer users.
-        if !ctx.actor()?.is_staff() {
+        if !actor.is_staff() {
             return Ok(Vec::new());
         }
         let rows = match &self.page.labels {
             Some(map) => map.get(&self.row.id).cloned().unwrap_or_default(),
-            None => service::notes::labels_of(ctx.db()?, ctx.actor()?.org_id, &[self.row.id])
+            None => service::notes::labels_of(db, actor.org_id, &[self.row.id])
                 .await?
                 .remove(&self.row.id)
                 .unwrap_or_default(),
@@ -195,20 +196,22 @@ impl Note {
     /// Its type.
     #[graphql(name = "type")]
     async fn note_type(&self, ctx: &Context<'_>) -> Result<Option<TaskType>> {
-        if !ctx.actor()?.is_staff() {
+        let actor = ctx.caller()?.actor;
+        if !actor.is_staff() {
             return Ok(None);
         }
         task_type_from(ctx, self.page.types.as_ref(), self.row.type_id).await
     }
     /// The template it was written from (null once the template is deleted).
     async fn template(&self, ctx: &Context<'_>) -> Result<Option<MessageTemplate>> {
-        if !ctx.actor()?.is_staff() {
+        let Caller { db, actor } = ctx.caller()?;
+        if !actor.is_staff() {
             return Ok(None);
         }
         let Some(id) = self.row.template_id else {
             return Ok(None);
         };
-        match service::settings::template(ctx.db()?, ctx.actor()?.org_id, id).await {
+        match service::settings::template(db, actor.org_id, id).await {
             Ok(t) => Ok(Some(MessageTemplate(t))),
             Err(ApiError::NotFound(_)) => Ok(None),
             Err(e) => Err(e.into()),
@@ -226,9 +229,10 @@ impl Note {
         complexity = "crate::graphql::page::list_cost(crate::graphql::page::SETTINGS_LIST_COST, child_complexity)"
     )]
     async fn attachments(&self, ctx: &Context<'_>) -> Result<Vec<Attachment>> {
+        let Caller { db, actor } = ctx.caller()?;
         let rows = match &self.page.attachments {
             Some(map) => map.get(&self.row.id).cloned().unwrap_or_default(),
-            None => service::attachments::of_notes(ctx.db()?, ctx.actor()?.org_id, &[self.row.id])
+            None => service::attachments::of_notes(db, actor.org_id, &[self.row.id])
                 .await?
                 .remove(&self.row.id)
                 .unwrap_or_default(),
@@ -240,7 +244,8 @@ impl Note {
         complexity = "crate::graphql::page::list_cost(crate::graphql::page::SETTINGS_LIST_COST, child_complexity)"
     )]
     async fn tasks(&self, ctx: &Context<'_>) -> Result<Vec<Task>> {
-        let rows = service::tasks::for_note(ctx.db()?, ctx.actor()?, self.row.id).await?;
+        let Caller { db, actor } = ctx.caller()?;
+        let rows = service::tasks::for_note(db, actor, self.row.id).await?;
         Ok(rows.into_iter().map(Task::single).collect())
     }
     /// When it was written.
@@ -388,6 +393,7 @@ pub struct NoteConnectionFields {
 impl NoteConnectionFields {
     /// How many notes match (all pages).
     async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
-        Ok(service::notes::count(ctx.db()?, ctx.actor()?, &self.filter).await?)
+        let Caller { db, actor } = ctx.caller()?;
+        Ok(service::notes::count(db, actor, &self.filter).await?)
     }
 }

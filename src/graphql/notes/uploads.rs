@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Result, Upload};
 
+use crate::graphql::context::Caller;
 use crate::{
     error::{ApiError, ApiResult},
     graphql::context::ContextExt,
@@ -21,9 +22,9 @@ pub async fn store_uploads(
     uploads: Vec<Upload>,
     field: &str,
 ) -> Result<Uploads> {
-    let storage = ctx.data::<Arc<Storage>>()?.clone();
-    let db = ctx.db()?;
-    let mut used = service::attachments::usage(db, ctx.actor()?.org_id).await?;
+    let Caller { db, actor } = ctx.caller()?;
+    let storage = ctx.app()?.storage.clone();
+    let mut used = service::attachments::usage(db, actor.org_id).await?;
     let mut stored: Vec<StoredFile> = Vec::with_capacity(uploads.len());
     for (i, upload) in uploads.into_iter().enumerate() {
         let result = store_one(ctx, &storage, upload, format!("{field}[{i}]"), used).await;
@@ -86,8 +87,8 @@ pub async fn settle_uploads<T>(
     result: ApiResult<T>,
 ) -> Result<T> {
     if result.is_err() && !uploads.files.is_empty() {
-        let storage = ctx.data::<Arc<Storage>>()?;
-        service::attachments::discard(ctx.db()?, storage, &uploads.files).await;
+        let app = ctx.app()?;
+        service::attachments::discard(&app.db, &app.storage, &uploads.files).await;
     }
     Ok(result?)
 }

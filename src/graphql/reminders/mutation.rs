@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, ID, Object, Result};
 
+use crate::graphql::context::Caller;
 use crate::{
     graphql::{context::ContextExt, reminders::types::Reminder},
     ids::{self, Kind},
@@ -16,11 +17,9 @@ pub struct RemindersMutation;
 impl RemindersMutation {
     /// Dismisses one of the caller's reminders.
     async fn dismiss_reminder(&self, ctx: &Context<'_>, id: ID) -> Result<Reminder> {
-        let actor = ctx.actor()?;
+        let Caller { db, actor } = ctx.caller()?;
         let id = ids::decode(Kind::Reminder, &id)?;
-        Ok(Reminder(
-            service::reminders::dismiss(ctx.db()?, actor, id).await?,
-        ))
+        Ok(Reminder(service::reminders::dismiss(db, actor, id).await?))
     }
 
     /// Snoozes one of the caller's reminders until a later time (it is pending again).
@@ -30,11 +29,11 @@ impl RemindersMutation {
         id: ID,
         until: chrono::DateTime<chrono::Utc>,
     ) -> Result<Reminder> {
-        let actor = ctx.actor()?;
+        let Caller { db, actor } = ctx.caller()?;
         let id = ids::decode(Kind::Reminder, &id)?;
         service::validate::timestamp("until", Some(until))?;
         Ok(Reminder(
-            service::reminders::snooze(ctx.db()?, actor, id, until).await?,
+            service::reminders::snooze(db, actor, id, until).await?,
         ))
     }
 }

@@ -5,6 +5,7 @@ use async_graphql::{
     connection::{Connection, EmptyFields},
 };
 
+use crate::graphql::context::Caller;
 use crate::{
     graphql::{
         context::ContextExt,
@@ -40,12 +41,12 @@ pub async fn reminders_page(
     after: Option<String>,
     filter: Option<ReminderFilter>,
 ) -> Result<Connection<String, Reminder, EmptyFields>> {
-    let actor = ctx.actor()?;
+    let Caller { db, actor } = ctx.caller()?;
     let limit = page_size(first)?;
     let cursor =
         decode_time_cursor("r", after.as_deref())?.map(|(at, id)| ReminderCursor { at, id });
     let status = filter.and_then(|f| f.status);
-    let page = service::reminders::list(ctx.db()?, actor, status, cursor, limit).await?;
+    let page = service::reminders::list(db, actor, status, cursor, limit).await?;
     Ok(crate::graphql::page::connection(
         page.rows.into_iter().map(|row| {
             (

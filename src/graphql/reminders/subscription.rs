@@ -4,11 +4,9 @@ use std::collections::VecDeque;
 
 use async_graphql::{Context, Result, Subscription};
 
+use crate::graphql::context::Caller;
 use crate::{
-    graphql::{
-        context::{ContextExt, PollInterval},
-        reminders::types::Reminder,
-    },
+    graphql::{context::ContextExt, reminders::types::Reminder},
     service,
 };
 
@@ -17,11 +15,10 @@ use crate::{
 pub async fn live(
     ctx: &Context<'_>,
 ) -> Result<impl futures_util::Stream<Item = Result<Reminder>> + use<>> {
-    let actor = ctx.actor()?.clone();
-    let db = ctx.db()?.clone();
-    let interval = ctx
-        .data_opt::<PollInterval>()
-        .map_or(std::time::Duration::from_millis(500), |p| p.0);
+    let Caller { db, actor } = ctx.caller()?;
+    let actor = actor.clone();
+    let db = db.clone();
+    let interval = ctx.app()?.poll.0;
     let start = (service::now(), 0_i64);
     let state = (db, actor, start, VecDeque::<Reminder>::new());
     Ok(futures_util::stream::unfold(

@@ -3,6 +3,7 @@
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 
+use crate::graphql::context::Caller;
 use crate::{
     graphql::{contacts::Contact, context::ContextExt, notes::Note, tasks::Task},
     ids::{self, Kind},
@@ -32,28 +33,31 @@ impl Reminder {
     }
     /// The contact it concerns (null when the caller can no longer see it).
     async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>> {
+        let Caller { db, actor } = ctx.caller()?;
         let id = self.0.contact_id;
-        let found = service::contacts::get_many(ctx.db()?, ctx.actor()?, &[id])
+        let found = service::contacts::get_many(db, actor, &[id])
             .await?
             .remove(&id);
         Ok(found.map(Contact::new))
     }
     /// The note it is about.
     async fn note(&self, ctx: &Context<'_>) -> Result<Option<Note>> {
+        let Caller { db, actor } = ctx.caller()?;
         let Some(id) = self.0.note_id else {
             return Ok(None);
         };
-        Ok(service::notes::get_many(ctx.db()?, ctx.actor()?, &[id])
+        Ok(service::notes::get_many(db, actor, &[id])
             .await?
             .remove(&id)
             .map(Note::single))
     }
     /// The task it is about.
     async fn task(&self, ctx: &Context<'_>) -> Result<Option<Task>> {
+        let Caller { db, actor } = ctx.caller()?;
         let Some(id) = self.0.task_id else {
             return Ok(None);
         };
-        Ok(service::tasks::get_many(ctx.db()?, ctx.actor()?, &[id])
+        Ok(service::tasks::get_many(db, actor, &[id])
             .await?
             .remove(&id)
             .map(Task::single))

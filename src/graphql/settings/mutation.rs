@@ -3,6 +3,7 @@
 use async_graphql::{Context, ID, Object, Result};
 
 use super::types::{task_type_input, template_input};
+use crate::graphql::context::Caller;
 use crate::{
     graphql::{
         context::ContextExt,
@@ -24,9 +25,9 @@ pub struct SettingsMutation;
 impl SettingsMutation {
     /// Creates a task type.
     async fn create_task_type(&self, ctx: &Context<'_>, input: TaskTypeInput) -> Result<TaskType> {
-        let actor = ctx.actor()?;
+        let Caller { db, actor } = ctx.caller()?;
         Ok(TaskType(
-            settings::save_task_type(ctx.db()?, actor, None, task_type_input(input)?).await?,
+            settings::save_task_type(db, actor, None, task_type_input(input)?).await?,
         ))
     }
     /// Changes a task type.
@@ -36,23 +37,23 @@ impl SettingsMutation {
         id: ID,
         input: TaskTypeInput,
     ) -> Result<TaskType> {
-        let actor = ctx.actor()?;
+        let Caller { db, actor } = ctx.caller()?;
         let id = ids::decode(Kind::TaskType, &id)?;
         Ok(TaskType(
-            settings::save_task_type(ctx.db()?, actor, Some(id), task_type_input(input)?).await?,
+            settings::save_task_type(db, actor, Some(id), task_type_input(input)?).await?,
         ))
     }
     /// Deletes a task type; its tasks and notes keep existing without a type.
     async fn delete_task_type(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
-        let actor = ctx.actor()?;
-        settings::delete_task_type(ctx.db()?, actor, ids::decode(Kind::TaskType, &id)?).await?;
+        let Caller { db, actor } = ctx.caller()?;
+        settings::delete_task_type(db, actor, ids::decode(Kind::TaskType, &id)?).await?;
         Ok(id)
     }
     /// Creates an outcome.
     async fn create_outcome(&self, ctx: &Context<'_>, input: OutcomeInput) -> Result<Outcome> {
-        let actor = ctx.actor()?;
+        let Caller { db, actor } = ctx.caller()?;
         Ok(Outcome(
-            settings::save_outcome(ctx.db()?, actor, None, &input.name).await?,
+            settings::save_outcome(db, actor, None, &input.name).await?,
         ))
     }
     /// Renames an outcome.
@@ -62,24 +63,24 @@ impl SettingsMutation {
         id: ID,
         input: OutcomeInput,
     ) -> Result<Outcome> {
-        let actor = ctx.actor()?;
+        let Caller { db, actor } = ctx.caller()?;
         let id = ids::decode(Kind::Outcome, &id)?;
         Ok(Outcome(
-            settings::save_outcome(ctx.db()?, actor, Some(id), &input.name).await?,
+            settings::save_outcome(db, actor, Some(id), &input.name).await?,
         ))
     }
     /// Deletes an outcome no task was completed with (`CONFLICT` otherwise).
     async fn delete_outcome(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
-        let actor = ctx.actor()?;
-        settings::delete_outcome(ctx.db()?, actor, ids::decode(Kind::Outcome, &id)?).await?;
+        let Caller { db, actor } = ctx.caller()?;
+        settings::delete_outcome(db, actor, ids::decode(Kind::Outcome, &id)?).await?;
         Ok(id)
     }
     /// Creates a label.
     async fn create_label(&self, ctx: &Context<'_>, input: LabelInput) -> Result<Label> {
-        let actor = ctx.actor()?;
+        let Caller { db, actor } = ctx.caller()?;
         let color = maybe(input.color, Ok)?;
         let row = settings::save_label(
-            ctx.db()?,
+            db,
             actor,
             None,
             input.name.as_deref(),
@@ -90,11 +91,11 @@ impl SettingsMutation {
     }
     /// Changes a label.
     async fn update_label(&self, ctx: &Context<'_>, id: ID, input: LabelInput) -> Result<Label> {
-        let actor = ctx.actor()?;
+        let Caller { db, actor } = ctx.caller()?;
         let id = ids::decode(Kind::Label, &id)?;
         let color = maybe(input.color, Ok)?;
         let row = settings::save_label(
-            ctx.db()?,
+            db,
             actor,
             Some(id),
             input.name.as_deref(),
@@ -105,8 +106,8 @@ impl SettingsMutation {
     }
     /// Deletes a label; notes lose it.
     async fn delete_label(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
-        let actor = ctx.actor()?;
-        settings::delete_label(ctx.db()?, actor, ids::decode(Kind::Label, &id)?).await?;
+        let Caller { db, actor } = ctx.caller()?;
+        settings::delete_label(db, actor, ids::decode(Kind::Label, &id)?).await?;
         Ok(id)
     }
     /// Creates a message template.
@@ -115,9 +116,9 @@ impl SettingsMutation {
         ctx: &Context<'_>,
         input: MessageTemplateInput,
     ) -> Result<MessageTemplate> {
-        let actor = ctx.actor()?;
+        let Caller { db, actor } = ctx.caller()?;
         Ok(MessageTemplate(
-            settings::save_template(ctx.db()?, actor, None, template_input(input)?).await?,
+            settings::save_template(db, actor, None, template_input(input)?).await?,
         ))
     }
     /// Changes a message template.
@@ -127,17 +128,16 @@ impl SettingsMutation {
         id: ID,
         input: MessageTemplateInput,
     ) -> Result<MessageTemplate> {
-        let actor = ctx.actor()?;
+        let Caller { db, actor } = ctx.caller()?;
         let id = ids::decode(Kind::MessageTemplate, &id)?;
         Ok(MessageTemplate(
-            settings::save_template(ctx.db()?, actor, Some(id), template_input(input)?).await?,
+            settings::save_template(db, actor, Some(id), template_input(input)?).await?,
         ))
     }
     /// Deletes a message template; notes written from it keep their text.
     async fn delete_message_template(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
-        let actor = ctx.actor()?;
-        settings::delete_template(ctx.db()?, actor, ids::decode(Kind::MessageTemplate, &id)?)
-            .await?;
+        let Caller { db, actor } = ctx.caller()?;
+        settings::delete_template(db, actor, ids::decode(Kind::MessageTemplate, &id)?).await?;
         Ok(id)
     }
 }

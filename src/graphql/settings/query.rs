@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, Object, Result};
 
+use crate::graphql::context::Caller;
 use crate::{
     graphql::{
         context::ContextExt,
@@ -21,7 +22,8 @@ impl SettingsQuery {
         complexity = "crate::graphql::page::list_cost(crate::graphql::page::SETTINGS_LIST_COST, child_complexity)"
     )]
     async fn task_types(&self, ctx: &Context<'_>) -> Result<Vec<TaskType>> {
-        Ok(settings::task_types(ctx.db()?, ctx.actor()?)
+        let Caller { db, actor } = ctx.caller()?;
+        Ok(settings::task_types(db, actor)
             .await?
             .into_iter()
             .map(TaskType)
@@ -32,7 +34,8 @@ impl SettingsQuery {
         complexity = "crate::graphql::page::list_cost(crate::graphql::page::SETTINGS_LIST_COST, child_complexity)"
     )]
     async fn outcomes(&self, ctx: &Context<'_>) -> Result<Vec<Outcome>> {
-        Ok(settings::outcomes(ctx.db()?, ctx.actor()?)
+        let Caller { db, actor } = ctx.caller()?;
+        Ok(settings::outcomes(db, actor)
             .await?
             .into_iter()
             .map(Outcome)
@@ -43,7 +46,8 @@ impl SettingsQuery {
         complexity = "crate::graphql::page::list_cost(crate::graphql::page::SETTINGS_LIST_COST, child_complexity)"
     )]
     async fn labels(&self, ctx: &Context<'_>) -> Result<Vec<Label>> {
-        Ok(settings::labels(ctx.db()?, ctx.actor()?)
+        let Caller { db, actor } = ctx.caller()?;
+        Ok(settings::labels(db, actor)
             .await?
             .into_iter()
             .map(Label::new)
@@ -54,7 +58,8 @@ impl SettingsQuery {
         complexity = "crate::graphql::page::list_cost(crate::graphql::page::SETTINGS_LIST_COST, child_complexity)"
     )]
     async fn message_templates(&self, ctx: &Context<'_>) -> Result<Vec<MessageTemplate>> {
-        Ok(settings::templates(ctx.db()?, ctx.actor()?)
+        let Caller { db, actor } = ctx.caller()?;
+        Ok(settings::templates(db, actor)
             .await?
             .into_iter()
             .map(MessageTemplate)

@@ -3,6 +3,7 @@
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result};
 use chrono::{DateTime, Utc};
 
+use crate::graphql::context::Caller;
 use crate::{
     graphql::{context::ContextExt, page::maybe},
     ids::{self, Kind},
@@ -40,12 +41,13 @@ pub async fn task_type_from(
     prefetched: Option<&std::collections::HashMap<i64, entity::task_type::Model>>,
     id: Option<i64>,
 ) -> Result<Option<TaskType>> {
+    let Caller { db, actor } = ctx.caller()?;
     let Some(id) = id else {
         return Ok(None);
     };
     let found = match prefetched {
         Some(map) => map.get(&id).cloned(),
-        None => settings::types_of(ctx.db()?, ctx.actor()?.org_id, &[id])
+        None => settings::types_of(db, actor.org_id, &[id])
             .await?
             .remove(&id),
     };

@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, ID, Object, Result};
 
+use crate::graphql::context::Caller;
 use crate::{
     error::ApiError,
     graphql::{
@@ -21,21 +22,21 @@ pub struct TasksMutation;
 impl TasksMutation {
     /// Plans a task (`WRITE` on the contact); it starts `PLANNED`.
     async fn create_task(&self, ctx: &Context<'_>, input: CreateTaskInput) -> Result<Task> {
-        let actor = ctx.actor()?;
+        let Caller { db, actor } = ctx.caller()?;
         if input.contact_id.is_none() {
             return Err(ApiError::bad_input("input.contactId", "is required").into());
         }
         Ok(Task::single(
-            service::tasks::create(ctx.db()?, actor, input.into_service()?).await?,
+            service::tasks::create(db, actor, input.into_service()?).await?,
         ))
     }
 
     /// Changes an open task (`WRITE` on the contact).
     async fn update_task(&self, ctx: &Context<'_>, id: ID, input: UpdateTaskInput) -> Result<Task> {
-        let actor = ctx.actor()?;
+        let Caller { db, actor } = ctx.caller()?;
         let id = ids::decode(Kind::Task, &id)?;
         Ok(Task::single(
-            service::tasks::update(ctx.db()?, actor, id, input.into_service()?).await?,
+            service::tasks::update(db, actor, id, input.into_service()?).await?,
         ))
     }
 
@@ -46,9 +47,9 @@ impl TasksMutation {
         id: ID,
         input: CompleteTaskInput,
     ) -> Result<TaskCompletion> {
-        let actor = ctx.actor()?;
+        let Caller { db, actor } = ctx.caller()?;
         let id = ids::decode(Kind::Task, &id)?;
-        let done = service::tasks::complete(ctx.db()?, actor, id, input.into_service()?).await?;
+        let done = service::tasks::complete(db, actor, id, input.into_service()?).await?;
         Ok(TaskCompletion {
             task: Task::single(done.task),
             note: done.note.map(Note::single),
@@ -58,10 +59,8 @@ impl TasksMutation {
 
     /// Copies a task: an identical new `PLANNED` task.
     async fn copy_task(&self, ctx: &Context<'_>, id: ID) -> Result<Task> {
-        let actor = ctx.actor()?;
+        let Caller { db, actor } = ctx.caller()?;
         let id = ids::decode(Kind::Task, &id)?;
-        Ok(Task::single(
-            service::tasks::copy(ctx.db()?, actor, id).await?,
-        ))
+        Ok(Task::single(service::tasks::copy(db, actor, id).await?))
     }
 }

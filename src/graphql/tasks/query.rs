@@ -3,6 +3,7 @@
 use async_graphql::{Context, ID, Object, Result, connection::Connection};
 
 use super::types::{decode_cursor, encode_cursor, task_page};
+use crate::graphql::context::Caller;
 use crate::{
     graphql::{
         context::ContextExt,
@@ -38,11 +39,9 @@ impl TasksQuery {
 
     /// One task by ID; `NOT_FOUND` when the caller may not see it.
     async fn task(&self, ctx: &Context<'_>, id: ID) -> Result<Task> {
-        let actor = ctx.actor()?;
+        let Caller { db, actor } = ctx.caller()?;
         let id = ids::decode(Kind::Task, &id)?;
-        Ok(Task::single(
-            service::tasks::get(ctx.db()?, actor, id).await?,
-        ))
+        Ok(Task::single(service::tasks::get(db, actor, id).await?))
     }
 }
 
@@ -55,7 +54,7 @@ pub async fn tasks_page(
     filter: Option<TaskFilter>,
     order: Option<TaskOrder>,
 ) -> Result<Connection<String, Task, TaskConnectionFields>> {
-    let actor = ctx.actor()?;
+    let Caller { db, actor } = ctx.caller()?;
     let limit = page_size(first)?;
     let cursor = decode_cursor(after.as_deref())?;
     let filter = filter.unwrap_or_default();
@@ -79,8 +78,7 @@ pub async fn tasks_page(
         scheduled_to: timestamp("filter.scheduledTo", filter.scheduled_to)?,
         tag: filter.tag.map(|t| t.trim().to_owned()),
     };
-    let page =
-        service::tasks::list(ctx.db()?, actor, &service_filter, order, cursor, limit).await?;
+    let page = service::tasks::list(db, actor, &service_filter, order, cursor, limit).await?;
     let nodes = [
         ctx.look_ahead().field("edges").field("node"),
         ctx.look_ahead().field("nodes"),

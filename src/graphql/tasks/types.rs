@@ -7,6 +7,7 @@ use async_graphql::{
 };
 use chrono::{DateTime, Utc};
 
+use crate::graphql::context::Caller;
 use crate::{
     error::ApiResult,
     graphql::{
@@ -44,13 +45,12 @@ pub(crate) async fn task_page(
     nodes: &[Lookahead<'_>],
     tasks: &[entity::task::Model],
 ) -> ApiResult<Arc<TaskPage>> {
+    let Caller { db, actor } = ctx.caller()?;
     let asks = |name: &str| nodes.iter().any(|n| n.field(name).exists());
     let mut page = TaskPage::default();
     if tasks.is_empty() {
         return Ok(Arc::new(page));
     }
-    let db = ctx.db()?;
-    let actor = ctx.actor()?;
     let ids: Vec<i64> = tasks.iter().map(|t| t.id).collect();
     if asks("responsible") || asks("creator") || asks("completedBy") {
         let mut users: Vec<i64> = tasks
@@ -102,20 +102,22 @@ impl Task {
     }
 
     async fn load_task(ctx: &Context<'_>, id: Option<i64>) -> Result<Option<Task>> {
+        let Caller { db, actor } = ctx.caller()?;
         let Some(id) = id else {
             return Ok(None);
         };
-        Ok(service::tasks::get_many(ctx.db()?, ctx.actor()?, &[id])
+        Ok(service::tasks::get_many(db, actor, &[id])
             .await?
             .remove(&id)
             .map(Task::single))
     }
 
     async fn load_note(ctx: &Context<'_>, id: Option<i64>) -> Result<Option<Note>> {
+        let Caller { db, actor } = ctx.caller()?;
         let Some(id) = id else {
             return Ok(None);
         };
-        Ok(service::notes::get_many(ctx.db()?, ctx.actor()?, &[id])
+        Ok(service::notes::get_many(db, actor, &[id])
             .await?
             .remove(&id)
             .map(Note::single))
@@ -144,9 +146,10 @@ impl Task {
     }
     /// Free-form tags.
     async fn tags(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
+        let Caller { db, actor } = ctx.caller()?;
         Ok(match &self.page.tags {
             Some(map) => map.get(&self.row.id).cloned().unwrap_or_default(),
-            None => service::tasks::tags_of(ctx.db()?, ctx.actor()?.org_id, &[self.row.id])
+            None => service::tasks::tags_of(db, actor.org_id, &[self.row.id])
                 .await?
                 .remove(&self.row.id)
                 .unwrap_or_default(),
@@ -182,12 +185,13 @@ impl Task {
     }
     /// The outcome it was completed with.
     async fn outcome(&self, ctx: &Context<'_>) -> Result<Option<Outcome>> {
+        let Caller { db, actor } = ctx.caller()?;
         let Some(id) = self.row.outcome_id else {
             return Ok(None);
         };
         let found = match &self.page.outcomes {
             Some(map) => map.get(&id).cloned(),
-            None => Some(service::settings::outcome(ctx.db()?, ctx.actor()?.org_id, id).await?),
+            None => Some(service::settings::outcome(db, actor.org_id, id).await?),
         };
         Ok(found.map(Outcome))
     }
@@ -205,8 +209,7 @@ impl Task {
     }
     /// The task that follows this one up (`CONTINUE`).
     async fn follow_up(&self, ctx: &Context<'_>) -> Result<Option<Task>> {
-        let actor = ctx.actor()?;
-        let db = ctx.db()?;
+        let Caller { db, actor } = ctx.caller()?;
         let Some(next) = service::tasks::follow_ups_of(db, actor.org_id, &[self.row.id])
             .await?
             .remove(&self.row.id)
@@ -440,7 +443,8 @@ pub struct TaskConnectionFields {
 impl TaskConnectionFields {
     /// How many tasks match (all pages).
     async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
-        Ok(service::tasks::count(ctx.db()?, ctx.actor()?, &self.filter).await?)
+        let Caller { db, actor } = ctx.caller()?;
+        Ok(service::tasks::count(db, actor, &self.filter).await?)
     }
 }
 

@@ -6,6 +6,7 @@ use async_graphql::{
 };
 
 use super::types::{decode_cursor, encode_cursor, load_related};
+use crate::graphql::context::Caller;
 use crate::{
     error::ApiError,
     graphql::{
@@ -34,7 +35,7 @@ impl TimelineQuery {
         after: Option<String>,
         filter: Option<TimelineFilter>,
     ) -> Result<Connection<String, TimelineEvent>> {
-        ctx.actor()?;
+        ctx.caller()?;
         let contact_id = ids::decode(Kind::Contact, &contact_id)?;
         timeline_page(ctx, contact_id, first, after, filter).await
     }
@@ -48,8 +49,7 @@ pub async fn timeline_page(
     after: Option<String>,
     filter: Option<TimelineFilter>,
 ) -> Result<Connection<String, TimelineEvent, EmptyFields>> {
-    let actor = ctx.actor()?;
-    let db = ctx.db()?;
+    let Caller { db, actor } = ctx.caller()?;
     let limit = page_size(first)?;
     let cursor = decode_cursor(after.as_deref())?;
     let filter = filter.unwrap_or_default();

@@ -3,11 +3,9 @@
 use async_graphql::{Context, ID, Result, Subscription};
 
 use super::types::load_related;
+use crate::graphql::context::Caller;
 use crate::{
-    graphql::{
-        context::{ContextExt, PollInterval},
-        timeline::types::TimelineEvent,
-    },
+    graphql::{context::ContextExt, timeline::types::TimelineEvent},
     ids::{self, Kind},
     service,
 };
@@ -19,11 +17,10 @@ pub async fn live(
     ctx: &Context<'_>,
     contact_id: i64,
 ) -> Result<impl futures_util::Stream<Item = Result<TimelineEvent>> + use<>> {
-    let actor = ctx.actor()?.clone();
-    let db = ctx.db()?.clone();
-    let interval = ctx
-        .data_opt::<PollInterval>()
-        .map_or(std::time::Duration::from_millis(500), |p| p.0);
+    let Caller { db, actor } = ctx.caller()?;
+    let actor = actor.clone();
+    let db = db.clone();
+    let interval = ctx.app()?.poll.0;
     // Start after what exists now; NOT_FOUND right away when the contact is not visible.
     let start = service::timeline::latest_id(&db, &actor, contact_id).await?;
     let state = (
@@ -80,7 +77,7 @@ impl TimelineSubscription {
         ctx: &Context<'_>,
         contact_id: ID,
     ) -> Result<impl futures_util::Stream<Item = Result<TimelineEvent>> + use<>> {
-        ctx.actor()?;
+        ctx.caller()?;
         let contact_id = ids::decode(Kind::Contact, &contact_id)?;
         live(ctx, contact_id).await
     }

@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, ID, Object, Result};
 
+use crate::graphql::context::Caller;
 use crate::{
     auth::Role,
     error::ApiError,
@@ -25,7 +26,7 @@ impl UsersMutation {
     /// Creates a user (owners and admins). Staff users get a role (default `MEMBER`); customer
     /// users are linked to a contact.
     async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> Result<User> {
-        let actor = ctx.actor()?;
+        let Caller { db, actor } = ctx.caller()?;
         let kind = match (input.kind, input.role, input.contact_id) {
             (UserKind::Staff, role, None) => NewUserKind::Staff(role.unwrap_or(Role::Member)),
             (UserKind::Staff, _, Some(_)) => {
@@ -56,38 +57,34 @@ impl UsersMutation {
             name: input.name,
             kind,
         };
-        Ok(User(service::users::create(ctx.db()?, actor, input).await?))
+        Ok(User(service::users::create(db, actor, input).await?))
     }
 
     /// Updates a user: anyone their own name and email; owners and admins anyone's, and roles.
     async fn update_user(&self, ctx: &Context<'_>, id: ID, input: UpdateUserInput) -> Result<User> {
-        ctx.actor()?;
+        let Caller { db, actor } = ctx.caller()?;
         let id = ids::decode(Kind::User, &id)?;
         let input = UpdateUser {
             email: input.email,
             name: input.name,
             role: input.role,
         };
-        Ok(User(
-            service::users::update(ctx.db()?, ctx.actor()?, id, input).await?,
-        ))
+        Ok(User(service::users::update(db, actor, id, input).await?))
     }
 
     /// Deactivates a user (owners and admins): their tokens stop working at once.
     async fn deactivate_user(&self, ctx: &Context<'_>, id: ID) -> Result<User> {
-        ctx.actor()?;
+        let Caller { db, actor } = ctx.caller()?;
         let id = ids::decode(Kind::User, &id)?;
         Ok(User(
-            service::users::set_active(ctx.db()?, ctx.actor()?, id, false).await?,
+            service::users::set_active(db, actor, id, false).await?,
         ))
     }
 
     /// Reactivates a deactivated user (owners and admins).
     async fn reactivate_user(&self, ctx: &Context<'_>, id: ID) -> Result<User> {
-        ctx.actor()?;
+        let Caller { db, actor } = ctx.caller()?;
         let id = ids::decode(Kind::User, &id)?;
-        Ok(User(
-            service::users::set_active(ctx.db()?, ctx.actor()?, id, true).await?,
-        ))
+        Ok(User(service::users::set_active(db, actor, id, true).await?))
     }
 }

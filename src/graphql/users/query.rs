@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, ID, Object, Result, connection::Connection};
 
+use crate::graphql::context::Caller;
 use crate::{
     graphql::{
         context::ContextExt,
@@ -20,10 +21,8 @@ pub struct MeQuery;
 impl MeQuery {
     /// The caller.
     async fn me(&self, ctx: &Context<'_>) -> Result<User> {
-        let actor = ctx.actor()?;
-        Ok(User(
-            service::users::get(ctx.db()?, actor, actor.user_id).await?,
-        ))
+        let Caller { db, actor } = ctx.caller()?;
+        Ok(User(service::users::get(db, actor, actor.user_id).await?))
     }
 }
 
@@ -44,9 +43,9 @@ impl UsersQuery {
         last: Option<i32>,
         before: Option<String>,
     ) -> Result<Connection<String, User, UserConnectionFields>> {
-        let actor = ctx.actor()?;
+        let Caller { db, actor } = ctx.caller()?;
         let window = id_window(first, after.as_deref(), last, before.as_deref())?;
-        let (rows, has_next, has_previous) = service::users::list(ctx.db()?, actor, window).await?;
+        let (rows, has_next, has_previous) = service::users::list(db, actor, window).await?;
         Ok(id_connection(
             rows.into_iter().map(User).collect(),
             has_next,
@@ -58,10 +57,8 @@ impl UsersQuery {
 
     /// One user by ID; `NOT_FOUND` when the caller may not see it.
     async fn user(&self, ctx: &Context<'_>, id: ID) -> Result<User> {
-        ctx.actor()?;
+        let Caller { db, actor } = ctx.caller()?;
         let id = ids::decode(Kind::User, &id)?;
-        Ok(User(
-            service::users::get(ctx.db()?, ctx.actor()?, id).await?,
-        ))
+        Ok(User(service::users::get(db, actor, id).await?))
     }
 }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 
+use crate::graphql::context::Caller;
 use crate::{
     auth::Role,
     graphql::{contacts::Contact, context::ContextExt, prefetch::Prefetch},
@@ -89,7 +90,7 @@ impl User {
 /// Whether `user`'s internal details (role, deactivation time) are hidden from the caller: a
 /// customer user sees them only for themselves, not for their consultant.
 pub(crate) fn hides_staff_details(ctx: &Context<'_>, user: &entity::user::Model) -> Result<bool> {
-    let actor = ctx.actor()?;
+    let actor = ctx.caller()?.actor;
     Ok(!actor.is_staff() && user.id != actor.user_id)
 }
 
@@ -99,9 +100,10 @@ pub async fn user_from(
     prefetched: Option<&HashMap<i64, entity::user::Model>>,
     id: i64,
 ) -> Result<Option<User>> {
+    let Caller { db, actor } = ctx.caller()?;
     Ok(match prefetched {
         Some(map) => map.get(&id).cloned(),
-        None => service::users::get_many(ctx.db()?, ctx.actor()?, &[id])
+        None => service::users::get_many(db, actor, &[id])
             .await?
             .remove(&id),
     }
@@ -127,7 +129,8 @@ pub struct UserConnectionFields;
 impl UserConnectionFields {
     /// How many users the caller may see (all pages).
     async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
-        Ok(service::users::count(ctx.db()?, ctx.actor()?).await?)
+        let Caller { db, actor } = ctx.caller()?;
+        Ok(service::users::count(db, actor).await?)
     }
 }
 

@@ -1,0 +1,87 @@
+//! Authentication at the edge: the one place a request's bearer token becomes an [`Actor`].
+//!
+//! `/graphql` (GET and POST), `/attachments` and the WebSocket upgrade take the [`Caller`]
+//! extractor; a WebSocket's `connection_init` (browsers cannot set headers on a WebSocket) and
+//! its periodic re-check call [`authenticate_token`]. Both end in `auth::authenticate`, which
+//! checks the signature and reads the user, so a deactivated user is locked out at once.
+
+use axum::{
+    extract::FromRequestParts,
+    http::{HeaderMap, StatusCode, header, request::Parts},
+    response::{IntoResponse, Response},
+};
+use serde_json::json;
+
+use super::{
+    AppState,
+    negotiate::{ResponseType, negotiate},
+};
+use crate::{
+    auth::{self, Actor},
+    error::ApiError,
+};
+
+/// The caller of a request: `None` when it carried no valid token (an invalid or expired token
+/// leaves the request anonymous, so every field but introspection answers `UNAUTHENTICATED`).
+#[derive(Clone, Debug)]
+pub struct Caller(pub Option<Actor>);
+
+/// The database failed while checking the caller's token: answered `500` with an `INTERNAL`
+/// GraphQL error, in the response type the request accepts.
+#[derive(Debug)]
+pub struct AuthUnavailable(ResponseType);
+
+impl IntoResponse for AuthUnavailable {
+    fn into_response(self) -> Response {
+        let body = json!({ "errors": [{
+            "message": "internal error",
+            "extensions": { "code": "INTERNAL" },
+        }] });
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            [(header::CONTENT_TYPE, self.0.content_type())],
+            body.to_string(),
+        )
+            .into_response()
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = AuthUnavailable;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        caller_of(state, &parts.headers).await.map_err(|error| {
+            tracing::error!(%error, "authentication failed on the database");
+            let accept = parts
+                .headers
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok());
+            AuthUnavailable(negotiate(accept).unwrap_or(ResponseType::Json))
+        })
+    }
+}
+
+/// The caller behind a request's `Authorization: Bearer` header (`None` when anonymous).
+async fn caller_of(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(auth::bearer_token);
+    match token {
+        Some(token) => Ok(Caller(authenticate_token(state, token).await?)),
+        None => Ok(Caller(None)),
+    }
+}
+
+/// The actor a bearer token stands for now: `None` when the token is invalid or expired or its
+/// user is deactivated; an error only when the database cannot be asked.
+pub async fn authenticate_token(state: &AppState, token: &str) -> Result<Option<Actor>, ApiError> {
+    match auth::authenticate(&state.db, &state.keys, token).await {
+        Ok(actor) => Ok(Some(actor)),
+        Err(ApiError::Unauthenticated) => Ok(None),
+        Err(other) => Err(other),
+    }
+}
