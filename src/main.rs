@@ -86,7 +86,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(config: &Config, demo: bool) -> anyhow::Result<()> {
-    let app = Application::build(config, StartOptions { demo }).await?;
+    let app = Application::build(config, StartOptions { demo, timers: true }).await?;
     let addr = app.local_addr()?;
     println!();
     println!("  Threadline is serving GraphQL at http://{addr}/graphql");
