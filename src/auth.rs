@@ -233,30 +233,6 @@ pub fn actor_of(user: &entity::user::Model) -> Option<Actor> {
     })
 }
 
-/// Parses a token lifetime such as `90s`, `30m`, `12h`, `7d` or `2w`.
-pub fn parse_ttl(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration such as 30m, 12h or 7d"))?;
-    let seconds = match unit {
-        "s" | "" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 604_800,
-        _ => return Err(format!("unknown unit `{unit}`: use s, m, h, d or w")),
-    };
-    if number == 0 {
-        return Err("a token lifetime must be more than zero".into());
-    }
-    Ok(Duration::from_secs(number.saturating_mul(seconds)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,14 +247,5 @@ mod tests {
         tampered.insert(tampered.len() - 2, 'x');
         assert_eq!(keys.verify(&tampered), None);
         assert_eq!(keys.verify("a.b"), None);
-    }
-
-    #[test]
-    fn ttls_parse() {
-        assert_eq!(parse_ttl("90s"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_ttl("7d"), Ok(Duration::from_secs(7 * 86_400)));
-        assert!(parse_ttl("7y").is_err());
-        assert!(parse_ttl("0h").is_err());
-        assert!(parse_ttl("h").is_err());
     }
 }

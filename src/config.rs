@@ -1,6 +1,15 @@
-//! Configuration from the environment, with defaults that work on a fresh machine.
+//! Configuration: every setting is a command-line flag and an environment variable (clap's
+//! `env` support), with defaults that work on a fresh machine; `threadline serve --help`
+//! lists them all.
+//!
+//! One definition serves the binary and the tests: [`parse_from`] reads the variables through
+//! a lookup function instead of clap's own `std::env` reads, so tests configure a gateway
+//! without touching (or being touched by) the process environment, and a blank variable
+//! counts as unset, as it always has.
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{ffi::OsString, net::SocketAddr, path::PathBuf, time::Duration};
+
+use clap::error::{ContextKind, ContextValue, ErrorKind};
 
 /// The default database: an SQLite file in the working directory, created on first start.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://threadline.db?mode=rwc";
@@ -32,57 +41,97 @@ pub const DEFAULT_ATTACHMENT_SWEEP_SECS: u64 = 3600;
 /// The default age an unreferenced attachment file must reach before a sweep removes it: an
 /// hour.
 pub const DEFAULT_ATTACHMENT_SWEEP_GRACE_SECS: u64 = 3600;
+/// The default time between two looks of a live subscription for new rows: 500 ms.
+pub const DEFAULT_SUBSCRIPTION_POLL_MS: u64 = 500;
+/// The default time between two looks of the reminder worker for due reminders: 1 s.
+pub const DEFAULT_REMINDER_POLL_MS: u64 = 1000;
+/// The default time a WebSocket client has to send `connection_init`: 10 s.
+pub const DEFAULT_WS_INIT_TIMEOUT_MS: u64 = 10_000;
 
-/// Everything the gateway reads from its environment.
-#[derive(Clone, Debug)]
+/// Everything the gateway reads from its command line and environment. Each field is a flag
+/// (`--listen`) and a variable (`THREADLINE_LISTEN`); the flag wins when both are given.
+#[derive(Clone, Debug, clap::Args)]
+#[command(next_help_heading = "Configuration (each flag may be set by its environment variable)")]
 pub struct Config {
-    /// `DATABASE_URL`: `sqlite://...` (default) or `postgres://...`.
+    /// The database: `sqlite://FILE?mode=rwc` or `postgres://USER@HOST/DB`.
+    // Hidden values: a URL may carry a password.
+    #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true,
+          default_value = DEFAULT_DATABASE_URL, value_parser = database_url)]
     pub database_url: String,
-    /// `THREADLINE_LISTEN`: the HTTP listen address.
+    /// The HTTP listen address.
+    #[arg(long, global = true, env = "THREADLINE_LISTEN", default_value = DEFAULT_LISTEN,
+          value_parser = listen_address)]
     pub listen: SocketAddr,
-    /// `THREADLINE_JWT_SECRET`: the HS256 secret; generated and kept in the database when unset.
+    /// The HS256 token secret (32+ characters); when unset, one is generated on first start
+    /// and kept in the database.
+    #[arg(long, global = true, env = "THREADLINE_JWT_SECRET", hide_env_values = true,
+          value_parser = jwt_secret)]
     pub jwt_secret: Option<String>,
-    /// `THREADLINE_DATA_DIR`: where files (attachments) are kept.
+    /// Where files (attachments) are kept.
+    #[arg(long, global = true, env = "THREADLINE_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
-    /// `THREADLINE_MAX_UPLOAD_BYTES`: the largest attachment accepted (default 25 MiB).
+    /// The largest attachment accepted, in bytes (at most 4 GiB).
+    #[arg(long, global = true, env = "THREADLINE_MAX_UPLOAD_BYTES",
+          default_value_t = DEFAULT_MAX_UPLOAD_BYTES, value_parser = upload_bytes)]
     pub max_upload_bytes: u64,
-    /// `THREADLINE_ORG_UPLOAD_QUOTA_BYTES`: the most bytes of attachments one organization may
-    /// keep (default 5 GiB).
+    /// The most bytes of attachments one organization may keep.
+    #[arg(long, global = true, env = "THREADLINE_ORG_UPLOAD_QUOTA_BYTES",
+          default_value_t = DEFAULT_ORG_UPLOAD_QUOTA_BYTES, value_parser = bytes)]
     pub org_upload_quota_bytes: u64,
-    /// `THREADLINE_SUBSCRIPTION_POLL_MS`: how often live subscriptions look for new rows
-    /// (default 500 ms).
+    /// How often live subscriptions look for new rows: milliseconds, or a duration such as
+    /// `2s`.
+    #[arg(long, global = true, env = "THREADLINE_SUBSCRIPTION_POLL_MS",
+          default_value = DEFAULT_SUBSCRIPTION_POLL_MS.to_string(), value_parser = millis)]
     pub subscription_poll: Duration,
-    /// `THREADLINE_REMINDER_POLL_MS`: how often the reminder worker looks for due reminders
-    /// (default 1000 ms).
+    /// How often the reminder worker looks for due reminders: milliseconds, or a duration such
+    /// as `2s`.
+    #[arg(long, global = true, env = "THREADLINE_REMINDER_POLL_MS",
+          default_value = DEFAULT_REMINDER_POLL_MS.to_string(), value_parser = millis)]
     pub reminder_poll: Duration,
-    /// `THREADLINE_WS_INIT_TIMEOUT_MS`: how long a WebSocket client has to send
-    /// `connection_init` (default 10 s).
+    /// How long a WebSocket client has to send `connection_init`: milliseconds, or a duration
+    /// such as `10s`.
+    #[arg(long, global = true, env = "THREADLINE_WS_INIT_TIMEOUT_MS",
+          default_value = DEFAULT_WS_INIT_TIMEOUT_MS.to_string(), value_parser = millis)]
     pub ws_init_timeout: Duration,
-    /// `THREADLINE_MAX_BODY_BYTES`: the largest JSON request body (default 1 MiB); larger
-    /// bodies get 413 before they are read in full.
+    /// The largest JSON request body, in bytes; larger bodies get 413 before they are read in
+    /// full.
+    #[arg(long, global = true, env = "THREADLINE_MAX_BODY_BYTES",
+          default_value_t = DEFAULT_MAX_BODY_BYTES, value_parser = bytes)]
     pub max_body_bytes: u64,
-    /// `THREADLINE_WS_MAX_MESSAGE_BYTES`: the largest WebSocket message or frame (default
-    /// 64 KiB); a larger one closes the connection with 1009.
+    /// The largest WebSocket message or frame, in bytes; a larger one closes the connection
+    /// with 1009.
+    #[arg(long, global = true, env = "THREADLINE_WS_MAX_MESSAGE_BYTES",
+          default_value_t = DEFAULT_WS_MAX_MESSAGE_BYTES, value_parser = bytes)]
     pub ws_max_message_bytes: u64,
-    /// `THREADLINE_WS_MAX_SOCKETS_PER_USER`: how many WebSocket connections one user may hold
-    /// open on one gateway process (default 20); one more is closed with 4429.
+    /// How many WebSocket connections one user may hold open on one gateway process; one more
+    /// is closed with 4429.
+    #[arg(long, global = true, env = "THREADLINE_WS_MAX_SOCKETS_PER_USER",
+          default_value_t = DEFAULT_WS_MAX_SOCKETS_PER_USER, value_parser = connections)]
     pub ws_max_sockets_per_user: u64,
-    /// `THREADLINE_ATTACHMENT_SWEEP_SECS`: how often the gateway removes attachment files that
-    /// no attachment names (left by requests that never finished; default an hour).
+    /// How often the gateway removes attachment files that no attachment names (left by
+    /// requests that never finished): seconds, or a duration such as `1h`.
+    #[arg(long, global = true, env = "THREADLINE_ATTACHMENT_SWEEP_SECS",
+          default_value = DEFAULT_ATTACHMENT_SWEEP_SECS.to_string(), value_parser = seconds)]
     pub attachment_sweep_interval: Duration,
-    /// `THREADLINE_ATTACHMENT_SWEEP_GRACE_SECS`: how long an unreferenced attachment file (or a
-    /// temporary upload file) is left alone after it last changed (default an hour).
+    /// How long an unreferenced attachment file (or a temporary upload file) is left alone
+    /// after it last changed: seconds, or a duration such as `1h`.
+    #[arg(long, global = true, env = "THREADLINE_ATTACHMENT_SWEEP_GRACE_SECS",
+          default_value = DEFAULT_ATTACHMENT_SWEEP_GRACE_SECS.to_string(), value_parser = seconds)]
     pub attachment_sweep_grace: Duration,
-    /// `THREADLINE_MAX_CONCURRENT_UPLOADS_PER_USER`: how many multipart requests (uploads) one
-    /// user may have in flight on one gateway process (default 2); one more gets 429
-    /// `RATE_LIMITED` before its body is read.
+    /// How many multipart requests (uploads) one user may have in flight on one gateway
+    /// process; one more gets 429 `RATE_LIMITED` before its body is read.
+    #[arg(long, global = true, env = "THREADLINE_MAX_CONCURRENT_UPLOADS_PER_USER",
+          default_value_t = DEFAULT_MAX_CONCURRENT_UPLOADS_PER_USER, value_parser = requests)]
     pub max_concurrent_uploads_per_user: u64,
-    /// `THREADLINE_HEADER_READ_TIMEOUT_SECS`: how long a client has to send a request's
-    /// complete headers before the connection is closed (default 10 s).
+    /// How long a client has to send a request's complete headers before the connection is
+    /// closed: seconds, or a duration such as `10s`.
+    #[arg(long, global = true, env = "THREADLINE_HEADER_READ_TIMEOUT_SECS",
+          default_value = DEFAULT_HEADER_READ_TIMEOUT_SECS.to_string(), value_parser = seconds)]
     pub header_read_timeout: Duration,
-    /// `THREADLINE_MAX_CONNECTIONS`: the most connections served at once (default 4,096); past
-    /// it new connections wait to be accepted. Keep it below the process's file limit
-    /// (`ulimit -n`).
+    /// The most connections served at once; past it new connections wait to be accepted. Keep
+    /// it below the process's file limit (`ulimit -n`).
+    #[arg(long, global = true, env = "THREADLINE_MAX_CONNECTIONS",
+          default_value_t = DEFAULT_MAX_CONNECTIONS, value_parser = connections)]
     pub max_connections: u64,
 }
 
@@ -90,10 +139,30 @@ pub struct Config {
 #[derive(Debug, thiserror::Error)]
 #[error("{name}: {message}")]
 pub struct ConfigError {
-    /// The environment variable.
-    pub name: &'static str,
+    /// The environment variable (or, for a value given on the command line, the flag).
+    pub name: String,
     /// What is wrong with it.
     pub message: String,
+}
+
+/// Why the command line could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A setting has a value that cannot be used.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Anything else clap reports: an unknown flag, or `--help` and `--version`, whose text is
+    /// in the error (`clap::Error::exit` prints it).
+    #[error(transparent)]
+    Usage(#[from] clap::Error),
+}
+
+/// The command line of [`Config::from_lookup`]: the configuration and nothing else.
+#[derive(clap::Parser)]
+#[command(name = "threadline")]
+struct ConfigOnly {
+    #[command(flatten)]
+    config: Config,
 }
 
 impl Config {
@@ -102,130 +171,197 @@ impl Config {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
-    /// Reads the configuration through `lookup` (the environment, or a map in tests).
+    /// Reads the configuration through `lookup` (the environment, or a map in tests), with the
+    /// same variables, defaults and checks as the command line.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let listen_text = get("THREADLINE_LISTEN").unwrap_or_else(|| DEFAULT_LISTEN.into());
-        let listen = listen_text.parse().map_err(|_| ConfigError {
-            name: "THREADLINE_LISTEN",
-            message: format!("`{listen_text}` is not an address such as 127.0.0.1:8080"),
-        })?;
-        let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
-        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres")) {
-            return Err(ConfigError {
-                name: "DATABASE_URL",
-                message: "use sqlite://FILE?mode=rwc or postgres://USER@HOST/DB".into(),
-            });
+        match parse_from::<ConfigOnly>(["threadline"], lookup) {
+            Ok(only) => Ok(only.config),
+            Err(CliError::Config(error)) => Err(error),
+            // No flags were given, so only a value can be wrong; keep clap's words otherwise.
+            Err(CliError::Usage(error)) => Err(ConfigError {
+                name: "command line".into(),
+                message: error.to_string(),
+            }),
         }
-        let jwt_secret = get("THREADLINE_JWT_SECRET");
-        if let Some(secret) = &jwt_secret
-            && secret.len() < 32
-        {
-            return Err(ConfigError {
-                name: "THREADLINE_JWT_SECRET",
-                message: "use at least 32 characters (or unset it to have one generated)".into(),
-            });
-        }
-        let positive = |name: &'static str, default: u64, unit: &str| -> Result<u64, ConfigError> {
-            match get(name) {
-                None => Ok(default),
-                Some(text) => text
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| ConfigError {
-                        name,
-                        message: format!("`{text}` is not a positive number of {unit}"),
-                    }),
-            }
+    }
+}
+
+/// Parses the command line `args` (the program name first) into `P`, reading each setting's
+/// environment variable through `lookup` (blank values count as unset); a flag given in `args`
+/// wins over its variable.
+pub fn parse_from<P: clap::Parser>(
+    args: impl IntoIterator<Item = impl Into<OsString> + Clone>,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<P, CliError> {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    // The variables' values become the flags' defaults, and clap's own reads of the process
+    // environment are switched off: one path for the binary and for tests.
+    let mut from_env = Vec::new();
+    let command = P::command().mut_args(|arg| {
+        let Some(name) = arg.get_env().and_then(|n| n.to_str()).map(str::to_owned) else {
+            return arg;
         };
-        let max_upload_bytes = positive(
-            "THREADLINE_MAX_UPLOAD_BYTES",
-            DEFAULT_MAX_UPLOAD_BYTES,
-            "bytes",
-        )?;
-        // A multipart request may carry ten files; past 4 GiB a file is a mistake, not a need.
-        if max_upload_bytes > MAX_UPLOAD_BYTES_LIMIT {
-            return Err(ConfigError {
-                name: "THREADLINE_MAX_UPLOAD_BYTES",
-                message: format!("at most {MAX_UPLOAD_BYTES_LIMIT} bytes (4 GiB) a file"),
-            });
-        }
-        let org_upload_quota_bytes = positive(
-            "THREADLINE_ORG_UPLOAD_QUOTA_BYTES",
-            DEFAULT_ORG_UPLOAD_QUOTA_BYTES,
-            "bytes",
-        )?;
-        let millis = |name: &'static str, default: u64| -> Result<Duration, ConfigError> {
-            match get(name) {
-                None => Ok(Duration::from_millis(default)),
-                Some(text) => text
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .map(Duration::from_millis)
-                    .ok_or_else(|| ConfigError {
-                        name,
-                        message: format!("`{text}` is not a positive number of milliseconds"),
-                    }),
+        let long = arg.get_long().map(|l| format!("--{l}"));
+        let arg = arg.env(None);
+        match lookup(&name).filter(|v| !v.trim().is_empty()) {
+            Some(value) => {
+                from_env.extend(long.map(|flag| FromEnv { flag, name }));
+                arg.default_value(value)
             }
-        };
-        Ok(Self {
-            subscription_poll: millis("THREADLINE_SUBSCRIPTION_POLL_MS", 500)?,
-            ws_init_timeout: millis("THREADLINE_WS_INIT_TIMEOUT_MS", 10_000)?,
-            reminder_poll: millis("THREADLINE_REMINDER_POLL_MS", 1000)?,
-            max_upload_bytes,
-            max_body_bytes: positive("THREADLINE_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, "bytes")?,
-            ws_max_message_bytes: positive(
-                "THREADLINE_WS_MAX_MESSAGE_BYTES",
-                DEFAULT_WS_MAX_MESSAGE_BYTES,
-                "bytes",
-            )?,
-            ws_max_sockets_per_user: positive(
-                "THREADLINE_WS_MAX_SOCKETS_PER_USER",
-                DEFAULT_WS_MAX_SOCKETS_PER_USER,
-                "connections",
-            )?,
-            attachment_sweep_interval: Duration::from_secs(positive(
-                "THREADLINE_ATTACHMENT_SWEEP_SECS",
-                DEFAULT_ATTACHMENT_SWEEP_SECS,
-                "seconds",
-            )?),
-            attachment_sweep_grace: Duration::from_secs(positive(
-                "THREADLINE_ATTACHMENT_SWEEP_GRACE_SECS",
-                DEFAULT_ATTACHMENT_SWEEP_GRACE_SECS,
-                "seconds",
-            )?),
-            max_concurrent_uploads_per_user: positive(
-                "THREADLINE_MAX_CONCURRENT_UPLOADS_PER_USER",
-                DEFAULT_MAX_CONCURRENT_UPLOADS_PER_USER,
-                "requests",
-            )?,
-            header_read_timeout: Duration::from_secs(positive(
-                "THREADLINE_HEADER_READ_TIMEOUT_SECS",
-                DEFAULT_HEADER_READ_TIMEOUT_SECS,
-                "seconds",
-            )?),
-            max_connections: positive(
-                "THREADLINE_MAX_CONNECTIONS",
-                DEFAULT_MAX_CONNECTIONS,
-                "connections",
-            )?,
-            org_upload_quota_bytes,
-            database_url,
-            listen,
-            jwt_secret,
-            data_dir: get("THREADLINE_DATA_DIR")
-                .unwrap_or_else(|| DEFAULT_DATA_DIR.into())
-                .into(),
-        })
+            None => arg,
+        }
+    });
+    let matches = match command.try_get_matches_from(&args) {
+        Ok(matches) => matches,
+        // Help and version are rendered from the untouched definitions, so they name the
+        // variables (and show the real defaults, not the values just read).
+        Err(error) if !error.use_stderr() => {
+            return Err(P::command()
+                .try_get_matches_from(&args)
+                .err()
+                .unwrap_or(error)
+                .into());
+        }
+        Err(error) => return Err(value_error(error, &args, &from_env)),
+    };
+    Ok(P::from_arg_matches(&matches)?)
+}
+
+/// A setting whose value was read from its variable.
+struct FromEnv {
+    /// `--listen`.
+    flag: String,
+    /// `THREADLINE_LISTEN`.
+    name: String,
+}
+
+/// Names the setting of a value that failed its check: its flag when given on the command
+/// line, else its variable. Other errors stay clap's.
+fn value_error(error: clap::Error, args: &[OsString], from_env: &[FromEnv]) -> CliError {
+    if !matches!(
+        error.kind(),
+        ErrorKind::ValueValidation | ErrorKind::InvalidValue
+    ) {
+        return error.into();
+    }
+    let context = |kind| match error.get(kind) {
+        Some(ContextValue::String(text)) => Some(text.clone()),
+        _ => None,
+    };
+    let (Some(arg), Some(value)) = (
+        context(ContextKind::InvalidArg),
+        context(ContextKind::InvalidValue),
+    ) else {
+        return error.into();
+    };
+    // `arg` reads like `--listen <LISTEN>`.
+    let flag = arg.split_whitespace().next().unwrap_or(&arg).to_owned();
+    let on_command_line = args.iter().filter_map(|a| a.to_str()).any(|a| {
+        a == flag
+            || a.strip_prefix(flag.as_str())
+                .is_some_and(|rest| rest.starts_with('='))
+    });
+    let name = match from_env.iter().find(|s| s.flag == flag) {
+        Some(setting) if !on_command_line => setting.name.clone(),
+        _ => flag,
+    };
+    let message = std::error::Error::source(&error)
+        .map(ToString::to_string)
+        .unwrap_or_else(|| format!("`{value}` is not a valid value"));
+    ConfigError { name, message }.into()
+}
+
+fn database_url(text: &str) -> Result<String, String> {
+    if text.starts_with("sqlite:") || text.starts_with("postgres") {
+        Ok(text.to_owned())
+    } else {
+        Err("use sqlite://FILE?mode=rwc or postgres://USER@HOST/DB".into())
+    }
+}
+
+fn listen_address(text: &str) -> Result<SocketAddr, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not an address such as 127.0.0.1:8080"))
+}
+
+fn jwt_secret(text: &str) -> Result<String, String> {
+    if text.len() < 32 {
+        return Err("use at least 32 characters (or unset it to have one generated)".into());
+    }
+    Ok(text.to_owned())
+}
+
+/// A positive whole number of `unit`.
+fn positive(text: &str, unit: &str) -> Result<u64, String> {
+    text.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("`{text}` is not a positive number of {unit}"))
+}
+
+fn bytes(text: &str) -> Result<u64, String> {
+    positive(text, "bytes")
+}
+
+fn upload_bytes(text: &str) -> Result<u64, String> {
+    let n = bytes(text)?;
+    // A multipart request may carry ten files; past 4 GiB a file is a mistake, not a need.
+    if n > MAX_UPLOAD_BYTES_LIMIT {
+        return Err(format!(
+            "at most {MAX_UPLOAD_BYTES_LIMIT} bytes (4 GiB) a file"
+        ));
+    }
+    Ok(n)
+}
+
+fn connections(text: &str) -> Result<u64, String> {
+    positive(text, "connections")
+}
+
+fn requests(text: &str) -> Result<u64, String> {
+    positive(text, "requests")
+}
+
+/// A positive duration: a bare number counts in `unit` (what the `_MS` and `_SECS` variables
+/// always took), anything else is read by `humantime` (`500ms`, `2s`, `1h 30m`).
+fn duration_in(text: &str, unit: fn(u64) -> Duration, unit_name: &str) -> Result<Duration, String> {
+    let trimmed = text.trim();
+    let duration = if !trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_digit()) {
+        trimmed.parse::<u64>().ok().map(unit)
+    } else {
+        humantime::parse_duration(trimmed).ok()
+    };
+    duration.filter(|d| !d.is_zero()).ok_or_else(|| {
+        format!("`{text}` is not a positive number of {unit_name} (or a duration such as 2s)")
+    })
+}
+
+fn millis(text: &str) -> Result<Duration, String> {
+    duration_in(text, Duration::from_millis, "milliseconds")
+}
+
+fn seconds(text: &str) -> Result<Duration, String> {
+    duration_in(text, Duration::from_secs, "seconds")
+}
+
+/// Parses a lifetime meant for people, such as a token's: `90s`, `15m`, `12h`, `30d`, `2w`, or
+/// `1h 30m` (`humantime`'s units); it must be more than zero.
+pub fn human_duration(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text.trim()) {
+        Ok(duration) if duration.is_zero() => Err("a lifetime must be more than zero".into()),
+        Ok(duration) => Ok(duration),
+        Err(error) => Err(format!(
+            "`{text}` is not a duration such as 15m, 12h or 30d ({error})"
+        )),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use clap::CommandFactory;
+
     use super::*;
 
     #[test]
@@ -236,6 +372,10 @@ mod tests {
         let err = Config::from_lookup(|n| (n == "THREADLINE_LISTEN").then(|| "nope".into()))
             .expect_err("bad listen");
         assert_eq!(err.name, "THREADLINE_LISTEN");
+        assert_eq!(
+            err.message,
+            "`nope` is not an address such as 127.0.0.1:8080"
+        );
         let err = Config::from_lookup(|n| (n == "THREADLINE_JWT_SECRET").then(|| "short".into()))
             .expect_err("short secret");
         assert_eq!(err.name, "THREADLINE_JWT_SECRET");
@@ -278,6 +418,95 @@ mod tests {
                 .expect_err("a zero sweep setting");
             assert_eq!(err.name, name);
         }
+    }
+
+    #[test]
+    fn every_default_matches_the_old_reader() {
+        let config = Config::from_lookup(|_| None).expect("defaults");
+        assert_eq!(config.jwt_secret, None);
+        assert_eq!(config.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+        assert_eq!(config.max_upload_bytes, DEFAULT_MAX_UPLOAD_BYTES);
+        assert_eq!(config.subscription_poll, Duration::from_millis(500));
+        assert_eq!(config.reminder_poll, Duration::from_millis(1000));
+        assert_eq!(config.ws_init_timeout, Duration::from_secs(10));
+        assert_eq!(config.ws_max_message_bytes, DEFAULT_WS_MAX_MESSAGE_BYTES);
+        assert_eq!(
+            config.ws_max_sockets_per_user,
+            DEFAULT_WS_MAX_SOCKETS_PER_USER
+        );
+    }
+
+    #[test]
+    fn blank_variables_count_as_unset() {
+        let config = Config::from_lookup(|_| Some("  ".into())).expect("all blank");
+        assert_eq!(config.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(config.jwt_secret, None);
+        assert_eq!(config.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+    }
+
+    #[test]
+    fn durations_take_their_unit_or_humantime() {
+        let read = |name: &'static str, value: &'static str| {
+            Config::from_lookup(move |n| (n == name).then(|| value.to_owned()))
+        };
+        let config = read("THREADLINE_REMINDER_POLL_MS", "250").expect("bare millis");
+        assert_eq!(config.reminder_poll, Duration::from_millis(250));
+        let config = read("THREADLINE_REMINDER_POLL_MS", "2s").expect("humantime");
+        assert_eq!(config.reminder_poll, Duration::from_secs(2));
+        let config = read("THREADLINE_ATTACHMENT_SWEEP_SECS", "30").expect("bare seconds");
+        assert_eq!(config.attachment_sweep_interval, Duration::from_secs(30));
+        let config = read("THREADLINE_ATTACHMENT_SWEEP_SECS", "1h 30m").expect("humantime");
+        assert_eq!(config.attachment_sweep_interval, Duration::from_secs(5400));
+        for bad in ["0", "0s", "-5", "soon"] {
+            let err = read("THREADLINE_WS_INIT_TIMEOUT_MS", bad).expect_err(bad);
+            assert_eq!(err.name, "THREADLINE_WS_INIT_TIMEOUT_MS");
+            assert!(err.message.contains("milliseconds"), "{}", err.message);
+        }
+    }
+
+    #[test]
+    fn token_lifetimes_read_humantime() {
+        assert_eq!(human_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(human_duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(human_duration("30d"), Ok(Duration::from_secs(30 * 86_400)));
+        assert_eq!(human_duration("2w"), Ok(Duration::from_secs(14 * 86_400)));
+        assert!(human_duration("0h").is_err());
+        assert!(human_duration("h").is_err());
+        assert!(human_duration("7 parsecs").is_err());
+    }
+
+    #[test]
+    fn a_flag_wins_over_its_variable_and_is_named_when_wrong() {
+        let lookup = |n: &str| (n == "THREADLINE_LISTEN").then(|| "127.0.0.1:9000".to_owned());
+        let only: ConfigOnly =
+            parse_from(["threadline", "--listen", "127.0.0.1:9001"], lookup).expect("flag");
+        assert_eq!(only.config.listen.port(), 9001);
+        let only: ConfigOnly = parse_from(["threadline"], lookup).expect("variable");
+        assert_eq!(only.config.listen.port(), 9000);
+        let Err(CliError::Config(err)) =
+            parse_from::<ConfigOnly>(["threadline", "--max-connections=0"], |_| None)
+        else {
+            panic!("a zero flag is refused");
+        };
+        assert_eq!(err.name, "--max-connections");
+    }
+
+    #[test]
+    fn help_names_every_variable() {
+        let Err(CliError::Usage(help)) = parse_from::<ConfigOnly>(["threadline", "--help"], |_| {
+            Some("secret-that-must-not-be-shown-in-help".into())
+        }) else {
+            panic!("help");
+        };
+        let text = help.render().to_string();
+        let command = ConfigOnly::command();
+        for arg in command.get_arguments() {
+            if let Some(env) = arg.get_env().and_then(|e| e.to_str()) {
+                assert!(text.contains(env), "{env} missing from help:\n{text}");
+            }
+        }
+        assert!(text.contains("THREADLINE_REMINDER_POLL_MS"));
+        assert!(!text.contains("secret-that-must-not-be-shown-in-help"));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Threadline: a GraphQL gateway for customer relationship work.
 //!
 //! `startup` builds the application (tests start it on port 0), `http` holds the routes,
-//! `graphql` the schema, `service` the domain logic and access rules.
+//! `graphql` the schema, `service` the domain logic and access rules, `jobs` the periodic
+//! background work.
 
 pub mod auth;
 pub mod config;
@@ -11,6 +12,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod ids;
+pub mod jobs;
 pub mod metrics;
 pub mod service;
 pub mod startup;

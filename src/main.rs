@@ -6,8 +6,7 @@ use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use threadline::{
-    auth,
-    config::Config,
+    config::{self, CliError, Config},
     graphql,
     startup::{self, Application, DemoChoice, StartOptions},
     telemetry,
@@ -27,6 +26,8 @@ struct Cli {
     /// gateway refuses to start).
     #[arg(long, global = true)]
     demo: bool,
+    #[command(flatten)]
+    config: Config,
 }
 
 #[derive(Subcommand)]
@@ -42,8 +43,8 @@ enum Command {
         /// The user's email.
         #[arg(long)]
         user: String,
-        /// How long the token lasts: 90s, 30m, 12h, 7d, 2w.
-        #[arg(long, default_value = "7d", value_parser = auth::parse_ttl)]
+        /// How long the token lasts: 90s, 15m, 12h, 30d, 2w, or "1h 30m".
+        #[arg(long, default_value = "7d", value_parser = config::human_duration)]
         ttl: Duration,
     },
     /// Print the GraphQL schema (SDL), as kept in schema/schema.graphql.
@@ -52,9 +53,15 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    // Flags, then the environment, then the defaults (see `config`).
+    let cli = match config::parse_from::<Cli>(std::env::args_os(), |name| std::env::var(name).ok())
+    {
+        Ok(cli) => cli,
+        Err(CliError::Usage(error)) => error.exit(),
+        Err(CliError::Config(error)) => return Err(error.into()),
+    };
     telemetry::init();
-    let config = Config::from_env()?;
+    let config = cli.config;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let choice = match (cli.demo, cli.no_demo) {
@@ -79,7 +86,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(config: &Config, demo: bool) -> anyhow::Result<()> {
-    let app = Application::build(config, StartOptions { demo }).await?;
+    let app = Application::build(config, StartOptions { demo, timers: true }).await?;
     let addr = app.local_addr()?;
     println!();
     println!("  Threadline is serving GraphQL at http://{addr}/graphql");

@@ -1,14 +1,20 @@
 //! Prometheus metrics: GraphQL requests by operation and outcome, their latency, and the SQL
 //! statements the gateway ran (also how tests prove a page takes a fixed number of statements).
+//!
+//! The exposition is `prometheus-client`'s Prometheus text format (version 0.0.4), so names,
+//! escaping and the histogram's cumulative buckets follow the library rather than our own
+//! `format!` calls.
 
 use std::{
-    collections::BTreeMap,
-    fmt::Write as _,
-    sync::{
-        Mutex,
-        atomic::{AtomicU64, Ordering},
-    },
+    collections::HashSet,
+    sync::{Mutex, PoisonError},
     time::Duration,
+};
+
+use prometheus_client::{
+    encoding::{EncodeLabelSet, prometheus_text},
+    metrics::{counter::Counter, family::Family, histogram::Histogram},
+    registry::Registry,
 };
 
 /// Latency histogram bucket bounds, in seconds.
@@ -19,127 +25,119 @@ const BUCKETS: [f64; 11] = [
 /// cannot grow the metrics without bound.
 const MAX_OPERATION_LABELS: usize = 200;
 
-/// The gateway's counters, shared by every request.
-#[derive(Default)]
-pub struct Metrics {
-    sql_statements: AtomicU64,
-    sql_failures: AtomicU64,
-    inner: Mutex<Requests>,
+/// The `Content-Type` of [`Metrics::render`]'s text.
+pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
+
+/// The labels of `threadline_graphql_requests_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    operation: String,
+    outcome: &'static str,
 }
 
-#[derive(Default)]
-struct Requests {
-    by_operation: BTreeMap<(String, &'static str), u64>,
-    buckets: [u64; BUCKETS.len()],
-    count: u64,
-    sum_seconds: f64,
+/// The gateway's counters, shared by every request.
+pub struct Metrics {
+    registry: Registry,
+    sql_statements: Counter,
+    sql_failures: Counter,
+    requests: Family<RequestLabels, Counter>,
+    latency: Histogram,
+    /// The operation names already used as labels (the family cannot say which names it has
+    /// without encoding them all).
+    operations: Mutex<HashSet<String>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let sql_statements = Counter::default();
+        let sql_failures = Counter::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Histogram::new(BUCKETS);
+        let mut registry = Registry::default();
+        // Counters are registered without their `_total` suffix: the encoder adds it.
+        registry.register(
+            "threadline_sql_statements",
+            "SQL statements executed",
+            sql_statements.clone(),
+        );
+        registry.register(
+            "threadline_sql_statement_failures",
+            "SQL statements that failed",
+            sql_failures.clone(),
+        );
+        registry.register(
+            "threadline_graphql_requests",
+            "GraphQL requests by operation name and outcome",
+            requests.clone(),
+        );
+        registry.register(
+            "threadline_graphql_request_duration_seconds",
+            "GraphQL request latency",
+            latency.clone(),
+        );
+        Self {
+            registry,
+            sql_statements,
+            sql_failures,
+            requests,
+            latency,
+            operations: Mutex::default(),
+        }
+    }
 }
 
 impl Metrics {
     /// Counts one SQL statement (called from the database driver's metric callback).
     pub fn record_statement(&self, failed: bool) {
-        self.sql_statements.fetch_add(1, Ordering::Relaxed);
+        self.sql_statements.inc();
         if failed {
-            self.sql_failures.fetch_add(1, Ordering::Relaxed);
+            self.sql_failures.inc();
         }
     }
 
     /// How many SQL statements have run so far.
     pub fn statements(&self) -> u64 {
-        self.sql_statements.load(Ordering::Relaxed)
+        self.sql_statements.get()
     }
 
     /// Records one GraphQL request: its operation name, whether it had errors, and its latency.
     pub fn record_request(&self, operation: Option<&str>, ok: bool, elapsed: Duration) {
-        let outcome = if ok { "ok" } else { "error" };
-        let Ok(mut inner) = self.inner.lock() else {
-            return;
-        };
-        let mut name = operation
+        let name = operation
             .filter(|n| !n.is_empty())
             .unwrap_or("anonymous")
             .chars()
             .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
             .take(100)
             .collect::<String>();
-        let known = inner.by_operation.keys().any(|(n, _)| *n == name);
-        let distinct = inner
-            .by_operation
-            .keys()
-            .map(|(n, _)| n.as_str())
-            .collect::<std::collections::BTreeSet<_>>()
-            .len();
-        if !known && distinct >= MAX_OPERATION_LABELS {
-            name = "other".into();
-        }
-        *inner.by_operation.entry((name, outcome)).or_default() += 1;
-        let seconds = elapsed.as_secs_f64();
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            if seconds <= *bound {
-                inner.buckets[i] += 1;
+        let operation = {
+            // A poisoned set still holds valid names: a panic elsewhere must not stop counting.
+            let mut known = self
+                .operations
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if known.contains(&name) {
+                name
+            } else if known.len() < MAX_OPERATION_LABELS {
+                known.insert(name.clone());
+                name
+            } else {
+                "other".to_owned()
             }
-        }
-        inner.count += 1;
-        inner.sum_seconds += seconds;
+        };
+        let outcome = if ok { "ok" } else { "error" };
+        self.requests
+            .get_or_create(&RequestLabels { operation, outcome })
+            .inc();
+        self.latency.observe(elapsed.as_secs_f64());
     }
 
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        out.push_str("# HELP threadline_sql_statements_total SQL statements executed.\n");
-        out.push_str("# TYPE threadline_sql_statements_total counter\n");
-        let _ = writeln!(
-            out,
-            "threadline_sql_statements_total {}",
-            self.sql_statements.load(Ordering::Relaxed)
-        );
-        out.push_str(
-            "# HELP threadline_sql_statement_failures_total SQL statements that failed.\n",
-        );
-        out.push_str("# TYPE threadline_sql_statement_failures_total counter\n");
-        let _ = writeln!(
-            out,
-            "threadline_sql_statement_failures_total {}",
-            self.sql_failures.load(Ordering::Relaxed)
-        );
-        let Ok(inner) = self.inner.lock() else {
-            return out;
-        };
-        out.push_str(
-            "# HELP threadline_graphql_requests_total GraphQL requests by operation name and outcome.\n",
-        );
-        out.push_str("# TYPE threadline_graphql_requests_total counter\n");
-        for ((name, outcome), count) in &inner.by_operation {
-            let _ = writeln!(
-                out,
-                "threadline_graphql_requests_total{{operation=\"{name}\",outcome=\"{outcome}\"}} {count}"
-            );
+        // Writing into a `String` cannot fail; an error would only mean a half-written answer.
+        if let Err(error) = prometheus_text::encode(&mut out, &self.registry) {
+            tracing::error!(%error, "encoding the metrics failed");
         }
-        out.push_str(
-            "# HELP threadline_graphql_request_duration_seconds GraphQL request latency.\n",
-        );
-        out.push_str("# TYPE threadline_graphql_request_duration_seconds histogram\n");
-        for (bound, count) in BUCKETS.iter().zip(inner.buckets) {
-            let _ = writeln!(
-                out,
-                "threadline_graphql_request_duration_seconds_bucket{{le=\"{bound}\"}} {count}"
-            );
-        }
-        let _ = writeln!(
-            out,
-            "threadline_graphql_request_duration_seconds_bucket{{le=\"+Inf\"}} {}",
-            inner.count
-        );
-        let _ = writeln!(
-            out,
-            "threadline_graphql_request_duration_seconds_sum {}",
-            inner.sum_seconds
-        );
-        let _ = writeln!(
-            out,
-            "threadline_graphql_request_duration_seconds_count {}",
-            inner.count
-        );
         out
     }
 }
@@ -152,15 +150,43 @@ mod tests {
     fn renders_counters_and_histogram() {
         let m = Metrics::default();
         m.record_statement(false);
+        m.record_statement(true);
         m.record_request(Some("Contacts"), true, Duration::from_millis(3));
         m.record_request(None, false, Duration::from_secs(5));
         let text = m.render();
-        assert!(text.contains("threadline_sql_statements_total 1"));
+        assert!(text.contains("threadline_sql_statements_total 2"), "{text}");
+        assert!(
+            text.contains("threadline_sql_statement_failures_total 1"),
+            "{text}"
+        );
         assert!(text.contains(
             "threadline_graphql_requests_total{operation=\"Contacts\",outcome=\"ok\"} 1"
         ));
         assert!(text.contains("operation=\"anonymous\",outcome=\"error\"} 1"));
+        assert!(
+            text.contains("duration_seconds_bucket{le=\"0.001\"} 0"),
+            "{text}"
+        );
         assert!(text.contains("duration_seconds_bucket{le=\"0.005\"} 1"));
         assert!(text.contains("duration_seconds_bucket{le=\"+Inf\"} 2"));
+        assert!(text.contains("threadline_graphql_request_duration_seconds_count 2"));
+        assert!(text.contains("# TYPE threadline_graphql_request_duration_seconds histogram"));
+        assert_eq!(m.statements(), 2);
+    }
+
+    #[test]
+    fn operation_names_are_bounded() {
+        let m = Metrics::default();
+        for i in 0..MAX_OPERATION_LABELS + 5 {
+            m.record_request(Some(&format!("Op{i}")), true, Duration::ZERO);
+        }
+        m.record_request(Some("Op0"), false, Duration::ZERO);
+        let text = m.render();
+        assert!(
+            text.contains("operation=\"other\",outcome=\"ok\"} 5"),
+            "{text}"
+        );
+        assert!(text.contains("operation=\"Op0\",outcome=\"error\"} 1"));
+        assert!(!text.contains(&format!("\"Op{MAX_OPERATION_LABELS}\"")));
     }
 }

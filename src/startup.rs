@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use base64::{Engine, engine::general_purpose::STANDARD};
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 use crate::{
     auth::TokenKeys,
@@ -17,6 +18,7 @@ use crate::{
         context::{AppData, PollInterval},
     },
     http::{self, AppState},
+    jobs::Jobs,
     metrics::Metrics,
     service::attachments::Storage,
 };
@@ -26,6 +28,9 @@ use crate::{
 pub struct StartOptions {
     /// Create the demo organization when the database has no organization yet.
     pub demo: bool,
+    /// Run the periodic jobs (reminders, attachment sweep) on their timers. Tests turn this
+    /// off and run passes when they need them, through [`Application::jobs`].
+    pub timers: bool,
 }
 
 /// What the command line asked about the demo organization.
@@ -84,14 +89,17 @@ pub struct Application {
     state: AppState,
     /// The demo owner's token, when the demo organization was created on this start.
     pub demo_token: Option<String>,
-    reminder_poll: Duration,
     connection_limits: http::serve::ConnectionLimits,
-    attachment_sweep_interval: Duration,
-    attachment_sweep_grace: Duration,
+    jobs: Jobs,
+    timers: bool,
 }
 
 /// The lifetime of the token printed in the start-up banner.
 pub const BANNER_TOKEN_TTL: Duration = Duration::from_secs(30 * 86_400);
+
+/// How long shutdown waits for the periodic jobs to finish the pass they are in before
+/// abandoning them (a pass's transaction is then rolled back, not half applied).
+pub const JOBS_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Connects to the database and migrates it; counts statements into `metrics`.
 pub async fn open_database(
@@ -149,6 +157,7 @@ impl Application {
             max_bytes: config.max_upload_bytes,
             org_quota_bytes: config.org_upload_quota_bytes,
         });
+        let jobs = Jobs::new(db.clone(), config, storage.clone());
         let state = AppState {
             schema: graphql::build(AppData {
                 db: db.clone(),
@@ -177,13 +186,12 @@ impl Application {
             listener,
             state,
             demo_token,
-            reminder_poll: config.reminder_poll,
             connection_limits: http::serve::ConnectionLimits {
                 header_read_timeout: config.header_read_timeout,
                 max_connections: usize::try_from(config.max_connections).unwrap_or(usize::MAX),
             },
-            attachment_sweep_interval: config.attachment_sweep_interval,
-            attachment_sweep_grace: config.attachment_sweep_grace,
+            jobs,
+            timers: options.timers,
         })
     }
 
@@ -202,29 +210,51 @@ impl Application {
         &self.state.keys
     }
 
-    /// Serves until `shutdown` completes, with the reminder worker and the sweep of unreferenced
-    /// attachment files beside the server.
+    /// The periodic jobs (tests run their passes through it when the timers are off).
+    pub fn jobs(&self) -> &Jobs {
+        &self.jobs
+    }
+
+    /// Serves until `shutdown` completes, with the periodic jobs (reminders, the sweep of
+    /// unreferenced attachment files) beside the server when their timers are on. Shutdown
+    /// cancels the jobs at once, lets the server finish the requests in flight, and waits up to
+    /// [`JOBS_SHUTDOWN_GRACE`] for the jobs to finish the pass they are in.
     pub async fn run_until(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        // The reminder worker runs beside the server; several instances may run it at once.
-        let worker = tokio::spawn(crate::service::reminders::run_worker(
-            self.state.db.clone(),
-            self.reminder_poll,
-        ));
-        // So does the sweep of attachment files no row names (see `attachments::sweep`).
-        let sweeper = tokio::spawn(crate::service::attachments::run_sweeper(
-            self.state.db.clone(),
-            self.state.storage.clone(),
-            self.attachment_sweep_interval,
-            self.attachment_sweep_grace,
-        ));
+        let cancel = CancellationToken::new();
+        // Several instances may run the jobs at once: each pass is safe with that.
+        let mut workers = if self.timers {
+            self.jobs.spawn(&cancel)
+        } else {
+            tokio::task::JoinSet::new()
+        };
+        let stop = cancel.clone();
+        let shutdown = async move {
+            shutdown.await;
+            stop.cancel();
+        };
         let router = http::router(self.state);
         let served =
             http::serve::serve(self.listener, router, self.connection_limits, shutdown).await;
-        worker.abort();
-        sweeper.abort();
+        // Also when serving failed: the jobs must not outlive the server.
+        cancel.cancel();
+        let stopped = tokio::time::timeout(JOBS_SHUTDOWN_GRACE, async {
+            while let Some(joined) = workers.join_next().await {
+                if let Err(error) = joined {
+                    tracing::error!(%error, "a background job ended abnormally");
+                }
+            }
+        })
+        .await;
+        if stopped.is_err() {
+            tracing::warn!(
+                grace = ?JOBS_SHUTDOWN_GRACE,
+                "background jobs did not finish their pass in time; abandoning them"
+            );
+            workers.abort_all();
+        }
         served
     }
 }

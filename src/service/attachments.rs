@@ -301,23 +301,6 @@ pub async fn sweep<C: ConnectionTrait>(
     Ok(report)
 }
 
-/// Sweeps attachment storage (see [`sweep`]) at start and then every `interval`, logging
-/// failures and trying again next time. The gateway runs it beside the server; several
-/// processes sharing the data directory may run it at once.
-pub async fn run_sweeper(
-    db: sea_orm::DatabaseConnection,
-    storage: std::sync::Arc<Storage>,
-    interval: Duration,
-    grace: Duration,
-) {
-    loop {
-        if let Err(error) = sweep(&db, &storage, grace).await {
-            tracing::error!(%error, "sweeping attachment storage failed; retrying later");
-        }
-        tokio::time::sleep(interval).await;
-    }
-}
-
 fn storage_error(error: std::io::Error) -> ApiError {
     ApiError::Internal(format!("attachment storage: {error}"))
 }

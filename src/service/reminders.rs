@@ -231,25 +231,3 @@ pub async fn fired_since<C: ConnectionTrait>(
         .all(db)
         .await?)
 }
-
-/// Fires due reminders until none is left, then sleeps `interval`; runs until the process ends.
-pub async fn run_worker(db: sea_orm::DatabaseConnection, interval: std::time::Duration) {
-    loop {
-        loop {
-            match fire_due(&db, now(), 100).await {
-                Ok(fired) if fired.len() == 100 => continue,
-                Ok(fired) => {
-                    if !fired.is_empty() {
-                        tracing::info!(count = fired.len(), "fired reminders");
-                    }
-                    break;
-                }
-                Err(error) => {
-                    tracing::error!(%error, "firing reminders failed; retrying later");
-                    break;
-                }
-            }
-        }
-        tokio::time::sleep(interval).await;
-    }
-}

@@ -370,7 +370,7 @@ async fn message_status_and_channel_settings() {
 
 #[tokio::test]
 async fn an_inbox_page_takes_a_fixed_number_of_statements() {
-    let app = crate::helpers::spawn_quiet_app().await;
+    let app = spawn_app().await;
     let w = world(&app).await;
     let owner_actor = actor(&w.owner);
     let line = channel(&app, &w.owner, "+14155550002").await;

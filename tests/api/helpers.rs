@@ -12,15 +12,17 @@ use serde_json::{Value, json};
 use threadline::{
     auth::{self, Actor, Role, TokenKeys},
     config::Config,
+    jobs::Jobs,
     service::{
         access::AccessLevel,
+        attachments::SweepReport,
         collaborators,
         contacts::{self, CreateContact, EmailInput, PhoneInput},
         users::{self, CreateUser, NewUserKind},
     },
     startup::{Application, StartOptions},
 };
-use tokio::sync::oneshot;
+use tokio::{sync::oneshot, task::JoinHandle};
 
 static INIT: Once = Once::new();
 
@@ -76,6 +78,10 @@ pub struct TestApp {
     pub db: DatabaseConnection,
     keys: TokenKeys,
     shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+    /// The gateway's periodic jobs; tests run their passes through the helpers below (the
+    /// timers are off unless started with [`spawn_app_with_timers`]).
+    pub jobs: Jobs,
     /// The gateway's data directory (attachments).
     pub data_dir: tempfile::TempDir,
     /// The demo owner's token, when this instance created the demo organization.
@@ -153,24 +159,32 @@ pub async fn spawn_app_with(demo: bool) -> TestApp {
     start(&url, demo, guard).await
 }
 
-/// Starts the gateway with its reminder worker ticking only at start-up, for tests that count
-/// the SQL statements of a request (the worker shares the counted pool).
-pub async fn spawn_quiet_app() -> TestApp {
+/// Starts the gateway (no demo data) with its periodic jobs on their timers, as `serve` runs
+/// them.
+pub async fn spawn_app_with_timers() -> TestApp {
     let (url, guard) = fresh_database().await;
-    start_with(&url, false, guard, |config| {
-        config.reminder_poll = Duration::from_secs(3600);
-    })
-    .await
+    start_with(&url, Timers::On, false, guard, |_| {}).await
+}
+
+/// Whether a test gateway runs its periodic jobs on their timers.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Timers {
+    /// As `serve` does.
+    On,
+    /// Tests run passes themselves (`fire_due_reminders`, `sweep_attachments`), so nothing
+    /// runs behind their back: no statement counted, no reminder fired, no file swept.
+    Off,
 }
 
 /// Starts a gateway on port 0 against `database_url` (which `guard` keeps alive).
 pub async fn start(database_url: &str, demo: bool, guard: Arc<DbGuard>) -> TestApp {
-    start_with(database_url, demo, guard, |_| {}).await
+    start_with(database_url, Timers::Off, demo, guard, |_| {}).await
 }
 
 /// Starts a gateway with the test configuration changed by `tweak`.
 async fn start_with(
     database_url: &str,
+    timers: Timers,
     demo: bool,
     guard: Arc<DbGuard>,
     tweak: impl FnOnce(&mut Config),
@@ -178,7 +192,7 @@ async fn start_with(
     init();
     let data_dir = tempfile::tempdir().expect("data dir");
     // The gateway's own defaults, then what tests need: a free port, their own database and
-    // data directory, small uploads and quick polls.
+    // data directory, small uploads and quick polls (and quick timers, where they are on).
     let mut config = Config::from_lookup(|_| None).expect("the default configuration");
     config.database_url = database_url.to_owned();
     config.listen = "127.0.0.1:0".parse().expect("address");
@@ -188,15 +202,20 @@ async fn start_with(
     config.ws_init_timeout = Duration::from_millis(500);
     config.reminder_poll = Duration::from_millis(50);
     tweak(&mut config);
-    let app = Application::build(&config, StartOptions { demo })
+    let options = StartOptions {
+        demo,
+        timers: timers == Timers::On,
+    };
+    let app = Application::build(&config, options)
         .await
         .expect("the application starts");
     let address = format!("http://{}", app.local_addr().expect("bound"));
     let db = app.db().clone();
     let keys = app.keys().clone();
     let demo_token = app.demo_token.clone();
+    let jobs = app.jobs().clone();
     let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(app.run_until(async {
+    let server = tokio::spawn(app.run_until(async {
         let _ = rx.await;
     }));
     TestApp {
@@ -208,6 +227,8 @@ async fn start_with(
         db,
         keys,
         shutdown: Some(tx),
+        server: Some(server),
+        jobs,
         data_dir,
         demo_token,
         _db: guard,
@@ -253,6 +274,41 @@ impl Gql {
 }
 
 impl TestApp {
+    /// Fires every reminder due now, as one pass of the gateway's reminder job would; returns
+    /// how many.
+    pub async fn fire_due_reminders(&self) -> usize {
+        self.jobs
+            .fire_due_reminders()
+            .await
+            .expect("firing reminders")
+    }
+
+    /// Fires every reminder due at `at`, standing in for waiting until then; returns how many.
+    pub async fn fire_reminders_due_at(&self, at: chrono::DateTime<chrono::Utc>) -> usize {
+        self.jobs
+            .fire_reminders_due_at(at)
+            .await
+            .expect("firing reminders")
+    }
+
+    /// Sweeps attachment storage once, as the gateway's sweep job would; returns what it
+    /// removed.
+    pub async fn sweep_attachments(&self) -> SweepReport {
+        self.jobs.sweep_attachments().await.expect("sweeping")
+    }
+
+    /// Stops the gateway as a shutdown signal would and waits until it has stopped (server
+    /// and periodic jobs).
+    pub async fn stop(&mut self) -> std::io::Result<()> {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        match self.server.take() {
+            Some(server) => server.await.expect("the server task"),
+            None => Ok(()),
+        }
+    }
+
     /// A token for a user row.
     pub fn token(&self, user: &entity::user::Model) -> String {
         self.keys
@@ -467,7 +523,7 @@ pub fn user_id(id: i64) -> String {
 /// by `tweak` (a small upload quota, say).
 pub async fn spawn_app_with_config(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let (url, guard) = fresh_database().await;
-    start_with(&url, false, guard, tweak).await
+    start_with(&url, Timers::Off, false, guard, tweak).await
 }
 
 /// A `graphql-transport-ws` client connection to a test gateway.

@@ -4,6 +4,7 @@
 mod access;
 mod attachments;
 mod auth;
+mod background;
 mod contacts;
 mod conversations;
 mod hardening_access;

@@ -7,7 +7,7 @@ use threadline::{
     service::{access::AccessLevel, collaborators},
 };
 
-use crate::helpers::{actor, contact, spawn_quiet_app, staff};
+use crate::helpers::{actor, contact, spawn_app, staff};
 
 const PAGE: &str = "query ($n: Int!) { contacts(first: $n) { edges { node {
     id name emails { email } phones { number } addresses { city }
@@ -17,7 +17,7 @@ const PAGE: &str = "query ($n: Int!) { contacts(first: $n) { edges { node {
 
 #[tokio::test]
 async fn a_contact_page_takes_a_fixed_number_of_statements() {
-    let app = spawn_quiet_app().await;
+    let app = spawn_app().await;
     let org = crate::helpers::new_org(&app.db, "Q").await;
     let owner = staff(&app.db, org, "owner@q.test", Role::Owner).await;
     let member = staff(&app.db, org, "member@q.test", Role::Member).await;

@@ -1,7 +1,6 @@
-//! Reminders: stored with notes and tasks, fired by the worker exactly once (also with
-//! competing workers), private to their user on the timeline, dismissed and snoozed.
-
-use std::time::Duration;
+//! Reminders: stored with notes and tasks, fired by the reminder job exactly once (also with
+//! competing workers), private to their user on the timeline, dismissed and snoozed. The test
+//! gateways run with their timers off: each test fires reminders itself, at a chosen time.
 
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set};
@@ -13,19 +12,18 @@ use crate::helpers::{TestApp, contact_id, spawn_app, world};
 /// All of the caller's reminders (a page of 100, so that waiting for a status covers every one).
 const MINE: &str = "{ reminders(first: 100) { edges { node { id status remindAt firedAt note { subject } task { description } contact { name } } } } }";
 
-async fn wait_for_status(app: &TestApp, token: &str, status: &str) -> Value {
-    for _ in 0..100 {
-        let r = app.gql(Some(token), MINE, json!({})).await;
-        let edges = r.data()["reminders"]["edges"].clone();
-        if edges
+/// The caller's reminders, checking that there are `count` and that all have `status`.
+async fn all_with_status(app: &TestApp, token: &str, count: usize, status: &str) -> Value {
+    let r = app.gql(Some(token), MINE, json!({})).await;
+    let edges = r.data()["reminders"]["edges"].clone();
+    assert_eq!(edges.as_array().map(Vec::len), Some(count), "{edges}");
+    assert!(
+        edges
             .as_array()
-            .is_some_and(|e| !e.is_empty() && e.iter().all(|x| x["node"]["status"] == status))
-        {
-            return edges;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("reminders never reached {status}");
+            .is_some_and(|e| e.iter().all(|x| x["node"]["status"] == status)),
+        "not all {status}: {edges}"
+    );
+    edges
 }
 
 #[tokio::test]
@@ -34,23 +32,22 @@ async fn a_note_reminder_fires_privately_and_can_be_snoozed_and_dismissed() {
     let w = world(&app).await;
     let cid = contact_id(w.contact);
     let author = app.token(&w.member_write);
-    let soon = (Utc::now() + chrono::Duration::milliseconds(600)).to_rfc3339();
+    let at = Utc::now() + chrono::Duration::hours(1);
     app.gql(
         Some(&author),
         "mutation ($c: ID!, $at: DateTime!) { createNote(input: { contactId: $c, subject: \"Call back\", remindAt: $at, task: { description: \"Call\", remindAt: $at } }) { id } }",
-        json!({ "c": cid, "at": soon }),
+        json!({ "c": cid, "at": at.to_rfc3339() }),
     )
     .await
     .data();
-    let pending = app.gql(Some(&author), MINE, json!({})).await;
-    assert_eq!(
-        pending.data()["reminders"]["edges"]
-            .as_array()
-            .map(Vec::len),
-        Some(2),
-        "the note's and the task's"
-    );
-    let fired = wait_for_status(&app, &author, "FIRED").await;
+    // The note's and the task's, not due yet: a pass now fires neither.
+    all_with_status(&app, &author, 2, "PENDING").await;
+    assert_eq!(app.fire_due_reminders().await, 0);
+    all_with_status(&app, &author, 2, "PENDING").await;
+    // Once due, one pass fires both (a second later: PostgreSQL keeps microseconds only).
+    let due = at + chrono::Duration::seconds(1);
+    assert_eq!(app.fire_reminders_due_at(due).await, 2);
+    let fired = all_with_status(&app, &author, 2, "FIRED").await;
     assert!(fired[0]["node"]["firedAt"].is_string());
     let about: Vec<&Value> = fired
         .as_array()
@@ -141,15 +138,18 @@ async fn competing_workers_fire_each_reminder_once() {
         .await
         .expect("reminder");
     }
-    // Two more workers race the gateway's own.
-    let (a, b) = tokio::join!(
+    // Two more workers race a pass of the gateway's own job.
+    let (a, b, own) = tokio::join!(
         reminders::fire_due(&app.db, now(), 7),
-        reminders::fire_due(&app.db, now(), 7)
+        reminders::fire_due(&app.db, now(), 7),
+        app.fire_due_reminders()
     );
     let direct = a.expect("a").len() + b.expect("b").len();
     assert!(direct <= 14);
+    assert_eq!(direct + own, 40, "every reminder fired exactly once");
+    assert_eq!(app.fire_due_reminders().await, 0, "none left to fire");
     let token = app.token(&w.member_read);
-    wait_for_status(&app, &token, "FIRED").await;
+    all_with_status(&app, &token, 40, "FIRED").await;
     let events = app
         .gql(Some(&token), "query ($id: ID!) { timeline(contactId: $id, first: 100, filter: { kinds: [REMINDER_FIRED] }) { edges { node { summary } } } }", json!({ "id": contact_id(w.contact) }))
         .await;

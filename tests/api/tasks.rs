@@ -391,7 +391,7 @@ async fn task_history_orders_and_filters() {
 
 #[tokio::test]
 async fn task_and_timeline_pages_take_a_fixed_number_of_statements() {
-    let app = crate::helpers::spawn_quiet_app().await;
+    let app = spawn_app().await;
     let w = world(&app).await;
     let owner = app.token(&w.owner);
     let cid = contact_id(w.contact);

@@ -152,7 +152,7 @@ async fn the_timeline_follows_contact_access() {
 
 #[tokio::test]
 async fn a_timeline_page_takes_a_fixed_number_of_statements() {
-    let app = crate::helpers::spawn_quiet_app().await;
+    let app = spawn_app().await;
     let w = world(&app).await;
     let cid = contact_id(w.contact);
     let users = [&w.owner, &w.admin, &w.member_write, &w.member_admin];

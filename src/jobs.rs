@@ -1,0 +1,362 @@
+//! Periodic background work: firing due reminders and sweeping attachment storage.
+//!
+//! Each job is one pass ([`Job::run_once`]) that says what it did; [`run`] repeats it on a
+//! timer until a cancellation token fires. A pass in progress is never cut short (it may be in
+//! the middle of a transaction): the runner only stops between passes and while it waits, and
+//! the caller bounds how long it waits for that (see `startup::Application::run_until`). Tests
+//! start the gateway with the timers off and run passes themselves through [`Jobs`], so none
+//! of them waits for a timer.
+//!
+//! The passes themselves live in the service layer (`reminders::fire_due`,
+//! `attachments::sweep`); both are safe with several gateway processes at once.
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use chrono::{DateTime, Utc};
+use sea_orm::DatabaseConnection;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    config::Config,
+    error::ApiResult,
+    service::{
+        self,
+        attachments::{Storage, SweepReport},
+    },
+};
+
+/// One kind of periodic work.
+pub trait Job: Send + Sync + 'static {
+    /// What one pass did.
+    type Done: std::fmt::Debug + Send;
+    /// The job's name, for logs.
+    const NAME: &'static str;
+
+    /// Does one pass and reports what it did.
+    fn run_once(
+        &self,
+        db: &DatabaseConnection,
+    ) -> impl Future<Output = ApiResult<Self::Done>> + Send;
+
+    /// Whether the pass left work behind (it stopped at its batch size): the runner then goes
+    /// again at once instead of waiting.
+    fn more_left(_done: &Self::Done) -> bool {
+        false
+    }
+}
+
+/// Runs passes of `job` until one leaves no work behind; returns what each did.
+pub async fn drain<J: Job>(job: &J, db: &DatabaseConnection) -> ApiResult<Vec<J::Done>> {
+    let mut passes = Vec::new();
+    loop {
+        let done = job.run_once(db).await?;
+        let more = J::more_left(&done);
+        passes.push(done);
+        if !more {
+            return Ok(passes);
+        }
+    }
+}
+
+/// Runs `job` at once and then every `every` until `cancel` fires. A failed pass is logged and
+/// tried again after the interval.
+pub async fn run<J: Job>(
+    job: J,
+    db: DatabaseConnection,
+    every: Duration,
+    cancel: CancellationToken,
+) {
+    while !cancel.is_cancelled() {
+        let more = match job.run_once(&db).await {
+            Ok(done) => {
+                tracing::debug!(job = J::NAME, ?done, "pass done");
+                J::more_left(&done)
+            }
+            Err(error) => {
+                tracing::error!(job = J::NAME, %error, "pass failed; trying again later");
+                false
+            }
+        };
+        if more {
+            continue;
+        }
+        tokio::select! {
+            () = cancel.cancelled() => break,
+            () = tokio::time::sleep(every) => {}
+        }
+    }
+    tracing::debug!(job = J::NAME, "stopped");
+}
+
+/// Fires due reminders (see `service::reminders::fire_due`: claimed and marked in one
+/// statement, `SKIP LOCKED` on PostgreSQL, so two gateways never fire one reminder twice).
+#[derive(Clone, Copy, Debug)]
+pub struct FireReminders {
+    /// The most reminders one pass fires.
+    pub batch: u64,
+}
+
+/// What one pass of [`FireReminders`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fired {
+    /// How many reminders it fired.
+    pub count: usize,
+    /// Whether it stopped at the batch size (so more may be due).
+    pub full: bool,
+}
+
+impl Default for FireReminders {
+    fn default() -> Self {
+        Self { batch: 100 }
+    }
+}
+
+impl FireReminders {
+    /// One pass as if the time were `at`: fires up to a batch of the reminders due then.
+    /// ([`Job::run_once`] is this at the current time; tests use a later one instead of
+    /// waiting for a reminder to come due.)
+    pub async fn run_at(&self, db: &DatabaseConnection, at: DateTime<Utc>) -> ApiResult<Fired> {
+        let fired = service::reminders::fire_due(db, at, self.batch).await?;
+        if !fired.is_empty() {
+            tracing::info!(count = fired.len(), "fired reminders");
+        }
+        Ok(Fired {
+            count: fired.len(),
+            full: u64::try_from(fired.len()).is_ok_and(|n| n >= self.batch),
+        })
+    }
+}
+
+impl Job for FireReminders {
+    type Done = Fired;
+    const NAME: &'static str = "fire_reminders";
+
+    fn run_once(&self, db: &DatabaseConnection) -> impl Future<Output = ApiResult<Fired>> + Send {
+        self.run_at(db, service::now())
+    }
+
+    fn more_left(done: &Fired) -> bool {
+        done.full
+    }
+}
+
+/// Removes attachment files no attachment names, once unchanged for `grace` (see
+/// `service::attachments::sweep`; safe with several processes sharing the data directory).
+#[derive(Clone, Debug)]
+pub struct SweepAttachments {
+    /// The attachment storage.
+    pub storage: Arc<Storage>,
+    /// How long an unreferenced file is left alone after it last changed.
+    pub grace: Duration,
+}
+
+impl Job for SweepAttachments {
+    type Done = SweepReport;
+    const NAME: &'static str = "sweep_attachments";
+
+    fn run_once(
+        &self,
+        db: &DatabaseConnection,
+    ) -> impl Future<Output = ApiResult<SweepReport>> + Send {
+        service::attachments::sweep(db, &self.storage, self.grace)
+    }
+}
+
+/// The gateway's periodic jobs with their intervals, built from the configuration. The
+/// gateway runs them on timers ([`Jobs::spawn`]); tests call the `run once now` methods.
+#[derive(Clone, Debug)]
+pub struct Jobs {
+    db: DatabaseConnection,
+    /// Fires due reminders.
+    pub reminders: FireReminders,
+    /// How often: `THREADLINE_REMINDER_POLL_MS`.
+    pub reminders_every: Duration,
+    /// Sweeps attachment storage.
+    pub sweep: SweepAttachments,
+    /// How often: `THREADLINE_ATTACHMENT_SWEEP_SECS`.
+    pub sweep_every: Duration,
+}
+
+impl Jobs {
+    /// The jobs of a gateway on `db` with `storage`, at the configured intervals.
+    pub fn new(db: DatabaseConnection, config: &Config, storage: Arc<Storage>) -> Self {
+        Self {
+            db,
+            reminders: FireReminders::default(),
+            reminders_every: config.reminder_poll,
+            sweep: SweepAttachments {
+                storage,
+                grace: config.attachment_sweep_grace,
+            },
+            sweep_every: config.attachment_sweep_interval,
+        }
+    }
+
+    /// Starts every job on its timer; each stops when `cancel` fires (after the pass it may be
+    /// in). Await the set to know they stopped.
+    pub fn spawn(&self, cancel: &CancellationToken) -> JoinSet<()> {
+        let mut set = JoinSet::new();
+        set.spawn(run(
+            self.reminders,
+            self.db.clone(),
+            self.reminders_every,
+            cancel.child_token(),
+        ));
+        set.spawn(run(
+            self.sweep.clone(),
+            self.db.clone(),
+            self.sweep_every,
+            cancel.child_token(),
+        ));
+        set
+    }
+
+    /// Fires every reminder due now, a batch at a time; returns how many.
+    pub async fn fire_due_reminders(&self) -> ApiResult<usize> {
+        let passes = drain(&self.reminders, &self.db).await?;
+        Ok(passes.iter().map(|p| p.count).sum())
+    }
+
+    /// Fires every reminder due at `at` (a later time stands in for waiting), a batch at a
+    /// time; returns how many.
+    pub async fn fire_reminders_due_at(&self, at: DateTime<Utc>) -> ApiResult<usize> {
+        let mut count = 0;
+        loop {
+            let pass = self.reminders.run_at(&self.db, at).await?;
+            count += pass.count;
+            if !pass.full {
+                return Ok(count);
+            }
+        }
+    }
+
+    /// Sweeps attachment storage once; returns what was removed.
+    pub async fn sweep_attachments(&self) -> ApiResult<SweepReport> {
+        self.sweep.run_once(&self.db).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    use tokio::sync::{Notify, mpsc};
+
+    use super::*;
+
+    /// A job that reports each pass on a channel, optionally waits for a gate in the middle
+    /// of it, and says "more left" after its first two passes.
+    struct Probe {
+        passes: mpsc::UnboundedSender<usize>,
+        count: AtomicUsize,
+        gate: Option<Arc<Notify>>,
+        finished: Arc<AtomicBool>,
+    }
+
+    impl Probe {
+        fn new(gate: Option<Arc<Notify>>) -> (Self, mpsc::UnboundedReceiver<usize>) {
+            let (passes, rx) = mpsc::unbounded_channel();
+            let probe = Self {
+                passes,
+                count: AtomicUsize::new(0),
+                gate,
+                finished: Arc::default(),
+            };
+            (probe, rx)
+        }
+    }
+
+    impl Job for Probe {
+        type Done = usize;
+        const NAME: &'static str = "probe";
+
+        async fn run_once(&self, _db: &DatabaseConnection) -> ApiResult<usize> {
+            let n = self.count.fetch_add(1, Ordering::SeqCst) + 1;
+            let _ = self.passes.send(n);
+            if let Some(gate) = &self.gate {
+                gate.notified().await;
+            }
+            self.finished.store(true, Ordering::SeqCst);
+            Ok(n)
+        }
+
+        fn more_left(done: &usize) -> bool {
+            *done <= 2
+        }
+    }
+
+    const HOUR: Duration = Duration::from_secs(3600);
+    /// A bound on waits that should be immediate, so a broken runner fails instead of hanging.
+    const PROMPTLY: Duration = Duration::from_secs(5);
+
+    #[tokio::test]
+    async fn a_runner_passes_at_start_and_stops_at_once_when_cancelled() {
+        let (probe, mut passes) = Probe::new(None);
+        let cancel = CancellationToken::new();
+        let runner = tokio::spawn(run(
+            probe,
+            DatabaseConnection::default(),
+            HOUR,
+            cancel.clone(),
+        ));
+        // The first pass runs at start; the first two leave work behind, so three run at once.
+        for expected in 1..=3 {
+            let n = tokio::time::timeout(PROMPTLY, passes.recv())
+                .await
+                .expect("a pass without waiting for the timer")
+                .expect("a pass");
+            assert_eq!(n, expected);
+        }
+        // Now it waits an hour; only the cancellation can end it.
+        cancel.cancel();
+        tokio::time::timeout(PROMPTLY, runner)
+            .await
+            .expect("stopped promptly")
+            .expect("no panic");
+        assert!(passes.try_recv().is_err(), "no pass after the third");
+    }
+
+    #[tokio::test]
+    async fn a_pass_in_progress_finishes_before_the_runner_stops() {
+        let gate = Arc::new(Notify::new());
+        let (probe, mut passes) = Probe::new(Some(gate.clone()));
+        let finished = probe.finished.clone();
+        let cancel = CancellationToken::new();
+        let runner = tokio::spawn(run(
+            probe,
+            DatabaseConnection::default(),
+            HOUR,
+            cancel.clone(),
+        ));
+        tokio::time::timeout(PROMPTLY, passes.recv())
+            .await
+            .expect("the first pass started")
+            .expect("a pass");
+        cancel.cancel();
+        // Give the runner every chance to drop the pass if it raced it with the token.
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!runner.is_finished(), "the runner left a pass half done");
+        gate.notify_one();
+        tokio::time::timeout(PROMPTLY, runner)
+            .await
+            .expect("stopped once the pass finished")
+            .expect("no panic");
+        assert!(finished.load(Ordering::SeqCst));
+        assert!(
+            passes.try_recv().is_err(),
+            "no new pass after the cancellation"
+        );
+    }
+
+    #[tokio::test]
+    async fn drain_runs_passes_until_nothing_is_left() {
+        let (probe, _passes) = Probe::new(None);
+        let done = drain(&probe, &DatabaseConnection::default())
+            .await
+            .expect("passes");
+        assert_eq!(done, [1, 2, 3]);
+    }
+}
