@@ -2,11 +2,10 @@
 
 use async_graphql::{Context, ID, Interface, Object, Result};
 
-use crate::graphql::context::Caller;
 use crate::{
     graphql::{
         contacts::Contact,
-        context::ContextExt,
+        context::{Caller, ContextExt},
         conversations::{Channel, Conversation, Message},
         notes::Note,
         tasks::Task,

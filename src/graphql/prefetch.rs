@@ -8,9 +8,9 @@ use std::{collections::HashMap, sync::Arc};
 use async_graphql::{Context, Lookahead};
 
 use super::context::ContextExt;
-use crate::graphql::context::Caller;
 use crate::{
     error::ApiResult,
+    graphql::context::Caller,
     service::{self, contacts::VisibleContact},
 };
 

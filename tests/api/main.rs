@@ -17,6 +17,7 @@ mod playground;
 mod query_count;
 mod reminders;
 mod schema;
+mod style;
 mod subscriptions;
 mod tasks;
 mod timeline;

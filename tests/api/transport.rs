@@ -1,9 +1,9 @@
 //! GraphQL over HTTP: methods, content types, status codes and the operational routes.
 
 use serde_json::{Value, json};
+use threadline::auth::Role;
 
 use crate::helpers::{spawn_app, staff};
-use threadline::auth::Role;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 

@@ -2,11 +2,10 @@
 
 use async_graphql::{Context, ID, Object, Result};
 
-use crate::graphql::context::Caller;
 use crate::{
     graphql::{
         contacts::types::{Collaborator, Contact, CreateContactInput, UpdateContactInput, convert},
-        context::ContextExt,
+        context::{Caller, ContextExt},
     },
     ids::{self, Kind},
     service::{

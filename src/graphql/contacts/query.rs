@@ -2,12 +2,11 @@
 
 use async_graphql::{Context, ID, Object, Result, connection::Connection};
 
-use crate::graphql::context::Caller;
 use crate::{
     error::ApiError,
     graphql::{
         contacts::types::{Contact, ContactConnectionFields, ContactFilter},
-        context::ContextExt,
+        context::{Caller, ContextExt},
         page::{id_connection, id_window},
         prefetch,
     },

@@ -8,11 +8,10 @@ use async_graphql::{
 };
 use chrono::{DateTime, Utc};
 
-use crate::graphql::context::Caller;
 use crate::{
     error::ApiError,
     graphql::{
-        context::ContextExt,
+        context::{Caller, ContextExt},
         conversations::{Conversation, ConversationConnectionFields, ConversationFilter},
         notes::{Note, NoteConnectionFields, NoteFilter},
         prefetch::Prefetch,

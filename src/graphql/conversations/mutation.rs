@@ -2,10 +2,9 @@
 
 use async_graphql::{Context, ID, Object, Result};
 
-use crate::graphql::context::Caller;
 use crate::{
     graphql::{
-        context::ContextExt,
+        context::{Caller, ContextExt},
         conversations::types::{
             Channel, ChannelCollaborator, Conversation, CreateChannelInput, InboundMessageInput,
             Message, SendMessageInput, UpdateChannelInput,

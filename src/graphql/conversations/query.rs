@@ -5,10 +5,9 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, Object, Result, connection::Connection};
 
 use super::types::{InboxPage, decode_cursor, encode_cursor};
-use crate::graphql::context::Caller;
 use crate::{
     graphql::{
-        context::ContextExt,
+        context::{Caller, ContextExt},
         conversations::types::{
             Channel, Conversation, ConversationConnectionFields, ConversationFilter,
         },

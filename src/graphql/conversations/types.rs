@@ -8,12 +8,11 @@ use async_graphql::{
 };
 use chrono::{DateTime, Utc};
 
-use crate::graphql::context::Caller;
 use crate::{
     error::ApiResult,
     graphql::{
         contacts::{Contact, contact_from},
-        context::ContextExt,
+        context::{Caller, ContextExt},
         page::{self, decode_time_cursor, encode_time_cursor, page_size},
         prefetch::Prefetch,
         users::User,

@@ -3,11 +3,10 @@
 use async_graphql::{Context, ID, Object, Result, Upload};
 
 use super::uploads::{settle_uploads, store_uploads};
-use crate::graphql::context::Caller;
 use crate::{
     error::ApiError,
     graphql::{
-        context::ContextExt,
+        context::{Caller, ContextExt},
         notes::types::{Attachment, CreateNoteInput, Note, UpdateNoteInput},
     },
     ids::{self, Kind},

@@ -2,11 +2,10 @@
 
 use async_graphql::{Context, ID, Object, Result, connection::Connection};
 
-use crate::graphql::context::Caller;
 use crate::{
     error::ApiError,
     graphql::{
-        context::ContextExt,
+        context::{Caller, ContextExt},
         notes::types::{Note, NoteConnectionFields, NoteFilter, note_page},
         page::{self, page_size},
     },

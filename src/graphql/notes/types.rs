@@ -7,12 +7,11 @@ use async_graphql::{
 };
 use chrono::{DateTime, Utc};
 
-use crate::graphql::context::Caller;
 use crate::{
     error::{ApiError, ApiResult},
     graphql::{
         contacts::{Contact, contact_from},
-        context::ContextExt,
+        context::{Caller, ContextExt},
         page::maybe,
         settings::{Label, MessageTemplate, TaskType, task_type_from},
         tasks::{CreateTaskInput, Task},

@@ -4,10 +4,9 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Result, Upload};
 
-use crate::graphql::context::Caller;
 use crate::{
     error::{ApiError, ApiResult},
-    graphql::context::ContextExt,
+    graphql::context::{Caller, ContextExt},
     service::{
         self,
         attachments::{Storage, StoredFile, Uploads},

@@ -2,9 +2,11 @@
 
 use async_graphql::{Context, ID, Object, Result};
 
-use crate::graphql::context::Caller;
 use crate::{
-    graphql::{context::ContextExt, reminders::types::Reminder},
+    graphql::{
+        context::{Caller, ContextExt},
+        reminders::types::Reminder,
+    },
     ids::{self, Kind},
     service,
 };

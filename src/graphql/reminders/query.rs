@@ -5,10 +5,9 @@ use async_graphql::{
     connection::{Connection, EmptyFields},
 };
 
-use crate::graphql::context::Caller;
 use crate::{
     graphql::{
-        context::ContextExt,
+        context::{Caller, ContextExt},
         page::{decode_time_cursor, encode_time_cursor, page_size},
         reminders::types::{Reminder, ReminderFilter},
     },

@@ -4,9 +4,11 @@ use std::collections::VecDeque;
 
 use async_graphql::{Context, Result, Subscription};
 
-use crate::graphql::context::Caller;
 use crate::{
-    graphql::{context::ContextExt, reminders::types::Reminder},
+    graphql::{
+        context::{Caller, ContextExt},
+        reminders::types::Reminder,
+    },
     service,
 };
 

@@ -3,9 +3,13 @@
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 
-use crate::graphql::context::Caller;
 use crate::{
-    graphql::{contacts::Contact, context::ContextExt, notes::Note, tasks::Task},
+    graphql::{
+        contacts::Contact,
+        context::{Caller, ContextExt},
+        notes::Note,
+        tasks::Task,
+    },
     ids::{self, Kind},
     service::{self, reminders::ReminderStatus},
 };

@@ -3,10 +3,9 @@
 use async_graphql::{Context, ID, Object, Result};
 
 use super::types::{task_type_input, template_input};
-use crate::graphql::context::Caller;
 use crate::{
     graphql::{
-        context::ContextExt,
+        context::{Caller, ContextExt},
         page::maybe,
         settings::types::{
             Label, LabelInput, MessageTemplate, MessageTemplateInput, Outcome, OutcomeInput,

@@ -2,10 +2,9 @@
 
 use async_graphql::{Context, Object, Result};
 
-use crate::graphql::context::Caller;
 use crate::{
     graphql::{
-        context::ContextExt,
+        context::{Caller, ContextExt},
         settings::types::{Label, MessageTemplate, Outcome, TaskType},
     },
     service::settings,

@@ -3,9 +3,11 @@
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result};
 use chrono::{DateTime, Utc};
 
-use crate::graphql::context::Caller;
 use crate::{
-    graphql::{context::ContextExt, page::maybe},
+    graphql::{
+        context::{Caller, ContextExt},
+        page::maybe,
+    },
     ids::{self, Kind},
     service::settings::{self, TaskTypeInput as ServiceTaskTypeInput, TemplateInput},
 };

@@ -2,11 +2,10 @@
 
 use async_graphql::{Context, ID, Object, Result};
 
-use crate::graphql::context::Caller;
 use crate::{
     error::ApiError,
     graphql::{
-        context::ContextExt,
+        context::{Caller, ContextExt},
         notes::Note,
         tasks::types::{CompleteTaskInput, CreateTaskInput, Task, TaskCompletion, UpdateTaskInput},
     },

@@ -3,10 +3,9 @@
 use async_graphql::{Context, ID, Object, Result, connection::Connection};
 
 use super::types::{decode_cursor, encode_cursor, task_page};
-use crate::graphql::context::Caller;
 use crate::{
     graphql::{
-        context::ContextExt,
+        context::{Caller, ContextExt},
         page::{distinct_by, page_size},
         tasks::types::{Task, TaskConnectionFields, TaskFilter, TaskOrder},
     },

@@ -7,12 +7,11 @@ use async_graphql::{
 };
 use chrono::{DateTime, Utc};
 
-use crate::graphql::context::Caller;
 use crate::{
     error::ApiResult,
     graphql::{
         contacts::{Contact, contact_from},
-        context::ContextExt,
+        context::{Caller, ContextExt},
         notes::Note,
         page::{decode_time_cursor, encode_time_cursor, maybe},
         settings::{Outcome, TaskType, task_type_from},

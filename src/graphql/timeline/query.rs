@@ -6,11 +6,10 @@ use async_graphql::{
 };
 
 use super::types::{decode_cursor, encode_cursor, load_related};
-use crate::graphql::context::Caller;
 use crate::{
     error::ApiError,
     graphql::{
-        context::ContextExt,
+        context::{Caller, ContextExt},
         page::{distinct_by, page_size},
         timeline::types::{TimelineEvent, TimelineFilter},
     },

@@ -3,9 +3,11 @@
 use async_graphql::{Context, ID, Result, Subscription};
 
 use super::types::load_related;
-use crate::graphql::context::Caller;
 use crate::{
-    graphql::{context::ContextExt, timeline::types::TimelineEvent},
+    graphql::{
+        context::{Caller, ContextExt},
+        timeline::types::TimelineEvent,
+    },
     ids::{self, Kind},
     service,
 };

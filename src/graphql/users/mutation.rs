@@ -2,12 +2,11 @@
 
 use async_graphql::{Context, ID, Object, Result};
 
-use crate::graphql::context::Caller;
 use crate::{
     auth::Role,
     error::ApiError,
     graphql::{
-        context::ContextExt,
+        context::{Caller, ContextExt},
         users::types::{CreateUserInput, UpdateUserInput, User, UserKind},
     },
     ids::{self, Kind},

@@ -2,10 +2,9 @@
 
 use async_graphql::{Context, ID, Object, Result, connection::Connection};
 
-use crate::graphql::context::Caller;
 use crate::{
     graphql::{
-        context::ContextExt,
+        context::{Caller, ContextExt},
         page::{id_connection, id_window},
         users::types::{User, UserConnectionFields},
     },

@@ -5,10 +5,13 @@ use std::collections::HashMap;
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 
-use crate::graphql::context::Caller;
 use crate::{
     auth::Role,
-    graphql::{contacts::Contact, context::ContextExt, prefetch::Prefetch},
+    graphql::{
+        contacts::Contact,
+        context::{Caller, ContextExt},
+        prefetch::Prefetch,
+    },
     ids::{self, Kind},
     service,
 };
