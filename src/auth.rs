@@ -1,4 +1,5 @@
-//! Authentication: HS256 JSON Web Tokens and the [`Actor`] every service call runs as.
+//! Authentication: HS256 JSON Web Tokens, checked into the [`Actor`] every service call runs
+//! as (the actor and its role belong to the service layer, `service::actor`).
 //!
 //! JWTs are small enough to sign and check with the `hmac` and `sha2` crates we already use for
 //! webhooks, so no JWT library is pulled in. Only `alg: HS256` is accepted; the signature is
@@ -13,103 +14,13 @@ use sea_orm::{ConnectionTrait, EntityTrait};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
+pub use crate::service::actor::{Actor, ActorKind, Role};
 use crate::{
     error::{ApiError, ApiResult},
     ids::{self, Kind},
 };
 
 type HmacSha256 = Hmac<Sha256>;
-
-/// A staff user's role in the organization.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, async_graphql::Enum)]
-pub enum Role {
-    /// Owns the organization: everything an admin may do, and managing other owners.
-    Owner,
-    /// Admin access to every contact and channel, and user management.
-    Admin,
-    /// Sees contacts through collaborator grants.
-    Member,
-}
-
-impl Role {
-    /// The stored text.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Owner => "OWNER",
-            Self::Admin => "ADMIN",
-            Self::Member => "MEMBER",
-        }
-    }
-
-    /// Parses the stored text.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "OWNER" => Some(Self::Owner),
-            "ADMIN" => Some(Self::Admin),
-            "MEMBER" => Some(Self::Member),
-            _ => None,
-        }
-    }
-}
-
-/// What kind of user an actor is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ActorKind {
-    /// A staff user with a role.
-    Staff(Role),
-    /// A customer user who is the given contact.
-    Customer {
-        /// The contact row id.
-        contact_id: i64,
-    },
-}
-
-/// The authenticated caller: every service call is scoped by its organization and grants.
-#[derive(Clone, Debug)]
-pub struct Actor {
-    /// The user's row id.
-    pub user_id: i64,
-    /// The organization's row id.
-    pub org_id: i64,
-    /// Staff (with role) or customer.
-    pub kind: ActorKind,
-    /// The user's display name, for timeline summaries.
-    pub name: String,
-}
-
-impl Actor {
-    /// True for owners and admins, who have admin access to everything in their organization.
-    pub fn is_org_admin(&self) -> bool {
-        matches!(self.kind, ActorKind::Staff(Role::Owner | Role::Admin))
-    }
-
-    /// True for staff users of any role.
-    pub fn is_staff(&self) -> bool {
-        matches!(self.kind, ActorKind::Staff(_))
-    }
-
-    /// Fails with `FORBIDDEN` unless the actor is an owner or admin.
-    pub fn require_org_admin(&self, what: &str) -> ApiResult<()> {
-        if self.is_org_admin() {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden(format!(
-                "only owners and admins may {what}"
-            )))
-        }
-    }
-
-    /// Fails with `FORBIDDEN` unless the actor is a staff user.
-    pub fn require_staff(&self, what: &str) -> ApiResult<()> {
-        if self.is_staff() {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden(format!(
-                "customer users may not {what}"
-            )))
-        }
-    }
-}
 
 /// The claims Threadline puts in its tokens.
 #[derive(Debug, Serialize, Deserialize)]
@@ -147,8 +58,8 @@ impl TokenKeys {
     pub fn issue(&self, user_id: i64, org_id: i64, ttl: Duration) -> String {
         let now = Utc::now().timestamp();
         let claims = Claims {
-            sub: ids::encode(Kind::User, user_id).0,
-            org: ids::encode(Kind::Organization, org_id).0,
+            sub: ids::encode(Kind::User, user_id),
+            org: ids::encode(Kind::Organization, org_id),
             iat: now,
             exp: now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
         };

@@ -1,6 +1,6 @@
-//! The service layer's error type and its one mapping to GraphQL error codes.
+//! The service layer's error type; the GraphQL layer maps it to `extensions.code` once, in
+//! `graphql::error`.
 
-use async_graphql::ErrorExtensions;
 use sea_orm::DbErr;
 
 /// What can go wrong in a service call; each variant maps to one `extensions.code`.
@@ -66,21 +66,5 @@ impl ApiError {
             Self::Conflict(_) => "CONFLICT",
             Self::Database(_) | Self::Internal(_) => "INTERNAL",
         }
-    }
-}
-
-impl ErrorExtensions for ApiError {
-    fn extend(&self) -> async_graphql::Error {
-        match self {
-            Self::Database(e) => tracing::error!(error = %e, "database error"),
-            Self::Internal(e) => tracing::error!(error = %e, "internal error"),
-            _ => {}
-        }
-        async_graphql::Error::new(self.to_string()).extend_with(|_, ext| {
-            ext.set("code", self.code());
-            if let Self::BadInput { field, .. } = self {
-                ext.set("field", field.as_str());
-            }
-        })
     }
 }

@@ -94,8 +94,8 @@ impl Kind {
 }
 
 /// Encodes a row id as an opaque ID of the given kind.
-pub fn encode(kind: Kind, id: i64) -> async_graphql::ID {
-    async_graphql::ID(URL_SAFE_NO_PAD.encode(format!("{}:{id}", kind.name())))
+pub fn encode(kind: Kind, id: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}:{id}", kind.name()))
 }
 
 /// The most IDs one list argument (`labelIds`, say) may carry: past it the request is refused
@@ -105,10 +105,10 @@ pub const MAX_IDS_PER_LIST: usize = 100;
 /// Decodes a list of IDs of one `kind` (a missing list is empty), dropping repeats. More than
 /// [`MAX_IDS_PER_LIST`] is `BAD_USER_INPUT` on `field`; a malformed ID is `NOT_FOUND` as in
 /// [`decode`].
-pub fn decode_many(
+pub fn decode_many<I: AsRef<str>>(
     kind: Kind,
     field: &str,
-    ids: Option<Vec<async_graphql::ID>>,
+    ids: Option<Vec<I>>,
 ) -> ApiResult<Vec<i64>> {
     let ids = ids.unwrap_or_default();
     if ids.len() > MAX_IDS_PER_LIST {
@@ -122,7 +122,7 @@ pub fn decode_many(
     }
     let mut out = Vec::with_capacity(ids.len());
     for id in &ids {
-        let id = decode(kind, id)?;
+        let id = decode(kind, id.as_ref())?;
         if !out.contains(&id) {
             out.push(id);
         }

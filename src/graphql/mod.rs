@@ -5,6 +5,7 @@
 pub mod contacts;
 pub mod context;
 pub mod conversations;
+pub mod error;
 pub mod extension;
 pub mod loaders;
 pub mod node;

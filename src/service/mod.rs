@@ -2,6 +2,7 @@
 //! caller's [`Actor`](crate::auth::Actor); they know nothing of GraphQL.
 
 pub mod access;
+pub mod actor;
 pub mod attachments;
 pub mod channels;
 pub mod collaborators;

@@ -9,7 +9,7 @@ use threadline::{
 use crate::helpers::{TestApp, actor, contact_id, spawn_app, staff, user_id, world};
 
 fn channel_id(id: i64) -> String {
-    threadline::ids::encode(threadline::ids::Kind::Channel, id).0
+    threadline::ids::encode(threadline::ids::Kind::Channel, id)
 }
 
 async fn channel(app: &TestApp, owner: &entity::user::Model, address: &str) -> i64 {

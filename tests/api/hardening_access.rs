@@ -10,7 +10,7 @@ use threadline::{
 use super::helpers::*;
 
 fn encode(kind: Kind, id: i64) -> String {
-    ids::encode(kind, id).0
+    ids::encode(kind, id)
 }
 
 /// Sends a GraphQL multipart request with one file per `(variable path, name, bytes)`.

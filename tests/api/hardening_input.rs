@@ -71,7 +71,7 @@ async fn multi_line_text_is_kept_where_text_spans_lines() {
     .expect("channel")
     .channel
     .id;
-    let chid = threadline::ids::encode(threadline::ids::Kind::Channel, line).0;
+    let chid = threadline::ids::encode(threadline::ids::Kind::Channel, line);
     let sent = app
         .gql(
             Some(&owner),
@@ -185,7 +185,7 @@ async fn id_lists_are_bounded() {
     let app = spawn_app().await;
     let w = world(&app).await;
     let owner = app.token(&w.owner);
-    let label = |n: i64| threadline::ids::encode(threadline::ids::Kind::Label, n).0;
+    let label = |n: i64| threadline::ids::encode(threadline::ids::Kind::Label, n);
 
     let many: Vec<String> = (1..=101).map(label).collect();
     for (query, field) in [
@@ -428,7 +428,7 @@ async fn nul_characters_and_out_of_range_dates_are_bad_input() {
     .expect("channel")
     .channel
     .id;
-    let chid = threadline::ids::encode(threadline::ids::Kind::Channel, line).0;
+    let chid = threadline::ids::encode(threadline::ids::Kind::Channel, line);
     let nul = "a\u{0}b";
     for (query, variables) in [
         (

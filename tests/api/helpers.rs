@@ -511,12 +511,12 @@ pub async fn world(app: &TestApp) -> World {
 
 /// The opaque ID of a contact row.
 pub fn contact_id(id: i64) -> String {
-    threadline::ids::encode(threadline::ids::Kind::Contact, id).0
+    threadline::ids::encode(threadline::ids::Kind::Contact, id)
 }
 
 /// The opaque ID of a user row.
 pub fn user_id(id: i64) -> String {
-    threadline::ids::encode(threadline::ids::Kind::User, id).0
+    threadline::ids::encode(threadline::ids::Kind::User, id)
 }
 
 /// Starts the gateway (no demo data) on a fresh database with the test configuration changed

@@ -127,6 +127,6 @@ impl ContactsMutation {
         let contact_id = ids::decode(Kind::Contact, &contact_id)?;
         let user_id = ids::decode(Kind::User, &user_id)?;
         let id = service::collaborators::revoke(db, actor, contact_id, user_id).await?;
-        Ok(ids::encode(Kind::Collaborator, id))
+        Ok(ID(ids::encode(Kind::Collaborator, id)))
     }
 }

@@ -116,7 +116,7 @@ impl Contact {
 impl Contact {
     /// The contact's opaque global ID.
     pub async fn id(&self) -> ID {
-        ids::encode(Kind::Contact, self.row.contact.id)
+        ID(ids::encode(Kind::Contact, self.row.contact.id))
     }
     /// Display name.
     async fn name(&self) -> &str {
@@ -371,7 +371,7 @@ pub struct Collaborator {
 impl Collaborator {
     /// The grant's opaque ID (what `revokeCollaborator` returns).
     async fn id(&self) -> ID {
-        ids::encode(Kind::Collaborator, self.row.id)
+        ID(ids::encode(Kind::Collaborator, self.row.id))
     }
     /// The user who has access.
     async fn user(&self, ctx: &Context<'_>) -> Result<User> {

@@ -81,7 +81,7 @@ impl ConversationsMutation {
         let channel_id = ids::decode(Kind::Channel, &channel_id)?;
         let user_id = ids::decode(Kind::User, &user_id)?;
         let id = service::channels::revoke(db, actor, channel_id, user_id).await?;
-        Ok(ids::encode(Kind::ChannelCollaborator, id))
+        Ok(ID(ids::encode(Kind::ChannelCollaborator, id)))
     }
 
     /// Sends a message to a contact over a channel (`WRITE` on both); it starts `QUEUED`.

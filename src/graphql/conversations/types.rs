@@ -37,7 +37,7 @@ pub struct Channel(pub VisibleChannel);
 impl Channel {
     /// The channel's opaque ID.
     pub async fn id(&self) -> ID {
-        ids::encode(Kind::Channel, self.0.channel.id)
+        ID(ids::encode(Kind::Channel, self.0.channel.id))
     }
     /// `PHONE` or `EMAIL`.
     async fn kind(&self) -> Option<ChannelKind> {
@@ -74,7 +74,7 @@ pub struct ChannelCollaborator(pub entity::channel_collaborator::Model);
 impl ChannelCollaborator {
     /// The grant's opaque ID.
     async fn id(&self) -> ID {
-        ids::encode(Kind::ChannelCollaborator, self.0.id)
+        ID(ids::encode(Kind::ChannelCollaborator, self.0.id))
     }
     /// The user who has access.
     async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
@@ -121,7 +121,7 @@ impl Message {
 impl Message {
     /// The message's opaque ID.
     pub async fn id(&self) -> ID {
-        ids::encode(Kind::Message, self.row.id)
+        ID(ids::encode(Kind::Message, self.row.id))
     }
     /// `OUTBOUND` (to the contact) or `INBOUND` (from the contact).
     async fn direction(&self) -> Option<Direction> {
@@ -193,7 +193,7 @@ impl Conversation {
 impl Conversation {
     /// The conversation's opaque ID.
     pub async fn id(&self) -> ID {
-        ids::encode(Kind::Conversation, self.row.id)
+        ID(ids::encode(Kind::Conversation, self.row.id))
     }
     /// The contact.
     async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>> {

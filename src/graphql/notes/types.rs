@@ -82,7 +82,7 @@ pub struct Attachment(pub entity::attachment::Model);
 impl Attachment {
     /// The attachment's opaque ID.
     async fn id(&self) -> ID {
-        ids::encode(Kind::Attachment, self.0.id)
+        ID(ids::encode(Kind::Attachment, self.0.id))
     }
     /// The uploaded file name.
     async fn filename(&self) -> &str {
@@ -104,7 +104,7 @@ impl Attachment {
     async fn url(&self) -> String {
         format!(
             "/attachments/{}",
-            ids::encode(Kind::Attachment, self.0.id).0
+            ID(ids::encode(Kind::Attachment, self.0.id)).0
         )
     }
     /// When it was uploaded.
@@ -145,7 +145,7 @@ impl Note {
 impl Note {
     /// The note's opaque ID.
     pub async fn id(&self) -> ID {
-        ids::encode(Kind::Note, self.row.id)
+        ID(ids::encode(Kind::Note, self.row.id))
     }
     /// The contact it is about.
     async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>> {

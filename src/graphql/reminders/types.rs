@@ -21,7 +21,7 @@ pub struct Reminder(pub entity::reminder::Model);
 impl Reminder {
     /// The reminder's opaque ID.
     pub async fn id(&self) -> ID {
-        ids::encode(Kind::Reminder, self.0.id)
+        ID(ids::encode(Kind::Reminder, self.0.id))
     }
     /// When it is (or was) due.
     async fn remind_at(&self) -> DateTime<Utc> {

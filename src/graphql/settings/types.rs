@@ -19,7 +19,7 @@ pub struct TaskType(pub entity::task_type::Model);
 impl TaskType {
     /// The type's opaque ID.
     async fn id(&self) -> ID {
-        ids::encode(Kind::TaskType, self.0.id)
+        ID(ids::encode(Kind::TaskType, self.0.id))
     }
     /// Display name.
     async fn name(&self) -> &str {
@@ -29,7 +29,7 @@ impl TaskType {
     async fn next_type_id(&self) -> Option<ID> {
         self.0
             .next_type_id
-            .map(|id| ids::encode(Kind::TaskType, id))
+            .map(|id| ID(ids::encode(Kind::TaskType, id)))
     }
     /// Minutes after completion at which the suggested follow-up is scheduled.
     async fn next_delay_minutes(&self) -> Option<i32> {
@@ -63,7 +63,7 @@ pub struct Outcome(pub entity::outcome::Model);
 impl Outcome {
     /// The outcome's opaque ID.
     async fn id(&self) -> ID {
-        ids::encode(Kind::Outcome, self.0.id)
+        ID(ids::encode(Kind::Outcome, self.0.id))
     }
     /// The seeded outcomes' stable code (`CANCELLED`, `NEGATIVE`, `POSITIVE`, `SOLD`).
     async fn code(&self) -> Option<&str> {
@@ -84,7 +84,7 @@ pub struct Label {
 impl Label {
     /// The label's opaque ID.
     async fn id(&self) -> ID {
-        ids::encode(Kind::Label, self.row.id)
+        ID(ids::encode(Kind::Label, self.row.id))
     }
     /// Display name.
     async fn name(&self) -> &str {
@@ -112,7 +112,7 @@ pub struct MessageTemplate(pub entity::message_template::Model);
 impl MessageTemplate {
     /// The template's opaque ID.
     async fn id(&self) -> ID {
-        ids::encode(Kind::MessageTemplate, self.0.id)
+        ID(ids::encode(Kind::MessageTemplate, self.0.id))
     }
     /// Display name.
     async fn name(&self) -> &str {

@@ -127,7 +127,7 @@ impl Task {
 impl Task {
     /// The task's opaque ID.
     pub async fn id(&self) -> ID {
-        ids::encode(Kind::Task, self.row.id)
+        ID(ids::encode(Kind::Task, self.row.id))
     }
     /// The contact it is about.
     async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>> {

@@ -71,7 +71,7 @@ pub struct TimelineEvent {
 impl TimelineEvent {
     /// The event's opaque ID.
     async fn id(&self) -> ID {
-        ids::encode(Kind::TimelineEvent, self.row.id)
+        ID(ids::encode(Kind::TimelineEvent, self.row.id))
     }
     /// When it happened.
     async fn occurred_at(&self) -> DateTime<Utc> {

@@ -3,13 +3,13 @@
 use async_graphql::{Context, ID, Object, Result};
 
 use crate::{
-    auth::Role,
     error::ApiError,
     graphql::{
         context::{Caller, ContextExt},
         users::types::{CreateUserInput, UpdateUserInput, User, UserKind},
     },
     ids::{self, Kind},
+    service::actor::Role,
     service::{
         self,
         users::{CreateUser, NewUserKind, UpdateUser},
@@ -27,7 +27,9 @@ impl UsersMutation {
     async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> Result<User> {
         let Caller { db, actor } = ctx.caller()?;
         let kind = match (input.kind, input.role, input.contact_id) {
-            (UserKind::Staff, role, None) => NewUserKind::Staff(role.unwrap_or(Role::Member)),
+            (UserKind::Staff, role, None) => {
+                NewUserKind::Staff(role.map_or(Role::Member, Role::from))
+            }
             (UserKind::Staff, _, Some(_)) => {
                 return Err(ApiError::bad_input(
                     "input.contactId",
@@ -66,7 +68,7 @@ impl UsersMutation {
         let input = UpdateUser {
             email: input.email,
             name: input.name,
-            role: input.role,
+            role: input.role.map(Role::from),
         };
         Ok(User(service::users::update(db, actor, id, input).await?))
     }

@@ -6,7 +6,6 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 
 use crate::{
-    auth::Role,
     graphql::{
         contacts::Contact,
         context::{Caller, ContextExt},
@@ -14,7 +13,20 @@ use crate::{
     },
     ids::{self, Kind},
     service,
+    service::actor::Role as ServiceRole,
 };
+
+/// A staff user's role in the organization.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "ServiceRole")]
+pub enum Role {
+    /// Owns the organization: everything an admin may do, and managing other owners.
+    Owner,
+    /// Admin access to every contact and channel, and user management.
+    Admin,
+    /// Sees contacts through collaborator grants.
+    Member,
+}
 
 /// Whether a user is staff or a customer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
@@ -32,7 +44,7 @@ pub struct User(pub entity::user::Model);
 impl User {
     /// The user's opaque global ID.
     pub async fn id(&self) -> ID {
-        ids::encode(Kind::User, self.0.id)
+        ID(ids::encode(Kind::User, self.0.id))
     }
     /// Login email (lower-cased).
     async fn email(&self) -> &str {
@@ -55,7 +67,12 @@ impl User {
         if hides_staff_details(ctx, &self.0)? {
             return Ok(None);
         }
-        Ok(self.0.role.as_deref().and_then(Role::parse))
+        Ok(self
+            .0
+            .role
+            .as_deref()
+            .and_then(ServiceRole::parse)
+            .map(Role::from))
     }
     /// False once deactivated; a deactivated user's tokens no longer work.
     async fn active(&self) -> bool {
