@@ -1,13 +1,14 @@
 //! The access model, written as SQL so that every query filters rows by the caller's grants in
 //! the database (never by loading and then discarding).
 
-use async_graphql::Enum;
-
 use super::sql::Sql;
 use crate::auth::{Actor, ActorKind};
 
 /// A collaborator access level, ordered: `Read < Write < Admin`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Enum)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, strum::IntoStaticStr, strum::EnumString,
+)]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
 pub enum AccessLevel {
     /// View the contact, its shared notes, tasks and timeline.
     Read,
@@ -20,21 +21,12 @@ pub enum AccessLevel {
 impl AccessLevel {
     /// The stored text.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Read => "READ",
-            Self::Write => "WRITE",
-            Self::Admin => "ADMIN",
-        }
+        self.into()
     }
 
     /// Parses the stored text.
     pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "READ" => Some(Self::Read),
-            "WRITE" => Some(Self::Write),
-            "ADMIN" => Some(Self::Admin),
-            _ => None,
-        }
+        text.parse().ok()
     }
 }
 

@@ -5,7 +5,8 @@
 use crate::error::{ApiError, ApiResult};
 
 /// A staff user's role in the organization.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
 pub enum Role {
     /// Owns the organization: everything an admin may do, and managing other owners.
     Owner,
@@ -18,21 +19,12 @@ pub enum Role {
 impl Role {
     /// The stored text.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Owner => "OWNER",
-            Self::Admin => "ADMIN",
-            Self::Member => "MEMBER",
-        }
+        self.into()
     }
 
     /// Parses the stored text.
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "OWNER" => Some(Self::Owner),
-            "ADMIN" => Some(Self::Admin),
-            "MEMBER" => Some(Self::Member),
-            _ => None,
-        }
+        s.parse().ok()
     }
 }
 

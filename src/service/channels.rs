@@ -16,7 +16,8 @@ use crate::{
 };
 
 /// A channel's kind.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, async_graphql::Enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
 pub enum ChannelKind {
     /// A phone number (calls and SMS).
     Phone,
@@ -27,19 +28,12 @@ pub enum ChannelKind {
 impl ChannelKind {
     /// The stored text.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Phone => "PHONE",
-            Self::Email => "EMAIL",
-        }
+        self.into()
     }
 
     /// Parses the stored text.
     pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "PHONE" => Some(Self::Phone),
-            "EMAIL" => Some(Self::Email),
-            _ => None,
-        }
+        text.parse().ok()
     }
 }
 

@@ -25,7 +25,8 @@ use crate::{
 };
 
 /// Which way a message went.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, async_graphql::Enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
 pub enum Direction {
     /// From the organization to the contact.
     Outbound,
@@ -36,24 +37,18 @@ pub enum Direction {
 impl Direction {
     /// The stored text.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Outbound => "OUTBOUND",
-            Self::Inbound => "INBOUND",
-        }
+        self.into()
     }
 
     /// Parses the stored text.
     pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "OUTBOUND" => Some(Self::Outbound),
-            "INBOUND" => Some(Self::Inbound),
-            _ => None,
-        }
+        text.parse().ok()
     }
 }
 
 /// A message's delivery state, as integrations report it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, async_graphql::Enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
 pub enum DeliveryStatus {
     /// Waiting to be sent.
     Queued,
@@ -70,26 +65,12 @@ pub enum DeliveryStatus {
 impl DeliveryStatus {
     /// The stored text.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Queued => "QUEUED",
-            Self::Sent => "SENT",
-            Self::Delivered => "DELIVERED",
-            Self::Failed => "FAILED",
-            Self::Read => "READ",
-        }
+        self.into()
     }
 
     /// Parses the stored text.
     pub fn parse(text: &str) -> Option<Self> {
-        [
-            Self::Queued,
-            Self::Sent,
-            Self::Delivered,
-            Self::Failed,
-            Self::Read,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == text)
+        text.parse().ok()
     }
 }
 

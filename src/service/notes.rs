@@ -32,7 +32,8 @@ const NOTE_COLUMNS: &str = "SELECT n.id, n.organization_id, n.contact_id, n.auth
     n.created_at, n.updated_at";
 
 /// Who may read a note.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, async_graphql::Enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
 pub enum Visibility {
     /// Its author only.
     Private,
@@ -45,21 +46,12 @@ pub enum Visibility {
 impl Visibility {
     /// The stored text.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Private => "PRIVATE",
-            Self::Team => "TEAM",
-            Self::Customer => "CUSTOMER",
-        }
+        self.into()
     }
 
     /// Parses the stored text.
     pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "PRIVATE" => Some(Self::Private),
-            "TEAM" => Some(Self::Team),
-            "CUSTOMER" => Some(Self::Customer),
-            _ => None,
-        }
+        text.parse().ok()
     }
 
     /// The timeline audience of a note with this visibility by `author`.

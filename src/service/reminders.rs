@@ -25,7 +25,8 @@ use crate::{
 };
 
 /// A reminder's state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, async_graphql::Enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
 pub enum ReminderStatus {
     /// Waiting for its time.
     Pending,
@@ -38,18 +39,12 @@ pub enum ReminderStatus {
 impl ReminderStatus {
     /// The stored text.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "PENDING",
-            Self::Fired => "FIRED",
-            Self::Dismissed => "DISMISSED",
-        }
+        self.into()
     }
 
     /// Parses the stored text.
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Pending, Self::Fired, Self::Dismissed]
-            .into_iter()
-            .find(|s| s.as_str() == text)
+        text.parse().ok()
     }
 }
 

@@ -27,7 +27,8 @@ use crate::{
 };
 
 /// A task's state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, async_graphql::Enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
 pub enum TaskStatus {
     /// Created, not started (every new task).
     Planned,
@@ -42,23 +43,12 @@ pub enum TaskStatus {
 impl TaskStatus {
     /// The stored text.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Planned => "PLANNED",
-            Self::InProgress => "IN_PROGRESS",
-            Self::Done => "DONE",
-            Self::Cancelled => "CANCELLED",
-        }
+        self.into()
     }
 
     /// Parses the stored text.
     pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "PLANNED" => Some(Self::Planned),
-            "IN_PROGRESS" => Some(Self::InProgress),
-            "DONE" => Some(Self::Done),
-            "CANCELLED" => Some(Self::Cancelled),
-            _ => None,
-        }
+        text.parse().ok()
     }
 
     fn is_closed(self) -> bool {
@@ -67,7 +57,7 @@ impl TaskStatus {
 }
 
 /// How a task is completed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, async_graphql::Enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CompleteAction {
     /// Close it.
     Close,
@@ -145,7 +135,7 @@ pub struct Completion {
 }
 
 /// The order of the `tasks` list.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, async_graphql::Enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TaskOrderField {
     /// When the task was created.
     CreatedAt,
@@ -154,7 +144,7 @@ pub enum TaskOrderField {
 }
 
 /// Ascending or descending.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, async_graphql::Enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OrderDirection {
     /// Oldest first.
     Asc,

@@ -35,8 +35,8 @@ impl Audience {
 }
 
 /// What happened, as the contract's `TimelineEventKind` names it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, async_graphql::Enum)]
-#[graphql(name = "TimelineEventKind")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
 pub enum EventKind {
     /// A contact was created.
     ContactCreated,
@@ -92,28 +92,12 @@ impl EventKind {
 
     /// The stored (and GraphQL) name.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ContactCreated => "CONTACT_CREATED",
-            Self::ContactUpdated => "CONTACT_UPDATED",
-            Self::ContactArchived => "CONTACT_ARCHIVED",
-            Self::ContactUnarchived => "CONTACT_UNARCHIVED",
-            Self::CollaboratorGranted => "COLLABORATOR_GRANTED",
-            Self::CollaboratorRevoked => "COLLABORATOR_REVOKED",
-            Self::NoteCreated => "NOTE_CREATED",
-            Self::NoteUpdated => "NOTE_UPDATED",
-            Self::NoteDeleted => "NOTE_DELETED",
-            Self::TaskCreated => "TASK_CREATED",
-            Self::TaskUpdated => "TASK_UPDATED",
-            Self::TaskCompleted => "TASK_COMPLETED",
-            Self::MessageSent => "MESSAGE_SENT",
-            Self::MessageReceived => "MESSAGE_RECEIVED",
-            Self::ReminderFired => "REMINDER_FIRED",
-        }
+        self.into()
     }
 
     /// Parses the stored name.
     pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == text)
+        text.parse().ok()
     }
 }
 

@@ -10,7 +10,6 @@ use crate::{
     ids::{self, Kind},
     service::{
         self,
-        access::AccessLevel,
         contacts::{CreateContact, UpdateContact},
     },
 };
@@ -104,12 +103,13 @@ impl ContactsMutation {
         ctx: &Context<'_>,
         contact_id: ID,
         user_id: ID,
-        access: AccessLevel,
+        access: super::AccessLevel,
     ) -> Result<Collaborator> {
         let Caller { db, actor } = ctx.caller()?;
         let contact_id = ids::decode(Kind::Contact, &contact_id)?;
         let user_id = ids::decode(Kind::User, &user_id)?;
-        let grant = service::collaborators::grant(db, actor, contact_id, user_id, access).await?;
+        let grant =
+            service::collaborators::grant(db, actor, contact_id, user_id, access.into()).await?;
         Ok(Collaborator {
             row: grant,
             prefetch: None,

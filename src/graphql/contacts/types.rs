@@ -3,7 +3,7 @@
 use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::{
-    Context, ID, InputObject, Json, MaybeUndefined, Object, Result, SimpleObject,
+    Context, Enum, ID, InputObject, Json, MaybeUndefined, Object, Result, SimpleObject,
     connection::Connection,
 };
 use chrono::{DateTime, Utc};
@@ -23,13 +23,24 @@ use crate::{
     ids::{self, Kind},
     service::{
         self,
-        access::AccessLevel,
         contacts::{
             AddressInput, ContactFilter as ServiceContactFilter, EmailInput, PhoneInput,
             VisibleContact,
         },
     },
 };
+
+/// A collaborator access level, ordered: `Read < Write < Admin`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::service::access::AccessLevel")]
+pub enum AccessLevel {
+    /// View the contact, its shared notes, tasks and timeline.
+    Read,
+    /// Also edit and archive the contact, create and edit notes and tasks.
+    Write,
+    /// Also grant and revoke access.
+    Admin,
+}
 
 /// One email address of a contact.
 #[derive(SimpleObject)]
@@ -250,7 +261,7 @@ impl Contact {
     /// The caller's access to this contact: `ADMIN` for owners and admins, the grant's level
     /// for members, `READ` for the contact's customer user.
     async fn my_access(&self) -> AccessLevel {
-        self.row.access
+        self.row.access.into()
     }
     /// Notes about this contact the caller may see, newest first.
     #[graphql(complexity = "crate::graphql::page::page_cost(first, None, child_complexity)")]
@@ -321,7 +332,7 @@ impl Contact {
         let actor = ctx.caller()?.actor;
         // The contract shows the list only to callers with `ADMIN` on the contact; `access`
         // is the caller's level as the access SQL computed it when the contact was read.
-        if !actor.is_staff() || self.row.access != AccessLevel::Admin {
+        if !actor.is_staff() || self.row.access != service::access::AccessLevel::Admin {
             return Ok(Vec::new());
         }
         let rows = match self.prefetched(|p| p.collaborators.as_ref()) {
@@ -381,7 +392,7 @@ impl Collaborator {
     }
     /// The access level.
     async fn access(&self) -> Option<AccessLevel> {
-        AccessLevel::parse(&self.row.access)
+        service::access::AccessLevel::parse(&self.row.access).map(AccessLevel::from)
     }
     /// Who granted it (null when the caller may not see that user).
     async fn granted_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {

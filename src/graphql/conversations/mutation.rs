@@ -11,7 +11,7 @@ use crate::{
         },
     },
     ids::{self, Kind},
-    service::{self, access::AccessLevel, conversations::DeliveryStatus},
+    service,
 };
 
 /// Channels, channel grants and messages.
@@ -27,9 +27,14 @@ impl ConversationsMutation {
         input: CreateChannelInput,
     ) -> Result<Channel> {
         let Caller { db, actor } = ctx.caller()?;
-        let row =
-            service::channels::create(db, actor, input.kind, &input.address, &input.display_name)
-                .await?;
+        let row = service::channels::create(
+            db,
+            actor,
+            input.kind.into(),
+            &input.address,
+            &input.display_name,
+        )
+        .await?;
         Ok(Channel(row))
     }
 
@@ -60,13 +65,13 @@ impl ConversationsMutation {
         ctx: &Context<'_>,
         channel_id: ID,
         user_id: ID,
-        access: AccessLevel,
+        access: crate::graphql::contacts::AccessLevel,
     ) -> Result<ChannelCollaborator> {
         let Caller { db, actor } = ctx.caller()?;
         let channel_id = ids::decode(Kind::Channel, &channel_id)?;
         let user_id = ids::decode(Kind::User, &user_id)?;
         Ok(ChannelCollaborator(
-            service::channels::grant(db, actor, channel_id, user_id, access).await?,
+            service::channels::grant(db, actor, channel_id, user_id, access.into()).await?,
         ))
     }
 
@@ -110,12 +115,12 @@ impl ConversationsMutation {
         &self,
         ctx: &Context<'_>,
         id: ID,
-        status: DeliveryStatus,
+        status: super::DeliveryStatus,
     ) -> Result<Message> {
         let Caller { db, actor } = ctx.caller()?;
         let id = ids::decode(Kind::Message, &id)?;
         Ok(Message::single(
-            service::conversations::update_status(db, actor, id, status).await?,
+            service::conversations::update_status(db, actor, id, status.into()).await?,
         ))
     }
 

@@ -3,7 +3,7 @@
 use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::{
-    Context, ID, InputObject, Object, Result,
+    Context, Enum, ID, InputObject, Object, Result,
     connection::{Connection, EmptyFields},
 };
 use chrono::{DateTime, Utc};
@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use crate::{
     error::ApiResult,
     graphql::{
-        contacts::{Contact, contact_from},
+        contacts::{AccessLevel, Contact, contact_from},
         context::{Caller, ContextExt},
         page::{self, decode_time_cursor, encode_time_cursor, page_size},
         prefetch::Prefetch,
@@ -20,15 +20,48 @@ use crate::{
     ids::{self, Kind},
     service::{
         self,
-        access::AccessLevel,
-        channels::{ChannelKind, VisibleChannel},
+        channels::VisibleChannel,
         contacts::VisibleContact,
-        conversations::{
-            ConversationFilter as ServiceFilter, DeliveryStatus, Direction, InboxCursor, NewMessage,
-        },
+        conversations::{ConversationFilter as ServiceFilter, InboxCursor, NewMessage},
         validate::timestamp,
     },
 };
+
+/// Which way a message went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::service::conversations::Direction")]
+pub enum Direction {
+    /// From the organization to the contact.
+    Outbound,
+    /// From the contact.
+    Inbound,
+}
+
+/// A message's delivery state, as integrations report it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::service::conversations::DeliveryStatus")]
+pub enum DeliveryStatus {
+    /// Waiting to be sent.
+    Queued,
+    /// Handed to the carrier or mail system.
+    Sent,
+    /// Delivered to the contact.
+    Delivered,
+    /// Could not be delivered.
+    Failed,
+    /// Read by the contact.
+    Read,
+}
+
+/// A channel's kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::service::channels::ChannelKind")]
+pub enum ChannelKind {
+    /// A phone number (calls and SMS).
+    Phone,
+    /// An email identity.
+    Email,
+}
 
 /// A phone number or email identity the organization talks through.
 pub struct Channel(pub VisibleChannel);
@@ -41,7 +74,7 @@ impl Channel {
     }
     /// `PHONE` or `EMAIL`.
     async fn kind(&self) -> Option<ChannelKind> {
-        ChannelKind::parse(&self.0.channel.kind)
+        service::channels::ChannelKind::parse(&self.0.channel.kind).map(ChannelKind::from)
     }
     /// The number (E.164) or email address.
     async fn address(&self) -> &str {
@@ -53,7 +86,7 @@ impl Channel {
     }
     /// The caller's access: `ADMIN` for owners and admins, the grant's level for members.
     async fn my_access(&self) -> AccessLevel {
-        self.0.access
+        self.0.access.into()
     }
     /// Who may use the channel.
     #[graphql(
@@ -87,7 +120,7 @@ impl ChannelCollaborator {
     }
     /// The access level.
     async fn access(&self) -> Option<AccessLevel> {
-        AccessLevel::parse(&self.0.access)
+        service::access::AccessLevel::parse(&self.0.access).map(AccessLevel::from)
     }
     /// Who granted it.
     async fn granted_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
@@ -125,7 +158,7 @@ impl Message {
     }
     /// `OUTBOUND` (to the contact) or `INBOUND` (from the contact).
     async fn direction(&self) -> Option<Direction> {
-        Direction::parse(&self.row.direction)
+        service::conversations::Direction::parse(&self.row.direction).map(Direction::from)
     }
     /// The text.
     async fn body(&self) -> &str {
@@ -147,7 +180,7 @@ impl Message {
     }
     /// The delivery state integrations report.
     async fn status(&self) -> Option<DeliveryStatus> {
-        DeliveryStatus::parse(&self.row.status)
+        service::conversations::DeliveryStatus::parse(&self.row.status).map(DeliveryStatus::from)
     }
     /// The carrier's or mail system's id.
     async fn external_id(&self) -> Option<&str> {

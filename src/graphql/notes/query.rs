@@ -75,7 +75,7 @@ pub async fn notes_page(
             .map(|id| ids::decode(Kind::User, &id))
             .transpose()?,
         label_ids: ids::decode_many(Kind::Label, "filter.labelIds", filter.label_ids)?,
-        visibility: filter.visibility,
+        visibility: filter.visibility.map(Into::into),
         search: filter.search,
         attached_to: filter.attached_to.map(|a| AttachedTo {
             kind: a.kind.trim().to_lowercase(),

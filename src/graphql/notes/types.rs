@@ -3,7 +3,7 @@
 use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::{
-    Context, ID, InputObject, Lookahead, MaybeUndefined, Object, Result, SimpleObject, Upload,
+    Context, Enum, ID, InputObject, Lookahead, MaybeUndefined, Object, Result, SimpleObject, Upload,
 };
 use chrono::{DateTime, Utc};
 
@@ -22,10 +22,22 @@ use crate::{
         self,
         attachments::Uploads,
         contacts::VisibleContact,
-        notes::{AttachedTo, CreateNote, NoteFilter as ServiceFilter, UpdateNote, Visibility},
+        notes::{AttachedTo, CreateNote, NoteFilter as ServiceFilter, UpdateNote},
         validate::timestamp,
     },
 };
+
+/// Who may read a note.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::service::notes::Visibility")]
+pub enum Visibility {
+    /// Its author only.
+    Private,
+    /// Everyone with read access to the contact.
+    Team,
+    /// Also the contact's customer user.
+    Customer,
+}
 
 /// Rows a page of notes mentions, loaded once for the page.
 #[derive(Default)]
@@ -171,7 +183,7 @@ impl Note {
     }
     /// Who may read it.
     async fn visibility(&self) -> Option<Visibility> {
-        Visibility::parse(&self.row.visibility)
+        service::notes::Visibility::parse(&self.row.visibility).map(Visibility::from)
     }
     /// Its labels, by name.
     #[graphql(
@@ -339,7 +351,7 @@ impl CreateNoteInput {
             subject: self.subject,
             body: self.body,
             body_html: self.body_html,
-            visibility: self.visibility,
+            visibility: self.visibility.map(Into::into),
             label_ids: ids::decode_many(Kind::Label, "input.labelIds", self.label_ids)?,
             type_id: self
                 .type_id
@@ -367,7 +379,7 @@ impl UpdateNoteInput {
             subject: maybe(self.subject, Ok)?,
             body: self.body,
             body_html: maybe(self.body_html, Ok)?,
-            visibility: self.visibility,
+            visibility: self.visibility.map(Into::into),
             label_ids: self
                 .label_ids
                 .map(|l| ids::decode_many(Kind::Label, "input.labelIds", Some(l)))

@@ -45,7 +45,7 @@ pub async fn reminders_page(
     let cursor =
         decode_time_cursor("r", after.as_deref())?.map(|(at, id)| ReminderCursor { at, id });
     let status = filter.and_then(|f| f.status);
-    let page = service::reminders::list(db, actor, status, cursor, limit).await?;
+    let page = service::reminders::list(db, actor, status.map(Into::into), cursor, limit).await?;
     Ok(crate::graphql::page::connection(
         page.rows.into_iter().map(|row| {
             (

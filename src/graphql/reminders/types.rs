@@ -1,6 +1,6 @@
 //! Reminders in GraphQL.
 
-use async_graphql::{Context, ID, InputObject, Object, Result};
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 
 use crate::{
@@ -11,8 +11,20 @@ use crate::{
         tasks::Task,
     },
     ids::{self, Kind},
-    service::{self, reminders::ReminderStatus},
+    service,
 };
+
+/// A reminder's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::service::reminders::ReminderStatus")]
+pub enum ReminderStatus {
+    /// Waiting for its time.
+    Pending,
+    /// Came due.
+    Fired,
+    /// Put away by its user.
+    Dismissed,
+}
 
 /// A reminder for its user about a note or a task.
 pub struct Reminder(pub entity::reminder::Model);
@@ -29,7 +41,7 @@ impl Reminder {
     }
     /// `PENDING`, `FIRED` or `DISMISSED`.
     async fn status(&self) -> Option<ReminderStatus> {
-        ReminderStatus::parse(&self.0.status)
+        service::reminders::ReminderStatus::parse(&self.0.status).map(ReminderStatus::from)
     }
     /// When it fired.
     async fn fired_at(&self) -> Option<DateTime<Utc>> {

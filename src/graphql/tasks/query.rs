@@ -58,7 +58,7 @@ pub async fn tasks_page(
     let cursor = decode_cursor(after.as_deref())?;
     let filter = filter.unwrap_or_default();
     let order = order
-        .map(|o| (o.field, o.direction))
+        .map(|o| (o.field.into(), o.direction.into()))
         .unwrap_or((TaskOrderField::CreatedAt, OrderDirection::Desc));
     let service_filter = ServiceFilter {
         contact_id: match contact_id {
@@ -72,7 +72,10 @@ pub async fn tasks_page(
             .responsible_id
             .map(|id| ids::decode(Kind::User, &id))
             .transpose()?,
-        status: distinct_by(filter.status.unwrap_or_default(), |s| s.as_str()),
+        status: distinct_by(filter.status.unwrap_or_default(), |s| *s as u8)
+            .into_iter()
+            .map(Into::into)
+            .collect(),
         scheduled_from: timestamp("filter.scheduledFrom", filter.scheduled_from)?,
         scheduled_to: timestamp("filter.scheduledTo", filter.scheduled_to)?,
         tag: filter.tag.map(|t| t.trim().to_owned()),

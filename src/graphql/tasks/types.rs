@@ -3,7 +3,7 @@
 use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::{
-    Context, ID, InputObject, Lookahead, MaybeUndefined, Object, Result, SimpleObject,
+    Context, Enum, ID, InputObject, Lookahead, MaybeUndefined, Object, Result, SimpleObject,
 };
 use chrono::{DateTime, Utc};
 
@@ -21,13 +21,56 @@ use crate::{
     service::{
         self,
         contacts::VisibleContact,
-        tasks::{
-            CompleteAction, CompleteTask, CreateTask, OrderDirection, TaskCursor,
-            TaskFilter as ServiceFilter, TaskOrderField, TaskStatus, UpdateTask,
-        },
+        tasks::{CompleteTask, CreateTask, TaskCursor, TaskFilter as ServiceFilter, UpdateTask},
         validate::timestamp,
     },
 };
+
+/// A task's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::service::tasks::TaskStatus")]
+pub enum TaskStatus {
+    /// Created, not started (every new task).
+    Planned,
+    /// Being worked on.
+    InProgress,
+    /// Completed.
+    Done,
+    /// Completed with the `CANCELLED` outcome.
+    Cancelled,
+}
+
+/// How a task is completed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::service::tasks::CompleteAction")]
+pub enum CompleteAction {
+    /// Close it.
+    Close,
+    /// Close it and write a note about how it went.
+    CloseWithNote,
+    /// Close it and plan the follow-up task.
+    Continue,
+}
+
+/// The order of the `tasks` list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::service::tasks::TaskOrderField")]
+pub enum TaskOrderField {
+    /// When the task was created.
+    CreatedAt,
+    /// When it is scheduled for.
+    ScheduledAt,
+}
+
+/// Ascending or descending.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::service::tasks::OrderDirection")]
+pub enum OrderDirection {
+    /// Oldest first.
+    Asc,
+    /// Newest first.
+    Desc,
+}
 
 /// Rows a page of tasks mentions, loaded once for the page.
 #[derive(Default)]
@@ -180,7 +223,7 @@ impl Task {
     }
     /// Its state.
     async fn status(&self) -> Option<TaskStatus> {
-        TaskStatus::parse(&self.row.status)
+        service::tasks::TaskStatus::parse(&self.row.status).map(TaskStatus::from)
     }
     /// The outcome it was completed with.
     async fn outcome(&self, ctx: &Context<'_>) -> Result<Option<Outcome>> {
@@ -344,7 +387,7 @@ impl UpdateTaskInput {
                 .responsible_id
                 .map(|id| ids::decode(Kind::User, &id))
                 .transpose()?,
-            status: self.status,
+            status: self.status.map(Into::into),
         })
     }
 }
@@ -359,7 +402,7 @@ pub struct ClosingNoteInput {
     /// HTML body (sanitised).
     pub body_html: Option<String>,
     /// Who may read it (default `TEAM`).
-    pub visibility: Option<service::notes::Visibility>,
+    pub visibility: Option<crate::graphql::notes::Visibility>,
     /// Labels.
     pub label_ids: Option<Vec<ID>>,
 }
@@ -387,7 +430,7 @@ impl CompleteTaskInput {
                 subject: n.subject,
                 body: n.body,
                 body_html: n.body_html,
-                visibility: n.visibility,
+                visibility: n.visibility.map(Into::into),
                 label_ids: ids::decode_many(Kind::Label, "input.note.labelIds", n.label_ids)?,
                 ..Default::default()
             }),
@@ -395,7 +438,7 @@ impl CompleteTaskInput {
         };
         Ok(CompleteTask {
             outcome_id: ids::decode(Kind::Outcome, &self.outcome_id)?,
-            action: self.action,
+            action: self.action.into(),
             note,
             follow_up: self
                 .follow_up
@@ -447,10 +490,13 @@ impl TaskConnectionFields {
     }
 }
 
-pub(crate) fn encode_cursor(field: TaskOrderField, row: &entity::task::Model) -> String {
+pub(crate) fn encode_cursor(
+    field: service::tasks::TaskOrderField,
+    row: &entity::task::Model,
+) -> String {
     let at = match field {
-        TaskOrderField::CreatedAt => row.created_at,
-        TaskOrderField::ScheduledAt => row.scheduled_at.unwrap_or(row.created_at),
+        service::tasks::TaskOrderField::CreatedAt => row.created_at,
+        service::tasks::TaskOrderField::ScheduledAt => row.scheduled_at.unwrap_or(row.created_at),
     };
     encode_time_cursor("k", at, row.id)
 }

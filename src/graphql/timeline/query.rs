@@ -60,9 +60,9 @@ pub async fn timeline_page(
         return Err(ApiError::bad_input("filter.until", "must be later than filter.since").into());
     }
     let service_filter = ServiceFilter {
-        kinds: distinct_by(filter.kinds.unwrap_or_default(), |k| k.as_str())
+        kinds: distinct_by(filter.kinds.unwrap_or_default(), |k| *k as u8)
             .into_iter()
-            .map(|k| k.as_str().to_owned())
+            .map(|k| service::timeline::EventKind::from(k).as_str().to_owned())
             .collect(),
         since: filter.since,
         until: filter.until,

@@ -2,7 +2,7 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use async_graphql::{ID, InputObject, Object, Union};
+use async_graphql::{Enum, ID, InputObject, Object, Union};
 use chrono::{DateTime, Utc};
 
 use crate::{
@@ -17,12 +17,47 @@ use crate::{
         users::User,
     },
     ids::{self, Kind},
-    service::{
-        self,
-        contacts::VisibleContact,
-        timeline::{EventKind, TimelineCursor},
-    },
+    service::{self, contacts::VisibleContact, timeline::TimelineCursor},
 };
+
+/// What happened, as the contract's `TimelineEventKind` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(
+    remote = "crate::service::timeline::EventKind",
+    name = "TimelineEventKind"
+)]
+pub enum EventKind {
+    /// A contact was created.
+    ContactCreated,
+    /// A contact's fields changed.
+    ContactUpdated,
+    /// A contact was archived.
+    ContactArchived,
+    /// A contact was unarchived.
+    ContactUnarchived,
+    /// Someone was granted (or changed) access to a contact.
+    CollaboratorGranted,
+    /// Someone's access to a contact was revoked.
+    CollaboratorRevoked,
+    /// A note was added.
+    NoteCreated,
+    /// A note was edited.
+    NoteUpdated,
+    /// A note was deleted.
+    NoteDeleted,
+    /// A task was planned.
+    TaskCreated,
+    /// A task changed.
+    TaskUpdated,
+    /// A task was completed.
+    TaskCompleted,
+    /// A message was sent to the contact.
+    MessageSent,
+    /// A message from the contact arrived.
+    MessageReceived,
+    /// A reminder came due.
+    ReminderFired,
+}
 
 /// The `timeline` filter.
 #[derive(InputObject, Default)]
@@ -79,7 +114,7 @@ impl TimelineEvent {
     }
     /// What happened.
     async fn kind(&self) -> Option<EventKind> {
-        EventKind::parse(&self.row.kind)
+        service::timeline::EventKind::parse(&self.row.kind).map(EventKind::from)
     }
     /// Who did it (null when the caller may not see that user).
     async fn actor(&self) -> Option<User> {
