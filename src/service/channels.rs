@@ -4,9 +4,9 @@ use std::collections::HashMap;
 
 use entity::{channel, channel_collaborator, conversation};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    FromQueryResult, IntoActiveModel, ModelTrait, PaginatorTrait, QueryFilter, QueryOrder, SqlErr,
-    TransactionSession, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult,
+    IntoActiveModel, ModelTrait, PaginatorTrait, QueryFilter, QueryOrder, TransactionSession,
+    TransactionTrait,
 };
 
 use super::{access::AccessLevel, now, sql::Sql, users, validate};
@@ -137,15 +137,6 @@ fn clean_address(kind: ChannelKind, address: &str) -> ApiResult<String> {
     }
 }
 
-fn duplicate(err: DbErr) -> ApiError {
-    match err.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(_)) => {
-            ApiError::conflict("the organization already has a channel with that address")
-        }
-        _ => ApiError::Database(err),
-    }
-}
-
 /// Creates a channel (owners and admins).
 pub async fn create<C: ConnectionTrait>(
     db: &C,
@@ -169,7 +160,9 @@ pub async fn create<C: ConnectionTrait>(
     }
     .insert(db)
     .await
-    .map_err(duplicate)?;
+    .map_err(ApiError::conflict_on_duplicate(
+        "the organization already has a channel with that address; use that channel or another address",
+    ))?;
     Ok(VisibleChannel {
         channel: row,
         access: AccessLevel::Admin,

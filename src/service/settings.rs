@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use entity::{label, message_template, outcome, task, task_type};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, SqlErr,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
 };
 
 use super::{now, validate};
@@ -16,12 +16,11 @@ use crate::{
     error::{ApiError, ApiResult},
 };
 
+/// The answer to a second setting of one kind with the same name (the tables' unique keys).
 fn duplicate(what: &str, name: &str) -> impl FnOnce(DbErr) -> ApiError {
-    let message = format!("a {what} named `{name}` already exists");
-    move |err| match err.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(_)) => ApiError::Conflict(message),
-        _ => ApiError::Database(err),
-    }
+    ApiError::conflict_on_duplicate(format!(
+        "a {what} named `{name}` already exists; choose another name or change that {what}"
+    ))
 }
 
 /// What a task type is made of.

@@ -4,9 +4,8 @@ use std::collections::HashMap;
 
 use entity::user;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    FromQueryResult, IntoActiveModel, PaginatorTrait, QueryFilter, SqlErr, TransactionSession,
-    TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult,
+    IntoActiveModel, PaginatorTrait, QueryFilter, TransactionSession, TransactionTrait,
 };
 
 use super::{IdWindow, access, now, sql::Sql, validate};
@@ -142,11 +141,10 @@ pub async fn require_active_staff<C: ConnectionTrait>(
     Ok(user)
 }
 
-fn unique_violation(err: DbErr, message: String) -> ApiError {
-    match err.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(_)) => ApiError::Conflict(message),
-        _ => ApiError::Database(err),
-    }
+/// The answer when another user has `email` (checked first, and by the unique key when two
+/// requests race).
+fn email_in_use(email: &str) -> String {
+    format!("a user with email {email} already exists; use another email address")
 }
 
 async fn email_taken<C: ConnectionTrait>(
@@ -199,7 +197,7 @@ pub async fn insert_unchecked<C: ConnectionTrait>(
     }
     .insert(db)
     .await
-    .map_err(|e| unique_violation(e, format!("a user with email {email} already exists")))
+    .map_err(ApiError::conflict_on_duplicate(email_in_use(&email)))
 }
 
 /// Creates a user; owners and admins only, and only owners may create owners. A customer user
@@ -218,9 +216,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     validate::name("input.name", &input.name)?;
     let txn = db.begin().await?;
     if email_taken(&txn, &email, None).await? {
-        return Err(ApiError::Conflict(format!(
-            "a user with email {email} already exists"
-        )));
+        return Err(ApiError::conflict(email_in_use(&email)));
     }
     if let NewUserKind::Customer(contact_id) = input.kind {
         super::contacts::get(&txn, actor, contact_id).await?;
@@ -290,10 +286,12 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     if let Some(email) = &email
         && email_taken(&txn, email, Some(id)).await?
     {
-        return Err(ApiError::Conflict(format!(
-            "a user with email {email} already exists"
-        )));
+        return Err(ApiError::conflict(email_in_use(email)));
     }
+    let on_duplicate = ApiError::conflict_on_duplicate(match &email {
+        Some(email) => email_in_use(email),
+        None => "a user with that email already exists".to_owned(),
+    });
     let mut row = target.into_active_model();
     if let Some(email) = email {
         row.email = Set(email);
@@ -305,10 +303,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
         row.role = Set(Some(role.as_str().to_owned()));
     }
     row.updated_at = Set(now());
-    let user = row
-        .update(&txn)
-        .await
-        .map_err(|e| unique_violation(e, "a user with that email already exists".into()))?;
+    let user = row.update(&txn).await.map_err(on_duplicate)?;
     txn.commit().await?;
     Ok(user)
 }
