@@ -1,17 +1,20 @@
 //! Channels: the organization's phone numbers and email identities, and who may use them.
 
-use std::collections::HashMap;
-
 use entity::{channel, channel_collaborator, conversation};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult,
-    IntoActiveModel, ModelTrait, PaginatorTrait, QueryFilter, QueryOrder, TransactionSession,
-    TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
+    ModelTrait, PaginatorTrait, QueryFilter, QueryOrder, TransactionSession, TransactionTrait,
 };
 
-use super::{access::AccessLevel, now, sql::Sql, users, validate};
+pub use super::access::{VisibleChannel, require_channel as require, visible_channels as get_many};
+use super::{
+    access::{self, AccessLevel, Resource},
+    now,
+    sql::Sql,
+    users, validate,
+};
 use crate::{
-    auth::{Actor, ActorKind},
+    auth::Actor,
     error::{ApiError, ApiResult},
 };
 
@@ -43,91 +46,18 @@ impl ChannelKind {
     }
 }
 
-/// A channel as the caller sees it, with the caller's access.
-#[derive(Clone, Debug)]
-pub struct VisibleChannel {
-    /// The row.
-    pub channel: channel::Model,
-    /// The caller's access: `ADMIN` for owners and admins, the grant's level for members.
-    pub access: AccessLevel,
-}
-
-fn channels_from(sql: &mut Sql, actor: &Actor) {
-    sql.push("SELECT ch.*, ");
-    match actor.kind {
-        ActorKind::Staff(_) if actor.is_org_admin() => {
-            sql.push("'ADMIN' AS my_access FROM channels ch WHERE ch.organization_id = ")
-                .bind(actor.org_id);
-        }
-        ActorKind::Staff(_) => {
-            sql.push("g.access AS my_access FROM channels ch JOIN channel_collaborators g ON g.channel_id = ch.id AND g.organization_id = ch.organization_id AND g.user_id = ")
-                .bind(actor.user_id)
-                .push(" WHERE ch.organization_id = ")
-                .bind(actor.org_id);
-        }
-        ActorKind::Customer { .. } => {
-            sql.push("'READ' AS my_access FROM channels ch WHERE 1 = 0");
-        }
-    }
-}
-
-fn visible_from_row(row: &sea_orm::QueryResult) -> ApiResult<VisibleChannel> {
-    let channel = channel::Model::from_query_result(row, "")?;
-    let access: String = row.try_get("", "my_access")?;
-    let access = AccessLevel::parse(&access)
-        .ok_or_else(|| ApiError::Internal(format!("unknown access {access}")))?;
-    Ok(VisibleChannel { channel, access })
-}
-
 /// The channels the actor may use, by display name.
 pub async fn list<C: ConnectionTrait>(db: &C, actor: &Actor) -> ApiResult<Vec<VisibleChannel>> {
     let mut sql = Sql::new(db.get_database_backend());
-    channels_from(&mut sql, actor);
+    Resource::Channel.push_select(&mut sql, actor);
     sql.push(" ORDER BY ch.display_name, ch.id");
     db.query_all_raw(sql.build())
         .await?
         .iter()
-        .map(visible_from_row)
+        .map(|row| {
+            access::with_access(row).map(|(channel, access)| VisibleChannel { channel, access })
+        })
         .collect()
-}
-
-/// The channels among `ids` the actor may use.
-pub async fn get_many<C: ConnectionTrait>(
-    db: &C,
-    actor: &Actor,
-    ids: &[i64],
-) -> ApiResult<HashMap<i64, VisibleChannel>> {
-    let mut sql = Sql::new(db.get_database_backend());
-    channels_from(&mut sql, actor);
-    sql.push(" AND ch.id IN ").bind_list(ids.iter().copied());
-    db.query_all_raw(sql.build())
-        .await?
-        .iter()
-        .map(|r| visible_from_row(r).map(|v| (v.channel.id, v)))
-        .collect()
-}
-
-/// The channel `id` with at least `need` access: `NOT_FOUND` when the actor cannot see it,
-/// `FORBIDDEN` when they can but not enough.
-pub async fn require<C: ConnectionTrait>(
-    db: &C,
-    actor: &Actor,
-    id: i64,
-    need: AccessLevel,
-    what: &str,
-) -> ApiResult<VisibleChannel> {
-    let visible = get_many(db, actor, &[id])
-        .await?
-        .remove(&id)
-        .ok_or(ApiError::NotFound("Channel"))?;
-    if visible.access < need {
-        return Err(ApiError::forbidden(format!(
-            "{what} needs {} access to the channel; you have {}",
-            need.as_str(),
-            visible.access.as_str()
-        )));
-    }
-    Ok(visible)
 }
 
 fn clean_address(kind: ChannelKind, address: &str) -> ApiResult<String> {

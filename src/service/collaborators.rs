@@ -8,8 +8,8 @@ use sea_orm::{
 use serde_json::json;
 
 use super::{
-    access::AccessLevel,
-    contacts, now,
+    access::{self, AccessLevel},
+    now,
     timeline::{self, Audience, EventKind, NewEvent},
     users,
 };
@@ -43,7 +43,7 @@ pub async fn grant<C: ConnectionTrait + TransactionTrait>(
     access: AccessLevel,
 ) -> ApiResult<contact_collaborator::Model> {
     let txn = db.begin().await?;
-    let contact = contacts::require(
+    let contact = access::require_contact(
         &txn,
         actor,
         contact_id,
@@ -118,7 +118,7 @@ pub async fn revoke<C: ConnectionTrait + TransactionTrait>(
     user_id: i64,
 ) -> ApiResult<i64> {
     let txn = db.begin().await?;
-    let contact = contacts::require(
+    let contact = access::require_contact(
         &txn,
         actor,
         contact_id,

@@ -13,9 +13,13 @@ use sea_orm::{
 };
 use serde_json::json;
 
+pub use super::access::{
+    VisibleContact, require_contact as require, visible_contact as get,
+    visible_contacts as get_many,
+};
 use super::{
     IdWindow,
-    access::{self, AccessLevel},
+    access::{self, AccessLevel, Resource},
     now, replace_rows, settings,
     sql::{Sql, like_escape},
     timeline::{self, Audience, EventKind, NewEvent},
@@ -25,15 +29,6 @@ use crate::{
     auth::Actor,
     error::{ApiError, ApiResult},
 };
-
-/// A contact as the caller sees it: the row and the caller's access level to it.
-#[derive(Clone, Debug)]
-pub struct VisibleContact {
-    /// The contact row.
-    pub contact: contact::Model,
-    /// The caller's effective access.
-    pub access: AccessLevel,
-}
 
 /// An email address to store on a contact.
 #[derive(Clone, Debug)]
@@ -128,14 +123,6 @@ pub struct ContactFilter {
     pub label_ids: Vec<i64>,
 }
 
-fn visible_from_row(row: &sea_orm::QueryResult) -> ApiResult<VisibleContact> {
-    let contact = contact::Model::from_query_result(row, "")?;
-    let access: String = row.try_get("", "my_access")?;
-    let access = AccessLevel::parse(&access)
-        .ok_or_else(|| ApiError::Internal(format!("unknown access level {access}")))?;
-    Ok(VisibleContact { contact, access })
-}
-
 fn push_filter(sql: &mut Sql, filter: &ContactFilter) {
     sql.push(" AND c.archived = ").bind(filter.archived);
     if !filter.label_ids.is_empty() {
@@ -166,16 +153,6 @@ fn push_filter(sql: &mut Sql, filter: &ContactFilter) {
     sql.push(")");
 }
 
-/// Labels are internal: a customer user may not filter by them (the answer would tell whether
-/// their contact carries a label).
-pub(crate) fn check_label_filter(actor: &Actor, label_ids: &[i64]) -> ApiResult<()> {
-    if label_ids.is_empty() {
-        Ok(())
-    } else {
-        actor.require_staff("filter by label")
-    }
-}
-
 /// One page of the contacts the actor may see, in creation order: `(rows, has_next,
 /// has_previous)`.
 pub async fn list<C: ConnectionTrait>(
@@ -184,18 +161,17 @@ pub async fn list<C: ConnectionTrait>(
     filter: &ContactFilter,
     window: IdWindow,
 ) -> ApiResult<(Vec<VisibleContact>, bool, bool)> {
-    check_label_filter(actor, &filter.label_ids)?;
+    access::check_label_filter(actor, &filter.label_ids)?;
     let mut sql = Sql::new(db.get_database_backend());
-    sql.push("SELECT c.*, ")
-        .push(access::access_expr(actor))
-        .push(" AS my_access");
-    access::contacts_from(&mut sql, actor);
+    Resource::Contact.push_select(&mut sql, actor);
     push_filter(&mut sql, filter);
     window.push(&mut sql, "c.id");
     let rows = db.query_all_raw(sql.build()).await?;
     let rows = rows
         .iter()
-        .map(visible_from_row)
+        .map(|row| {
+            access::with_access(row).map(|(contact, access)| VisibleContact { contact, access })
+        })
         .collect::<ApiResult<Vec<_>>>()?;
     Ok(window.page(rows))
 }
@@ -206,58 +182,12 @@ pub async fn count<C: ConnectionTrait>(
     actor: &Actor,
     filter: &ContactFilter,
 ) -> ApiResult<i64> {
-    check_label_filter(actor, &filter.label_ids)?;
+    access::check_label_filter(actor, &filter.label_ids)?;
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT COUNT(*) AS n");
-    access::contacts_from(&mut sql, actor);
+    Resource::Contact.push_from(&mut sql, actor);
     push_filter(&mut sql, filter);
     sql.count(db).await
-}
-
-/// The contacts among `ids` that the actor may see (for `node` and batched lookups).
-pub async fn get_many<C: ConnectionTrait>(
-    db: &C,
-    actor: &Actor,
-    ids: &[i64],
-) -> ApiResult<HashMap<i64, VisibleContact>> {
-    let mut sql = Sql::new(db.get_database_backend());
-    sql.push("SELECT c.*, ")
-        .push(access::access_expr(actor))
-        .push(" AS my_access");
-    access::contacts_from(&mut sql, actor);
-    sql.push(" AND c.id IN ").bind_list(ids.iter().copied());
-    let rows = db.query_all_raw(sql.build()).await?;
-    rows.iter()
-        .map(|r| visible_from_row(r).map(|v| (v.contact.id, v)))
-        .collect()
-}
-
-/// The contact `id` if the actor may see it; `NOT_FOUND` otherwise.
-pub async fn get<C: ConnectionTrait>(db: &C, actor: &Actor, id: i64) -> ApiResult<VisibleContact> {
-    get_many(db, actor, &[id])
-        .await?
-        .remove(&id)
-        .ok_or(ApiError::NotFound("Contact"))
-}
-
-/// The contact `id` if the actor holds at least `need` on it: `NOT_FOUND` when the actor cannot
-/// see it at all, `FORBIDDEN` when they can see it but not do this.
-pub async fn require<C: ConnectionTrait>(
-    db: &C,
-    actor: &Actor,
-    id: i64,
-    need: AccessLevel,
-    what: &str,
-) -> ApiResult<VisibleContact> {
-    let visible = get(db, actor, id).await?;
-    if visible.access < need {
-        return Err(ApiError::forbidden(format!(
-            "{what} needs {} access to the contact; you have {}",
-            need.as_str(),
-            visible.access.as_str()
-        )));
-    }
-    Ok(visible)
 }
 
 struct CleanLists {

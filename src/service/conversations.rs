@@ -14,13 +14,13 @@ use serde_json::json;
 
 use super::{
     Page,
-    access::AccessLevel,
-    channels, contacts, notes, now,
+    access::{self, AccessLevel},
+    notes, now,
     sql::Sql,
     timeline::{self, Audience, EventKind, NewEvent},
 };
 use crate::{
-    auth::{Actor, ActorKind},
+    auth::Actor,
     error::{ApiError, ApiResult},
 };
 
@@ -128,30 +128,16 @@ pub struct NewMessage {
     pub external_id: Option<String>,
 }
 
-/// Appends `FROM conversations cv ... WHERE` with the access rule: owners and admins see every
-/// conversation of the organization; members need a grant on the contact and one on the
-/// channel (inner joins on both grant tables); customer users see none.
+/// Appends `FROM conversations cv WHERE` with the access rule: the conversation's contact and
+/// its channel are both visible to the actor (all of the organization's for owners and admins,
+/// granted ones for members; customer users see no channel, hence no conversation).
 fn conversations_from(sql: &mut Sql, actor: &Actor) {
-    match actor.kind {
-        ActorKind::Staff(_) if actor.is_org_admin() => {
-            sql.push(" FROM conversations cv WHERE cv.organization_id = ")
-                .bind(actor.org_id);
-        }
-        ActorKind::Staff(_) => {
-            sql.push(
-                " FROM conversations cv \
-                 JOIN contact_collaborators g ON g.organization_id = cv.organization_id AND g.contact_id = cv.contact_id AND g.user_id = ",
-            )
-            .bind(actor.user_id)
-            .push(" JOIN channel_collaborators cg ON cg.organization_id = cv.organization_id AND cg.channel_id = cv.channel_id AND cg.user_id = ")
-            .bind(actor.user_id)
-            .push(" WHERE cv.organization_id = ")
-            .bind(actor.org_id);
-        }
-        ActorKind::Customer { .. } => {
-            sql.push(" FROM conversations cv WHERE 1 = 0");
-        }
-    }
+    sql.push(" FROM conversations cv WHERE cv.organization_id = ")
+        .bind(actor.org_id)
+        .push(" AND ");
+    access::contact_visible(sql, actor, "cv.contact_id");
+    sql.push(" AND ");
+    access::channel_visible(sql, actor, "cv.channel_id");
 }
 
 fn unread_condition(sql: &mut Sql, actor: &Actor) {
@@ -450,7 +436,7 @@ pub async fn send<C: ConnectionTrait + TransactionTrait>(
     actor.require_staff("send messages")?;
     body(&input.body)?;
     let txn = db.begin().await?;
-    let contact = contacts::require(
+    let contact = access::require_contact(
         &txn,
         actor,
         input.contact_id,
@@ -458,7 +444,7 @@ pub async fn send<C: ConnectionTrait + TransactionTrait>(
         "sending a message",
     )
     .await?;
-    let channel = channels::require(
+    let channel = access::require_channel(
         &txn,
         actor,
         input.channel_id,
@@ -507,7 +493,7 @@ pub async fn record_inbound<C: ConnectionTrait + TransactionTrait>(
         super::validate::name("input.externalId", id)?;
     }
     let txn = db.begin().await?;
-    let channel = channels::require(
+    let channel = access::require_channel(
         &txn,
         actor,
         input.channel_id,
@@ -515,7 +501,7 @@ pub async fn record_inbound<C: ConnectionTrait + TransactionTrait>(
         "recording a message",
     )
     .await?;
-    let contact = contacts::require(
+    let contact = access::require_contact(
         &txn,
         actor,
         input.contact_id,
@@ -558,7 +544,7 @@ pub async fn update_status<C: ConnectionTrait + TransactionTrait>(
         .one(&txn)
         .await?
         .ok_or(ApiError::NotFound("Message"))?;
-    channels::require(
+    access::require_channel(
         &txn,
         actor,
         conv.channel_id,

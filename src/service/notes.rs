@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::{
     Page,
-    access::{self, AccessLevel},
+    access::{self, AccessLevel, VisibleContact},
     contacts, now, replace_rows, settings,
     sql::Sql,
     tasks,
@@ -234,7 +234,7 @@ pub async fn list<C: ConnectionTrait>(
     after: Option<i64>,
     limit: u64,
 ) -> ApiResult<Page<note::Model>> {
-    contacts::check_label_filter(actor, &filter.label_ids)?;
+    access::check_label_filter(actor, &filter.label_ids)?;
     let mut sql = Sql::new(db.get_database_backend());
     sql.push(NOTE_COLUMNS);
     push_visible(&mut sql, actor);
@@ -253,7 +253,7 @@ pub async fn count<C: ConnectionTrait>(
     actor: &Actor,
     filter: &NoteFilter,
 ) -> ApiResult<i64> {
-    contacts::check_label_filter(actor, &filter.label_ids)?;
+    access::check_label_filter(actor, &filter.label_ids)?;
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT COUNT(*) AS n");
     push_visible(&mut sql, actor);
@@ -653,9 +653,9 @@ pub async fn require_can_create<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
     contact_id: i64,
-) -> ApiResult<contacts::VisibleContact> {
+) -> ApiResult<VisibleContact> {
     actor.require_staff("write notes")?;
-    contacts::require(db, actor, contact_id, AccessLevel::Write, "writing a note").await
+    access::require_contact(db, actor, contact_id, AccessLevel::Write, "writing a note").await
 }
 
 /// Checks the actor may change `note` (`NOT_FOUND` when they cannot see it): a `PRIVATE` note
@@ -672,7 +672,7 @@ pub async fn require_editable<C: ConnectionTrait>(
     if note.author_id == actor.user_id && note.visibility == Visibility::Private.as_str() {
         return Ok(note);
     }
-    contacts::require(db, actor, note.contact_id, AccessLevel::Write, what).await?;
+    access::require_contact(db, actor, note.contact_id, AccessLevel::Write, what).await?;
     Ok(note)
 }
 
@@ -715,7 +715,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     if note.visibility == Visibility::Private.as_str()
         && input.visibility.is_some_and(|v| v != Visibility::Private)
     {
-        contacts::require(
+        access::require_contact(
             &txn,
             actor,
             note.contact_id,

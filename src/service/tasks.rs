@@ -13,8 +13,7 @@ use serde_json::json;
 
 use super::{
     Page,
-    access::{self, AccessLevel},
-    contacts::{self, VisibleContact},
+    access::{self, AccessLevel, VisibleContact},
     notes::{self, CreateNote},
     now, replace_rows, settings,
     sql::Sql,
@@ -246,7 +245,7 @@ async fn require_responsible<C: ConnectionTrait>(
     let Some(responsible) = crate::auth::actor_of(&user) else {
         return Err(ApiError::bad_input(field, "must be a staff user"));
     };
-    if contacts::get_many(db, &responsible, &[contact_id])
+    if access::visible_contacts(db, &responsible, &[contact_id])
         .await?
         .is_empty()
     {
@@ -389,7 +388,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
 ) -> ApiResult<task::Model> {
     actor.require_staff("plan tasks")?;
     let txn = db.begin().await?;
-    let contact = contacts::require(
+    let contact = access::require_contact(
         &txn,
         actor,
         input.contact_id,
@@ -568,7 +567,8 @@ async fn writable<C: ConnectionTrait>(
     what: &str,
 ) -> ApiResult<(task::Model, VisibleContact)> {
     let task = get(db, actor, id).await?;
-    let contact = contacts::require(db, actor, task.contact_id, AccessLevel::Write, what).await?;
+    let contact =
+        access::require_contact(db, actor, task.contact_id, AccessLevel::Write, what).await?;
     Ok((task, contact))
 }
 

@@ -4,7 +4,12 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, FromQueryResult};
 use serde_json::Value;
 
-use super::{Page, access, contacts, now, sql::Sql};
+use super::{
+    Page,
+    access::{self, VisibleContact},
+    now,
+    sql::Sql,
+};
 use crate::{
     auth::{Actor, ActorKind},
     error::ApiResult,
@@ -208,11 +213,8 @@ pub async fn list<C: ConnectionTrait>(
     filter: &TimelineFilter,
     after: Option<TimelineCursor>,
     limit: u64,
-) -> ApiResult<(
-    contacts::VisibleContact,
-    Page<entity::timeline_event::Model>,
-)> {
-    let contact = contacts::get(db, actor, contact_id).await?;
+) -> ApiResult<(VisibleContact, Page<entity::timeline_event::Model>)> {
+    let contact = access::visible_contact(db, actor, contact_id).await?;
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT e.* FROM timeline_events e WHERE e.organization_id = ")
         .bind(actor.org_id)
@@ -253,7 +255,7 @@ pub async fn latest_id<C: ConnectionTrait>(
     actor: &Actor,
     contact_id: i64,
 ) -> ApiResult<i64> {
-    contacts::get(db, actor, contact_id).await?;
+    access::visible_contact(db, actor, contact_id).await?;
     let mut sql = Sql::new(db.get_database_backend());
     sql.push(
         "SELECT COALESCE(MAX(e.id), 0) AS n FROM timeline_events e WHERE e.organization_id = ",
@@ -272,8 +274,8 @@ pub async fn newer<C: ConnectionTrait>(
     contact_id: i64,
     after: i64,
     limit: u64,
-) -> ApiResult<(contacts::VisibleContact, Vec<entity::timeline_event::Model>)> {
-    let contact = contacts::get(db, actor, contact_id).await?;
+) -> ApiResult<(VisibleContact, Vec<entity::timeline_event::Model>)> {
+    let contact = access::visible_contact(db, actor, contact_id).await?;
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT e.* FROM timeline_events e WHERE e.organization_id = ")
         .bind(actor.org_id)

@@ -219,7 +219,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         return Err(ApiError::conflict(email_in_use(&email)));
     }
     if let NewUserKind::Customer(contact_id) = input.kind {
-        super::contacts::get(&txn, actor, contact_id).await?;
+        access::visible_contact(&txn, actor, contact_id).await?;
         let existing = user::Entity::find()
             .filter(user::Column::OrganizationId.eq(actor.org_id))
             .filter(user::Column::ContactId.eq(contact_id))
