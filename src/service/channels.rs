@@ -3,15 +3,15 @@
 use entity::{channel, channel_collaborator, conversation};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
-    ModelTrait, PaginatorTrait, QueryFilter, QueryOrder, TransactionSession, TransactionTrait,
+    ModelTrait, PaginatorTrait, QueryFilter, TransactionTrait,
 };
 
 pub use super::access::{VisibleChannel, require_channel as require, visible_channels as get_many};
 use super::{
     access::{self, AccessLevel, Resource},
-    now,
+    grants, now,
     sql::Sql,
-    users, validate,
+    validate,
 };
 use crate::{
     auth::Actor,
@@ -141,12 +141,7 @@ pub async fn collaborators_of<C: ConnectionTrait>(
     org: i64,
     ids: &[i64],
 ) -> ApiResult<Vec<channel_collaborator::Model>> {
-    Ok(channel_collaborator::Entity::find()
-        .filter(channel_collaborator::Column::OrganizationId.eq(org))
-        .filter(channel_collaborator::Column::ChannelId.is_in(ids.iter().copied()))
-        .order_by_asc(channel_collaborator::Column::Id)
-        .all(db)
-        .await?)
+    grants::of(db, org, ids).await
 }
 
 /// Grants (or changes) a staff user's access to a channel; needs `ADMIN` on the channel.
@@ -157,47 +152,7 @@ pub async fn grant<C: ConnectionTrait + TransactionTrait>(
     user_id: i64,
     access: AccessLevel,
 ) -> ApiResult<channel_collaborator::Model> {
-    let txn = db.begin().await?;
-    require(
-        &txn,
-        actor,
-        channel_id,
-        AccessLevel::Admin,
-        "managing channel access",
-    )
-    .await?;
-    users::require_active_staff(&txn, actor, user_id, "userId").await?;
-    let existing = channel_collaborator::Entity::find()
-        .filter(channel_collaborator::Column::OrganizationId.eq(actor.org_id))
-        .filter(channel_collaborator::Column::ChannelId.eq(channel_id))
-        .filter(channel_collaborator::Column::UserId.eq(user_id))
-        .one(&txn)
-        .await?;
-    let row = match existing {
-        Some(row) if row.access == access.as_str() => row,
-        Some(row) => {
-            let mut row = row.into_active_model();
-            row.access = Set(access.as_str().to_owned());
-            row.granted_by = Set(actor.user_id);
-            row.granted_at = Set(now());
-            row.update(&txn).await?
-        }
-        None => {
-            channel_collaborator::ActiveModel {
-                organization_id: Set(actor.org_id),
-                channel_id: Set(channel_id),
-                user_id: Set(user_id),
-                access: Set(access.as_str().to_owned()),
-                granted_by: Set(actor.user_id),
-                granted_at: Set(now()),
-                ..Default::default()
-            }
-            .insert(&txn)
-            .await?
-        }
-    };
-    txn.commit().await?;
-    Ok(row)
+    grants::grant(db, actor, channel_id, user_id, access).await
 }
 
 /// Revokes a user's channel grant; needs `ADMIN` on the channel. Returns the grant's row id.
@@ -207,24 +162,5 @@ pub async fn revoke<C: ConnectionTrait + TransactionTrait>(
     channel_id: i64,
     user_id: i64,
 ) -> ApiResult<i64> {
-    let txn = db.begin().await?;
-    require(
-        &txn,
-        actor,
-        channel_id,
-        AccessLevel::Admin,
-        "managing channel access",
-    )
-    .await?;
-    let row = channel_collaborator::Entity::find()
-        .filter(channel_collaborator::Column::OrganizationId.eq(actor.org_id))
-        .filter(channel_collaborator::Column::ChannelId.eq(channel_id))
-        .filter(channel_collaborator::Column::UserId.eq(user_id))
-        .one(&txn)
-        .await?
-        .ok_or(ApiError::NotFound("ChannelCollaborator"))?;
-    let id = row.id;
-    row.delete(&txn).await?;
-    txn.commit().await?;
-    Ok(id)
+    grants::revoke::<channel_collaborator::Model, _>(db, actor, channel_id, user_id).await
 }

@@ -20,7 +20,7 @@ pub use super::access::{
 use super::{
     IdWindow,
     access::{self, AccessLevel, Resource},
-    now, replace_rows, settings,
+    grants, now, replace_rows, settings,
     sql::{Sql, like_escape},
     timeline::{self, Audience, EventKind, NewEvent},
     users, validate,
@@ -423,16 +423,14 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     replace_phones(&txn, actor.org_id, row.id, &lists.phones).await?;
     replace_addresses(&txn, actor.org_id, row.id, &lists.addresses).await?;
     set_labels(&txn, actor.org_id, row.id, &labels).await?;
-    contact_collaborator::ActiveModel {
-        organization_id: Set(actor.org_id),
-        contact_id: Set(row.id),
-        user_id: Set(actor.user_id),
-        access: Set(AccessLevel::Admin.as_str().to_owned()),
-        granted_by: Set(actor.user_id),
-        granted_at: Set(at),
-        ..Default::default()
-    }
-    .insert(&txn)
+    grants::insert::<contact_collaborator::Model, _>(
+        &txn,
+        actor,
+        row.id,
+        actor.user_id,
+        AccessLevel::Admin,
+        at,
+    )
     .await?;
     timeline::record(
         &txn,

@@ -7,6 +7,7 @@ pub mod channels;
 pub mod collaborators;
 pub mod contacts;
 pub mod conversations;
+pub mod grants;
 pub mod notes;
 pub mod organizations;
 pub mod reminders;
