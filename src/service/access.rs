@@ -1,7 +1,8 @@
 //! The access model, written as SQL so that every query filters rows by the caller's grants in
 //! the database (never by loading and then discarding), and the lookups that apply it. This is
 //! the one place that decides whether an actor may see, write or administer a contact or a
-//! channel: every service that needs the answer asks here instead of deriving it again.
+//! channel, and see or change a note: every service that needs the answer asks here instead of
+//! deriving it again.
 //!
 //! Dependencies run one way: the services call down into this module; it calls none of them
 //! (only [`super::sql`] and the entities).
@@ -9,7 +10,7 @@
 use std::collections::HashMap;
 
 use async_graphql::Enum;
-use entity::{channel, contact};
+use entity::{channel, contact, note};
 use sea_orm::{ConnectionTrait, FromQueryResult, QueryResult};
 
 use super::sql::Sql;
@@ -348,4 +349,79 @@ pub fn check_label_filter(actor: &Actor, label_ids: &[i64]) -> ApiResult<()> {
     } else {
         actor.require_staff("filter by label")
     }
+}
+
+/// The note columns a read selects: every column of `notes` but PostgreSQL's generated search
+/// vector, which no reader needs.
+const NOTE_COLUMNS: &str = "SELECT n.id, n.organization_id, n.contact_id, n.author_id, n.subject, n.body, \
+    n.body_html, n.visibility, n.type_id, n.template_id, n.attached_kind, n.attached_id, \
+    n.created_at, n.updated_at";
+
+/// Appends the note columns and [`push_notes_from`]: a query for the notes the actor may see.
+pub fn push_note_select(sql: &mut Sql, actor: &Actor) {
+    sql.push(NOTE_COLUMNS);
+    push_notes_from(sql, actor);
+}
+
+/// Appends `FROM notes n WHERE <n visible to actor>`: its contact is visible, and the note is
+/// the actor's own, shared with the team (staff), or shared with the customer (customer user).
+/// (`PRIVATE`, `TEAM` and `CUSTOMER` are the stored texts of `notes::Visibility`.)
+pub fn push_notes_from(sql: &mut Sql, actor: &Actor) {
+    sql.push(" FROM notes n WHERE n.organization_id = ")
+        .bind(actor.org_id)
+        .push(" AND ");
+    contact_visible(sql, actor, "n.contact_id");
+    match actor.kind {
+        ActorKind::Staff(_) => {
+            sql.push(" AND (n.visibility <> 'PRIVATE' OR n.author_id = ")
+                .bind(actor.user_id)
+                .push(")");
+        }
+        ActorKind::Customer { .. } => {
+            sql.push(" AND n.visibility = 'CUSTOMER'");
+        }
+    }
+}
+
+/// The notes among `ids` the actor may see.
+pub async fn visible_notes<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    ids: &[i64],
+) -> ApiResult<HashMap<i64, note::Model>> {
+    let mut sql = Sql::new(db.get_database_backend());
+    push_note_select(&mut sql, actor);
+    sql.push(" AND n.id IN ").bind_list(ids.iter().copied());
+    let rows = note::Model::find_by_statement(sql.build()).all(db).await?;
+    Ok(rows.into_iter().map(|n| (n.id, n)).collect())
+}
+
+/// The note `id` if the actor may see it; `NOT_FOUND` otherwise.
+pub async fn visible_note<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    id: i64,
+) -> ApiResult<note::Model> {
+    visible_notes(db, actor, &[id])
+        .await?
+        .remove(&id)
+        .ok_or(ApiError::NotFound("Note"))
+}
+
+/// Checks the actor may change note `id` (`NOT_FOUND` when they cannot see it): a `PRIVATE`
+/// note stays its author's while they can read the contact; a shared note (`TEAM`, `CUSTOMER`)
+/// needs `WRITE` on the contact, from its author too, so an author downgraded to `READ` can no
+/// longer edit, delete or attach files to what the team (or the customer) reads.
+pub async fn require_editable_note<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    id: i64,
+    what: &str,
+) -> ApiResult<note::Model> {
+    let note = visible_note(db, actor, id).await?;
+    if note.author_id == actor.user_id && note.visibility == "PRIVATE" {
+        return Ok(note);
+    }
+    require_contact(db, actor, note.contact_id, AccessLevel::Write, what).await?;
+    Ok(note)
 }

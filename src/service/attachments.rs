@@ -16,6 +16,9 @@
 //! Each organization has an upload quota (`THREADLINE_ORG_UPLOAD_QUOTA_BYTES`, the sum of its
 //! attachments' sizes), checked while the files stream in and again, under a lock on the
 //! organization's row on PostgreSQL, in the transaction that records them.
+//!
+//! Dependencies run one way: notes call down into this module to record a note's files; whether
+//! the caller may see or change a note, this module asks [`access`](super::access), never notes.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -31,7 +34,7 @@ use sea_orm::{
 };
 use sha2::{Digest, Sha256};
 
-use super::{notes, now, sql::Sql};
+use super::{access, now, sql::Sql};
 use crate::{
     auth::Actor,
     error::{ApiError, ApiResult},
@@ -552,7 +555,7 @@ pub async fn add<C: ConnectionTrait + TransactionTrait>(
     uploads: &Uploads,
 ) -> ApiResult<attachment::Model> {
     let txn = db.begin().await?;
-    notes::require_editable(&txn, actor, note_id, "attaching a file").await?;
+    access::require_editable_note(&txn, actor, note_id, "attaching a file").await?;
     let mut rows = record(&txn, actor, note_id, uploads).await?;
     txn.commit().await?;
     rows.pop()
@@ -592,7 +595,7 @@ pub async fn get<C: ConnectionTrait>(
         .await?
         .ok_or(ApiError::NotFound("Attachment"))?;
     let note = row.note_id.ok_or(ApiError::NotFound("Attachment"))?;
-    notes::get(db, actor, note)
+    access::visible_note(db, actor, note)
         .await
         .map_err(|_| ApiError::NotFound("Attachment"))?;
     Ok(row)
@@ -607,7 +610,7 @@ pub async fn delete<C: ConnectionTrait + TransactionTrait>(
     let txn = db.begin().await?;
     let row = get(&txn, actor, id).await?;
     if let Some(note) = row.note_id {
-        notes::require_editable(&txn, actor, note, "removing an attachment").await?;
+        access::require_editable_note(&txn, actor, note, "removing an attachment").await?;
     }
     attachment::Entity::delete_by_id(id).exec(&txn).await?;
     txn.commit().await?;

@@ -11,6 +11,9 @@ use sea_orm::{
 };
 use serde_json::json;
 
+pub use super::access::{
+    require_editable_note as require_editable, visible_note as get, visible_notes as get_many,
+};
 use super::{
     Page,
     access::{self, AccessLevel, VisibleContact},
@@ -21,15 +24,9 @@ use super::{
     validate,
 };
 use crate::{
-    auth::{Actor, ActorKind},
+    auth::Actor,
     error::{ApiError, ApiResult},
 };
-
-/// The note columns a read selects: every column of `notes` but PostgreSQL's generated search
-/// vector, which no reader needs.
-const NOTE_COLUMNS: &str = "SELECT n.id, n.organization_id, n.contact_id, n.author_id, n.subject, n.body, \
-    n.body_html, n.visibility, n.type_id, n.template_id, n.attached_kind, n.attached_id, \
-    n.created_at, n.updated_at";
 
 /// Who may read a note.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, async_graphql::Enum)]
@@ -146,25 +143,6 @@ pub struct NoteFilter {
     pub attached_to: Option<AttachedTo>,
 }
 
-/// Appends `FROM notes n WHERE <n visible to actor>`: its contact is visible, and the note is
-/// the actor's own, shared with the team (staff), or shared with the customer (customer user).
-fn push_visible(sql: &mut Sql, actor: &Actor) {
-    sql.push(" FROM notes n WHERE n.organization_id = ")
-        .bind(actor.org_id)
-        .push(" AND ");
-    access::contact_visible(sql, actor, "n.contact_id");
-    match actor.kind {
-        ActorKind::Staff(_) => {
-            sql.push(" AND (n.visibility <> 'PRIVATE' OR n.author_id = ")
-                .bind(actor.user_id)
-                .push(")");
-        }
-        ActorKind::Customer { .. } => {
-            sql.push(" AND n.visibility = 'CUSTOMER'");
-        }
-    }
-}
-
 /// The words of a search, for the full-text index: letters and digits only, so nothing the
 /// user types can reach the index's query syntax.
 fn search_terms(text: &str) -> Vec<String> {
@@ -236,8 +214,7 @@ pub async fn list<C: ConnectionTrait>(
 ) -> ApiResult<Page<note::Model>> {
     access::check_label_filter(actor, &filter.label_ids)?;
     let mut sql = Sql::new(db.get_database_backend());
-    sql.push(NOTE_COLUMNS);
-    push_visible(&mut sql, actor);
+    access::push_note_select(&mut sql, actor);
     push_filter(&mut sql, filter);
     if let Some(after) = after {
         sql.push(" AND n.id < ").bind(after);
@@ -256,31 +233,9 @@ pub async fn count<C: ConnectionTrait>(
     access::check_label_filter(actor, &filter.label_ids)?;
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT COUNT(*) AS n");
-    push_visible(&mut sql, actor);
+    access::push_notes_from(&mut sql, actor);
     push_filter(&mut sql, filter);
     sql.count(db).await
-}
-
-/// The notes among `ids` the actor may see.
-pub async fn get_many<C: ConnectionTrait>(
-    db: &C,
-    actor: &Actor,
-    ids: &[i64],
-) -> ApiResult<HashMap<i64, note::Model>> {
-    let mut sql = Sql::new(db.get_database_backend());
-    sql.push(NOTE_COLUMNS);
-    push_visible(&mut sql, actor);
-    sql.push(" AND n.id IN ").bind_list(ids.iter().copied());
-    let rows = note::Model::find_by_statement(sql.build()).all(db).await?;
-    Ok(rows.into_iter().map(|n| (n.id, n)).collect())
-}
-
-/// The note `id` if the actor may see it; `NOT_FOUND` otherwise.
-pub async fn get<C: ConnectionTrait>(db: &C, actor: &Actor, id: i64) -> ApiResult<note::Model> {
-    get_many(db, actor, &[id])
-        .await?
-        .remove(&id)
-        .ok_or(ApiError::NotFound("Note"))
 }
 
 /// The labels of the given notes, by note.
@@ -656,24 +611,6 @@ pub async fn require_can_create<C: ConnectionTrait>(
 ) -> ApiResult<VisibleContact> {
     actor.require_staff("write notes")?;
     access::require_contact(db, actor, contact_id, AccessLevel::Write, "writing a note").await
-}
-
-/// Checks the actor may change `note` (`NOT_FOUND` when they cannot see it): a `PRIVATE` note
-/// stays its author's while they can read the contact; a shared note (`TEAM`, `CUSTOMER`) needs
-/// `WRITE` on the contact, from its author too, so an author downgraded to `READ` can no longer
-/// edit, delete or attach files to what the team (or the customer) reads.
-pub async fn require_editable<C: ConnectionTrait>(
-    db: &C,
-    actor: &Actor,
-    id: i64,
-    what: &str,
-) -> ApiResult<note::Model> {
-    let note = get(db, actor, id).await?;
-    if note.author_id == actor.user_id && note.visibility == Visibility::Private.as_str() {
-        return Ok(note);
-    }
-    access::require_contact(db, actor, note.contact_id, AccessLevel::Write, what).await?;
-    Ok(note)
 }
 
 /// Updates a note: its author, or anyone with `WRITE` on the contact for a shared note. A
