@@ -15,9 +15,9 @@ use serde_json::json;
 use super::{
     Page,
     access::{self, AccessLevel},
-    notes, now,
+    now,
     sql::Sql,
-    timeline::{self, Audience, EventKind, NewEvent},
+    timeline::{self, Audience, EventKind, NewEvent, title_of},
 };
 use crate::{
     auth::Actor,
@@ -397,7 +397,7 @@ async fn append<C: ConnectionTrait>(
                 "{} sent {contact_name} a message via {}: {}",
                 actor.name,
                 channel.display_name,
-                notes::title_of(None, &text)
+                title_of(None, &text)
             ),
         ),
         Direction::Inbound => (
@@ -405,7 +405,7 @@ async fn append<C: ConnectionTrait>(
             format!(
                 "{contact_name} wrote via {}: {}",
                 channel.display_name,
-                notes::title_of(None, &text)
+                title_of(None, &text)
             ),
         ),
     };

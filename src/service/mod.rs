@@ -10,6 +10,7 @@ pub mod conversations;
 pub mod grants;
 pub mod notes;
 pub mod organizations;
+pub mod planning;
 pub mod reminders;
 pub mod settings;
 pub mod sql;

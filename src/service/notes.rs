@@ -4,24 +4,28 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use entity::{label, note, note_label, reminder};
+use entity::{label, note, note_label};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
     FromQueryResult, IntoActiveModel, QueryFilter, TransactionSession, TransactionTrait,
 };
 use serde_json::json;
 
-pub use super::access::{
-    require_editable_note as require_editable, visible_note as get, visible_notes as get_many,
-};
 use super::{
     Page,
     access::{self, AccessLevel, VisibleContact},
-    contacts, now, replace_rows, settings,
+    contacts, now, planning,
+    reminders::{self, RemindOf},
+    replace_rows, settings,
     sql::Sql,
-    tasks,
     timeline::{self, Audience, EventKind, NewEvent},
     validate,
+};
+pub use super::{
+    access::{
+        require_editable_note as require_editable, visible_note as get, visible_notes as get_many,
+    },
+    timeline::title_of,
 };
 use crate::{
     auth::Actor,
@@ -100,7 +104,7 @@ pub struct CreateNote {
     /// A record elsewhere.
     pub attached_to: Option<AttachedTo>,
     /// A task to create with the note.
-    pub task: Option<tasks::CreateTask>,
+    pub task: Option<planning::CreateTask>,
     /// A reminder for the author.
     pub remind_at: Option<DateTime<Utc>>,
     /// Files already in storage, to record on the note.
@@ -420,16 +424,6 @@ async fn set_labels<C: ConnectionTrait>(
     replace_rows(db, old, rows).await
 }
 
-/// A short title for summaries: the subject, else the start of the body.
-pub fn title_of(subject: Option<&str>, body: &str) -> String {
-    let text = subject.filter(|s| !s.is_empty()).unwrap_or(body);
-    let mut title: String = text.chars().take(80).collect();
-    if text.chars().count() > 80 {
-        title.push('…');
-    }
-    title.replace(['\n', '\r'], " ")
-}
-
 async fn template_values<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -574,25 +568,23 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     )
     .await?;
     if let Some(remind_at) = input.remind_at {
-        reminder::ActiveModel {
-            organization_id: Set(actor.org_id),
-            user_id: Set(actor.user_id),
-            contact_id: Set(contact.contact.id),
-            note_id: Set(Some(row.id)),
-            task_id: Set(None),
-            remind_at: Set(remind_at),
-            status: Set("PENDING".into()),
-            fired_at: Set(None),
-            created_at: Set(at),
-            ..Default::default()
-        }
-        .insert(&txn)
+        reminders::add(
+            &txn,
+            actor.org_id,
+            actor.user_id,
+            contact.contact.id,
+            RemindOf::Note(row.id),
+            remind_at,
+        )
         .await?;
     }
     let task = match input.task {
         Some(mut task) => {
             task.contact_id = contact.contact.id;
-            Some(tasks::create_in(&txn, actor, &contact, task, Some(row.id), "input.task.").await?)
+            Some(
+                planning::create_in(&txn, actor, &contact, task, Some(row.id), "input.task.")
+                    .await?,
+            )
         }
         None => None,
     };

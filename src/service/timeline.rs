@@ -167,6 +167,17 @@ pub async fn record<C: ConnectionTrait>(
     Ok(())
 }
 
+/// A short title for summaries: the subject, else the start of the body (of a note, a task, a
+/// message...).
+pub fn title_of(subject: Option<&str>, body: &str) -> String {
+    let text = subject.filter(|s| !s.is_empty()).unwrap_or(body);
+    let mut title: String = text.chars().take(80).collect();
+    if text.chars().count() > 80 {
+        title.push('…');
+    }
+    title.replace(['\n', '\r'], " ")
+}
+
 /// The `timeline` filter.
 #[derive(Clone, Debug, Default)]
 pub struct TimelineFilter {
