@@ -4,12 +4,10 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use entity::{
-    contact, contact_address, contact_collaborator, contact_email, contact_label, contact_phone,
-};
+use entity::{contact, contact_address, contact_collaborator, contact_email, contact_phone};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult,
-    IntoActiveModel, QueryFilter, QueryOrder, TransactionSession, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, TransactionSession, TransactionTrait,
 };
 use serde_json::json;
 
@@ -20,7 +18,8 @@ pub use super::access::{
 use super::{
     IdWindow,
     access::{self, AccessLevel, Resource},
-    grants, now, replace_rows, settings,
+    grants, now, replace_rows,
+    settings::{self, Labelled},
     sql::{Sql, like_escape},
     timeline::{self, Audience, EventKind, NewEvent},
     users, validate,
@@ -191,12 +190,47 @@ pub async fn count<C: ConnectionTrait>(
 }
 
 struct CleanLists {
-    emails: Vec<(String, Option<String>, bool)>,
-    phones: Vec<(String, Option<String>, bool)>,
+    emails: Vec<Point>,
+    phones: Vec<Point>,
     addresses: Vec<AddressInput>,
 }
 
-fn primary_flags(field: &str, flags: &[bool]) -> ApiResult<Vec<bool>> {
+/// A cleaned email address or phone number: the value, its label and whether it is primary.
+type Point = (String, Option<String>, bool);
+
+/// A contact's email addresses and phone numbers: two lists of one shape (a value, an optional
+/// label, one primary entry, no value twice), told apart by how a value is checked.
+struct PointList {
+    /// The input list's name (`emails`).
+    list: &'static str,
+    /// The value's key in an entry (`email`).
+    key: &'static str,
+    /// The entries, as the limit's message names them.
+    plural: &'static str,
+    /// Checks and normalises one value (`field`, value).
+    check: fn(&str, &str) -> ApiResult<String>,
+}
+
+const EMAILS: PointList = PointList {
+    list: "emails",
+    key: "email",
+    plural: "email addresses",
+    check: validate::email,
+};
+
+const PHONES: PointList = PointList {
+    list: "phones",
+    key: "number",
+    plural: "phone numbers",
+    check: validate::phone,
+};
+
+/// Checks the length of one of a contact's lists (at most 20 `plural`) and its primary flags:
+/// at most one, and the first entry when none is.
+fn primary_flags(field: &str, plural: &str, flags: &[bool]) -> ApiResult<Vec<bool>> {
+    if flags.len() > 20 {
+        return Err(ApiError::bad_input(field, format!("at most 20 {plural}")));
+    }
     match flags.iter().filter(|p| **p).count() {
         0 => Ok((0..flags.len()).map(|i| i == 0).collect()),
         1 => Ok(flags.to_vec()),
@@ -207,69 +241,55 @@ fn primary_flags(field: &str, flags: &[bool]) -> ApiResult<Vec<bool>> {
     }
 }
 
-fn clean_emails(
+/// Cleans a list of email addresses or phone numbers given as (value, label, primary).
+fn clean_points(
     prefix: &str,
-    emails: &[EmailInput],
-) -> ApiResult<Vec<(String, Option<String>, bool)>> {
-    let field = format!("{prefix}emails");
-    if emails.len() > 20 {
-        return Err(ApiError::bad_input(field, "at most 20 email addresses"));
-    }
+    kind: &PointList,
+    entries: &[(&str, Option<&str>, bool)],
+) -> ApiResult<Vec<Point>> {
+    let field = format!("{prefix}{}", kind.list);
     let flags = primary_flags(
         &field,
-        &emails.iter().map(|e| e.primary).collect::<Vec<_>>(),
+        kind.plural,
+        &entries.iter().map(|e| e.2).collect::<Vec<_>>(),
     )?;
-    let mut seen = Vec::new();
-    let mut out = Vec::new();
-    for (i, (e, primary)) in emails.iter().zip(flags).enumerate() {
-        let email = validate::email(&format!("{field}[{i}].email"), &e.email)?;
-        if seen.contains(&email) {
+    let mut out: Vec<Point> = Vec::new();
+    for (i, (&(value, label, _), primary)) in entries.iter().zip(flags).enumerate() {
+        let value_field = format!("{field}[{i}].{}", kind.key);
+        let value = (kind.check)(&value_field, value)?;
+        if out.iter().any(|(v, _, _)| *v == value) {
             return Err(ApiError::bad_input(
-                format!("{field}[{i}].email"),
-                format!("`{email}` is listed twice"),
+                value_field,
+                format!("`{value}` is listed twice"),
             ));
         }
-        seen.push(email.clone());
-        let label = validate::optional(&format!("{field}[{i}].label"), e.label.as_deref(), 50)?;
-        out.push((email, label, primary));
+        let label = validate::optional(&format!("{field}[{i}].label"), label, 50)?;
+        out.push((value, label, primary));
     }
     Ok(out)
 }
 
-fn clean_phones(
-    prefix: &str,
-    phones: &[PhoneInput],
-) -> ApiResult<Vec<(String, Option<String>, bool)>> {
-    let field = format!("{prefix}phones");
-    if phones.len() > 20 {
-        return Err(ApiError::bad_input(field, "at most 20 phone numbers"));
-    }
-    let flags = primary_flags(
-        &field,
-        &phones.iter().map(|p| p.primary).collect::<Vec<_>>(),
-    )?;
-    let mut out: Vec<(String, Option<String>, bool)> = Vec::new();
-    for (i, (p, primary)) in phones.iter().zip(flags).enumerate() {
-        let number = validate::phone(&format!("{field}[{i}].number"), &p.number)?;
-        if out.iter().any(|(n, _, _)| *n == number) {
-            return Err(ApiError::bad_input(
-                format!("{field}[{i}].number"),
-                format!("`{number}` is listed twice"),
-            ));
-        }
-        let label = validate::optional(&format!("{field}[{i}].label"), p.label.as_deref(), 50)?;
-        out.push((number, label, primary));
-    }
-    Ok(out)
+fn clean_emails(prefix: &str, emails: &[EmailInput]) -> ApiResult<Vec<Point>> {
+    let entries: Vec<_> = emails
+        .iter()
+        .map(|e| (e.email.as_str(), e.label.as_deref(), e.primary))
+        .collect();
+    clean_points(prefix, &EMAILS, &entries)
+}
+
+fn clean_phones(prefix: &str, phones: &[PhoneInput]) -> ApiResult<Vec<Point>> {
+    let entries: Vec<_> = phones
+        .iter()
+        .map(|p| (p.number.as_str(), p.label.as_deref(), p.primary))
+        .collect();
+    clean_points(prefix, &PHONES, &entries)
 }
 
 fn clean_addresses(prefix: &str, addresses: &[AddressInput]) -> ApiResult<Vec<AddressInput>> {
     let field = format!("{prefix}addresses");
-    if addresses.len() > 20 {
-        return Err(ApiError::bad_input(field, "at most 20 addresses"));
-    }
     let flags = primary_flags(
         &field,
+        "addresses",
         &addresses.iter().map(|a| a.primary).collect::<Vec<_>>(),
     )?;
     addresses
@@ -296,7 +316,7 @@ async fn replace_emails<C: ConnectionTrait>(
     db: &C,
     org: i64,
     contact_id: i64,
-    emails: &[(String, Option<String>, bool)],
+    emails: &[Point],
 ) -> ApiResult<()> {
     let rows = emails
         .iter()
@@ -321,7 +341,7 @@ async fn replace_phones<C: ConnectionTrait>(
     db: &C,
     org: i64,
     contact_id: i64,
-    phones: &[(String, Option<String>, bool)],
+    phones: &[Point],
 ) -> ApiResult<()> {
     let rows = phones
         .iter()
@@ -422,7 +442,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     replace_emails(&txn, actor.org_id, row.id, &lists.emails).await?;
     replace_phones(&txn, actor.org_id, row.id, &lists.phones).await?;
     replace_addresses(&txn, actor.org_id, row.id, &lists.addresses).await?;
-    set_labels(&txn, actor.org_id, row.id, &labels).await?;
+    settings::set_labels(&txn, Labelled::Contact, actor.org_id, row.id, &labels).await?;
     grants::insert::<contact_collaborator::Model, _>(
         &txn,
         actor,
@@ -526,7 +546,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
         changed.push("addresses");
     }
     if let Some(labels) = &labels {
-        set_labels(&txn, actor.org_id, id, labels).await?;
+        settings::set_labels(&txn, Labelled::Contact, actor.org_id, id, labels).await?;
         changed.push("labels");
     }
     if changed.is_empty() {
@@ -657,44 +677,11 @@ pub async fn addresses_of<C: ConnectionTrait>(
         .await?)
 }
 
-async fn set_labels<C: ConnectionTrait>(
-    db: &C,
-    org: i64,
-    contact_id: i64,
-    ids: &[i64],
-) -> ApiResult<()> {
-    let rows = ids
-        .iter()
-        .map(|label_id| contact_label::ActiveModel {
-            contact_id: Set(contact_id),
-            label_id: Set(*label_id),
-            organization_id: Set(org),
-        })
-        .collect();
-    let old = contact_label::Entity::delete_many()
-        .filter(contact_label::Column::OrganizationId.eq(org))
-        .filter(contact_label::Column::ContactId.eq(contact_id));
-    replace_rows(db, old, rows).await
-}
-
 /// The labels of the given contacts (already visible to the caller), by contact, by name.
 pub async fn labels_of<C: ConnectionTrait>(
     db: &C,
     org: i64,
     contact_ids: &[i64],
 ) -> ApiResult<HashMap<i64, Vec<entity::label::Model>>> {
-    let mut sql = Sql::new(db.get_database_backend());
-    sql.push("SELECT cl.contact_id AS owner_id, l.id, l.organization_id, l.name, l.color, l.created_at FROM contact_labels cl JOIN labels l ON l.id = cl.label_id WHERE cl.organization_id = ")
-        .bind(org)
-        .push(" AND cl.contact_id IN ")
-        .bind_list(contact_ids.iter().copied())
-        .push(" ORDER BY l.name");
-    let mut map: HashMap<i64, Vec<entity::label::Model>> = HashMap::new();
-    for row in db.query_all_raw(sql.build()).await? {
-        let owner: i64 = row.try_get("", "owner_id")?;
-        map.entry(owner)
-            .or_default()
-            .push(entity::label::Model::from_query_result(&row, "")?);
-    }
-    Ok(map)
+    settings::labels_of(db, Labelled::Contact, org, contact_ids).await
 }

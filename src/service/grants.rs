@@ -10,7 +10,7 @@
 use chrono::{DateTime, Utc};
 use entity::{channel_collaborator, contact_collaborator};
 use sea_orm::{
-    ConnectionTrait, EntityTrait, FromQueryResult, QueryResult, TransactionSession,
+    ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryResult, TransactionSession,
     TransactionTrait,
 };
 use serde_json::json;
@@ -42,7 +42,7 @@ impl Grant for channel_collaborator::Model {
 }
 
 /// A grant row as read back, with the columns the flow decides on.
-struct Row<G> {
+pub(super) struct Row<G> {
     id: i64,
     access: String,
     grant: G,
@@ -67,38 +67,32 @@ async fn fetch_one<G: Grant, C: ConnectionTrait>(db: &C, sql: Sql) -> ApiResult<
         .transpose()
 }
 
-/// The grants on the given records (already visible to the caller), by record, oldest first.
-pub async fn of<G: Grant, C: ConnectionTrait>(db: &C, org: i64, ids: &[i64]) -> ApiResult<Vec<G>> {
+/// Starts a read of the organization's grants of `G`'s table, up to ` AND <record column>`,
+/// for the caller to finish with its condition on the record.
+fn select<G: Grant>(backend: DbBackend, org: i64) -> Sql {
     let resource = G::RESOURCE;
-    let column = resource.grants_column();
-    let mut sql = Sql::new(db.get_database_backend());
+    let mut sql = Sql::new(backend);
     sql.push(&format!(
         "SELECT * FROM {} WHERE organization_id = ",
         resource.grants_table()
     ))
     .bind(org)
-    .push(&format!(" AND {column} IN "))
-    .bind_list(ids.iter().copied())
-    .push(&format!(" ORDER BY {column}, id"));
+    .push(&format!(" AND {}", resource.grants_column()));
+    sql
+}
+
+/// The grants on the given records (already visible to the caller), by record, oldest first.
+pub async fn of<G: Grant, C: ConnectionTrait>(db: &C, org: i64, ids: &[i64]) -> ApiResult<Vec<G>> {
+    let mut sql = select::<G>(db.get_database_backend(), org);
+    sql.push(" IN ")
+        .bind_list(ids.iter().copied())
+        .push(&format!(" ORDER BY {}, id", G::RESOURCE.grants_column()));
     Ok(G::find_by_statement(sql.build()).all(db).await?)
 }
 
 /// Inserts a grant without checks, on the caller's transaction: for a flow that has checked
 /// already (the grant below, a new contact's creator).
 pub(super) async fn insert<G: Grant, C: ConnectionTrait>(
-    db: &C,
-    actor: &Actor,
-    record_id: i64,
-    user_id: i64,
-    access: AccessLevel,
-    at: DateTime<Utc>,
-) -> ApiResult<G> {
-    Ok(insert_row(db, actor, record_id, user_id, access, at)
-        .await?
-        .grant)
-}
-
-async fn insert_row<G: Grant, C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
     record_id: i64,
@@ -137,17 +131,11 @@ async fn find<G: Grant, C: ConnectionTrait>(
     record_id: i64,
     user_id: i64,
 ) -> ApiResult<Option<Row<G>>> {
-    let resource = G::RESOURCE;
-    let mut sql = Sql::new(db.get_database_backend());
-    sql.push(&format!(
-        "SELECT * FROM {} WHERE organization_id = ",
-        resource.grants_table()
-    ))
-    .bind(actor.org_id)
-    .push(&format!(" AND {} = ", resource.grants_column()))
-    .bind(record_id)
-    .push(" AND user_id = ")
-    .bind(user_id);
+    let mut sql = select::<G>(db.get_database_backend(), actor.org_id);
+    sql.push(" = ")
+        .bind(record_id)
+        .push(" AND user_id = ")
+        .bind(user_id);
     fetch_one(db, sql).await
 }
 
@@ -222,7 +210,7 @@ pub async fn grant<G: Grant, C: ConnectionTrait + TransactionTrait>(
                 .await?
                 .ok_or_else(|| ApiError::Internal("updated grant not returned".into()))?
         }
-        None => insert_row(&txn, actor, record_id, user_id, access, at).await?,
+        None => insert(&txn, actor, record_id, user_id, access, at).await?,
     };
     if resource == Resource::Contact {
         timeline::record(

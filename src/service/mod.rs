@@ -88,8 +88,7 @@ impl IdWindow {
 }
 
 /// Replaces a parent's child rows on the caller's transaction: deletes what `delete` selects
-/// and inserts `rows` (a contact's emails, phones, addresses and labels, a note's labels, a
-/// task's tags).
+/// and inserts `rows` (a contact's emails, phones and addresses, a task's tags).
 pub async fn replace_rows<C, A>(
     db: &C,
     delete: sea_orm::DeleteMany<A::Entity>,

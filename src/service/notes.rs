@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use entity::{label, note, note_label};
+use entity::{label, note};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
     FromQueryResult, IntoActiveModel, QueryFilter, TransactionSession, TransactionTrait,
@@ -16,7 +16,7 @@ use super::{
     access::{self, AccessLevel, VisibleContact},
     contacts, now, planning,
     reminders::{self, RemindOf},
-    replace_rows, settings,
+    settings::{self, Labelled},
     sql::Sql,
     timeline::{self, Audience, EventKind, NewEvent},
     validate,
@@ -248,21 +248,7 @@ pub async fn labels_of<C: ConnectionTrait>(
     org: i64,
     note_ids: &[i64],
 ) -> ApiResult<HashMap<i64, Vec<label::Model>>> {
-    let mut sql = Sql::new(db.get_database_backend());
-    sql.push("SELECT nl.note_id AS note_id, l.id, l.organization_id, l.name, l.color, l.created_at FROM note_labels nl JOIN labels l ON l.id = nl.label_id WHERE nl.organization_id = ")
-        .bind(org)
-        .push(" AND nl.note_id IN ")
-        .bind_list(note_ids.iter().copied())
-        .push(" ORDER BY l.name");
-    let rows = db.query_all_raw(sql.build()).await?;
-    let mut map: HashMap<i64, Vec<label::Model>> = HashMap::new();
-    for row in rows {
-        let note_id: i64 = row.try_get("", "note_id")?;
-        map.entry(note_id)
-            .or_default()
-            .push(label::Model::from_query_result(&row, "")?);
-    }
-    Ok(map)
+    settings::labels_of(db, Labelled::Note, org, note_ids).await
 }
 
 /// Sanitises note HTML with ammonia: no scripts, no event handlers, no `javascript:` URLs;
@@ -404,26 +390,6 @@ fn attached(field: &str, target: Option<AttachedTo>) -> ApiResult<Option<Attache
     Ok(Some(AttachedTo { kind, id }))
 }
 
-async fn set_labels<C: ConnectionTrait>(
-    db: &C,
-    org: i64,
-    note_id: i64,
-    ids: &[i64],
-) -> ApiResult<()> {
-    let rows = ids
-        .iter()
-        .map(|label_id| note_label::ActiveModel {
-            note_id: Set(note_id),
-            label_id: Set(*label_id),
-            organization_id: Set(org),
-        })
-        .collect();
-    let old = note_label::Entity::delete_many()
-        .filter(note_label::Column::OrganizationId.eq(org))
-        .filter(note_label::Column::NoteId.eq(note_id));
-    replace_rows(db, old, rows).await
-}
-
 async fn template_values<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -482,8 +448,8 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     input: CreateNote,
 ) -> ApiResult<(note::Model, Option<entity::task::Model>)> {
     actor.require_staff("write notes")?;
-    let mut subject = validate::optional("input.subject", input.subject.as_deref(), 300)?;
-    let mut body = validate::long_text("input.body", input.body.as_deref(), 100_000)?;
+    let mut subject = validate::subject("input.subject", input.subject.as_deref())?;
+    let mut body = validate::body("input.body", input.body.as_deref())?;
     let body_html = validate::long_text("input.bodyHtml", input.body_html.as_deref(), 200_000)?
         .map(|h| sanitize_html(&h));
     let attached_to = attached("input.attachedTo", input.attached_to)?;
@@ -512,13 +478,13 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
             && let Some(template_subject) = &template.subject
         {
             let filled = fill_placeholders(template_subject, &values);
-            expanded_fits("subject", &filled, 300)?;
-            subject = validate::optional("input.templateId", Some(&filled), 300)?;
+            expanded_fits("subject", &filled, validate::SUBJECT_MAX)?;
+            subject = validate::subject("input.templateId", Some(&filled))?;
         }
         if body.is_none() {
             let filled = fill_placeholders(&template.body, &values);
-            expanded_fits("body", &filled, 100_000)?;
-            body = validate::long_text("input.templateId", Some(&filled), 100_000)?;
+            expanded_fits("body", &filled, validate::BODY_MAX)?;
+            body = validate::body("input.templateId", Some(&filled))?;
         }
     }
     let body = body.unwrap_or_default();
@@ -547,7 +513,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     }
     .insert(&txn)
     .await?;
-    set_labels(&txn, actor.org_id, row.id, &labels).await?;
+    settings::set_labels(&txn, Labelled::Note, actor.org_id, row.id, &labels).await?;
     super::attachments::record(&txn, actor, row.id, &input.attachments).await?;
     timeline::record(
         &txn,
@@ -615,12 +581,12 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
 ) -> ApiResult<note::Model> {
     let subject = input
         .subject
-        .map(|s| validate::optional("input.subject", s.as_deref(), 300))
+        .map(|s| validate::subject("input.subject", s.as_deref()))
         .transpose()?;
     let body = input
         .body
         .as_deref()
-        .map(|b| validate::long_text("input.body", Some(b), 100_000))
+        .map(|b| validate::body("input.body", Some(b)))
         .transpose()?;
     let body_html = input
         .body_html
@@ -686,7 +652,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     row.updated_at = Set(now());
     let row = row.update(&txn).await?;
     if let Some(labels) = labels {
-        set_labels(&txn, actor.org_id, id, &labels).await?;
+        settings::set_labels(&txn, Labelled::Note, actor.org_id, id, &labels).await?;
     }
     let visibility = Visibility::parse(&row.visibility).unwrap_or(Visibility::Team);
     if visibility != old_visibility {

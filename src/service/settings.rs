@@ -7,10 +7,10 @@ use std::collections::HashMap;
 use entity::{label, message_template, outcome, task, task_type};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
+    FromQueryResult, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
 };
 
-use super::{now, validate};
+use super::{now, sql::Sql, validate};
 use crate::{
     auth::Actor,
     error::{ApiError, ApiResult},
@@ -323,12 +323,12 @@ pub async fn save_template<C: ConnectionTrait>(
         .transpose()?;
     let subject = input
         .subject
-        .map(|s| validate::optional("input.subject", s.as_deref(), 300))
+        .map(|s| validate::subject("input.subject", s.as_deref()))
         .transpose()?;
     let body = input
         .body
         .as_deref()
-        .map(|b| validate::long_text("input.body", Some(b), 100_000))
+        .map(|b| validate::body("input.body", Some(b)))
         .transpose()?;
     let at = now();
     let mut row = match id {
@@ -400,6 +400,93 @@ pub async fn require_labels<C: ConnectionTrait>(
         return Err(ApiError::NotFound("Label"));
     }
     Ok(ids)
+}
+
+/// The records that carry labels, each kind with its own table of links.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Labelled {
+    /// Contacts (`contact_labels`).
+    Contact,
+    /// Notes (`note_labels`).
+    Note,
+}
+
+impl Labelled {
+    /// The table of links and its column naming the record.
+    fn table_and_column(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Contact => ("contact_labels", "contact_id"),
+            Self::Note => ("note_labels", "note_id"),
+        }
+    }
+}
+
+/// Replaces the labels of record `record_id` with `ids` (checked by [`require_labels`]), on
+/// the caller's transaction.
+pub async fn set_labels<C: ConnectionTrait>(
+    db: &C,
+    on: Labelled,
+    org: i64,
+    record_id: i64,
+    ids: &[i64],
+) -> ApiResult<()> {
+    let (table, column) = on.table_and_column();
+    let mut delete = Sql::new(db.get_database_backend());
+    delete
+        .push(&format!("DELETE FROM {table} WHERE organization_id = "))
+        .bind(org)
+        .push(&format!(" AND {column} = "))
+        .bind(record_id);
+    db.execute_raw(delete.build()).await?;
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut insert = Sql::new(db.get_database_backend());
+    insert.push(&format!(
+        "INSERT INTO {table} ({column}, label_id, organization_id) VALUES "
+    ));
+    for (i, label_id) in ids.iter().enumerate() {
+        if i > 0 {
+            insert.push(", ");
+        }
+        insert
+            .push("(")
+            .bind(record_id)
+            .push(", ")
+            .bind(*label_id)
+            .push(", ")
+            .bind(org)
+            .push(")");
+    }
+    db.execute_raw(insert.build()).await?;
+    Ok(())
+}
+
+/// The labels of the given records (already visible to the caller), by record, by name.
+pub async fn labels_of<C: ConnectionTrait>(
+    db: &C,
+    on: Labelled,
+    org: i64,
+    ids: &[i64],
+) -> ApiResult<HashMap<i64, Vec<label::Model>>> {
+    let (table, column) = on.table_and_column();
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push(&format!(
+        "SELECT x.{column} AS owner_id, l.id, l.organization_id, l.name, l.color, l.created_at \
+         FROM {table} x JOIN labels l ON l.id = x.label_id WHERE x.organization_id = "
+    ))
+    .bind(org)
+    .push(&format!(" AND x.{column} IN "))
+    .bind_list(ids.iter().copied())
+    .push(" ORDER BY l.name");
+    let mut map: HashMap<i64, Vec<label::Model>> = HashMap::new();
+    for row in db.query_all_raw(sql.build()).await? {
+        let owner: i64 = row.try_get("", "owner_id")?;
+        map.entry(owner)
+            .or_default()
+            .push(label::Model::from_query_result(&row, "")?);
+    }
+    Ok(map)
 }
 
 /// The task types among `ids` of the organization.
