@@ -1,4 +1,8 @@
 //! Channels: the organization's phone numbers and email identities, and who may use them.
+//!
+//! Dependencies run one way: channels calls down into access (who may use a channel; `get_many`,
+//! `require` and `VisibleChannel` are re-exported from there) and grants (the grant flow it
+//! shares with contacts); conversations asks access, not channels.
 
 use entity::{channel, channel_collaborator, conversation};
 use sea_orm::{

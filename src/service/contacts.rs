@@ -1,5 +1,10 @@
 //! Contacts: listing and reading through the access model, and every change to them, each in
 //! one transaction with its timeline event.
+//!
+//! Dependencies run one way: contacts calls down into access (who may see a contact; `get`,
+//! `get_many`, `require` and `VisibleContact` are re-exported from there), grants, users,
+//! settings and timeline; notes reads a contact's emails and phones here. None of them calls
+//! back into contacts.
 
 use std::collections::HashMap;
 

@@ -1,6 +1,9 @@
 //! Conversations between a contact and the organization over a channel. A user sees a
 //! conversation only with at least `READ` on both its contact and its channel; the inbox query
-//! joins both grant tables in SQL.
+//! states both conditions in SQL, as access.rs writes them.
+//!
+//! Dependencies run one way: conversations calls down into access and timeline; nothing calls
+//! into conversations.
 
 use std::collections::HashMap;
 

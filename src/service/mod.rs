@@ -1,5 +1,17 @@
 //! The domain logic and access rules. Services take a connection or transaction and the
 //! caller's [`Actor`](crate::auth::Actor); they know nothing of GraphQL.
+//!
+//! Services depend on each other one way, from the top of this list down; none calls one above
+//! it, so there are no circles:
+//!
+//! - `tasks` (completing a task may write a note);
+//! - `notes`;
+//! - `contacts`, `channels`, `collaborators`, `conversations`;
+//! - `planning` (a task row, for tasks and for a note's task);
+//! - `grants` (contact and channel collaborators), `reminders`;
+//! - `timeline`, `users`, `attachments`;
+//! - `access` (who may see a contact, a channel, a note), `settings`;
+//! - `sql`, `validate`, `organizations`.
 
 pub mod access;
 pub mod attachments;

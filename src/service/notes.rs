@@ -1,5 +1,10 @@
 //! Notes: written about a contact, optionally attached to a record elsewhere, private to their
 //! author, shared with the team, or shared with the contact's customer user too.
+//!
+//! Dependencies run one way: notes calls down into access (who may see or change a note; `get`,
+//! `get_many` and `require_editable` are re-exported from there), attachments (a note's files),
+//! planning (a note's task), reminders, settings, contacts and timeline. Tasks calls notes (a
+//! completion's closing note); nothing below calls back into notes.
 
 use std::collections::HashMap;
 

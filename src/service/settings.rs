@@ -1,6 +1,10 @@
 //! Per-organization settings: task types, outcomes, labels and message templates. Staff users
 //! of the organization may read them (customer users may not: they are the organization's
-//! internal working vocabulary, `FORBIDDEN`); owners and admins change them.
+//! internal working vocabulary, `FORBIDDEN`); owners and admins change them. Which labels a
+//! contact or a note carries is stored here too ([`set_labels`], [`labels_of`]).
+//!
+//! Dependencies run one way: contacts, notes and planning call down into this module; it uses
+//! only validate and the SQL builder.
 
 use std::collections::HashMap;
 

@@ -1,5 +1,9 @@
 //! Tasks: planned about a contact, given to a responsible user, completed with an outcome and
 //! an action (close, close with a note, or continue with a follow-up), or copied.
+//!
+//! Dependencies run one way: tasks sits above notes (completing a task may write a note) and
+//! planning (where a task row is made, shared with `createNote`; `CreateTask`, `TaskStatus`
+//! and `create_in` are re-exported from there). No service calls into tasks.
 
 use std::collections::HashMap;
 

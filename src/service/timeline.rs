@@ -1,4 +1,9 @@
-//! Writing timeline events, always inside the transaction of the change they describe.
+//! Writing timeline events, always inside the transaction of the change they describe, and
+//! reading a contact's timeline.
+//!
+//! Dependencies run one way: every service that records events calls down into this module;
+//! it asks only access (whether the contact and a message's channel are visible), never
+//! contacts or users.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, FromQueryResult};

@@ -1,4 +1,8 @@
 //! Users: staff (owners, admins, members) and customer users, and who may see and manage them.
+//!
+//! Dependencies run one way: contacts, grants and planning call down into this module (to check
+//! a consultant, a grantee, a responsible user); it asks access, never contacts, whether a
+//! contact is visible.
 
 use std::collections::HashMap;
 
