@@ -260,6 +260,7 @@ pub struct VisibleContact {
 }
 
 /// The contacts among `ids` that the actor may see (for `node` and batched lookups).
+#[tracing::instrument(skip_all, fields(count = ids.len()), err(level = "debug"))]
 pub async fn visible_contacts<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -275,6 +276,7 @@ pub async fn visible_contacts<C: ConnectionTrait>(
 }
 
 /// The contact `id` if the actor may see it; `NOT_FOUND` otherwise.
+#[tracing::instrument(skip_all, fields(contact_id = id), err(level = "debug"))]
 pub async fn visible_contact<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -288,6 +290,11 @@ pub async fn visible_contact<C: ConnectionTrait>(
 
 /// The contact `id` if the actor holds at least `need` on it: `NOT_FOUND` when the actor cannot
 /// see it at all, `FORBIDDEN` when they can see it but not do this.
+#[tracing::instrument(
+    skip_all,
+    fields(contact_id = id, need = need.as_str()),
+    err(level = "debug")
+)]
 pub async fn require_contact<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -310,6 +317,7 @@ pub struct VisibleChannel {
 }
 
 /// The channels among `ids` the actor may use.
+#[tracing::instrument(skip_all, fields(count = ids.len()), err(level = "debug"))]
 pub async fn visible_channels<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -326,6 +334,11 @@ pub async fn visible_channels<C: ConnectionTrait>(
 
 /// The channel `id` with at least `need` access: `NOT_FOUND` when the actor cannot see it,
 /// `FORBIDDEN` when they can but not enough.
+#[tracing::instrument(
+    skip_all,
+    fields(channel_id = id, need = need.as_str()),
+    err(level = "debug")
+)]
 pub async fn require_channel<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -384,6 +397,7 @@ pub fn push_notes_from(sql: &mut Sql, actor: &Actor) {
 }
 
 /// The notes among `ids` the actor may see.
+#[tracing::instrument(skip_all, fields(count = ids.len()), err(level = "debug"))]
 pub async fn visible_notes<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -397,6 +411,7 @@ pub async fn visible_notes<C: ConnectionTrait>(
 }
 
 /// The note `id` if the actor may see it; `NOT_FOUND` otherwise.
+#[tracing::instrument(skip_all, fields(note_id = id), err(level = "debug"))]
 pub async fn visible_note<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -412,6 +427,7 @@ pub async fn visible_note<C: ConnectionTrait>(
 /// note stays its author's while they can read the contact; a shared note (`TEAM`, `CUSTOMER`)
 /// needs `WRITE` on the contact, from its author too, so an author downgraded to `READ` can no
 /// longer edit, delete or attach files to what the team (or the customer) reads.
+#[tracing::instrument(skip_all, fields(note_id = id), err(level = "debug"))]
 pub async fn require_editable_note<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,

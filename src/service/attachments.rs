@@ -176,6 +176,7 @@ pub fn quota_exceeded(field: &str, quota: u64, used: u64) -> ApiError {
 }
 
 /// The bytes of attachments the organization keeps (the sum of its attachment rows' sizes).
+#[tracing::instrument(skip_all, fields(org = org), err(level = "debug"))]
 pub async fn usage<C: ConnectionTrait>(db: &C, org: i64) -> ApiResult<u64> {
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT CAST(COALESCE(SUM(a.size), 0) AS BIGINT) AS n FROM attachments a WHERE a.organization_id = ")
@@ -186,6 +187,7 @@ pub async fn usage<C: ConnectionTrait>(db: &C, org: i64) -> ApiResult<u64> {
 /// Removes, after the transaction that was to record them failed, the files this request put
 /// in storage that no attachment row names. Failures are logged, never returned: the request
 /// already has its answer, and an unreferenced content-addressed file is never wrong.
+#[tracing::instrument(skip_all, fields(files = files.len()))]
 pub async fn discard<C: ConnectionTrait>(db: &C, storage: &Storage, files: &[StoredFile]) {
     for file in files.iter().filter(|f| f.created) {
         // Another upload of the same content touched the file after this one wrote it: that
@@ -241,6 +243,7 @@ const SWEEP_BATCH: usize = 500;
 /// [`SWEEP_BATCH`]. Safe to run from several processes sharing the data directory: a file is
 /// first moved aside, then removed only if no upload touched it meanwhile (else it is put
 /// back), and a file another sweep removed first is skipped.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn sweep<C: ConnectionTrait>(
     db: &C,
     storage: &Storage,
@@ -548,6 +551,7 @@ pub async fn record<C: ConnectionTrait>(
 }
 
 /// Adds a stored file (`uploads` holds one) to a note the actor may edit.
+#[tracing::instrument(skip_all, fields(note_id = note_id), err(level = "debug"))]
 pub async fn add<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
@@ -563,6 +567,7 @@ pub async fn add<C: ConnectionTrait + TransactionTrait>(
 }
 
 /// The attachments of the given notes (already visible to the caller), by note.
+#[tracing::instrument(skip_all, fields(count = note_ids.len()), err(level = "debug"))]
 pub async fn of_notes<C: ConnectionTrait>(
     db: &C,
     org: i64,
@@ -584,6 +589,7 @@ pub async fn of_notes<C: ConnectionTrait>(
 }
 
 /// The attachment `id` if the actor may see its note; `NOT_FOUND` otherwise.
+#[tracing::instrument(skip_all, fields(attachment_id = id), err(level = "debug"))]
 pub async fn get<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -602,6 +608,7 @@ pub async fn get<C: ConnectionTrait>(
 }
 
 /// Removes an attachment from its note (same rights as editing the note).
+#[tracing::instrument(skip_all, fields(attachment_id = id), err(level = "debug"))]
 pub async fn delete<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,

@@ -51,6 +51,7 @@ impl ChannelKind {
 }
 
 /// The channels the actor may use, by display name.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn list<C: ConnectionTrait>(db: &C, actor: &Actor) -> ApiResult<Vec<VisibleChannel>> {
     let mut sql = Sql::new(db.get_database_backend());
     Resource::Channel.push_select(&mut sql, actor);
@@ -72,6 +73,7 @@ fn clean_address(kind: ChannelKind, address: &str) -> ApiResult<String> {
 }
 
 /// Creates a channel (owners and admins).
+#[tracing::instrument(skip_all, fields(kind = kind.as_str()), err(level = "debug"))]
 pub async fn create<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -104,6 +106,7 @@ pub async fn create<C: ConnectionTrait>(
 }
 
 /// Renames a channel (its `ADMIN`s, owners and admins).
+#[tracing::instrument(skip_all, fields(channel_id = id), err(level = "debug"))]
 pub async fn update<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -122,6 +125,7 @@ pub async fn update<C: ConnectionTrait>(
 }
 
 /// Deletes a channel no conversation uses (owners and admins); one in use answers `CONFLICT`.
+#[tracing::instrument(skip_all, fields(channel_id = id), err(level = "debug"))]
 pub async fn delete<C: ConnectionTrait>(db: &C, actor: &Actor, id: i64) -> ApiResult<()> {
     actor.require_org_admin("delete channels")?;
     let visible = require(db, actor, id, AccessLevel::Admin, "deleting a channel").await?;

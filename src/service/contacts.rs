@@ -159,6 +159,7 @@ fn push_filter(sql: &mut Sql, filter: &ContactFilter) {
 
 /// One page of the contacts the actor may see, in creation order: `(rows, has_next,
 /// has_previous)`.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn list<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -181,6 +182,7 @@ pub async fn list<C: ConnectionTrait>(
 }
 
 /// How many contacts the actor may see under `filter`.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn count<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -411,6 +413,7 @@ fn clean_lists(
 
 /// Creates a contact with its emails, phones and addresses; the creator gets `ADMIN` on it.
 /// Members and admins may create contacts; customer users may not.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn create<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
@@ -480,6 +483,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
 
 /// Updates a contact's fields; needs `WRITE`. Writes a `CONTACT_UPDATED` event naming the
 /// fields that changed (none when nothing did).
+#[tracing::instrument(skip_all, fields(contact_id = id), err(level = "debug"))]
 pub async fn update<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
@@ -588,6 +592,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
 
 /// Archives (`true`) or unarchives (`false`) a contact; needs `WRITE`. Archiving an archived
 /// contact changes nothing and writes no event.
+#[tracing::instrument(skip_all, fields(contact_id = id, archived = archived), err(level = "debug"))]
 pub async fn set_archived<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
@@ -638,6 +643,7 @@ pub async fn set_archived<C: ConnectionTrait + TransactionTrait>(
 }
 
 /// The emails of the given contacts (already visible to the caller), in list order.
+#[tracing::instrument(skip_all, fields(count = contact_ids.len()), err(level = "debug"))]
 pub async fn emails_of<C: ConnectionTrait>(
     db: &C,
     org: i64,
@@ -653,6 +659,7 @@ pub async fn emails_of<C: ConnectionTrait>(
 }
 
 /// The phones of the given contacts (already visible to the caller), in list order.
+#[tracing::instrument(skip_all, fields(count = contact_ids.len()), err(level = "debug"))]
 pub async fn phones_of<C: ConnectionTrait>(
     db: &C,
     org: i64,
@@ -668,6 +675,7 @@ pub async fn phones_of<C: ConnectionTrait>(
 }
 
 /// The addresses of the given contacts (already visible to the caller), in list order.
+#[tracing::instrument(skip_all, fields(count = contact_ids.len()), err(level = "debug"))]
 pub async fn addresses_of<C: ConnectionTrait>(
     db: &C,
     org: i64,
@@ -683,6 +691,7 @@ pub async fn addresses_of<C: ConnectionTrait>(
 }
 
 /// The labels of the given contacts (already visible to the caller), by contact, by name.
+#[tracing::instrument(skip_all, fields(count = contact_ids.len()), err(level = "debug"))]
 pub async fn labels_of<C: ConnectionTrait>(
     db: &C,
     org: i64,

@@ -162,6 +162,7 @@ fn push_filter(sql: &mut Sql, actor: &Actor, filter: &ConversationFilter) {
 }
 
 /// One page of the actor's inbox, newest activity first.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn list<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -191,6 +192,7 @@ pub async fn list<C: ConnectionTrait>(
 }
 
 /// How many conversations of the inbox match.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn count<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -204,6 +206,7 @@ pub async fn count<C: ConnectionTrait>(
 }
 
 /// The conversations among `ids` the actor may see.
+#[tracing::instrument(skip_all, fields(count = ids.len()), err(level = "debug"))]
 pub async fn get_many<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -220,6 +223,7 @@ pub async fn get_many<C: ConnectionTrait>(
 }
 
 /// The conversation `id` if the actor may see it; `NOT_FOUND` otherwise.
+#[tracing::instrument(skip_all, fields(conversation_id = id), err(level = "debug"))]
 pub async fn get<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -232,6 +236,7 @@ pub async fn get<C: ConnectionTrait>(
 }
 
 /// The messages among `ids` whose conversation the actor may see.
+#[tracing::instrument(skip_all, fields(count = ids.len()), err(level = "debug"))]
 pub async fn messages_by_id<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -250,6 +255,7 @@ pub async fn messages_by_id<C: ConnectionTrait>(
 }
 
 /// The given messages (of conversations already visible to the caller), by id.
+#[tracing::instrument(skip_all, fields(count = ids.len()), err(level = "debug"))]
 pub async fn messages_of_visible<C: ConnectionTrait>(
     db: &C,
     org: i64,
@@ -266,6 +272,7 @@ pub async fn messages_of_visible<C: ConnectionTrait>(
 }
 
 /// One page of a visible conversation's messages, newest first, before message id `before`.
+#[tracing::instrument(skip_all, fields(conversation_id = conversation_id), err(level = "debug"))]
 pub async fn messages<C: ConnectionTrait>(
     db: &C,
     org: i64,
@@ -289,6 +296,7 @@ pub async fn messages<C: ConnectionTrait>(
 }
 
 /// The caller's unread inbound messages in each of the given conversations.
+#[tracing::instrument(skip_all, fields(count = ids.len()), err(level = "debug"))]
 pub async fn unread_counts<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -431,6 +439,11 @@ async fn append<C: ConnectionTrait>(
 
 /// Sends a message to a contact over a channel: needs `WRITE` on both. The message starts
 /// `QUEUED`; the integration that delivers it reports progress with `updateMessageStatus`.
+#[tracing::instrument(
+    skip_all,
+    fields(contact_id = input.contact_id, channel_id = input.channel_id),
+    err(level = "debug")
+)]
 pub async fn send<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
@@ -484,6 +497,11 @@ pub async fn send<C: ConnectionTrait + TransactionTrait>(
 /// on the channel and read access to the contact. A contact the caller cannot see answers
 /// `NOT_FOUND` exactly like a missing one, so a channel grant alone does not reveal which
 /// contacts exist, and the message returned is one the caller may read.
+#[tracing::instrument(
+    skip_all,
+    fields(contact_id = input.contact_id, channel_id = input.channel_id),
+    err(level = "debug")
+)]
 pub async fn record_inbound<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
@@ -531,6 +549,7 @@ pub async fn record_inbound<C: ConnectionTrait + TransactionTrait>(
 /// Sets a message's delivery status (integrations): the message must be one the caller may
 /// read (access to both its contact and its channel, the query path's rule, in SQL), else
 /// `NOT_FOUND`; changing it needs `WRITE` on the channel.
+#[tracing::instrument(skip_all, fields(message_id = id), err(level = "debug"))]
 pub async fn update_status<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
@@ -568,6 +587,7 @@ pub async fn update_status<C: ConnectionTrait + TransactionTrait>(
 }
 
 /// Marks a conversation read up to its newest message, for the caller only.
+#[tracing::instrument(skip_all, fields(conversation_id = id), err(level = "debug"))]
 pub async fn mark_read<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,

@@ -82,6 +82,11 @@ fn select<G: Grant>(backend: DbBackend, org: i64) -> Sql {
 }
 
 /// The grants on the given records (already visible to the caller), by record, oldest first.
+#[tracing::instrument(
+    skip_all,
+    fields(resource = G::RESOURCE.noun(), count = ids.len()),
+    err(level = "debug")
+)]
 pub async fn of<G: Grant, C: ConnectionTrait>(db: &C, org: i64, ids: &[i64]) -> ApiResult<Vec<G>> {
     let mut sql = select::<G>(db.get_database_backend(), org);
     sql.push(" IN ")
@@ -178,6 +183,16 @@ async fn require_admin<C: ConnectionTrait>(
 /// Grants `user_id` `access` to a record, or changes the level of their existing grant; needs
 /// `ADMIN` on the record. The user must be an active staff user of the organization. Granting
 /// the level a user holds already changes nothing and writes no event.
+#[tracing::instrument(
+    skip_all,
+    fields(
+        resource = G::RESOURCE.noun(),
+        record_id = record_id,
+        user_id = user_id,
+        access = access.as_str()
+    ),
+    err(level = "debug")
+)]
 pub async fn grant<G: Grant, C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
@@ -240,6 +255,11 @@ pub async fn grant<G: Grant, C: ConnectionTrait + TransactionTrait>(
 
 /// Revokes `user_id`'s grant on a record; needs `ADMIN` on the record. Returns the revoked
 /// grant's row id. Owners and admins keep their access through their role.
+#[tracing::instrument(
+    skip_all,
+    fields(resource = G::RESOURCE.noun(), record_id = record_id, user_id = user_id),
+    err(level = "debug")
+)]
 pub async fn revoke<G: Grant, C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,

@@ -12,6 +12,10 @@
 //! - `timeline`, `users`, `attachments`;
 //! - `access` (who may see a contact, a channel, a note), `settings`;
 //! - `sql`, `validate`, `organizations`.
+//!
+//! Public entry points that do I/O carry `#[tracing::instrument]`: a span with the ids at hand,
+//! and the error, if any, recorded at debug level (a caller's mistake is not the gateway's
+//! error; database and internal errors are logged where they are mapped for the client).
 
 pub mod access;
 pub mod attachments;

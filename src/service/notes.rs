@@ -214,6 +214,7 @@ fn push_filter(sql: &mut Sql, filter: &NoteFilter) {
 }
 
 /// One page of the notes the actor may see, newest first, before row id `after`.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn list<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -234,6 +235,7 @@ pub async fn list<C: ConnectionTrait>(
 }
 
 /// How many notes the actor may see under `filter`.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn count<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -248,6 +250,7 @@ pub async fn count<C: ConnectionTrait>(
 }
 
 /// The labels of the given notes, by note.
+#[tracing::instrument(skip_all, fields(count = note_ids.len()), err(level = "debug"))]
 pub async fn labels_of<C: ConnectionTrait>(
     db: &C,
     org: i64,
@@ -294,6 +297,7 @@ const RECLEAN_BATCH: u64 = 200;
 /// the one read (a concurrent edit wins), and nothing else of the row is touched. Sanitising
 /// twice gives the same HTML, so running it again (or from two processes at once) changes
 /// nothing more.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn reclean_stored_html<C: ConnectionTrait>(db: &C) -> ApiResult<u64> {
     let backend = db.get_database_backend();
     let mut after = 0i64;
@@ -333,6 +337,7 @@ pub async fn reclean_stored_html<C: ConnectionTrait>(db: &C) -> ApiResult<u64> {
 /// Runs [`reclean_stored_html`] once per database, at start-up after the migrations: skipped
 /// when [`HTML_RECLEANED_SETTING`] says it has run. Gateways starting at once may both run it,
 /// which is harmless.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn reclean_stored_html_once<C: ConnectionTrait>(db: &C) -> ApiResult<Option<u64>> {
     if crate::db::setting(db, HTML_RECLEANED_SETTING)
         .await?
@@ -447,6 +452,7 @@ fn expanded_fits(part: &str, filled: &str, max: usize) -> ApiResult<()> {
 
 /// Creates a note (`WRITE` on the contact), with its labels, the task and the reminder asked
 /// for, and its `NOTE_CREATED` event, all in one transaction.
+#[tracing::instrument(skip_all, fields(contact_id = input.contact_id), err(level = "debug"))]
 pub async fn create<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
@@ -567,6 +573,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
 /// user with `WRITE` on it (`NOT_FOUND` when they cannot see it, `FORBIDDEN` when they may only
 /// read it). [`create`] runs it in its transaction; `createNote` also runs it before storing
 /// uploaded files.
+#[tracing::instrument(skip_all, fields(contact_id = contact_id), err(level = "debug"))]
 pub async fn require_can_create<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -578,6 +585,7 @@ pub async fn require_can_create<C: ConnectionTrait>(
 
 /// Updates a note: its author, or anyone with `WRITE` on the contact for a shared note. A
 /// change of visibility moves the note's timeline events to the new audience.
+#[tracing::instrument(skip_all, fields(note_id = id), err(level = "debug"))]
 pub async fn update<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
@@ -699,6 +707,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
 
 /// Deletes a note (same rights as editing). Its earlier events keep their place in the timeline
 /// but lose its content, and a `NOTE_DELETED` event without content is written.
+#[tracing::instrument(skip_all, fields(note_id = id), err(level = "debug"))]
 pub async fn delete<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,

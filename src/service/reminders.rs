@@ -106,6 +106,7 @@ pub async fn add<C: ConnectionTrait>(
 }
 
 /// One page of the actor's own reminders, soonest first, optionally of one status.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn list<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -138,6 +139,7 @@ pub async fn list<C: ConnectionTrait>(
 }
 
 /// The actor's own reminders among `ids`.
+#[tracing::instrument(skip_all, fields(count = ids.len()), err(level = "debug"))]
 pub async fn get_many<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -159,6 +161,7 @@ async fn own<C: ConnectionTrait>(db: &C, actor: &Actor, id: i64) -> ApiResult<re
 }
 
 /// Dismisses one of the actor's reminders (pending or fired).
+#[tracing::instrument(skip_all, fields(reminder_id = id), err(level = "debug"))]
 pub async fn dismiss<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -171,6 +174,7 @@ pub async fn dismiss<C: ConnectionTrait>(
 }
 
 /// Snoozes one of the actor's reminders until a later time: it is pending again.
+#[tracing::instrument(skip_all, fields(reminder_id = id), err(level = "debug"))]
 pub async fn snooze<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -190,6 +194,7 @@ pub async fn snooze<C: ConnectionTrait>(
 
 /// Fires up to `limit` reminders due at `at`: marks them `FIRED` and writes their
 /// `REMINDER_FIRED` events (private to the reminded user), in one transaction. Returns them.
+#[tracing::instrument(skip_all, fields(limit = limit), err(level = "debug"))]
 pub async fn fire_due<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     at: DateTime<Utc>,
@@ -253,6 +258,7 @@ pub async fn fire_due<C: ConnectionTrait + TransactionTrait>(
 
 /// The actor's reminders that fired after (fired_at, id) = `after`, oldest first (for the
 /// `reminders` subscription).
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn fired_since<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,

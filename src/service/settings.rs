@@ -39,6 +39,7 @@ pub struct TaskTypeInput {
 }
 
 /// The organization's task types, by name (staff only).
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn task_types<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -52,6 +53,7 @@ pub async fn task_types<C: ConnectionTrait>(
 }
 
 /// One task type of the actor's organization, or `NOT_FOUND`.
+#[tracing::instrument(skip_all, fields(task_type_id = id), err(level = "debug"))]
 pub async fn task_type<C: ConnectionTrait>(
     db: &C,
     org: i64,
@@ -75,6 +77,7 @@ fn delay(field: &str, minutes: Option<i32>) -> ApiResult<Option<i32>> {
 }
 
 /// Creates or updates (`id`) a task type; owners and admins only.
+#[tracing::instrument(skip_all, fields(task_type_id = ?id), err(level = "debug"))]
 pub async fn save_task_type<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -122,6 +125,7 @@ pub async fn save_task_type<C: ConnectionTrait>(
 }
 
 /// Deletes a task type; tasks and notes of that type keep existing without a type.
+#[tracing::instrument(skip_all, fields(task_type_id = id), err(level = "debug"))]
 pub async fn delete_task_type<C: ConnectionTrait>(db: &C, actor: &Actor, id: i64) -> ApiResult<()> {
     actor.require_org_admin("change task types")?;
     let row = task_type(db, actor.org_id, id).await?;
@@ -130,6 +134,7 @@ pub async fn delete_task_type<C: ConnectionTrait>(db: &C, actor: &Actor, id: i64
 }
 
 /// The organization's outcomes, oldest first (the seeded ones lead; staff only).
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn outcomes<C: ConnectionTrait>(db: &C, actor: &Actor) -> ApiResult<Vec<outcome::Model>> {
     actor.require_staff("read the organization's outcomes")?;
     Ok(outcome::Entity::find()
@@ -140,6 +145,7 @@ pub async fn outcomes<C: ConnectionTrait>(db: &C, actor: &Actor) -> ApiResult<Ve
 }
 
 /// One outcome of the organization, or `NOT_FOUND`.
+#[tracing::instrument(skip_all, fields(outcome_id = id), err(level = "debug"))]
 pub async fn outcome<C: ConnectionTrait>(db: &C, org: i64, id: i64) -> ApiResult<outcome::Model> {
     outcome::Entity::find_by_id(id)
         .filter(outcome::Column::OrganizationId.eq(org))
@@ -149,6 +155,7 @@ pub async fn outcome<C: ConnectionTrait>(db: &C, org: i64, id: i64) -> ApiResult
 }
 
 /// Creates or renames (`id`) an outcome; owners and admins only.
+#[tracing::instrument(skip_all, fields(outcome_id = ?id), err(level = "debug"))]
 pub async fn save_outcome<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -175,6 +182,7 @@ pub async fn save_outcome<C: ConnectionTrait>(
 
 /// Deletes an outcome no task was completed with; one in use answers `CONFLICT` (rename it
 /// instead), so task history keeps its outcomes.
+#[tracing::instrument(skip_all, fields(outcome_id = id), err(level = "debug"))]
 pub async fn delete_outcome<C: ConnectionTrait>(db: &C, actor: &Actor, id: i64) -> ApiResult<()> {
     actor.require_org_admin("change outcomes")?;
     let row = outcome(db, actor.org_id, id).await?;
@@ -194,6 +202,7 @@ pub async fn delete_outcome<C: ConnectionTrait>(db: &C, actor: &Actor, id: i64) 
 }
 
 /// The organization's labels, by name (staff only).
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn labels<C: ConnectionTrait>(db: &C, actor: &Actor) -> ApiResult<Vec<label::Model>> {
     actor.require_staff("read the organization's labels")?;
     Ok(label::Entity::find()
@@ -221,6 +230,7 @@ fn color(field: &str, value: Option<&str>) -> ApiResult<Option<String>> {
 }
 
 /// Creates or updates (`id`) a label; owners and admins only.
+#[tracing::instrument(skip_all, fields(label_id = ?id), err(level = "debug"))]
 pub async fn save_label<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -262,6 +272,7 @@ pub async fn save_label<C: ConnectionTrait>(
 }
 
 /// Deletes a label; notes lose it.
+#[tracing::instrument(skip_all, fields(label_id = id), err(level = "debug"))]
 pub async fn delete_label<C: ConnectionTrait>(db: &C, actor: &Actor, id: i64) -> ApiResult<()> {
     actor.require_org_admin("change labels")?;
     let deleted = label::Entity::delete_many()
@@ -276,6 +287,7 @@ pub async fn delete_label<C: ConnectionTrait>(db: &C, actor: &Actor, id: i64) ->
 }
 
 /// The organization's message templates, by name (staff only).
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn templates<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -289,6 +301,7 @@ pub async fn templates<C: ConnectionTrait>(
 }
 
 /// One template of the organization, or `NOT_FOUND`.
+#[tracing::instrument(skip_all, fields(template_id = id), err(level = "debug"))]
 pub async fn template<C: ConnectionTrait>(
     db: &C,
     org: i64,
@@ -313,6 +326,7 @@ pub struct TemplateInput {
 }
 
 /// Creates or updates (`id`) a message template; owners and admins only.
+#[tracing::instrument(skip_all, fields(template_id = ?id), err(level = "debug"))]
 pub async fn save_template<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -372,6 +386,7 @@ pub async fn save_template<C: ConnectionTrait>(
 }
 
 /// Deletes a message template; notes written from it keep their text.
+#[tracing::instrument(skip_all, fields(template_id = id), err(level = "debug"))]
 pub async fn delete_template<C: ConnectionTrait>(db: &C, actor: &Actor, id: i64) -> ApiResult<()> {
     actor.require_org_admin("change message templates")?;
     let row = template(db, actor.org_id, id).await?;
@@ -494,6 +509,7 @@ pub async fn labels_of<C: ConnectionTrait>(
 }
 
 /// The task types among `ids` of the organization.
+#[tracing::instrument(skip_all, fields(count = ids.len()), err(level = "debug"))]
 pub async fn types_of<C: ConnectionTrait>(
     db: &C,
     org: i64,

@@ -131,6 +131,7 @@ pub struct TaskCursor {
 }
 
 /// Creates a task (`WRITE` on the contact).
+#[tracing::instrument(skip_all, fields(contact_id = input.contact_id), err(level = "debug"))]
 pub async fn create<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
@@ -189,6 +190,7 @@ fn push_filter(sql: &mut Sql, filter: &TaskFilter) {
 }
 
 /// One page of the tasks the actor may see, in the given order after `after`.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn list<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -225,6 +227,7 @@ pub async fn list<C: ConnectionTrait>(
 }
 
 /// How many tasks the actor may see under `filter`.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn count<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -238,6 +241,7 @@ pub async fn count<C: ConnectionTrait>(
 }
 
 /// The tasks among `ids` the actor may see.
+#[tracing::instrument(skip_all, fields(count = ids.len()), err(level = "debug"))]
 pub async fn get_many<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -252,6 +256,7 @@ pub async fn get_many<C: ConnectionTrait>(
 }
 
 /// The tasks created with note `note_id` that the actor may see, oldest first.
+#[tracing::instrument(skip_all, fields(note_id = note_id), err(level = "debug"))]
 pub async fn for_note<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -267,6 +272,7 @@ pub async fn for_note<C: ConnectionTrait>(
 }
 
 /// The task `id` if the actor may see it; `NOT_FOUND` otherwise.
+#[tracing::instrument(skip_all, fields(task_id = id), err(level = "debug"))]
 pub async fn get<C: ConnectionTrait>(db: &C, actor: &Actor, id: i64) -> ApiResult<task::Model> {
     get_many(db, actor, &[id])
         .await?
@@ -275,6 +281,7 @@ pub async fn get<C: ConnectionTrait>(db: &C, actor: &Actor, id: i64) -> ApiResul
 }
 
 /// The follow-ups of the given tasks (the tasks that continue them), by the task they continue.
+#[tracing::instrument(skip_all, fields(count = ids.len()), err(level = "debug"))]
 pub async fn follow_ups_of<C: ConnectionTrait>(
     db: &C,
     org: i64,
@@ -292,6 +299,7 @@ pub async fn follow_ups_of<C: ConnectionTrait>(
 }
 
 /// The tags of the given tasks, by task.
+#[tracing::instrument(skip_all, fields(count = ids.len()), err(level = "debug"))]
 pub async fn tags_of<C: ConnectionTrait>(
     db: &C,
     org: i64,
@@ -333,6 +341,7 @@ fn closed_conflict(task: &task::Model) -> ApiResult<()> {
 }
 
 /// Updates an open task (`WRITE` on the contact); a closed one answers `CONFLICT`.
+#[tracing::instrument(skip_all, fields(task_id = id), err(level = "debug"))]
 pub async fn update<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
@@ -422,6 +431,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
 /// Completes an open task with an outcome (`WRITE` on the contact): `CLOSE`, `CLOSE_WITH_NOTE`
 /// (writes the note) or `CONTINUE` (plans the follow-up, from the input or from the task
 /// type's suggestion). A closed task answers `CONFLICT`.
+#[tracing::instrument(skip_all, fields(task_id = id), err(level = "debug"))]
 pub async fn complete<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
@@ -571,6 +581,7 @@ fn prefix_field(error: ApiError, prefix: &str) -> ApiError {
 }
 
 /// Copies a task (`WRITE` on the contact): an identical new `PLANNED` task by the caller.
+#[tracing::instrument(skip_all, fields(task_id = id), err(level = "debug"))]
 pub async fn copy<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,

@@ -222,6 +222,7 @@ pub fn push_event_visible(sql: &mut Sql, actor: &Actor) {
 /// One page of a contact's timeline, newest first, as `actor` may see it, with the contact:
 /// `NOT_FOUND` when the contact is not visible; events about what the caller may not see are
 /// left out in SQL.
+#[tracing::instrument(skip_all, fields(contact_id = contact_id), err(level = "debug"))]
 pub async fn list<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -266,6 +267,7 @@ pub async fn list<C: ConnectionTrait>(
 
 /// The id of the newest event on a contact the actor may see (0 when none); `NOT_FOUND` when
 /// the contact is not visible.
+#[tracing::instrument(skip_all, fields(contact_id = contact_id), err(level = "debug"))]
 pub async fn latest_id<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -284,6 +286,11 @@ pub async fn latest_id<C: ConnectionTrait>(
 
 /// Events on a contact newer than event id `after`, oldest first, as the actor may see them,
 /// with the contact; `NOT_FOUND` once the contact is no longer visible.
+#[tracing::instrument(
+    skip_all,
+    fields(contact_id = contact_id, after = after),
+    err(level = "debug")
+)]
 pub async fn newer<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,

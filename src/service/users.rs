@@ -76,6 +76,7 @@ fn push_visible(sql: &mut Sql, actor: &Actor) {
 
 /// One page of the users the actor may see, in creation order: `(rows, has_next,
 /// has_previous)`.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn list<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -90,6 +91,7 @@ pub async fn list<C: ConnectionTrait>(
 }
 
 /// How many users the actor may see.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn count<C: ConnectionTrait>(db: &C, actor: &Actor) -> ApiResult<i64> {
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT COUNT(*) AS n FROM users u");
@@ -98,6 +100,7 @@ pub async fn count<C: ConnectionTrait>(db: &C, actor: &Actor) -> ApiResult<i64> 
 }
 
 /// The users among `ids` that the actor may see.
+#[tracing::instrument(skip_all, fields(count = ids.len()), err(level = "debug"))]
 pub async fn get_many<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -112,6 +115,7 @@ pub async fn get_many<C: ConnectionTrait>(
 }
 
 /// The user `id` if the actor may see it; `NOT_FOUND` otherwise.
+#[tracing::instrument(skip_all, fields(user_id = id), err(level = "debug"))]
 pub async fn get<C: ConnectionTrait>(db: &C, actor: &Actor, id: i64) -> ApiResult<user::Model> {
     get_many(db, actor, &[id])
         .await?
@@ -174,6 +178,7 @@ async fn active_owners<C: ConnectionTrait>(db: &C, org: i64) -> ApiResult<u64> {
 
 /// Inserts a user without access checks: for the organization's first owner (demo data and
 /// administration commands), never for API callers.
+#[tracing::instrument(skip_all, fields(org = org), err(level = "debug"))]
 pub async fn insert_unchecked<C: ConnectionTrait>(
     db: &C,
     org: i64,
@@ -206,6 +211,7 @@ pub async fn insert_unchecked<C: ConnectionTrait>(
 
 /// Creates a user; owners and admins only, and only owners may create owners. A customer user
 /// is linked to a contact of the organization that has no customer user yet.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn create<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
@@ -243,6 +249,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
 /// Updates a user. Anyone may change their own name and email; owners and admins may change
 /// any user of the organization, except that only owners may touch owners or grant the owner
 /// role, and the last active owner keeps the role.
+#[tracing::instrument(skip_all, fields(user_id = id), err(level = "debug"))]
 pub async fn update<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
@@ -314,6 +321,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
 
 /// Deactivates (`active = false`) or reactivates a user; owners and admins only, owners only for
 /// owners, and never the last active owner. A deactivated user's tokens stop working at once.
+#[tracing::instrument(skip_all, fields(user_id = id, active = active), err(level = "debug"))]
 pub async fn set_active<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
