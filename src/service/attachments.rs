@@ -18,7 +18,7 @@
 //! organization's row on PostgreSQL, in the transaction that records them.
 //!
 //! Dependencies run one way: notes call down into this module to record a note's files; whether
-//! the caller may see or change a note, this module asks [`access`](super::access), never notes.
+//! the caller may see or change a note, this module asks [`access`], never notes.
 
 use std::{
     collections::{HashMap, HashSet},

@@ -1,5 +1,5 @@
 //! Collaborator grants: who may see and change a contact, managed by its `ADMIN`s. These are the
-//! contact-side names of the one grant flow in [`grants`](super::grants), which channels share.
+//! contact-side names of the one grant flow in [`grants`], which channels share.
 
 use entity::contact_collaborator;
 use sea_orm::{ConnectionTrait, TransactionTrait};
