@@ -14,11 +14,11 @@ use sea_orm::{
 };
 
 use crate::{
-    auth::{self, Role},
-    db,
+    auth, db,
     error::{ApiError, ApiResult},
     service::{
         access::AccessLevel,
+        actor::{Actor, Role},
         channels::{self, ChannelKind},
         collaborators,
         contacts::{self, AddressInput, CreateContact, EmailInput, PhoneInput},
@@ -187,8 +187,8 @@ async fn seed(db: &DatabaseTransaction) -> ApiResult<Option<entity::user::Model>
 /// the sales line, Ben may read the support mailbox.
 async fn seed_conversations(
     db: &DatabaseTransaction,
-    owner: &auth::Actor,
-    ana: &auth::Actor,
+    owner: &Actor,
+    ana: &Actor,
     ana_id: i64,
     ben_id: i64,
     contacts: &[i64],
@@ -270,8 +270,8 @@ async fn seed_conversations(
 /// Settings, notes and tasks, so the timeline, notes and task lists have something to show.
 async fn seed_notes_and_tasks(
     db: &DatabaseTransaction,
-    owner: &auth::Actor,
-    ana: &auth::Actor,
+    owner: &Actor,
+    ana: &Actor,
     contacts: &[i64],
 ) -> ApiResult<()> {
     let meeting = settings::save_task_type(

@@ -1,7 +1,7 @@
 //! The service layer's error type; the GraphQL layer maps it to `extensions.code` once, in
 //! `graphql::error`.
 
-use sea_orm::DbErr;
+use sea_orm::{DbErr, SqlErr};
 
 /// What can go wrong in a service call; each variant maps to one `extensions.code`.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +54,19 @@ impl ApiError {
     /// A `CONFLICT` error.
     pub fn conflict(message: impl Into<String>) -> Self {
         Self::Conflict(message.into())
+    }
+
+    /// Maps the database error of an insert or update to `CONFLICT` with `message` when it is
+    /// a unique-constraint violation (SQLite and PostgreSQL report it alike), and to `Database`
+    /// otherwise: `.map_err(ApiError::conflict_on_duplicate(...))`. `message` says what exists
+    /// already and what to do instead. The one place that reads constraint violations, so
+    /// that every duplicate answers the same way.
+    pub fn conflict_on_duplicate(message: impl Into<String>) -> impl FnOnce(DbErr) -> Self {
+        let message = message.into();
+        move |err| match err.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => Self::Conflict(message),
+            _ => Self::Database(err),
+        }
     }
 
     /// The stable `extensions.code` of this error.

@@ -9,9 +9,8 @@ use sea_orm::DatabaseConnection;
 
 use super::loaders::Loaders;
 use crate::{
-    auth::Actor,
     error::{ApiError, ApiResult},
-    service::attachments::Storage,
+    service::{actor::Actor, attachments::Storage},
 };
 
 /// What every request shares, attached once at schema build (see [`super::schema::build`]).

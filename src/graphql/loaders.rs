@@ -8,9 +8,8 @@ use futures_util::future::BoxFuture;
 use sea_orm::DatabaseConnection;
 
 use crate::{
-    auth::Actor,
     error::ApiError,
-    service::{self, contacts::VisibleContact},
+    service::{self, actor::Actor, contacts::VisibleContact},
 };
 
 /// Loads the rows that hang off contacts (emails, phones, addresses, grants), grouped by contact.

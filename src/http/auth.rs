@@ -16,10 +16,7 @@ use super::{
     AppState,
     negotiate::{ResponseType, negotiate},
 };
-use crate::{
-    auth::{self, Actor},
-    error::ApiError,
-};
+use crate::{auth, error::ApiError, service::actor::Actor};
 
 /// The caller of a request: `None` when it carried no valid token (an invalid or expired token
 /// leaves the request anonymous, so every field but introspection answers `UNAUTHENTICATED`).

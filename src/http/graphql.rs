@@ -29,11 +29,11 @@ use super::{
     ws,
 };
 use crate::{
-    auth::Actor,
     graphql::{
         context::RequestCaller,
         extension::{ExecutionStarted, assign_request_code},
     },
+    service::actor::Actor,
 };
 
 /// The parameters of `GET /graphql`.

@@ -22,11 +22,7 @@ use serde_json::{Value, json};
 use tokio::{sync::mpsc, task::JoinHandle};
 
 use super::{AppState, auth::authenticate_token, limits::PerUserSlot};
-use crate::{
-    auth::{self, Actor},
-    error::ApiError,
-    graphql::context::RequestCaller,
-};
+use crate::{auth, error::ApiError, graphql::context::RequestCaller, service::actor::Actor};
 
 /// The subprotocol name.
 pub const PROTOCOL: &str = "graphql-transport-ws";

@@ -1,8 +1,22 @@
 //! The access model, written as SQL so that every query filters rows by the caller's grants in
-//! the database (never by loading and then discarding).
+//! the database (never by loading and then discarding), and the lookups that apply it. This is
+//! the one place that decides whether an actor may see, write or administer a contact or a
+//! channel, and see or change a note: every service that needs the answer asks here instead of
+//! deriving it again.
+//!
+//! Dependencies run one way: the services call down into this module; it calls none of them
+//! (only [`super::sql`] and the entities).
+
+use std::collections::HashMap;
+
+use entity::{channel, contact, note};
+use sea_orm::{ConnectionTrait, FromQueryResult, QueryResult};
 
 use super::sql::Sql;
-use crate::auth::{Actor, ActorKind};
+use crate::{
+    error::{ApiError, ApiResult},
+    service::actor::{Actor, ActorKind},
+};
 
 /// A collaborator access level, ordered: `Read < Write < Admin`.
 #[derive(
@@ -30,88 +44,393 @@ impl AccessLevel {
     }
 }
 
-/// The SQL expression of the actor's access level to the contact `c` in a query built with
-/// [`contacts_from`] (selected as `my_access`).
-pub fn access_expr(actor: &Actor) -> &'static str {
-    match actor.kind {
-        ActorKind::Staff(_) if actor.is_org_admin() => "'ADMIN'",
-        ActorKind::Staff(_) => "g.access",
-        ActorKind::Customer { .. } => "'READ'",
-    }
+/// The two kinds of record whose access is granted user by user, each with its own table of
+/// grants (`contact_collaborators`, `channel_collaborators`) of the same shape. Owners and
+/// admins hold `ADMIN` on every one of their organization; members hold what they were
+/// granted; a customer user reads their own contact and no channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resource {
+    /// A contact.
+    Contact,
+    /// A channel (a phone number or an email identity).
+    Channel,
 }
 
-/// Appends `FROM contacts c ... WHERE <c is visible to actor>`:
-///
-/// - owners and admins: every contact of their organization, with `ADMIN`;
-/// - members: contacts they hold a grant on (an inner join on `contact_collaborators`);
-/// - customer users: their own contact, with `READ`.
-pub fn contacts_from(sql: &mut Sql, actor: &Actor) {
-    match actor.kind {
-        ActorKind::Staff(_) if actor.is_org_admin() => {
-            sql.push(" FROM contacts c WHERE c.organization_id = ")
+impl Resource {
+    /// The record's table.
+    fn table(self) -> &'static str {
+        match self {
+            Self::Contact => "contacts",
+            Self::Channel => "channels",
+        }
+    }
+
+    /// The alias the record's table has in [`Resource::push_from`] (filters and orders that
+    /// callers append use it).
+    pub fn alias(self) -> &'static str {
+        match self {
+            Self::Contact => "c",
+            Self::Channel => "ch",
+        }
+    }
+
+    /// The table of its grants.
+    pub fn grants_table(self) -> &'static str {
+        match self {
+            Self::Contact => "contact_collaborators",
+            Self::Channel => "channel_collaborators",
+        }
+    }
+
+    /// The grants' column naming the record.
+    pub fn grants_column(self) -> &'static str {
+        match self {
+            Self::Contact => "contact_id",
+            Self::Channel => "channel_id",
+        }
+    }
+
+    /// The record's name in messages (`contact`).
+    pub fn noun(self) -> &'static str {
+        match self {
+            Self::Contact => "contact",
+            Self::Channel => "channel",
+        }
+    }
+
+    /// The record's `NOT_FOUND` name (`Contact`).
+    pub fn not_found(self) -> ApiError {
+        match self {
+            Self::Contact => ApiError::NotFound("Contact"),
+            Self::Channel => ApiError::NotFound("Channel"),
+        }
+    }
+
+    /// Appends `SELECT x.*, <the actor's level> AS my_access` and [`Resource::push_from`]; read
+    /// the rows with [`with_access`].
+    pub fn push_select(self, sql: &mut Sql, actor: &Actor) {
+        let level = match actor.kind {
+            ActorKind::Staff(_) if actor.is_org_admin() => "'ADMIN'",
+            ActorKind::Staff(_) => "g.access",
+            ActorKind::Customer { .. } => "'READ'",
+        };
+        sql.push(&format!("SELECT {}.*, {level} AS my_access", self.alias()));
+        self.push_from(sql, actor);
+    }
+
+    /// Appends `FROM <table> x ... WHERE <x is visible to actor>`:
+    ///
+    /// - owners and admins: every record of their organization;
+    /// - members: the records they hold a grant on (an inner join on the grants, aliased `g`);
+    /// - customer users: their own contact, and no channel.
+    pub fn push_from(self, sql: &mut Sql, actor: &Actor) {
+        let (table, a) = (self.table(), self.alias());
+        match actor.kind {
+            ActorKind::Staff(_) if actor.is_org_admin() => {
+                sql.push(&format!(" FROM {table} {a} WHERE {a}.organization_id = "))
+                    .bind(actor.org_id);
+            }
+            ActorKind::Staff(_) => {
+                sql.push(&format!(
+                    " FROM {table} {a} JOIN {grants} g ON g.{column} = {a}.id \
+                     AND g.organization_id = {a}.organization_id AND g.user_id = ",
+                    grants = self.grants_table(),
+                    column = self.grants_column(),
+                ))
+                .bind(actor.user_id)
+                .push(&format!(" WHERE {a}.organization_id = "))
                 .bind(actor.org_id);
+            }
+            ActorKind::Customer { contact_id } => match self {
+                Self::Contact => {
+                    sql.push(" FROM contacts c WHERE c.organization_id = ")
+                        .bind(actor.org_id)
+                        .push(" AND c.id = ")
+                        .bind(contact_id);
+                }
+                Self::Channel => {
+                    sql.push(" FROM channels ch WHERE 1 = 0");
+                }
+            },
         }
-        ActorKind::Staff(_) => {
-            sql.push(
-                " FROM contacts c JOIN contact_collaborators g \
-                 ON g.contact_id = c.id AND g.organization_id = c.organization_id AND g.user_id = ",
-            )
-            .bind(actor.user_id)
-            .push(" WHERE c.organization_id = ")
-            .bind(actor.org_id);
-        }
-        ActorKind::Customer { contact_id } => {
-            sql.push(" FROM contacts c WHERE c.organization_id = ")
+    }
+
+    /// Appends a condition that holds when the record `column` names is visible to `actor`,
+    /// for queries over rows that hang off it (notes, tasks, conversations, events...).
+    pub fn push_visible(self, sql: &mut Sql, actor: &Actor, column: &str) {
+        match actor.kind {
+            ActorKind::Staff(_) if actor.is_org_admin() => {
+                sql.push("1 = 1");
+            }
+            ActorKind::Staff(_) => {
+                // Each resource has its own alias, so that one query can hold both conditions.
+                let v = match self {
+                    Self::Contact => "vg",
+                    Self::Channel => "vcg",
+                };
+                sql.push(&format!(
+                    "EXISTS (SELECT 1 FROM {grants} {v} WHERE {v}.organization_id = ",
+                    grants = self.grants_table()
+                ))
                 .bind(actor.org_id)
-                .push(" AND c.id = ")
-                .bind(contact_id);
+                .push(&format!(" AND {v}.user_id = "))
+                .bind(actor.user_id)
+                .push(&format!(" AND {v}.{} = {column})", self.grants_column()));
+            }
+            ActorKind::Customer { contact_id } => match self {
+                Self::Contact => {
+                    sql.push(column).push(" = ").bind(contact_id);
+                }
+                Self::Channel => {
+                    sql.push("1 = 0");
+                }
+            },
         }
+    }
+
+    /// Checks that the caller's level `have` on the record is at least `need`: `FORBIDDEN`
+    /// naming what needs it (`what`) otherwise.
+    pub fn require_level(self, have: AccessLevel, need: AccessLevel, what: &str) -> ApiResult<()> {
+        if have < need {
+            return Err(ApiError::forbidden(format!(
+                "{what} needs {} access to the {}; you have {}",
+                need.as_str(),
+                self.noun(),
+                have.as_str()
+            )));
+        }
+        Ok(())
     }
 }
 
 /// Appends a condition that holds when contact `contact_column` is visible to `actor`, for
-/// queries over rows that hang off a contact (users of kind customer, later notes and tasks).
+/// queries over rows that hang off a contact (customer users, notes, tasks...).
 pub fn contact_visible(sql: &mut Sql, actor: &Actor, contact_column: &str) {
-    match actor.kind {
-        ActorKind::Staff(_) if actor.is_org_admin() => {
-            sql.push("1 = 1");
-        }
-        ActorKind::Staff(_) => {
-            sql.push("EXISTS (SELECT 1 FROM contact_collaborators vg WHERE vg.organization_id = ")
-                .bind(actor.org_id)
-                .push(" AND vg.user_id = ")
-                .bind(actor.user_id)
-                .push(" AND vg.contact_id = ")
-                .push(contact_column)
-                .push(")");
-        }
-        ActorKind::Customer { contact_id } => {
-            sql.push(contact_column).push(" = ").bind(contact_id);
-        }
-    }
+    Resource::Contact.push_visible(sql, actor, contact_column);
 }
 
 /// Appends a condition that holds when channel `channel_column` is visible to `actor`: every
 /// channel of the organization for owners and admins, granted ones for members, none for
 /// customer users.
 pub fn channel_visible(sql: &mut Sql, actor: &Actor, channel_column: &str) {
+    Resource::Channel.push_visible(sql, actor, channel_column);
+}
+
+/// Reads a row selected by [`Resource::push_select`]: the record and the caller's level.
+pub fn with_access<M: FromQueryResult>(row: &QueryResult) -> ApiResult<(M, AccessLevel)> {
+    let model = M::from_query_result(row, "")?;
+    let access: String = row.try_get("", "my_access")?;
+    let access = AccessLevel::parse(&access)
+        .ok_or_else(|| ApiError::Internal(format!("unknown access level {access}")))?;
+    Ok((model, access))
+}
+
+/// The records of `resource` among `ids` that the actor may see, with the actor's level.
+async fn visible<M: FromQueryResult, C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    resource: Resource,
+    ids: &[i64],
+) -> ApiResult<Vec<(M, AccessLevel)>> {
+    let mut sql = Sql::new(db.get_database_backend());
+    resource.push_select(&mut sql, actor);
+    sql.push(&format!(" AND {}.id IN ", resource.alias()))
+        .bind_list(ids.iter().copied());
+    db.query_all_raw(sql.build())
+        .await?
+        .iter()
+        .map(with_access)
+        .collect()
+}
+
+/// A contact as the caller sees it: the row and the caller's access level to it.
+#[derive(Clone, Debug)]
+pub struct VisibleContact {
+    /// The contact row.
+    pub contact: contact::Model,
+    /// The caller's effective access.
+    pub access: AccessLevel,
+}
+
+/// The contacts among `ids` that the actor may see (for `node` and batched lookups).
+#[tracing::instrument(skip_all, fields(count = ids.len()), err(level = "debug"))]
+pub async fn visible_contacts<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    ids: &[i64],
+) -> ApiResult<HashMap<i64, VisibleContact>> {
+    Ok(visible(db, actor, Resource::Contact, ids)
+        .await?
+        .into_iter()
+        .map(|(contact, access): (contact::Model, _)| {
+            (contact.id, VisibleContact { contact, access })
+        })
+        .collect())
+}
+
+/// The contact `id` if the actor may see it; `NOT_FOUND` otherwise.
+#[tracing::instrument(skip_all, fields(contact_id = id), err(level = "debug"))]
+pub async fn visible_contact<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    id: i64,
+) -> ApiResult<VisibleContact> {
+    visible_contacts(db, actor, &[id])
+        .await?
+        .remove(&id)
+        .ok_or_else(|| Resource::Contact.not_found())
+}
+
+/// The contact `id` if the actor holds at least `need` on it: `NOT_FOUND` when the actor cannot
+/// see it at all, `FORBIDDEN` when they can see it but not do this.
+#[tracing::instrument(
+    skip_all,
+    fields(contact_id = id, need = need.as_str()),
+    err(level = "debug")
+)]
+pub async fn require_contact<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    id: i64,
+    need: AccessLevel,
+    what: &str,
+) -> ApiResult<VisibleContact> {
+    let visible = visible_contact(db, actor, id).await?;
+    Resource::Contact.require_level(visible.access, need, what)?;
+    Ok(visible)
+}
+
+/// A channel as the caller sees it, with the caller's access.
+#[derive(Clone, Debug)]
+pub struct VisibleChannel {
+    /// The row.
+    pub channel: channel::Model,
+    /// The caller's access: `ADMIN` for owners and admins, the grant's level for members.
+    pub access: AccessLevel,
+}
+
+/// The channels among `ids` the actor may use.
+#[tracing::instrument(skip_all, fields(count = ids.len()), err(level = "debug"))]
+pub async fn visible_channels<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    ids: &[i64],
+) -> ApiResult<HashMap<i64, VisibleChannel>> {
+    Ok(visible(db, actor, Resource::Channel, ids)
+        .await?
+        .into_iter()
+        .map(|(channel, access): (channel::Model, _)| {
+            (channel.id, VisibleChannel { channel, access })
+        })
+        .collect())
+}
+
+/// The channel `id` with at least `need` access: `NOT_FOUND` when the actor cannot see it,
+/// `FORBIDDEN` when they can but not enough.
+#[tracing::instrument(
+    skip_all,
+    fields(channel_id = id, need = need.as_str()),
+    err(level = "debug")
+)]
+pub async fn require_channel<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    id: i64,
+    need: AccessLevel,
+    what: &str,
+) -> ApiResult<VisibleChannel> {
+    let visible = visible_channels(db, actor, &[id])
+        .await?
+        .remove(&id)
+        .ok_or_else(|| Resource::Channel.not_found())?;
+    Resource::Channel.require_level(visible.access, need, what)?;
+    Ok(visible)
+}
+
+/// Labels are internal: a customer user may not filter by them (the answer would tell whether
+/// their contact carries a label).
+pub fn check_label_filter(actor: &Actor, label_ids: &[i64]) -> ApiResult<()> {
+    if label_ids.is_empty() {
+        Ok(())
+    } else {
+        actor.require_staff("filter by label")
+    }
+}
+
+/// The note columns a read selects: every column of `notes` but PostgreSQL's generated search
+/// vector, which no reader needs.
+const NOTE_COLUMNS: &str = "SELECT n.id, n.organization_id, n.contact_id, n.author_id, n.subject, n.body, \
+    n.body_html, n.visibility, n.type_id, n.template_id, n.attached_kind, n.attached_id, \
+    n.created_at, n.updated_at";
+
+/// Appends the note columns and [`push_notes_from`]: a query for the notes the actor may see.
+pub fn push_note_select(sql: &mut Sql, actor: &Actor) {
+    sql.push(NOTE_COLUMNS);
+    push_notes_from(sql, actor);
+}
+
+/// Appends `FROM notes n WHERE <n visible to actor>`: its contact is visible, and the note is
+/// the actor's own, shared with the team (staff), or shared with the customer (customer user).
+/// (`PRIVATE`, `TEAM` and `CUSTOMER` are the stored texts of `notes::Visibility`.)
+pub fn push_notes_from(sql: &mut Sql, actor: &Actor) {
+    sql.push(" FROM notes n WHERE n.organization_id = ")
+        .bind(actor.org_id)
+        .push(" AND ");
+    contact_visible(sql, actor, "n.contact_id");
     match actor.kind {
-        ActorKind::Staff(_) if actor.is_org_admin() => {
-            sql.push("1 = 1");
-        }
         ActorKind::Staff(_) => {
-            sql.push(
-                "EXISTS (SELECT 1 FROM channel_collaborators vcg WHERE vcg.organization_id = ",
-            )
-            .bind(actor.org_id)
-            .push(" AND vcg.user_id = ")
-            .bind(actor.user_id)
-            .push(" AND vcg.channel_id = ")
-            .push(channel_column)
-            .push(")");
+            sql.push(" AND (n.visibility <> 'PRIVATE' OR n.author_id = ")
+                .bind(actor.user_id)
+                .push(")");
         }
         ActorKind::Customer { .. } => {
-            sql.push("1 = 0");
+            sql.push(" AND n.visibility = 'CUSTOMER'");
         }
     }
+}
+
+/// The notes among `ids` the actor may see.
+#[tracing::instrument(skip_all, fields(count = ids.len()), err(level = "debug"))]
+pub async fn visible_notes<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    ids: &[i64],
+) -> ApiResult<HashMap<i64, note::Model>> {
+    let mut sql = Sql::new(db.get_database_backend());
+    push_note_select(&mut sql, actor);
+    sql.push(" AND n.id IN ").bind_list(ids.iter().copied());
+    let rows = note::Model::find_by_statement(sql.build()).all(db).await?;
+    Ok(rows.into_iter().map(|n| (n.id, n)).collect())
+}
+
+/// The note `id` if the actor may see it; `NOT_FOUND` otherwise.
+#[tracing::instrument(skip_all, fields(note_id = id), err(level = "debug"))]
+pub async fn visible_note<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    id: i64,
+) -> ApiResult<note::Model> {
+    visible_notes(db, actor, &[id])
+        .await?
+        .remove(&id)
+        .ok_or(ApiError::NotFound("Note"))
+}
+
+/// Checks the actor may change note `id` (`NOT_FOUND` when they cannot see it): a `PRIVATE`
+/// note stays its author's while they can read the contact; a shared note (`TEAM`, `CUSTOMER`)
+/// needs `WRITE` on the contact, from its author too, so an author downgraded to `READ` can no
+/// longer edit, delete or attach files to what the team (or the customer) reads.
+#[tracing::instrument(skip_all, fields(note_id = id), err(level = "debug"))]
+pub async fn require_editable_note<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    id: i64,
+    what: &str,
+) -> ApiResult<note::Model> {
+    let note = visible_note(db, actor, id).await?;
+    if note.author_id == actor.user_id && note.visibility == "PRIVATE" {
+        return Ok(note);
+    }
+    require_contact(db, actor, note.contact_id, AccessLevel::Write, what).await?;
+    Ok(note)
 }

@@ -16,6 +16,9 @@
 //! Each organization has an upload quota (`THREADLINE_ORG_UPLOAD_QUOTA_BYTES`, the sum of its
 //! attachments' sizes), checked while the files stream in and again, under a lock on the
 //! organization's row on PostgreSQL, in the transaction that records them.
+//!
+//! Dependencies run one way: notes call down into this module to record a note's files; whether
+//! the caller may see or change a note, this module asks [`access`], never notes.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -31,10 +34,10 @@ use sea_orm::{
 };
 use sha2::{Digest, Sha256};
 
-use super::{notes, now, sql::Sql};
+use super::{access, now, sql::Sql};
 use crate::{
-    auth::Actor,
     error::{ApiError, ApiResult},
+    service::actor::Actor,
 };
 
 /// Where attachment files live and how large one may be.
@@ -173,6 +176,7 @@ pub fn quota_exceeded(field: &str, quota: u64, used: u64) -> ApiError {
 }
 
 /// The bytes of attachments the organization keeps (the sum of its attachment rows' sizes).
+#[tracing::instrument(skip_all, fields(org = org), err(level = "debug"))]
 pub async fn usage<C: ConnectionTrait>(db: &C, org: i64) -> ApiResult<u64> {
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT CAST(COALESCE(SUM(a.size), 0) AS BIGINT) AS n FROM attachments a WHERE a.organization_id = ")
@@ -183,6 +187,7 @@ pub async fn usage<C: ConnectionTrait>(db: &C, org: i64) -> ApiResult<u64> {
 /// Removes, after the transaction that was to record them failed, the files this request put
 /// in storage that no attachment row names. Failures are logged, never returned: the request
 /// already has its answer, and an unreferenced content-addressed file is never wrong.
+#[tracing::instrument(skip_all, fields(files = files.len()))]
 pub async fn discard<C: ConnectionTrait>(db: &C, storage: &Storage, files: &[StoredFile]) {
     for file in files.iter().filter(|f| f.created) {
         // Another upload of the same content touched the file after this one wrote it: that
@@ -238,6 +243,7 @@ const SWEEP_BATCH: usize = 500;
 /// [`SWEEP_BATCH`]. Safe to run from several processes sharing the data directory: a file is
 /// first moved aside, then removed only if no upload touched it meanwhile (else it is put
 /// back), and a file another sweep removed first is skipped.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn sweep<C: ConnectionTrait>(
     db: &C,
     storage: &Storage,
@@ -528,6 +534,7 @@ pub async fn record<C: ConnectionTrait>(
 }
 
 /// Adds a stored file (`uploads` holds one) to a note the actor may edit.
+#[tracing::instrument(skip_all, fields(note_id = note_id), err(level = "debug"))]
 pub async fn add<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
@@ -535,7 +542,7 @@ pub async fn add<C: ConnectionTrait + TransactionTrait>(
     uploads: &Uploads,
 ) -> ApiResult<attachment::Model> {
     let txn = db.begin().await?;
-    notes::require_editable(&txn, actor, note_id, "attaching a file").await?;
+    access::require_editable_note(&txn, actor, note_id, "attaching a file").await?;
     let mut rows = record(&txn, actor, note_id, uploads).await?;
     txn.commit().await?;
     rows.pop()
@@ -543,6 +550,7 @@ pub async fn add<C: ConnectionTrait + TransactionTrait>(
 }
 
 /// The attachments of the given notes (already visible to the caller), by note.
+#[tracing::instrument(skip_all, fields(count = note_ids.len()), err(level = "debug"))]
 pub async fn of_notes<C: ConnectionTrait>(
     db: &C,
     org: i64,
@@ -564,6 +572,7 @@ pub async fn of_notes<C: ConnectionTrait>(
 }
 
 /// The attachment `id` if the actor may see its note; `NOT_FOUND` otherwise.
+#[tracing::instrument(skip_all, fields(attachment_id = id), err(level = "debug"))]
 pub async fn get<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -575,13 +584,14 @@ pub async fn get<C: ConnectionTrait>(
         .await?
         .ok_or(ApiError::NotFound("Attachment"))?;
     let note = row.note_id.ok_or(ApiError::NotFound("Attachment"))?;
-    notes::get(db, actor, note)
+    access::visible_note(db, actor, note)
         .await
         .map_err(|_| ApiError::NotFound("Attachment"))?;
     Ok(row)
 }
 
 /// Removes an attachment from its note (same rights as editing the note).
+#[tracing::instrument(skip_all, fields(attachment_id = id), err(level = "debug"))]
 pub async fn delete<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
@@ -590,7 +600,7 @@ pub async fn delete<C: ConnectionTrait + TransactionTrait>(
     let txn = db.begin().await?;
     let row = get(&txn, actor, id).await?;
     if let Some(note) = row.note_id {
-        notes::require_editable(&txn, actor, note, "removing an attachment").await?;
+        access::require_editable_note(&txn, actor, note, "removing an attachment").await?;
     }
     attachment::Entity::delete_by_id(id).exec(&txn).await?;
     txn.commit().await?;

@@ -1,18 +1,25 @@
 //! Channels: the organization's phone numbers and email identities, and who may use them.
-
-use std::collections::HashMap;
+//!
+//! Dependencies run one way: channels calls down into access (who may use a channel; `get_many`,
+//! `require` and `VisibleChannel` are re-exported from there) and grants (the grant flow it
+//! shares with contacts); conversations asks access, not channels.
 
 use entity::{channel, channel_collaborator, conversation};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    FromQueryResult, IntoActiveModel, ModelTrait, PaginatorTrait, QueryFilter, QueryOrder, SqlErr,
-    TransactionSession, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
+    ModelTrait, PaginatorTrait, QueryFilter, TransactionTrait,
 };
 
-use super::{access::AccessLevel, now, sql::Sql, users, validate};
+pub use super::access::{VisibleChannel, require_channel as require, visible_channels as get_many};
+use super::{
+    access::{self, AccessLevel, Resource},
+    grants, now,
+    sql::Sql,
+    validate,
+};
 use crate::{
-    auth::{Actor, ActorKind},
     error::{ApiError, ApiResult},
+    service::actor::Actor,
 };
 
 /// A channel's kind.
@@ -37,91 +44,19 @@ impl ChannelKind {
     }
 }
 
-/// A channel as the caller sees it, with the caller's access.
-#[derive(Clone, Debug)]
-pub struct VisibleChannel {
-    /// The row.
-    pub channel: channel::Model,
-    /// The caller's access: `ADMIN` for owners and admins, the grant's level for members.
-    pub access: AccessLevel,
-}
-
-fn channels_from(sql: &mut Sql, actor: &Actor) {
-    sql.push("SELECT ch.*, ");
-    match actor.kind {
-        ActorKind::Staff(_) if actor.is_org_admin() => {
-            sql.push("'ADMIN' AS my_access FROM channels ch WHERE ch.organization_id = ")
-                .bind(actor.org_id);
-        }
-        ActorKind::Staff(_) => {
-            sql.push("g.access AS my_access FROM channels ch JOIN channel_collaborators g ON g.channel_id = ch.id AND g.organization_id = ch.organization_id AND g.user_id = ")
-                .bind(actor.user_id)
-                .push(" WHERE ch.organization_id = ")
-                .bind(actor.org_id);
-        }
-        ActorKind::Customer { .. } => {
-            sql.push("'READ' AS my_access FROM channels ch WHERE 1 = 0");
-        }
-    }
-}
-
-fn visible_from_row(row: &sea_orm::QueryResult) -> ApiResult<VisibleChannel> {
-    let channel = channel::Model::from_query_result(row, "")?;
-    let access: String = row.try_get("", "my_access")?;
-    let access = AccessLevel::parse(&access)
-        .ok_or_else(|| ApiError::Internal(format!("unknown access {access}")))?;
-    Ok(VisibleChannel { channel, access })
-}
-
 /// The channels the actor may use, by display name.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn list<C: ConnectionTrait>(db: &C, actor: &Actor) -> ApiResult<Vec<VisibleChannel>> {
     let mut sql = Sql::new(db.get_database_backend());
-    channels_from(&mut sql, actor);
+    Resource::Channel.push_select(&mut sql, actor);
     sql.push(" ORDER BY ch.display_name, ch.id");
     db.query_all_raw(sql.build())
         .await?
         .iter()
-        .map(visible_from_row)
+        .map(|row| {
+            access::with_access(row).map(|(channel, access)| VisibleChannel { channel, access })
+        })
         .collect()
-}
-
-/// The channels among `ids` the actor may use.
-pub async fn get_many<C: ConnectionTrait>(
-    db: &C,
-    actor: &Actor,
-    ids: &[i64],
-) -> ApiResult<HashMap<i64, VisibleChannel>> {
-    let mut sql = Sql::new(db.get_database_backend());
-    channels_from(&mut sql, actor);
-    sql.push(" AND ch.id IN ").bind_list(ids.iter().copied());
-    db.query_all_raw(sql.build())
-        .await?
-        .iter()
-        .map(|r| visible_from_row(r).map(|v| (v.channel.id, v)))
-        .collect()
-}
-
-/// The channel `id` with at least `need` access: `NOT_FOUND` when the actor cannot see it,
-/// `FORBIDDEN` when they can but not enough.
-pub async fn require<C: ConnectionTrait>(
-    db: &C,
-    actor: &Actor,
-    id: i64,
-    need: AccessLevel,
-    what: &str,
-) -> ApiResult<VisibleChannel> {
-    let visible = get_many(db, actor, &[id])
-        .await?
-        .remove(&id)
-        .ok_or(ApiError::NotFound("Channel"))?;
-    if visible.access < need {
-        return Err(ApiError::forbidden(format!(
-            "{what} needs {} access to the channel; you have {}",
-            need.as_str(),
-            visible.access.as_str()
-        )));
-    }
-    Ok(visible)
 }
 
 fn clean_address(kind: ChannelKind, address: &str) -> ApiResult<String> {
@@ -131,16 +66,8 @@ fn clean_address(kind: ChannelKind, address: &str) -> ApiResult<String> {
     }
 }
 
-fn duplicate(err: DbErr) -> ApiError {
-    match err.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(_)) => {
-            ApiError::conflict("the organization already has a channel with that address")
-        }
-        _ => ApiError::Database(err),
-    }
-}
-
 /// Creates a channel (owners and admins).
+#[tracing::instrument(skip_all, fields(kind = kind.as_str()), err(level = "debug"))]
 pub async fn create<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -163,7 +90,9 @@ pub async fn create<C: ConnectionTrait>(
     }
     .insert(db)
     .await
-    .map_err(duplicate)?;
+    .map_err(ApiError::conflict_on_duplicate(
+        "the organization already has a channel with that address; use that channel or another address",
+    ))?;
     Ok(VisibleChannel {
         channel: row,
         access: AccessLevel::Admin,
@@ -171,6 +100,7 @@ pub async fn create<C: ConnectionTrait>(
 }
 
 /// Renames a channel (its `ADMIN`s, owners and admins).
+#[tracing::instrument(skip_all, fields(channel_id = id), err(level = "debug"))]
 pub async fn update<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -189,6 +119,7 @@ pub async fn update<C: ConnectionTrait>(
 }
 
 /// Deletes a channel no conversation uses (owners and admins); one in use answers `CONFLICT`.
+#[tracing::instrument(skip_all, fields(channel_id = id), err(level = "debug"))]
 pub async fn delete<C: ConnectionTrait>(db: &C, actor: &Actor, id: i64) -> ApiResult<()> {
     actor.require_org_admin("delete channels")?;
     let visible = require(db, actor, id, AccessLevel::Admin, "deleting a channel").await?;
@@ -212,12 +143,7 @@ pub async fn collaborators_of<C: ConnectionTrait>(
     org: i64,
     ids: &[i64],
 ) -> ApiResult<Vec<channel_collaborator::Model>> {
-    Ok(channel_collaborator::Entity::find()
-        .filter(channel_collaborator::Column::OrganizationId.eq(org))
-        .filter(channel_collaborator::Column::ChannelId.is_in(ids.iter().copied()))
-        .order_by_asc(channel_collaborator::Column::Id)
-        .all(db)
-        .await?)
+    grants::of(db, org, ids).await
 }
 
 /// Grants (or changes) a staff user's access to a channel; needs `ADMIN` on the channel.
@@ -228,47 +154,7 @@ pub async fn grant<C: ConnectionTrait + TransactionTrait>(
     user_id: i64,
     access: AccessLevel,
 ) -> ApiResult<channel_collaborator::Model> {
-    let txn = db.begin().await?;
-    require(
-        &txn,
-        actor,
-        channel_id,
-        AccessLevel::Admin,
-        "managing channel access",
-    )
-    .await?;
-    users::require_active_staff(&txn, actor, user_id, "userId").await?;
-    let existing = channel_collaborator::Entity::find()
-        .filter(channel_collaborator::Column::OrganizationId.eq(actor.org_id))
-        .filter(channel_collaborator::Column::ChannelId.eq(channel_id))
-        .filter(channel_collaborator::Column::UserId.eq(user_id))
-        .one(&txn)
-        .await?;
-    let row = match existing {
-        Some(row) if row.access == access.as_str() => row,
-        Some(row) => {
-            let mut row = row.into_active_model();
-            row.access = Set(access.as_str().to_owned());
-            row.granted_by = Set(actor.user_id);
-            row.granted_at = Set(now());
-            row.update(&txn).await?
-        }
-        None => {
-            channel_collaborator::ActiveModel {
-                organization_id: Set(actor.org_id),
-                channel_id: Set(channel_id),
-                user_id: Set(user_id),
-                access: Set(access.as_str().to_owned()),
-                granted_by: Set(actor.user_id),
-                granted_at: Set(now()),
-                ..Default::default()
-            }
-            .insert(&txn)
-            .await?
-        }
-    };
-    txn.commit().await?;
-    Ok(row)
+    grants::grant(db, actor, channel_id, user_id, access).await
 }
 
 /// Revokes a user's channel grant; needs `ADMIN` on the channel. Returns the grant's row id.
@@ -278,24 +164,5 @@ pub async fn revoke<C: ConnectionTrait + TransactionTrait>(
     channel_id: i64,
     user_id: i64,
 ) -> ApiResult<i64> {
-    let txn = db.begin().await?;
-    require(
-        &txn,
-        actor,
-        channel_id,
-        AccessLevel::Admin,
-        "managing channel access",
-    )
-    .await?;
-    let row = channel_collaborator::Entity::find()
-        .filter(channel_collaborator::Column::OrganizationId.eq(actor.org_id))
-        .filter(channel_collaborator::Column::ChannelId.eq(channel_id))
-        .filter(channel_collaborator::Column::UserId.eq(user_id))
-        .one(&txn)
-        .await?
-        .ok_or(ApiError::NotFound("ChannelCollaborator"))?;
-    let id = row.id;
-    row.delete(&txn).await?;
-    txn.commit().await?;
-    Ok(id)
+    grants::revoke::<channel_collaborator::Model, _>(db, actor, channel_id, user_id).await
 }

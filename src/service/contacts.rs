@@ -1,39 +1,38 @@
 //! Contacts: listing and reading through the access model, and every change to them, each in
 //! one transaction with its timeline event.
+//!
+//! Dependencies run one way: contacts calls down into access (who may see a contact; `get`,
+//! `get_many`, `require` and `VisibleContact` are re-exported from there), grants, users,
+//! settings and timeline; notes reads a contact's emails and phones here. None of them calls
+//! back into contacts.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use entity::{
-    contact, contact_address, contact_collaborator, contact_email, contact_label, contact_phone,
-};
+use entity::{contact, contact_address, contact_collaborator, contact_email, contact_phone};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult,
-    IntoActiveModel, QueryFilter, QueryOrder, TransactionSession, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, TransactionSession, TransactionTrait,
 };
 use serde_json::json;
 
+pub use super::access::{
+    VisibleContact, require_contact as require, visible_contact as get,
+    visible_contacts as get_many,
+};
 use super::{
     IdWindow,
-    access::{self, AccessLevel},
-    now, replace_rows, settings,
+    access::{self, AccessLevel, Resource},
+    grants, now, replace_rows,
+    settings::{self, Labelled},
     sql::{Sql, like_escape},
     timeline::{self, Audience, EventKind, NewEvent},
     users, validate,
 };
 use crate::{
-    auth::Actor,
     error::{ApiError, ApiResult},
+    service::actor::Actor,
 };
-
-/// A contact as the caller sees it: the row and the caller's access level to it.
-#[derive(Clone, Debug)]
-pub struct VisibleContact {
-    /// The contact row.
-    pub contact: contact::Model,
-    /// The caller's effective access.
-    pub access: AccessLevel,
-}
 
 /// An email address to store on a contact.
 #[derive(Clone, Debug)]
@@ -128,14 +127,6 @@ pub struct ContactFilter {
     pub label_ids: Vec<i64>,
 }
 
-fn visible_from_row(row: &sea_orm::QueryResult) -> ApiResult<VisibleContact> {
-    let contact = contact::Model::from_query_result(row, "")?;
-    let access: String = row.try_get("", "my_access")?;
-    let access = AccessLevel::parse(&access)
-        .ok_or_else(|| ApiError::Internal(format!("unknown access level {access}")))?;
-    Ok(VisibleContact { contact, access })
-}
-
 fn push_filter(sql: &mut Sql, filter: &ContactFilter) {
     sql.push(" AND c.archived = ").bind(filter.archived);
     if !filter.label_ids.is_empty() {
@@ -166,107 +157,87 @@ fn push_filter(sql: &mut Sql, filter: &ContactFilter) {
     sql.push(")");
 }
 
-/// Labels are internal: a customer user may not filter by them (the answer would tell whether
-/// their contact carries a label).
-pub(crate) fn check_label_filter(actor: &Actor, label_ids: &[i64]) -> ApiResult<()> {
-    if label_ids.is_empty() {
-        Ok(())
-    } else {
-        actor.require_staff("filter by label")
-    }
-}
-
 /// One page of the contacts the actor may see, in creation order: `(rows, has_next,
 /// has_previous)`.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn list<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
     filter: &ContactFilter,
     window: IdWindow,
 ) -> ApiResult<(Vec<VisibleContact>, bool, bool)> {
-    check_label_filter(actor, &filter.label_ids)?;
+    access::check_label_filter(actor, &filter.label_ids)?;
     let mut sql = Sql::new(db.get_database_backend());
-    sql.push("SELECT c.*, ")
-        .push(access::access_expr(actor))
-        .push(" AS my_access");
-    access::contacts_from(&mut sql, actor);
+    Resource::Contact.push_select(&mut sql, actor);
     push_filter(&mut sql, filter);
     window.push(&mut sql, "c.id");
     let rows = db.query_all_raw(sql.build()).await?;
     let rows = rows
         .iter()
-        .map(visible_from_row)
+        .map(|row| {
+            access::with_access(row).map(|(contact, access)| VisibleContact { contact, access })
+        })
         .collect::<ApiResult<Vec<_>>>()?;
     Ok(window.page(rows))
 }
 
 /// How many contacts the actor may see under `filter`.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn count<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
     filter: &ContactFilter,
 ) -> ApiResult<i64> {
-    check_label_filter(actor, &filter.label_ids)?;
+    access::check_label_filter(actor, &filter.label_ids)?;
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT COUNT(*) AS n");
-    access::contacts_from(&mut sql, actor);
+    Resource::Contact.push_from(&mut sql, actor);
     push_filter(&mut sql, filter);
     sql.count(db).await
 }
 
-/// The contacts among `ids` that the actor may see (for `node` and batched lookups).
-pub async fn get_many<C: ConnectionTrait>(
-    db: &C,
-    actor: &Actor,
-    ids: &[i64],
-) -> ApiResult<HashMap<i64, VisibleContact>> {
-    let mut sql = Sql::new(db.get_database_backend());
-    sql.push("SELECT c.*, ")
-        .push(access::access_expr(actor))
-        .push(" AS my_access");
-    access::contacts_from(&mut sql, actor);
-    sql.push(" AND c.id IN ").bind_list(ids.iter().copied());
-    let rows = db.query_all_raw(sql.build()).await?;
-    rows.iter()
-        .map(|r| visible_from_row(r).map(|v| (v.contact.id, v)))
-        .collect()
-}
-
-/// The contact `id` if the actor may see it; `NOT_FOUND` otherwise.
-pub async fn get<C: ConnectionTrait>(db: &C, actor: &Actor, id: i64) -> ApiResult<VisibleContact> {
-    get_many(db, actor, &[id])
-        .await?
-        .remove(&id)
-        .ok_or(ApiError::NotFound("Contact"))
-}
-
-/// The contact `id` if the actor holds at least `need` on it: `NOT_FOUND` when the actor cannot
-/// see it at all, `FORBIDDEN` when they can see it but not do this.
-pub async fn require<C: ConnectionTrait>(
-    db: &C,
-    actor: &Actor,
-    id: i64,
-    need: AccessLevel,
-    what: &str,
-) -> ApiResult<VisibleContact> {
-    let visible = get(db, actor, id).await?;
-    if visible.access < need {
-        return Err(ApiError::forbidden(format!(
-            "{what} needs {} access to the contact; you have {}",
-            need.as_str(),
-            visible.access.as_str()
-        )));
-    }
-    Ok(visible)
-}
-
 struct CleanLists {
-    emails: Vec<(String, Option<String>, bool)>,
-    phones: Vec<(String, Option<String>, bool)>,
+    emails: Vec<Point>,
+    phones: Vec<Point>,
     addresses: Vec<AddressInput>,
 }
 
-fn primary_flags(field: &str, flags: &[bool]) -> ApiResult<Vec<bool>> {
+/// A cleaned email address or phone number: the value, its label and whether it is primary.
+type Point = (String, Option<String>, bool);
+
+/// A contact's email addresses and phone numbers: two lists of one shape (a value, an optional
+/// label, one primary entry, no value twice), told apart by how a value is checked.
+struct PointList {
+    /// The input list's name (`emails`).
+    list: &'static str,
+    /// The value's key in an entry (`email`).
+    key: &'static str,
+    /// The entries, as the limit's message names them.
+    plural: &'static str,
+    /// Checks and normalises one value (`field`, value).
+    check: fn(&str, &str) -> ApiResult<String>,
+}
+
+const EMAILS: PointList = PointList {
+    list: "emails",
+    key: "email",
+    plural: "email addresses",
+    check: validate::email,
+};
+
+const PHONES: PointList = PointList {
+    list: "phones",
+    key: "number",
+    plural: "phone numbers",
+    check: validate::phone,
+};
+
+/// Checks the length of one of a contact's lists (at most 20 `plural`) and its primary flags:
+/// at most one, and the first entry when none is.
+fn primary_flags(field: &str, plural: &str, flags: &[bool]) -> ApiResult<Vec<bool>> {
+    if flags.len() > 20 {
+        return Err(ApiError::bad_input(field, format!("at most 20 {plural}")));
+    }
     match flags.iter().filter(|p| **p).count() {
         0 => Ok((0..flags.len()).map(|i| i == 0).collect()),
         1 => Ok(flags.to_vec()),
@@ -277,69 +248,55 @@ fn primary_flags(field: &str, flags: &[bool]) -> ApiResult<Vec<bool>> {
     }
 }
 
-fn clean_emails(
+/// Cleans a list of email addresses or phone numbers given as (value, label, primary).
+fn clean_points(
     prefix: &str,
-    emails: &[EmailInput],
-) -> ApiResult<Vec<(String, Option<String>, bool)>> {
-    let field = format!("{prefix}emails");
-    if emails.len() > 20 {
-        return Err(ApiError::bad_input(field, "at most 20 email addresses"));
-    }
+    kind: &PointList,
+    entries: &[(&str, Option<&str>, bool)],
+) -> ApiResult<Vec<Point>> {
+    let field = format!("{prefix}{}", kind.list);
     let flags = primary_flags(
         &field,
-        &emails.iter().map(|e| e.primary).collect::<Vec<_>>(),
+        kind.plural,
+        &entries.iter().map(|e| e.2).collect::<Vec<_>>(),
     )?;
-    let mut seen = Vec::new();
-    let mut out = Vec::new();
-    for (i, (e, primary)) in emails.iter().zip(flags).enumerate() {
-        let email = validate::email(&format!("{field}[{i}].email"), &e.email)?;
-        if seen.contains(&email) {
+    let mut out: Vec<Point> = Vec::new();
+    for (i, (&(value, label, _), primary)) in entries.iter().zip(flags).enumerate() {
+        let value_field = format!("{field}[{i}].{}", kind.key);
+        let value = (kind.check)(&value_field, value)?;
+        if out.iter().any(|(v, _, _)| *v == value) {
             return Err(ApiError::bad_input(
-                format!("{field}[{i}].email"),
-                format!("`{email}` is listed twice"),
+                value_field,
+                format!("`{value}` is listed twice"),
             ));
         }
-        seen.push(email.clone());
-        let label = validate::optional(&format!("{field}[{i}].label"), e.label.as_deref(), 50)?;
-        out.push((email, label, primary));
+        let label = validate::optional(&format!("{field}[{i}].label"), label, 50)?;
+        out.push((value, label, primary));
     }
     Ok(out)
 }
 
-fn clean_phones(
-    prefix: &str,
-    phones: &[PhoneInput],
-) -> ApiResult<Vec<(String, Option<String>, bool)>> {
-    let field = format!("{prefix}phones");
-    if phones.len() > 20 {
-        return Err(ApiError::bad_input(field, "at most 20 phone numbers"));
-    }
-    let flags = primary_flags(
-        &field,
-        &phones.iter().map(|p| p.primary).collect::<Vec<_>>(),
-    )?;
-    let mut out: Vec<(String, Option<String>, bool)> = Vec::new();
-    for (i, (p, primary)) in phones.iter().zip(flags).enumerate() {
-        let number = validate::phone(&format!("{field}[{i}].number"), &p.number)?;
-        if out.iter().any(|(n, _, _)| *n == number) {
-            return Err(ApiError::bad_input(
-                format!("{field}[{i}].number"),
-                format!("`{number}` is listed twice"),
-            ));
-        }
-        let label = validate::optional(&format!("{field}[{i}].label"), p.label.as_deref(), 50)?;
-        out.push((number, label, primary));
-    }
-    Ok(out)
+fn clean_emails(prefix: &str, emails: &[EmailInput]) -> ApiResult<Vec<Point>> {
+    let entries: Vec<_> = emails
+        .iter()
+        .map(|e| (e.email.as_str(), e.label.as_deref(), e.primary))
+        .collect();
+    clean_points(prefix, &EMAILS, &entries)
+}
+
+fn clean_phones(prefix: &str, phones: &[PhoneInput]) -> ApiResult<Vec<Point>> {
+    let entries: Vec<_> = phones
+        .iter()
+        .map(|p| (p.number.as_str(), p.label.as_deref(), p.primary))
+        .collect();
+    clean_points(prefix, &PHONES, &entries)
 }
 
 fn clean_addresses(prefix: &str, addresses: &[AddressInput]) -> ApiResult<Vec<AddressInput>> {
     let field = format!("{prefix}addresses");
-    if addresses.len() > 20 {
-        return Err(ApiError::bad_input(field, "at most 20 addresses"));
-    }
     let flags = primary_flags(
         &field,
+        "addresses",
         &addresses.iter().map(|a| a.primary).collect::<Vec<_>>(),
     )?;
     addresses
@@ -366,7 +323,7 @@ async fn replace_emails<C: ConnectionTrait>(
     db: &C,
     org: i64,
     contact_id: i64,
-    emails: &[(String, Option<String>, bool)],
+    emails: &[Point],
 ) -> ApiResult<()> {
     let rows = emails
         .iter()
@@ -391,7 +348,7 @@ async fn replace_phones<C: ConnectionTrait>(
     db: &C,
     org: i64,
     contact_id: i64,
-    phones: &[(String, Option<String>, bool)],
+    phones: &[Point],
 ) -> ApiResult<()> {
     let rows = phones
         .iter()
@@ -456,6 +413,7 @@ fn clean_lists(
 
 /// Creates a contact with its emails, phones and addresses; the creator gets `ADMIN` on it.
 /// Members and admins may create contacts; customer users may not.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn create<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
@@ -492,17 +450,15 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     replace_emails(&txn, actor.org_id, row.id, &lists.emails).await?;
     replace_phones(&txn, actor.org_id, row.id, &lists.phones).await?;
     replace_addresses(&txn, actor.org_id, row.id, &lists.addresses).await?;
-    set_labels(&txn, actor.org_id, row.id, &labels).await?;
-    contact_collaborator::ActiveModel {
-        organization_id: Set(actor.org_id),
-        contact_id: Set(row.id),
-        user_id: Set(actor.user_id),
-        access: Set(AccessLevel::Admin.as_str().to_owned()),
-        granted_by: Set(actor.user_id),
-        granted_at: Set(at),
-        ..Default::default()
-    }
-    .insert(&txn)
+    settings::set_labels(&txn, Labelled::Contact, actor.org_id, row.id, &labels).await?;
+    grants::insert::<contact_collaborator::Model, _>(
+        &txn,
+        actor,
+        row.id,
+        actor.user_id,
+        AccessLevel::Admin,
+        at,
+    )
     .await?;
     timeline::record(
         &txn,
@@ -527,6 +483,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
 
 /// Updates a contact's fields; needs `WRITE`. Writes a `CONTACT_UPDATED` event naming the
 /// fields that changed (none when nothing did).
+#[tracing::instrument(skip_all, fields(contact_id = id), err(level = "debug"))]
 pub async fn update<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
@@ -598,7 +555,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
         changed.push("addresses");
     }
     if let Some(labels) = &labels {
-        set_labels(&txn, actor.org_id, id, labels).await?;
+        settings::set_labels(&txn, Labelled::Contact, actor.org_id, id, labels).await?;
         changed.push("labels");
     }
     if changed.is_empty() {
@@ -635,6 +592,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
 
 /// Archives (`true`) or unarchives (`false`) a contact; needs `WRITE`. Archiving an archived
 /// contact changes nothing and writes no event.
+#[tracing::instrument(skip_all, fields(contact_id = id, archived = archived), err(level = "debug"))]
 pub async fn set_archived<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
@@ -685,6 +643,7 @@ pub async fn set_archived<C: ConnectionTrait + TransactionTrait>(
 }
 
 /// The emails of the given contacts (already visible to the caller), in list order.
+#[tracing::instrument(skip_all, fields(count = contact_ids.len()), err(level = "debug"))]
 pub async fn emails_of<C: ConnectionTrait>(
     db: &C,
     org: i64,
@@ -700,6 +659,7 @@ pub async fn emails_of<C: ConnectionTrait>(
 }
 
 /// The phones of the given contacts (already visible to the caller), in list order.
+#[tracing::instrument(skip_all, fields(count = contact_ids.len()), err(level = "debug"))]
 pub async fn phones_of<C: ConnectionTrait>(
     db: &C,
     org: i64,
@@ -715,6 +675,7 @@ pub async fn phones_of<C: ConnectionTrait>(
 }
 
 /// The addresses of the given contacts (already visible to the caller), in list order.
+#[tracing::instrument(skip_all, fields(count = contact_ids.len()), err(level = "debug"))]
 pub async fn addresses_of<C: ConnectionTrait>(
     db: &C,
     org: i64,
@@ -729,44 +690,12 @@ pub async fn addresses_of<C: ConnectionTrait>(
         .await?)
 }
 
-async fn set_labels<C: ConnectionTrait>(
-    db: &C,
-    org: i64,
-    contact_id: i64,
-    ids: &[i64],
-) -> ApiResult<()> {
-    let rows = ids
-        .iter()
-        .map(|label_id| contact_label::ActiveModel {
-            contact_id: Set(contact_id),
-            label_id: Set(*label_id),
-            organization_id: Set(org),
-        })
-        .collect();
-    let old = contact_label::Entity::delete_many()
-        .filter(contact_label::Column::OrganizationId.eq(org))
-        .filter(contact_label::Column::ContactId.eq(contact_id));
-    replace_rows(db, old, rows).await
-}
-
 /// The labels of the given contacts (already visible to the caller), by contact, by name.
+#[tracing::instrument(skip_all, fields(count = contact_ids.len()), err(level = "debug"))]
 pub async fn labels_of<C: ConnectionTrait>(
     db: &C,
     org: i64,
     contact_ids: &[i64],
 ) -> ApiResult<HashMap<i64, Vec<entity::label::Model>>> {
-    let mut sql = Sql::new(db.get_database_backend());
-    sql.push("SELECT cl.contact_id AS owner_id, l.id, l.organization_id, l.name, l.color, l.created_at FROM contact_labels cl JOIN labels l ON l.id = cl.label_id WHERE cl.organization_id = ")
-        .bind(org)
-        .push(" AND cl.contact_id IN ")
-        .bind_list(contact_ids.iter().copied())
-        .push(" ORDER BY l.name");
-    let mut map: HashMap<i64, Vec<entity::label::Model>> = HashMap::new();
-    for row in db.query_all_raw(sql.build()).await? {
-        let owner: i64 = row.try_get("", "owner_id")?;
-        map.entry(owner)
-            .or_default()
-            .push(entity::label::Model::from_query_result(&row, "")?);
-    }
-    Ok(map)
+    settings::labels_of(db, Labelled::Contact, org, contact_ids).await
 }

@@ -1,6 +1,9 @@
 //! Conversations between a contact and the organization over a channel. A user sees a
 //! conversation only with at least `READ` on both its contact and its channel; the inbox query
-//! joins both grant tables in SQL.
+//! states both conditions in SQL, as access.rs writes them.
+//!
+//! Dependencies run one way: conversations calls down into access and timeline; nothing calls
+//! into conversations.
 
 use std::collections::HashMap;
 
@@ -14,14 +17,14 @@ use serde_json::json;
 
 use super::{
     Page,
-    access::AccessLevel,
-    channels, contacts, notes, now,
+    access::{self, AccessLevel},
+    now,
     sql::Sql,
-    timeline::{self, Audience, EventKind, NewEvent},
+    timeline::{self, Audience, EventKind, NewEvent, title_of},
 };
 use crate::{
-    auth::{Actor, ActorKind},
     error::{ApiError, ApiResult},
+    service::actor::Actor,
 };
 
 /// Which way a message went.
@@ -109,30 +112,16 @@ pub struct NewMessage {
     pub external_id: Option<String>,
 }
 
-/// Appends `FROM conversations cv ... WHERE` with the access rule: owners and admins see every
-/// conversation of the organization; members need a grant on the contact and one on the
-/// channel (inner joins on both grant tables); customer users see none.
+/// Appends `FROM conversations cv WHERE` with the access rule: the conversation's contact and
+/// its channel are both visible to the actor (all of the organization's for owners and admins,
+/// granted ones for members; customer users see no channel, hence no conversation).
 fn conversations_from(sql: &mut Sql, actor: &Actor) {
-    match actor.kind {
-        ActorKind::Staff(_) if actor.is_org_admin() => {
-            sql.push(" FROM conversations cv WHERE cv.organization_id = ")
-                .bind(actor.org_id);
-        }
-        ActorKind::Staff(_) => {
-            sql.push(
-                " FROM conversations cv \
-                 JOIN contact_collaborators g ON g.organization_id = cv.organization_id AND g.contact_id = cv.contact_id AND g.user_id = ",
-            )
-            .bind(actor.user_id)
-            .push(" JOIN channel_collaborators cg ON cg.organization_id = cv.organization_id AND cg.channel_id = cv.channel_id AND cg.user_id = ")
-            .bind(actor.user_id)
-            .push(" WHERE cv.organization_id = ")
-            .bind(actor.org_id);
-        }
-        ActorKind::Customer { .. } => {
-            sql.push(" FROM conversations cv WHERE 1 = 0");
-        }
-    }
+    sql.push(" FROM conversations cv WHERE cv.organization_id = ")
+        .bind(actor.org_id)
+        .push(" AND ");
+    access::contact_visible(sql, actor, "cv.contact_id");
+    sql.push(" AND ");
+    access::channel_visible(sql, actor, "cv.channel_id");
 }
 
 fn unread_condition(sql: &mut Sql, actor: &Actor) {
@@ -154,6 +143,7 @@ fn push_filter(sql: &mut Sql, actor: &Actor, filter: &ConversationFilter) {
 }
 
 /// One page of the actor's inbox, newest activity first.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn list<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -183,6 +173,7 @@ pub async fn list<C: ConnectionTrait>(
 }
 
 /// How many conversations of the inbox match.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn count<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -196,6 +187,7 @@ pub async fn count<C: ConnectionTrait>(
 }
 
 /// The conversations among `ids` the actor may see.
+#[tracing::instrument(skip_all, fields(count = ids.len()), err(level = "debug"))]
 pub async fn get_many<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -212,6 +204,7 @@ pub async fn get_many<C: ConnectionTrait>(
 }
 
 /// The conversation `id` if the actor may see it; `NOT_FOUND` otherwise.
+#[tracing::instrument(skip_all, fields(conversation_id = id), err(level = "debug"))]
 pub async fn get<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -224,6 +217,7 @@ pub async fn get<C: ConnectionTrait>(
 }
 
 /// The messages among `ids` whose conversation the actor may see.
+#[tracing::instrument(skip_all, fields(count = ids.len()), err(level = "debug"))]
 pub async fn messages_by_id<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -242,6 +236,7 @@ pub async fn messages_by_id<C: ConnectionTrait>(
 }
 
 /// The given messages (of conversations already visible to the caller), by id.
+#[tracing::instrument(skip_all, fields(count = ids.len()), err(level = "debug"))]
 pub async fn messages_of_visible<C: ConnectionTrait>(
     db: &C,
     org: i64,
@@ -258,6 +253,7 @@ pub async fn messages_of_visible<C: ConnectionTrait>(
 }
 
 /// One page of a visible conversation's messages, newest first, before message id `before`.
+#[tracing::instrument(skip_all, fields(conversation_id = conversation_id), err(level = "debug"))]
 pub async fn messages<C: ConnectionTrait>(
     db: &C,
     org: i64,
@@ -281,6 +277,7 @@ pub async fn messages<C: ConnectionTrait>(
 }
 
 /// The caller's unread inbound messages in each of the given conversations.
+#[tracing::instrument(skip_all, fields(count = ids.len()), err(level = "debug"))]
 pub async fn unread_counts<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -392,7 +389,7 @@ async fn append<C: ConnectionTrait>(
                 "{} sent {contact_name} a message via {}: {}",
                 actor.name,
                 channel.display_name,
-                notes::title_of(None, &text)
+                title_of(None, &text)
             ),
         ),
         Direction::Inbound => (
@@ -400,7 +397,7 @@ async fn append<C: ConnectionTrait>(
             format!(
                 "{contact_name} wrote via {}: {}",
                 channel.display_name,
-                notes::title_of(None, &text)
+                title_of(None, &text)
             ),
         ),
     };
@@ -423,6 +420,11 @@ async fn append<C: ConnectionTrait>(
 
 /// Sends a message to a contact over a channel: needs `WRITE` on both. The message starts
 /// `QUEUED`; the integration that delivers it reports progress with `updateMessageStatus`.
+#[tracing::instrument(
+    skip_all,
+    fields(contact_id = input.contact_id, channel_id = input.channel_id),
+    err(level = "debug")
+)]
 pub async fn send<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
@@ -431,7 +433,7 @@ pub async fn send<C: ConnectionTrait + TransactionTrait>(
     actor.require_staff("send messages")?;
     body(&input.body)?;
     let txn = db.begin().await?;
-    let contact = contacts::require(
+    let contact = access::require_contact(
         &txn,
         actor,
         input.contact_id,
@@ -439,7 +441,7 @@ pub async fn send<C: ConnectionTrait + TransactionTrait>(
         "sending a message",
     )
     .await?;
-    let channel = channels::require(
+    let channel = access::require_channel(
         &txn,
         actor,
         input.channel_id,
@@ -476,6 +478,11 @@ pub async fn send<C: ConnectionTrait + TransactionTrait>(
 /// on the channel and read access to the contact. A contact the caller cannot see answers
 /// `NOT_FOUND` exactly like a missing one, so a channel grant alone does not reveal which
 /// contacts exist, and the message returned is one the caller may read.
+#[tracing::instrument(
+    skip_all,
+    fields(contact_id = input.contact_id, channel_id = input.channel_id),
+    err(level = "debug")
+)]
 pub async fn record_inbound<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
@@ -488,7 +495,7 @@ pub async fn record_inbound<C: ConnectionTrait + TransactionTrait>(
         super::validate::name("input.externalId", id)?;
     }
     let txn = db.begin().await?;
-    let channel = channels::require(
+    let channel = access::require_channel(
         &txn,
         actor,
         input.channel_id,
@@ -496,7 +503,7 @@ pub async fn record_inbound<C: ConnectionTrait + TransactionTrait>(
         "recording a message",
     )
     .await?;
-    let contact = contacts::require(
+    let contact = access::require_contact(
         &txn,
         actor,
         input.contact_id,
@@ -523,6 +530,7 @@ pub async fn record_inbound<C: ConnectionTrait + TransactionTrait>(
 /// Sets a message's delivery status (integrations): the message must be one the caller may
 /// read (access to both its contact and its channel, the query path's rule, in SQL), else
 /// `NOT_FOUND`; changing it needs `WRITE` on the channel.
+#[tracing::instrument(skip_all, fields(message_id = id), err(level = "debug"))]
 pub async fn update_status<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
@@ -539,7 +547,7 @@ pub async fn update_status<C: ConnectionTrait + TransactionTrait>(
         .one(&txn)
         .await?
         .ok_or(ApiError::NotFound("Message"))?;
-    channels::require(
+    access::require_channel(
         &txn,
         actor,
         conv.channel_id,
@@ -560,6 +568,7 @@ pub async fn update_status<C: ConnectionTrait + TransactionTrait>(
 }
 
 /// Marks a conversation read up to its newest message, for the caller only.
+#[tracing::instrument(skip_all, fields(conversation_id = id), err(level = "debug"))]
 pub async fn mark_read<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,

@@ -1,5 +1,21 @@
 //! The domain logic and access rules. Services take a connection or transaction and the
-//! caller's [`Actor`](crate::auth::Actor); they know nothing of GraphQL.
+//! caller's [`Actor`](crate::service::actor::Actor); they know nothing of GraphQL.
+//!
+//! Services depend on each other one way, from the top of this list down; none calls one above
+//! it, so there are no circles:
+//!
+//! - `tasks` (completing a task may write a note);
+//! - `notes`;
+//! - `contacts`, `channels`, `collaborators`, `conversations`;
+//! - `planning` (a task row, for tasks and for a note's task);
+//! - `grants` (contact and channel collaborators), `reminders`;
+//! - `timeline`, `users`, `attachments`;
+//! - `access` (who may see a contact, a channel, a note), `settings`;
+//! - `sql`, `validate`, `organizations`.
+//!
+//! Public entry points that do I/O carry `#[tracing::instrument]`: a span with the ids at hand,
+//! and the error, if any, recorded at debug level (a caller's mistake is not the gateway's
+//! error; database and internal errors are logged where they are mapped for the client).
 
 pub mod access;
 pub mod actor;
@@ -8,8 +24,10 @@ pub mod channels;
 pub mod collaborators;
 pub mod contacts;
 pub mod conversations;
+pub mod grants;
 pub mod notes;
 pub mod organizations;
+pub mod planning;
 pub mod reminders;
 pub mod settings;
 pub mod sql;
@@ -87,8 +105,7 @@ impl IdWindow {
 }
 
 /// Replaces a parent's child rows on the caller's transaction: deletes what `delete` selects
-/// and inserts `rows` (a contact's emails, phones, addresses and labels, a note's labels, a
-/// task's tags).
+/// and inserts `rows` (a contact's emails, phones and addresses, a task's tags).
 pub async fn replace_rows<C, A>(
     db: &C,
     delete: sea_orm::DeleteMany<A::Entity>,

@@ -1,10 +1,15 @@
 //! Notes: written about a contact, optionally attached to a record elsewhere, private to their
 //! author, shared with the team, or shared with the contact's customer user too.
+//!
+//! Dependencies run one way: notes calls down into access (who may see or change a note; `get`,
+//! `get_many` and `require_editable` are re-exported from there), attachments (a note's files),
+//! planning (a note's task), reminders, settings, contacts and timeline. Tasks calls notes (a
+//! completion's closing note); nothing below calls back into notes.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use entity::{label, note, note_label, reminder};
+use entity::{label, note};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
     FromQueryResult, IntoActiveModel, QueryFilter, TransactionSession, TransactionTrait,
@@ -13,23 +18,24 @@ use serde_json::json;
 
 use super::{
     Page,
-    access::{self, AccessLevel},
-    contacts, now, replace_rows, settings,
+    access::{self, AccessLevel, VisibleContact},
+    contacts, now, planning,
+    reminders::{self, RemindOf},
+    settings::{self, Labelled},
     sql::Sql,
-    tasks,
     timeline::{self, Audience, EventKind, NewEvent},
     validate,
 };
-use crate::{
-    auth::{Actor, ActorKind},
-    error::{ApiError, ApiResult},
+pub use super::{
+    access::{
+        require_editable_note as require_editable, visible_note as get, visible_notes as get_many,
+    },
+    timeline::title_of,
 };
-
-/// The note columns a read selects: every column of `notes` but PostgreSQL's generated search
-/// vector, which no reader needs.
-const NOTE_COLUMNS: &str = "SELECT n.id, n.organization_id, n.contact_id, n.author_id, n.subject, n.body, \
-    n.body_html, n.visibility, n.type_id, n.template_id, n.attached_kind, n.attached_id, \
-    n.created_at, n.updated_at";
+use crate::{
+    error::{ApiError, ApiResult},
+    service::actor::Actor,
+};
 
 /// Who may read a note.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
@@ -95,7 +101,7 @@ pub struct CreateNote {
     /// A record elsewhere.
     pub attached_to: Option<AttachedTo>,
     /// A task to create with the note.
-    pub task: Option<tasks::CreateTask>,
+    pub task: Option<planning::CreateTask>,
     /// A reminder for the author.
     pub remind_at: Option<DateTime<Utc>>,
     /// Files already in storage, to record on the note.
@@ -136,25 +142,6 @@ pub struct NoteFilter {
     pub search: Option<String>,
     /// Notes attached to this record.
     pub attached_to: Option<AttachedTo>,
-}
-
-/// Appends `FROM notes n WHERE <n visible to actor>`: its contact is visible, and the note is
-/// the actor's own, shared with the team (staff), or shared with the customer (customer user).
-fn push_visible(sql: &mut Sql, actor: &Actor) {
-    sql.push(" FROM notes n WHERE n.organization_id = ")
-        .bind(actor.org_id)
-        .push(" AND ");
-    access::contact_visible(sql, actor, "n.contact_id");
-    match actor.kind {
-        ActorKind::Staff(_) => {
-            sql.push(" AND (n.visibility <> 'PRIVATE' OR n.author_id = ")
-                .bind(actor.user_id)
-                .push(")");
-        }
-        ActorKind::Customer { .. } => {
-            sql.push(" AND n.visibility = 'CUSTOMER'");
-        }
-    }
 }
 
 /// The words of a search, for the full-text index: letters and digits only, so nothing the
@@ -219,6 +206,7 @@ fn push_filter(sql: &mut Sql, filter: &NoteFilter) {
 }
 
 /// One page of the notes the actor may see, newest first, before row id `after`.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn list<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -226,10 +214,9 @@ pub async fn list<C: ConnectionTrait>(
     after: Option<i64>,
     limit: u64,
 ) -> ApiResult<Page<note::Model>> {
-    contacts::check_label_filter(actor, &filter.label_ids)?;
+    access::check_label_filter(actor, &filter.label_ids)?;
     let mut sql = Sql::new(db.get_database_backend());
-    sql.push(NOTE_COLUMNS);
-    push_visible(&mut sql, actor);
+    access::push_note_select(&mut sql, actor);
     push_filter(&mut sql, filter);
     if let Some(after) = after {
         sql.push(" AND n.id < ").bind(after);
@@ -240,62 +227,28 @@ pub async fn list<C: ConnectionTrait>(
 }
 
 /// How many notes the actor may see under `filter`.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn count<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
     filter: &NoteFilter,
 ) -> ApiResult<i64> {
-    contacts::check_label_filter(actor, &filter.label_ids)?;
+    access::check_label_filter(actor, &filter.label_ids)?;
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT COUNT(*) AS n");
-    push_visible(&mut sql, actor);
+    access::push_notes_from(&mut sql, actor);
     push_filter(&mut sql, filter);
     sql.count(db).await
 }
 
-/// The notes among `ids` the actor may see.
-pub async fn get_many<C: ConnectionTrait>(
-    db: &C,
-    actor: &Actor,
-    ids: &[i64],
-) -> ApiResult<HashMap<i64, note::Model>> {
-    let mut sql = Sql::new(db.get_database_backend());
-    sql.push(NOTE_COLUMNS);
-    push_visible(&mut sql, actor);
-    sql.push(" AND n.id IN ").bind_list(ids.iter().copied());
-    let rows = note::Model::find_by_statement(sql.build()).all(db).await?;
-    Ok(rows.into_iter().map(|n| (n.id, n)).collect())
-}
-
-/// The note `id` if the actor may see it; `NOT_FOUND` otherwise.
-pub async fn get<C: ConnectionTrait>(db: &C, actor: &Actor, id: i64) -> ApiResult<note::Model> {
-    get_many(db, actor, &[id])
-        .await?
-        .remove(&id)
-        .ok_or(ApiError::NotFound("Note"))
-}
-
 /// The labels of the given notes, by note.
+#[tracing::instrument(skip_all, fields(count = note_ids.len()), err(level = "debug"))]
 pub async fn labels_of<C: ConnectionTrait>(
     db: &C,
     org: i64,
     note_ids: &[i64],
 ) -> ApiResult<HashMap<i64, Vec<label::Model>>> {
-    let mut sql = Sql::new(db.get_database_backend());
-    sql.push("SELECT nl.note_id AS note_id, l.id, l.organization_id, l.name, l.color, l.created_at FROM note_labels nl JOIN labels l ON l.id = nl.label_id WHERE nl.organization_id = ")
-        .bind(org)
-        .push(" AND nl.note_id IN ")
-        .bind_list(note_ids.iter().copied())
-        .push(" ORDER BY l.name");
-    let rows = db.query_all_raw(sql.build()).await?;
-    let mut map: HashMap<i64, Vec<label::Model>> = HashMap::new();
-    for row in rows {
-        let note_id: i64 = row.try_get("", "note_id")?;
-        map.entry(note_id)
-            .or_default()
-            .push(label::Model::from_query_result(&row, "")?);
-    }
-    Ok(map)
+    settings::labels_of(db, Labelled::Note, org, note_ids).await
 }
 
 /// Sanitises note HTML with ammonia: no scripts, no event handlers, no `javascript:` URLs;
@@ -336,6 +289,7 @@ const RECLEAN_BATCH: u64 = 200;
 /// the one read (a concurrent edit wins), and nothing else of the row is touched. Sanitising
 /// twice gives the same HTML, so running it again (or from two processes at once) changes
 /// nothing more.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn reclean_stored_html<C: ConnectionTrait>(db: &C) -> ApiResult<u64> {
     let backend = db.get_database_backend();
     let mut after = 0i64;
@@ -375,6 +329,7 @@ pub async fn reclean_stored_html<C: ConnectionTrait>(db: &C) -> ApiResult<u64> {
 /// Runs [`reclean_stored_html`] once per database, at start-up after the migrations: skipped
 /// when [`HTML_RECLEANED_SETTING`] says it has run. Gateways starting at once may both run it,
 /// which is harmless.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn reclean_stored_html_once<C: ConnectionTrait>(db: &C) -> ApiResult<Option<u64>> {
     if crate::db::setting(db, HTML_RECLEANED_SETTING)
         .await?
@@ -437,36 +392,6 @@ fn attached(field: &str, target: Option<AttachedTo>) -> ApiResult<Option<Attache
     Ok(Some(AttachedTo { kind, id }))
 }
 
-async fn set_labels<C: ConnectionTrait>(
-    db: &C,
-    org: i64,
-    note_id: i64,
-    ids: &[i64],
-) -> ApiResult<()> {
-    let rows = ids
-        .iter()
-        .map(|label_id| note_label::ActiveModel {
-            note_id: Set(note_id),
-            label_id: Set(*label_id),
-            organization_id: Set(org),
-        })
-        .collect();
-    let old = note_label::Entity::delete_many()
-        .filter(note_label::Column::OrganizationId.eq(org))
-        .filter(note_label::Column::NoteId.eq(note_id));
-    replace_rows(db, old, rows).await
-}
-
-/// A short title for summaries: the subject, else the start of the body.
-pub fn title_of(subject: Option<&str>, body: &str) -> String {
-    let text = subject.filter(|s| !s.is_empty()).unwrap_or(body);
-    let mut title: String = text.chars().take(80).collect();
-    if text.chars().count() > 80 {
-        title.push('…');
-    }
-    title.replace(['\n', '\r'], " ")
-}
-
 async fn template_values<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -519,14 +444,15 @@ fn expanded_fits(part: &str, filled: &str, max: usize) -> ApiResult<()> {
 
 /// Creates a note (`WRITE` on the contact), with its labels, the task and the reminder asked
 /// for, and its `NOTE_CREATED` event, all in one transaction.
+#[tracing::instrument(skip_all, fields(contact_id = input.contact_id), err(level = "debug"))]
 pub async fn create<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
     input: CreateNote,
 ) -> ApiResult<(note::Model, Option<entity::task::Model>)> {
     actor.require_staff("write notes")?;
-    let mut subject = validate::optional("input.subject", input.subject.as_deref(), 300)?;
-    let mut body = validate::long_text("input.body", input.body.as_deref(), 100_000)?;
+    let mut subject = validate::subject("input.subject", input.subject.as_deref())?;
+    let mut body = validate::body("input.body", input.body.as_deref())?;
     let body_html = validate::long_text("input.bodyHtml", input.body_html.as_deref(), 200_000)?
         .map(|h| sanitize_html(&h));
     let attached_to = attached("input.attachedTo", input.attached_to)?;
@@ -555,13 +481,13 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
             && let Some(template_subject) = &template.subject
         {
             let filled = fill_placeholders(template_subject, &values);
-            expanded_fits("subject", &filled, 300)?;
-            subject = validate::optional("input.templateId", Some(&filled), 300)?;
+            expanded_fits("subject", &filled, validate::SUBJECT_MAX)?;
+            subject = validate::subject("input.templateId", Some(&filled))?;
         }
         if body.is_none() {
             let filled = fill_placeholders(&template.body, &values);
-            expanded_fits("body", &filled, 100_000)?;
-            body = validate::long_text("input.templateId", Some(&filled), 100_000)?;
+            expanded_fits("body", &filled, validate::BODY_MAX)?;
+            body = validate::body("input.templateId", Some(&filled))?;
         }
     }
     let body = body.unwrap_or_default();
@@ -590,7 +516,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     }
     .insert(&txn)
     .await?;
-    set_labels(&txn, actor.org_id, row.id, &labels).await?;
+    settings::set_labels(&txn, Labelled::Note, actor.org_id, row.id, &labels).await?;
     super::attachments::record(&txn, actor, row.id, &input.attachments).await?;
     timeline::record(
         &txn,
@@ -611,25 +537,23 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     )
     .await?;
     if let Some(remind_at) = input.remind_at {
-        reminder::ActiveModel {
-            organization_id: Set(actor.org_id),
-            user_id: Set(actor.user_id),
-            contact_id: Set(contact.contact.id),
-            note_id: Set(Some(row.id)),
-            task_id: Set(None),
-            remind_at: Set(remind_at),
-            status: Set("PENDING".into()),
-            fired_at: Set(None),
-            created_at: Set(at),
-            ..Default::default()
-        }
-        .insert(&txn)
+        reminders::add(
+            &txn,
+            actor.org_id,
+            actor.user_id,
+            contact.contact.id,
+            RemindOf::Note(row.id),
+            remind_at,
+        )
         .await?;
     }
     let task = match input.task {
         Some(mut task) => {
             task.contact_id = contact.contact.id;
-            Some(tasks::create_in(&txn, actor, &contact, task, Some(row.id), "input.task.").await?)
+            Some(
+                planning::create_in(&txn, actor, &contact, task, Some(row.id), "input.task.")
+                    .await?,
+            )
         }
         None => None,
     };
@@ -641,35 +565,19 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
 /// user with `WRITE` on it (`NOT_FOUND` when they cannot see it, `FORBIDDEN` when they may only
 /// read it). [`create`] runs it in its transaction; `createNote` also runs it before storing
 /// uploaded files.
+#[tracing::instrument(skip_all, fields(contact_id = contact_id), err(level = "debug"))]
 pub async fn require_can_create<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
     contact_id: i64,
-) -> ApiResult<contacts::VisibleContact> {
+) -> ApiResult<VisibleContact> {
     actor.require_staff("write notes")?;
-    contacts::require(db, actor, contact_id, AccessLevel::Write, "writing a note").await
-}
-
-/// Checks the actor may change `note` (`NOT_FOUND` when they cannot see it): a `PRIVATE` note
-/// stays its author's while they can read the contact; a shared note (`TEAM`, `CUSTOMER`) needs
-/// `WRITE` on the contact, from its author too, so an author downgraded to `READ` can no longer
-/// edit, delete or attach files to what the team (or the customer) reads.
-pub async fn require_editable<C: ConnectionTrait>(
-    db: &C,
-    actor: &Actor,
-    id: i64,
-    what: &str,
-) -> ApiResult<note::Model> {
-    let note = get(db, actor, id).await?;
-    if note.author_id == actor.user_id && note.visibility == Visibility::Private.as_str() {
-        return Ok(note);
-    }
-    contacts::require(db, actor, note.contact_id, AccessLevel::Write, what).await?;
-    Ok(note)
+    access::require_contact(db, actor, contact_id, AccessLevel::Write, "writing a note").await
 }
 
 /// Updates a note: its author, or anyone with `WRITE` on the contact for a shared note. A
 /// change of visibility moves the note's timeline events to the new audience.
+#[tracing::instrument(skip_all, fields(note_id = id), err(level = "debug"))]
 pub async fn update<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
@@ -678,12 +586,12 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
 ) -> ApiResult<note::Model> {
     let subject = input
         .subject
-        .map(|s| validate::optional("input.subject", s.as_deref(), 300))
+        .map(|s| validate::subject("input.subject", s.as_deref()))
         .transpose()?;
     let body = input
         .body
         .as_deref()
-        .map(|b| validate::long_text("input.body", Some(b), 100_000))
+        .map(|b| validate::body("input.body", Some(b)))
         .transpose()?;
     let body_html = input
         .body_html
@@ -707,7 +615,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     if note.visibility == Visibility::Private.as_str()
         && input.visibility.is_some_and(|v| v != Visibility::Private)
     {
-        contacts::require(
+        access::require_contact(
             &txn,
             actor,
             note.contact_id,
@@ -749,7 +657,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     row.updated_at = Set(now());
     let row = row.update(&txn).await?;
     if let Some(labels) = labels {
-        set_labels(&txn, actor.org_id, id, &labels).await?;
+        settings::set_labels(&txn, Labelled::Note, actor.org_id, id, &labels).await?;
     }
     let visibility = Visibility::parse(&row.visibility).unwrap_or(Visibility::Team);
     if visibility != old_visibility {
@@ -791,6 +699,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
 
 /// Deletes a note (same rights as editing). Its earlier events keep their place in the timeline
 /// but lose its content, and a `NOTE_DELETED` event without content is written.
+#[tracing::instrument(skip_all, fields(note_id = id), err(level = "debug"))]
 pub async fn delete<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,

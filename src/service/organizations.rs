@@ -15,6 +15,7 @@ pub const DEFAULT_OUTCOMES: [(&str, &str); 4] = [
 ];
 
 /// Creates an organization with its default outcomes, on the caller's transaction.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn create<C: ConnectionTrait>(db: &C, name: &str) -> ApiResult<organization::Model> {
     let at = now();
     let org = organization::ActiveModel {

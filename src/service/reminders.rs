@@ -5,6 +5,9 @@
 //! one statement inside a transaction (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so two
 //! instances never fire the same reminder; SQLite has a single writer), together with its
 //! `REMINDER_FIRED` timeline event.
+//!
+//! Dependencies run one way: notes and tasks store their reminders through [`add`]; this module
+//! calls only the timeline.
 
 use chrono::{DateTime, Utc};
 use entity::reminder;
@@ -15,13 +18,13 @@ use sea_orm::{
 use serde_json::json;
 
 use super::{
-    Page, notes, now,
+    Page, now,
     sql::Sql,
-    timeline::{self, Audience, EventKind, NewEvent},
+    timeline::{self, Audience, EventKind, NewEvent, title_of},
 };
 use crate::{
-    auth::Actor,
     error::{ApiError, ApiResult},
+    service::actor::Actor,
 };
 
 /// A reminder's state.
@@ -57,7 +60,48 @@ pub struct ReminderCursor {
     pub id: i64,
 }
 
+/// What a reminder is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RemindOf {
+    /// A note (the reminder is its author's).
+    Note(i64),
+    /// A task (the reminder is its responsible user's).
+    Task(i64),
+}
+
+/// Stores a pending reminder for `user_id` about a note or a task of contact `contact_id`, on
+/// the caller's transaction (the one that writes the note or the task).
+pub async fn add<C: ConnectionTrait>(
+    db: &C,
+    org: i64,
+    user_id: i64,
+    contact_id: i64,
+    of: RemindOf,
+    remind_at: DateTime<Utc>,
+) -> ApiResult<()> {
+    let (note_id, task_id) = match of {
+        RemindOf::Note(note) => (Some(note), None),
+        RemindOf::Task(task) => (None, Some(task)),
+    };
+    reminder::ActiveModel {
+        organization_id: Set(org),
+        user_id: Set(user_id),
+        contact_id: Set(contact_id),
+        note_id: Set(note_id),
+        task_id: Set(task_id),
+        remind_at: Set(remind_at),
+        status: Set(ReminderStatus::Pending.as_str().to_owned()),
+        fired_at: Set(None),
+        created_at: Set(now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
 /// One page of the actor's own reminders, soonest first, optionally of one status.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn list<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -90,6 +134,7 @@ pub async fn list<C: ConnectionTrait>(
 }
 
 /// The actor's own reminders among `ids`.
+#[tracing::instrument(skip_all, fields(count = ids.len()), err(level = "debug"))]
 pub async fn get_many<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -111,6 +156,7 @@ async fn own<C: ConnectionTrait>(db: &C, actor: &Actor, id: i64) -> ApiResult<re
 }
 
 /// Dismisses one of the actor's reminders (pending or fired).
+#[tracing::instrument(skip_all, fields(reminder_id = id), err(level = "debug"))]
 pub async fn dismiss<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -123,6 +169,7 @@ pub async fn dismiss<C: ConnectionTrait>(
 }
 
 /// Snoozes one of the actor's reminders until a later time: it is pending again.
+#[tracing::instrument(skip_all, fields(reminder_id = id), err(level = "debug"))]
 pub async fn snooze<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -142,6 +189,7 @@ pub async fn snooze<C: ConnectionTrait>(
 
 /// Fires up to `limit` reminders due at `at`: marks them `FIRED` and writes their
 /// `REMINDER_FIRED` events (private to the reminded user), in one transaction. Returns them.
+#[tracing::instrument(skip_all, fields(limit = limit), err(level = "debug"))]
 pub async fn fire_due<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     at: DateTime<Utc>,
@@ -173,11 +221,11 @@ pub async fn fire_due<C: ConnectionTrait + TransactionTrait>(
             (Some(note), _) => entity::note::Entity::find_by_id(note)
                 .one(&txn)
                 .await?
-                .map(|n| notes::title_of(n.subject.as_deref(), &n.body)),
+                .map(|n| title_of(n.subject.as_deref(), &n.body)),
             (None, Some(task)) => entity::task::Entity::find_by_id(task)
                 .one(&txn)
                 .await?
-                .map(|t| notes::title_of(None, &t.description)),
+                .map(|t| title_of(None, &t.description)),
             (None, None) => None,
         };
         timeline::record(
@@ -205,6 +253,7 @@ pub async fn fire_due<C: ConnectionTrait + TransactionTrait>(
 
 /// The actor's reminders that fired after (fired_at, id) = `after`, oldest first (for the
 /// `reminders` subscription).
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn fired_since<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,

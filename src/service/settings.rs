@@ -1,27 +1,30 @@
 //! Per-organization settings: task types, outcomes, labels and message templates. Staff users
 //! of the organization may read them (customer users may not: they are the organization's
-//! internal working vocabulary, `FORBIDDEN`); owners and admins change them.
+//! internal working vocabulary, `FORBIDDEN`); owners and admins change them. Which labels a
+//! contact or a note carries is stored here too ([`set_labels`], [`labels_of`]).
+//!
+//! Dependencies run one way: contacts, notes and planning call down into this module; it uses
+//! only validate and the SQL builder.
 
 use std::collections::HashMap;
 
 use entity::{label, message_template, outcome, task, task_type};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, SqlErr,
+    FromQueryResult, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
 };
 
-use super::{now, validate};
+use super::{now, sql::Sql, validate};
 use crate::{
-    auth::Actor,
     error::{ApiError, ApiResult},
+    service::actor::Actor,
 };
 
+/// The answer to a second setting of one kind with the same name (the tables' unique keys).
 fn duplicate(what: &str, name: &str) -> impl FnOnce(DbErr) -> ApiError {
-    let message = format!("a {what} named `{name}` already exists");
-    move |err| match err.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(_)) => ApiError::Conflict(message),
-        _ => ApiError::Database(err),
-    }
+    ApiError::conflict_on_duplicate(format!(
+        "a {what} named `{name}` already exists; choose another name or change that {what}"
+    ))
 }
 
 /// What a task type is made of.
@@ -36,6 +39,7 @@ pub struct TaskTypeInput {
 }
 
 /// The organization's task types, by name (staff only).
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn task_types<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -49,6 +53,7 @@ pub async fn task_types<C: ConnectionTrait>(
 }
 
 /// One task type of the actor's organization, or `NOT_FOUND`.
+#[tracing::instrument(skip_all, fields(task_type_id = id), err(level = "debug"))]
 pub async fn task_type<C: ConnectionTrait>(
     db: &C,
     org: i64,
@@ -72,6 +77,7 @@ fn delay(field: &str, minutes: Option<i32>) -> ApiResult<Option<i32>> {
 }
 
 /// Creates or updates (`id`) a task type; owners and admins only.
+#[tracing::instrument(skip_all, fields(task_type_id = ?id), err(level = "debug"))]
 pub async fn save_task_type<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -119,6 +125,7 @@ pub async fn save_task_type<C: ConnectionTrait>(
 }
 
 /// Deletes a task type; tasks and notes of that type keep existing without a type.
+#[tracing::instrument(skip_all, fields(task_type_id = id), err(level = "debug"))]
 pub async fn delete_task_type<C: ConnectionTrait>(db: &C, actor: &Actor, id: i64) -> ApiResult<()> {
     actor.require_org_admin("change task types")?;
     let row = task_type(db, actor.org_id, id).await?;
@@ -127,6 +134,7 @@ pub async fn delete_task_type<C: ConnectionTrait>(db: &C, actor: &Actor, id: i64
 }
 
 /// The organization's outcomes, oldest first (the seeded ones lead; staff only).
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn outcomes<C: ConnectionTrait>(db: &C, actor: &Actor) -> ApiResult<Vec<outcome::Model>> {
     actor.require_staff("read the organization's outcomes")?;
     Ok(outcome::Entity::find()
@@ -137,6 +145,7 @@ pub async fn outcomes<C: ConnectionTrait>(db: &C, actor: &Actor) -> ApiResult<Ve
 }
 
 /// One outcome of the organization, or `NOT_FOUND`.
+#[tracing::instrument(skip_all, fields(outcome_id = id), err(level = "debug"))]
 pub async fn outcome<C: ConnectionTrait>(db: &C, org: i64, id: i64) -> ApiResult<outcome::Model> {
     outcome::Entity::find_by_id(id)
         .filter(outcome::Column::OrganizationId.eq(org))
@@ -146,6 +155,7 @@ pub async fn outcome<C: ConnectionTrait>(db: &C, org: i64, id: i64) -> ApiResult
 }
 
 /// Creates or renames (`id`) an outcome; owners and admins only.
+#[tracing::instrument(skip_all, fields(outcome_id = ?id), err(level = "debug"))]
 pub async fn save_outcome<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -172,6 +182,7 @@ pub async fn save_outcome<C: ConnectionTrait>(
 
 /// Deletes an outcome no task was completed with; one in use answers `CONFLICT` (rename it
 /// instead), so task history keeps its outcomes.
+#[tracing::instrument(skip_all, fields(outcome_id = id), err(level = "debug"))]
 pub async fn delete_outcome<C: ConnectionTrait>(db: &C, actor: &Actor, id: i64) -> ApiResult<()> {
     actor.require_org_admin("change outcomes")?;
     let row = outcome(db, actor.org_id, id).await?;
@@ -191,6 +202,7 @@ pub async fn delete_outcome<C: ConnectionTrait>(db: &C, actor: &Actor, id: i64) 
 }
 
 /// The organization's labels, by name (staff only).
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn labels<C: ConnectionTrait>(db: &C, actor: &Actor) -> ApiResult<Vec<label::Model>> {
     actor.require_staff("read the organization's labels")?;
     Ok(label::Entity::find()
@@ -218,6 +230,7 @@ fn color(field: &str, value: Option<&str>) -> ApiResult<Option<String>> {
 }
 
 /// Creates or updates (`id`) a label; owners and admins only.
+#[tracing::instrument(skip_all, fields(label_id = ?id), err(level = "debug"))]
 pub async fn save_label<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -259,6 +272,7 @@ pub async fn save_label<C: ConnectionTrait>(
 }
 
 /// Deletes a label; notes lose it.
+#[tracing::instrument(skip_all, fields(label_id = id), err(level = "debug"))]
 pub async fn delete_label<C: ConnectionTrait>(db: &C, actor: &Actor, id: i64) -> ApiResult<()> {
     actor.require_org_admin("change labels")?;
     let deleted = label::Entity::delete_many()
@@ -273,6 +287,7 @@ pub async fn delete_label<C: ConnectionTrait>(db: &C, actor: &Actor, id: i64) ->
 }
 
 /// The organization's message templates, by name (staff only).
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn templates<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -286,6 +301,7 @@ pub async fn templates<C: ConnectionTrait>(
 }
 
 /// One template of the organization, or `NOT_FOUND`.
+#[tracing::instrument(skip_all, fields(template_id = id), err(level = "debug"))]
 pub async fn template<C: ConnectionTrait>(
     db: &C,
     org: i64,
@@ -310,6 +326,7 @@ pub struct TemplateInput {
 }
 
 /// Creates or updates (`id`) a message template; owners and admins only.
+#[tracing::instrument(skip_all, fields(template_id = ?id), err(level = "debug"))]
 pub async fn save_template<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -324,12 +341,12 @@ pub async fn save_template<C: ConnectionTrait>(
         .transpose()?;
     let subject = input
         .subject
-        .map(|s| validate::optional("input.subject", s.as_deref(), 300))
+        .map(|s| validate::subject("input.subject", s.as_deref()))
         .transpose()?;
     let body = input
         .body
         .as_deref()
-        .map(|b| validate::long_text("input.body", Some(b), 100_000))
+        .map(|b| validate::body("input.body", Some(b)))
         .transpose()?;
     let at = now();
     let mut row = match id {
@@ -369,6 +386,7 @@ pub async fn save_template<C: ConnectionTrait>(
 }
 
 /// Deletes a message template; notes written from it keep their text.
+#[tracing::instrument(skip_all, fields(template_id = id), err(level = "debug"))]
 pub async fn delete_template<C: ConnectionTrait>(db: &C, actor: &Actor, id: i64) -> ApiResult<()> {
     actor.require_org_admin("change message templates")?;
     let row = template(db, actor.org_id, id).await?;
@@ -403,7 +421,95 @@ pub async fn require_labels<C: ConnectionTrait>(
     Ok(ids)
 }
 
+/// The records that carry labels, each kind with its own table of links.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Labelled {
+    /// Contacts (`contact_labels`).
+    Contact,
+    /// Notes (`note_labels`).
+    Note,
+}
+
+impl Labelled {
+    /// The table of links and its column naming the record.
+    fn table_and_column(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Contact => ("contact_labels", "contact_id"),
+            Self::Note => ("note_labels", "note_id"),
+        }
+    }
+}
+
+/// Replaces the labels of record `record_id` with `ids` (checked by [`require_labels`]), on
+/// the caller's transaction.
+pub async fn set_labels<C: ConnectionTrait>(
+    db: &C,
+    on: Labelled,
+    org: i64,
+    record_id: i64,
+    ids: &[i64],
+) -> ApiResult<()> {
+    let (table, column) = on.table_and_column();
+    let mut delete = Sql::new(db.get_database_backend());
+    delete
+        .push(&format!("DELETE FROM {table} WHERE organization_id = "))
+        .bind(org)
+        .push(&format!(" AND {column} = "))
+        .bind(record_id);
+    db.execute_raw(delete.build()).await?;
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut insert = Sql::new(db.get_database_backend());
+    insert.push(&format!(
+        "INSERT INTO {table} ({column}, label_id, organization_id) VALUES "
+    ));
+    for (i, label_id) in ids.iter().enumerate() {
+        if i > 0 {
+            insert.push(", ");
+        }
+        insert
+            .push("(")
+            .bind(record_id)
+            .push(", ")
+            .bind(*label_id)
+            .push(", ")
+            .bind(org)
+            .push(")");
+    }
+    db.execute_raw(insert.build()).await?;
+    Ok(())
+}
+
+/// The labels of the given records (already visible to the caller), by record, by name.
+pub async fn labels_of<C: ConnectionTrait>(
+    db: &C,
+    on: Labelled,
+    org: i64,
+    ids: &[i64],
+) -> ApiResult<HashMap<i64, Vec<label::Model>>> {
+    let (table, column) = on.table_and_column();
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push(&format!(
+        "SELECT x.{column} AS owner_id, l.id, l.organization_id, l.name, l.color, l.created_at \
+         FROM {table} x JOIN labels l ON l.id = x.label_id WHERE x.organization_id = "
+    ))
+    .bind(org)
+    .push(&format!(" AND x.{column} IN "))
+    .bind_list(ids.iter().copied())
+    .push(" ORDER BY l.name");
+    let mut map: HashMap<i64, Vec<label::Model>> = HashMap::new();
+    for row in db.query_all_raw(sql.build()).await? {
+        let owner: i64 = row.try_get("", "owner_id")?;
+        map.entry(owner)
+            .or_default()
+            .push(label::Model::from_query_result(&row, "")?);
+    }
+    Ok(map)
+}
+
 /// The task types among `ids` of the organization.
+#[tracing::instrument(skip_all, fields(count = ids.len()), err(level = "debug"))]
 pub async fn types_of<C: ConnectionTrait>(
     db: &C,
     org: i64,

@@ -1,60 +1,35 @@
 //! Tasks: planned about a contact, given to a responsible user, completed with an outcome and
 //! an action (close, close with a note, or continue with a follow-up), or copied.
+//!
+//! Dependencies run one way: tasks sits above notes (completing a task may write a note) and
+//! planning (where a task row is made, shared with `createNote`; `CreateTask`, `TaskStatus`
+//! and `create_in` are re-exported from there). No service calls into tasks.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
-use entity::{reminder, task, task_tag};
+use entity::{task, task_tag};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult,
     IntoActiveModel, QueryFilter, QueryOrder, TransactionSession, TransactionTrait,
 };
 use serde_json::json;
 
+pub use super::planning::{CreateTask, TaskStatus, create_in};
 use super::{
     Page,
-    access::{self, AccessLevel},
-    contacts::{self, VisibleContact},
+    access::{self, AccessLevel, VisibleContact},
     notes::{self, CreateNote},
-    now, replace_rows, settings,
+    now,
+    planning::{clean_tags, description, require_responsible, set_tags},
+    settings,
     sql::Sql,
-    timeline::{self, Audience, EventKind, NewEvent},
-    users, validate,
+    timeline::{self, Audience, EventKind, NewEvent, title_of},
 };
 use crate::{
-    auth::{Actor, ActorKind},
     error::{ApiError, ApiResult},
+    service::actor::{Actor, ActorKind},
 };
-
-/// A task's state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
-#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
-pub enum TaskStatus {
-    /// Created, not started (every new task).
-    Planned,
-    /// Being worked on.
-    InProgress,
-    /// Completed.
-    Done,
-    /// Completed with the `CANCELLED` outcome.
-    Cancelled,
-}
-
-impl TaskStatus {
-    /// The stored text.
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
-    /// Parses the stored text.
-    pub fn parse(text: &str) -> Option<Self> {
-        text.parse().ok()
-    }
-
-    fn is_closed(self) -> bool {
-        matches!(self, Self::Done | Self::Cancelled)
-    }
-}
 
 /// How a task is completed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,29 +40,6 @@ pub enum CompleteAction {
     CloseWithNote,
     /// Close it and plan the follow-up task.
     Continue,
-}
-
-/// What `createTask` takes (also the follow-up of `CONTINUE` and the task of `createNote`).
-#[derive(Clone, Debug, Default)]
-pub struct CreateTask {
-    /// The contact.
-    pub contact_id: i64,
-    /// What to do.
-    pub description: String,
-    /// Task type.
-    pub type_id: Option<i64>,
-    /// Free-form tags.
-    pub tags: Vec<String>,
-    /// When it is scheduled for (default: now).
-    pub scheduled_at: Option<DateTime<Utc>>,
-    /// When it starts.
-    pub start_at: Option<DateTime<Utc>>,
-    /// When it ends.
-    pub end_at: Option<DateTime<Utc>>,
-    /// When to remind the responsible user.
-    pub remind_at: Option<DateTime<Utc>>,
-    /// Who is responsible (default: the contact's consultant, else the creator).
-    pub responsible_id: Option<i64>,
 }
 
 /// What `updateTask` takes; absent fields stay as they are.
@@ -178,200 +130,8 @@ pub struct TaskCursor {
     pub id: i64,
 }
 
-fn clean_tags(field: &str, tags: &[String]) -> ApiResult<Vec<String>> {
-    if tags.len() > 20 {
-        return Err(ApiError::bad_input(field, "at most 20 tags"));
-    }
-    let mut out: Vec<String> = Vec::new();
-    for (i, tag) in tags.iter().enumerate() {
-        let tag = validate::name(&format!("{field}[{i}]"), tag)?;
-        if tag.chars().count() > 50 {
-            return Err(ApiError::bad_input(
-                format!("{field}[{i}]"),
-                "tags are at most 50 characters",
-            ));
-        }
-        if !out.contains(&tag) {
-            out.push(tag);
-        }
-    }
-    Ok(out)
-}
-
-fn description(field: &str, text: &str) -> ApiResult<String> {
-    validate::long_text(field, Some(text), 2000)?
-        .ok_or_else(|| ApiError::bad_input(field, "must not be empty"))
-}
-
-async fn set_tags<C: ConnectionTrait>(
-    db: &C,
-    org: i64,
-    task_id: i64,
-    tags: &[String],
-) -> ApiResult<()> {
-    let rows = tags
-        .iter()
-        .map(|tag| task_tag::ActiveModel {
-            task_id: Set(task_id),
-            organization_id: Set(org),
-            tag: Set(tag.clone()),
-        })
-        .collect();
-    let old = task_tag::Entity::delete_many()
-        .filter(task_tag::Column::OrganizationId.eq(org))
-        .filter(task_tag::Column::TaskId.eq(task_id));
-    replace_rows(db, old, rows).await
-}
-
-/// Checks that `user_id` may be responsible for a task on `contact`: an active staff user who
-/// can see the contact (owners and admins always can; members need a grant).
-async fn require_responsible<C: ConnectionTrait>(
-    db: &C,
-    actor: &Actor,
-    contact_id: i64,
-    user_id: i64,
-    field: &str,
-) -> ApiResult<()> {
-    let user = users::require_active_staff(db, actor, user_id, field).await?;
-    let Some(responsible) = crate::auth::actor_of(&user) else {
-        return Err(ApiError::bad_input(field, "must be a staff user"));
-    };
-    if contacts::get_many(db, &responsible, &[contact_id])
-        .await?
-        .is_empty()
-    {
-        return Err(ApiError::bad_input(
-            field,
-            format!(
-                "{} has no access to this contact: grant it first",
-                user.name
-            ),
-        ));
-    }
-    Ok(())
-}
-
-async fn add_reminder<C: ConnectionTrait>(
-    db: &C,
-    org: i64,
-    user: i64,
-    contact: i64,
-    task: i64,
-    at: DateTime<Utc>,
-) -> ApiResult<()> {
-    reminder::ActiveModel {
-        organization_id: Set(org),
-        user_id: Set(user),
-        contact_id: Set(contact),
-        note_id: Set(None),
-        task_id: Set(Some(task)),
-        remind_at: Set(at),
-        status: Set("PENDING".into()),
-        fired_at: Set(None),
-        created_at: Set(now()),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
-    Ok(())
-}
-
-/// Creates a task on `contact` (already checked for `WRITE`) inside the caller's transaction;
-/// `prefix` names the input in errors (`input.`, `input.task.`, `input.followUp.`).
-pub async fn create_in<C: ConnectionTrait>(
-    db: &C,
-    actor: &Actor,
-    contact: &VisibleContact,
-    input: CreateTask,
-    note_id: Option<i64>,
-    prefix: &str,
-) -> ApiResult<task::Model> {
-    let f = |name: &str| format!("{prefix}{name}");
-    let text = description(&f("description"), &input.description)?;
-    let tags = clean_tags(&f("tags"), &input.tags)?;
-    if let (Some(start), Some(end)) = (input.start_at, input.end_at)
-        && end < start
-    {
-        return Err(ApiError::bad_input(
-            f("endAt"),
-            "must not be before startAt",
-        ));
-    }
-    if let Some(type_id) = input.type_id {
-        settings::task_type(db, actor.org_id, type_id).await?;
-    }
-    let responsible = input
-        .responsible_id
-        .or(contact.contact.consultant_id)
-        .unwrap_or(actor.user_id);
-    require_responsible(
-        db,
-        actor,
-        contact.contact.id,
-        responsible,
-        &f("responsibleId"),
-    )
-    .await?;
-    let at = now();
-    let row = task::ActiveModel {
-        organization_id: Set(actor.org_id),
-        contact_id: Set(contact.contact.id),
-        description: Set(text.clone()),
-        type_id: Set(input.type_id),
-        scheduled_at: Set(Some(input.scheduled_at.unwrap_or(at))),
-        start_at: Set(input.start_at),
-        end_at: Set(input.end_at),
-        remind_at: Set(input.remind_at),
-        responsible_id: Set(responsible),
-        creator_id: Set(actor.user_id),
-        status: Set(TaskStatus::Planned.as_str().to_owned()),
-        outcome_id: Set(None),
-        note_id: Set(note_id),
-        closing_note_id: Set(None),
-        continued_from_id: Set(None),
-        copied_from_id: Set(None),
-        completed_at: Set(None),
-        completed_by: Set(None),
-        created_at: Set(at),
-        updated_at: Set(at),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
-    set_tags(db, actor.org_id, row.id, &tags).await?;
-    if let Some(remind_at) = input.remind_at {
-        add_reminder(
-            db,
-            actor.org_id,
-            responsible,
-            contact.contact.id,
-            row.id,
-            remind_at,
-        )
-        .await?;
-    }
-    timeline::record(
-        db,
-        actor,
-        NewEvent {
-            contact_id: contact.contact.id,
-            kind: EventKind::TaskCreated,
-            subject_kind: "Task",
-            subject_id: row.id,
-            summary: format!(
-                "{} planned a task: {}",
-                actor.name,
-                notes::title_of(None, &text)
-            ),
-            data: json!({ "responsibleId": responsible }),
-            audience: Audience::Team,
-        },
-    )
-    .await?;
-    Ok(row)
-}
-
 /// Creates a task (`WRITE` on the contact).
+#[tracing::instrument(skip_all, fields(contact_id = input.contact_id), err(level = "debug"))]
 pub async fn create<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
@@ -379,7 +139,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
 ) -> ApiResult<task::Model> {
     actor.require_staff("plan tasks")?;
     let txn = db.begin().await?;
-    let contact = contacts::require(
+    let contact = access::require_contact(
         &txn,
         actor,
         input.contact_id,
@@ -430,6 +190,7 @@ fn push_filter(sql: &mut Sql, filter: &TaskFilter) {
 }
 
 /// One page of the tasks the actor may see, in the given order after `after`.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn list<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -466,6 +227,7 @@ pub async fn list<C: ConnectionTrait>(
 }
 
 /// How many tasks the actor may see under `filter`.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn count<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -479,6 +241,7 @@ pub async fn count<C: ConnectionTrait>(
 }
 
 /// The tasks among `ids` the actor may see.
+#[tracing::instrument(skip_all, fields(count = ids.len()), err(level = "debug"))]
 pub async fn get_many<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -493,6 +256,7 @@ pub async fn get_many<C: ConnectionTrait>(
 }
 
 /// The tasks created with note `note_id` that the actor may see, oldest first.
+#[tracing::instrument(skip_all, fields(note_id = note_id), err(level = "debug"))]
 pub async fn for_note<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -508,6 +272,7 @@ pub async fn for_note<C: ConnectionTrait>(
 }
 
 /// The task `id` if the actor may see it; `NOT_FOUND` otherwise.
+#[tracing::instrument(skip_all, fields(task_id = id), err(level = "debug"))]
 pub async fn get<C: ConnectionTrait>(db: &C, actor: &Actor, id: i64) -> ApiResult<task::Model> {
     get_many(db, actor, &[id])
         .await?
@@ -516,6 +281,7 @@ pub async fn get<C: ConnectionTrait>(db: &C, actor: &Actor, id: i64) -> ApiResul
 }
 
 /// The follow-ups of the given tasks (the tasks that continue them), by the task they continue.
+#[tracing::instrument(skip_all, fields(count = ids.len()), err(level = "debug"))]
 pub async fn follow_ups_of<C: ConnectionTrait>(
     db: &C,
     org: i64,
@@ -533,6 +299,7 @@ pub async fn follow_ups_of<C: ConnectionTrait>(
 }
 
 /// The tags of the given tasks, by task.
+#[tracing::instrument(skip_all, fields(count = ids.len()), err(level = "debug"))]
 pub async fn tags_of<C: ConnectionTrait>(
     db: &C,
     org: i64,
@@ -558,7 +325,8 @@ async fn writable<C: ConnectionTrait>(
     what: &str,
 ) -> ApiResult<(task::Model, VisibleContact)> {
     let task = get(db, actor, id).await?;
-    let contact = contacts::require(db, actor, task.contact_id, AccessLevel::Write, what).await?;
+    let contact =
+        access::require_contact(db, actor, task.contact_id, AccessLevel::Write, what).await?;
     Ok((task, contact))
 }
 
@@ -573,6 +341,7 @@ fn closed_conflict(task: &task::Model) -> ApiResult<()> {
 }
 
 /// Updates an open task (`WRITE` on the contact); a closed one answers `CONFLICT`.
+#[tracing::instrument(skip_all, fields(task_id = id), err(level = "debug"))]
 pub async fn update<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
@@ -648,7 +417,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
             summary: format!(
                 "{} updated a task: {}",
                 actor.name,
-                notes::title_of(None, &row.description)
+                title_of(None, &row.description)
             ),
             data: json!({}),
             audience: Audience::Team,
@@ -662,6 +431,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
 /// Completes an open task with an outcome (`WRITE` on the contact): `CLOSE`, `CLOSE_WITH_NOTE`
 /// (writes the note) or `CONTINUE` (plans the follow-up, from the input or from the task
 /// type's suggestion). A closed task answers `CONFLICT`.
+#[tracing::instrument(skip_all, fields(task_id = id), err(level = "debug"))]
 pub async fn complete<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
@@ -732,7 +502,7 @@ pub async fn complete<C: ConnectionTrait + TransactionTrait>(
                 "{} completed a task ({}): {}",
                 actor.name,
                 outcome.name,
-                notes::title_of(None, &task.description)
+                title_of(None, &task.description)
             ),
             data: json!({ "outcome": outcome.name, "status": status.as_str() }),
             audience: Audience::Team,
@@ -811,6 +581,7 @@ fn prefix_field(error: ApiError, prefix: &str) -> ApiError {
 }
 
 /// Copies a task (`WRITE` on the contact): an identical new `PLANNED` task by the caller.
+#[tracing::instrument(skip_all, fields(task_id = id), err(level = "debug"))]
 pub async fn copy<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,

@@ -1,13 +1,23 @@
-//! Writing timeline events, always inside the transaction of the change they describe.
+//! Writing timeline events, always inside the transaction of the change they describe, and
+//! reading a contact's timeline.
+//!
+//! Dependencies run one way: every service that records events calls down into this module;
+//! it asks only access (whether the contact and a message's channel are visible), never
+//! contacts or users.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, FromQueryResult};
 use serde_json::Value;
 
-use super::{Page, access, contacts, now, sql::Sql};
+use super::{
+    Page,
+    access::{self, VisibleContact},
+    now,
+    sql::Sql,
+};
 use crate::{
-    auth::{Actor, ActorKind},
     error::ApiResult,
+    service::actor::{Actor, ActorKind},
 };
 
 /// Who may see an event (of a contact they may see).
@@ -146,6 +156,17 @@ pub async fn record<C: ConnectionTrait>(
     Ok(())
 }
 
+/// A short title for summaries: the subject, else the start of the body (of a note, a task, a
+/// message...).
+pub fn title_of(subject: Option<&str>, body: &str) -> String {
+    let text = subject.filter(|s| !s.is_empty()).unwrap_or(body);
+    let mut title: String = text.chars().take(80).collect();
+    if text.chars().count() > 80 {
+        title.push('…');
+    }
+    title.replace(['\n', '\r'], " ")
+}
+
 /// The `timeline` filter.
 #[derive(Clone, Debug, Default)]
 pub struct TimelineFilter {
@@ -185,6 +206,7 @@ pub fn push_event_visible(sql: &mut Sql, actor: &Actor) {
 /// One page of a contact's timeline, newest first, as `actor` may see it, with the contact:
 /// `NOT_FOUND` when the contact is not visible; events about what the caller may not see are
 /// left out in SQL.
+#[tracing::instrument(skip_all, fields(contact_id = contact_id), err(level = "debug"))]
 pub async fn list<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -192,11 +214,8 @@ pub async fn list<C: ConnectionTrait>(
     filter: &TimelineFilter,
     after: Option<TimelineCursor>,
     limit: u64,
-) -> ApiResult<(
-    contacts::VisibleContact,
-    Page<entity::timeline_event::Model>,
-)> {
-    let contact = contacts::get(db, actor, contact_id).await?;
+) -> ApiResult<(VisibleContact, Page<entity::timeline_event::Model>)> {
+    let contact = access::visible_contact(db, actor, contact_id).await?;
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT e.* FROM timeline_events e WHERE e.organization_id = ")
         .bind(actor.org_id)
@@ -232,12 +251,13 @@ pub async fn list<C: ConnectionTrait>(
 
 /// The id of the newest event on a contact the actor may see (0 when none); `NOT_FOUND` when
 /// the contact is not visible.
+#[tracing::instrument(skip_all, fields(contact_id = contact_id), err(level = "debug"))]
 pub async fn latest_id<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
     contact_id: i64,
 ) -> ApiResult<i64> {
-    contacts::get(db, actor, contact_id).await?;
+    access::visible_contact(db, actor, contact_id).await?;
     let mut sql = Sql::new(db.get_database_backend());
     sql.push(
         "SELECT COALESCE(MAX(e.id), 0) AS n FROM timeline_events e WHERE e.organization_id = ",
@@ -250,14 +270,19 @@ pub async fn latest_id<C: ConnectionTrait>(
 
 /// Events on a contact newer than event id `after`, oldest first, as the actor may see them,
 /// with the contact; `NOT_FOUND` once the contact is no longer visible.
+#[tracing::instrument(
+    skip_all,
+    fields(contact_id = contact_id, after = after),
+    err(level = "debug")
+)]
 pub async fn newer<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
     contact_id: i64,
     after: i64,
     limit: u64,
-) -> ApiResult<(contacts::VisibleContact, Vec<entity::timeline_event::Model>)> {
-    let contact = contacts::get(db, actor, contact_id).await?;
+) -> ApiResult<(VisibleContact, Vec<entity::timeline_event::Model>)> {
+    let contact = access::visible_contact(db, actor, contact_id).await?;
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT e.* FROM timeline_events e WHERE e.organization_id = ")
         .bind(actor.org_id)

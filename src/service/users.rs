@@ -1,18 +1,21 @@
 //! Users: staff (owners, admins, members) and customer users, and who may see and manage them.
+//!
+//! Dependencies run one way: contacts, grants and planning call down into this module (to check
+//! a consultant, a grantee, a responsible user); it asks access, never contacts, whether a
+//! contact is visible.
 
 use std::collections::HashMap;
 
 use entity::user;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    FromQueryResult, IntoActiveModel, PaginatorTrait, QueryFilter, SqlErr, TransactionSession,
-    TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult,
+    IntoActiveModel, PaginatorTrait, QueryFilter, TransactionSession, TransactionTrait,
 };
 
 use super::{IdWindow, access, now, sql::Sql, validate};
 use crate::{
-    auth::{Actor, ActorKind, Role},
     error::{ApiError, ApiResult},
+    service::actor::{Actor, ActorKind, Role},
 };
 
 /// What kind of user to create.
@@ -73,6 +76,7 @@ fn push_visible(sql: &mut Sql, actor: &Actor) {
 
 /// One page of the users the actor may see, in creation order: `(rows, has_next,
 /// has_previous)`.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn list<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -87,6 +91,7 @@ pub async fn list<C: ConnectionTrait>(
 }
 
 /// How many users the actor may see.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn count<C: ConnectionTrait>(db: &C, actor: &Actor) -> ApiResult<i64> {
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT COUNT(*) AS n FROM users u");
@@ -95,6 +100,7 @@ pub async fn count<C: ConnectionTrait>(db: &C, actor: &Actor) -> ApiResult<i64> 
 }
 
 /// The users among `ids` that the actor may see.
+#[tracing::instrument(skip_all, fields(count = ids.len()), err(level = "debug"))]
 pub async fn get_many<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -109,6 +115,7 @@ pub async fn get_many<C: ConnectionTrait>(
 }
 
 /// The user `id` if the actor may see it; `NOT_FOUND` otherwise.
+#[tracing::instrument(skip_all, fields(user_id = id), err(level = "debug"))]
 pub async fn get<C: ConnectionTrait>(db: &C, actor: &Actor, id: i64) -> ApiResult<user::Model> {
     get_many(db, actor, &[id])
         .await?
@@ -142,11 +149,10 @@ pub async fn require_active_staff<C: ConnectionTrait>(
     Ok(user)
 }
 
-fn unique_violation(err: DbErr, message: String) -> ApiError {
-    match err.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(_)) => ApiError::Conflict(message),
-        _ => ApiError::Database(err),
-    }
+/// The answer when another user has `email` (checked first, and by the unique key when two
+/// requests race).
+fn email_in_use(email: &str) -> String {
+    format!("a user with email {email} already exists; use another email address")
 }
 
 async fn email_taken<C: ConnectionTrait>(
@@ -172,6 +178,7 @@ async fn active_owners<C: ConnectionTrait>(db: &C, org: i64) -> ApiResult<u64> {
 
 /// Inserts a user without access checks: for the organization's first owner (demo data and
 /// administration commands), never for API callers.
+#[tracing::instrument(skip_all, fields(org = org), err(level = "debug"))]
 pub async fn insert_unchecked<C: ConnectionTrait>(
     db: &C,
     org: i64,
@@ -199,11 +206,12 @@ pub async fn insert_unchecked<C: ConnectionTrait>(
     }
     .insert(db)
     .await
-    .map_err(|e| unique_violation(e, format!("a user with email {email} already exists")))
+    .map_err(ApiError::conflict_on_duplicate(email_in_use(&email)))
 }
 
 /// Creates a user; owners and admins only, and only owners may create owners. A customer user
 /// is linked to a contact of the organization that has no customer user yet.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn create<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
@@ -218,12 +226,10 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     validate::name("input.name", &input.name)?;
     let txn = db.begin().await?;
     if email_taken(&txn, &email, None).await? {
-        return Err(ApiError::Conflict(format!(
-            "a user with email {email} already exists"
-        )));
+        return Err(ApiError::conflict(email_in_use(&email)));
     }
     if let NewUserKind::Customer(contact_id) = input.kind {
-        super::contacts::get(&txn, actor, contact_id).await?;
+        access::visible_contact(&txn, actor, contact_id).await?;
         let existing = user::Entity::find()
             .filter(user::Column::OrganizationId.eq(actor.org_id))
             .filter(user::Column::ContactId.eq(contact_id))
@@ -243,6 +249,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
 /// Updates a user. Anyone may change their own name and email; owners and admins may change
 /// any user of the organization, except that only owners may touch owners or grant the owner
 /// role, and the last active owner keeps the role.
+#[tracing::instrument(skip_all, fields(user_id = id), err(level = "debug"))]
 pub async fn update<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
@@ -290,10 +297,12 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     if let Some(email) = &email
         && email_taken(&txn, email, Some(id)).await?
     {
-        return Err(ApiError::Conflict(format!(
-            "a user with email {email} already exists"
-        )));
+        return Err(ApiError::conflict(email_in_use(email)));
     }
+    let on_duplicate = ApiError::conflict_on_duplicate(match &email {
+        Some(email) => email_in_use(email),
+        None => "a user with that email already exists".to_owned(),
+    });
     let mut row = target.into_active_model();
     if let Some(email) = email {
         row.email = Set(email);
@@ -305,16 +314,14 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
         row.role = Set(Some(role.as_str().to_owned()));
     }
     row.updated_at = Set(now());
-    let user = row
-        .update(&txn)
-        .await
-        .map_err(|e| unique_violation(e, "a user with that email already exists".into()))?;
+    let user = row.update(&txn).await.map_err(on_duplicate)?;
     txn.commit().await?;
     Ok(user)
 }
 
 /// Deactivates (`active = false`) or reactivates a user; owners and admins only, owners only for
 /// owners, and never the last active owner. A deactivated user's tokens stop working at once.
+#[tracing::instrument(skip_all, fields(user_id = id, active = active), err(level = "debug"))]
 pub async fn set_active<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,

@@ -5,6 +5,24 @@ use crate::error::{ApiError, ApiResult};
 /// Largest custom-fields document, serialized.
 pub const MAX_CUSTOM_FIELDS_BYTES: usize = 16 * 1024;
 
+/// Most characters of a note's subject, and of a message template's (which fills one).
+pub const SUBJECT_MAX: usize = 300;
+
+/// Most characters of a note's plain-text body, and of a message template's.
+pub const BODY_MAX: usize = 100_000;
+
+/// A note's or a template's subject: one line, at most [`SUBJECT_MAX`] characters; blank
+/// becomes `None`.
+pub fn subject(field: &str, value: Option<&str>) -> ApiResult<Option<String>> {
+    optional(field, value, SUBJECT_MAX)
+}
+
+/// A note's or a template's plain-text body: at most [`BODY_MAX`] characters, lines kept; blank
+/// becomes `None`.
+pub fn body(field: &str, value: Option<&str>) -> ApiResult<Option<String>> {
+    long_text(field, value, BODY_MAX)
+}
+
 /// A required name: trimmed, 1 to 200 characters.
 pub fn name(field: &str, value: &str) -> ApiResult<String> {
     checked(field, value, 1, 200, Lines::Single)?

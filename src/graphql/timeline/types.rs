@@ -168,7 +168,7 @@ impl TimelineEvent {
 /// Loads the actors and subjects of a batch of events, one statement per kind of row.
 pub(crate) async fn load_related(
     db: &sea_orm::DatabaseConnection,
-    actor: &crate::auth::Actor,
+    actor: &crate::service::actor::Actor,
     contact: VisibleContact,
     rows: &[entity::timeline_event::Model],
     want_actors: bool,

@@ -1,0 +1,249 @@
+//! Planning a task: the one way a task row comes to be, with its tags, its reminder and its
+//! `TASK_CREATED` event, inside the caller's transaction. `createTask`, `copyTask`,
+//! `completeTask`'s follow-up and `createNote`'s task all plan through [`create_in`]; the checks
+//! that re-planning (`updateTask`) shares live here too.
+//!
+//! Dependencies run one way: notes and tasks call down into this module; it calls neither of
+//! them (a note may plan a task, and completing a task may write a note, so the shared part
+//! sits below both).
+
+use chrono::{DateTime, Utc};
+use entity::{task, task_tag};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+};
+use serde_json::json;
+
+use super::{
+    access::{self, VisibleContact},
+    now,
+    reminders::{self, RemindOf},
+    replace_rows, settings,
+    timeline::{self, Audience, EventKind, NewEvent, title_of},
+    users, validate,
+};
+use crate::{
+    error::{ApiError, ApiResult},
+    service::actor::Actor,
+};
+
+/// A task's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
+pub enum TaskStatus {
+    /// Created, not started (every new task).
+    Planned,
+    /// Being worked on.
+    InProgress,
+    /// Completed.
+    Done,
+    /// Completed with the `CANCELLED` outcome.
+    Cancelled,
+}
+
+impl TaskStatus {
+    /// The stored text.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// Parses the stored text.
+    pub fn parse(text: &str) -> Option<Self> {
+        text.parse().ok()
+    }
+
+    /// Whether the task is completed (`DONE` or `CANCELLED`).
+    pub fn is_closed(self) -> bool {
+        matches!(self, Self::Done | Self::Cancelled)
+    }
+}
+
+/// What `createTask` takes (also the follow-up of `CONTINUE` and the task of `createNote`).
+#[derive(Clone, Debug, Default)]
+pub struct CreateTask {
+    /// The contact.
+    pub contact_id: i64,
+    /// What to do.
+    pub description: String,
+    /// Task type.
+    pub type_id: Option<i64>,
+    /// Free-form tags.
+    pub tags: Vec<String>,
+    /// When it is scheduled for (default: now).
+    pub scheduled_at: Option<DateTime<Utc>>,
+    /// When it starts.
+    pub start_at: Option<DateTime<Utc>>,
+    /// When it ends.
+    pub end_at: Option<DateTime<Utc>>,
+    /// When to remind the responsible user.
+    pub remind_at: Option<DateTime<Utc>>,
+    /// Who is responsible (default: the contact's consultant, else the creator).
+    pub responsible_id: Option<i64>,
+}
+
+/// Checks and deduplicates a task's tags; `field` names the list in errors.
+pub(super) fn clean_tags(field: &str, tags: &[String]) -> ApiResult<Vec<String>> {
+    if tags.len() > 20 {
+        return Err(ApiError::bad_input(field, "at most 20 tags"));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for (i, tag) in tags.iter().enumerate() {
+        let tag = validate::name(&format!("{field}[{i}]"), tag)?;
+        if tag.chars().count() > 50 {
+            return Err(ApiError::bad_input(
+                format!("{field}[{i}]"),
+                "tags are at most 50 characters",
+            ));
+        }
+        if !out.contains(&tag) {
+            out.push(tag);
+        }
+    }
+    Ok(out)
+}
+
+/// Checks a task's description: 1 to 2000 characters.
+pub(super) fn description(field: &str, text: &str) -> ApiResult<String> {
+    validate::long_text(field, Some(text), 2000)?
+        .ok_or_else(|| ApiError::bad_input(field, "must not be empty"))
+}
+
+/// Replaces a task's tags on the caller's transaction.
+pub(super) async fn set_tags<C: ConnectionTrait>(
+    db: &C,
+    org: i64,
+    task_id: i64,
+    tags: &[String],
+) -> ApiResult<()> {
+    let rows = tags
+        .iter()
+        .map(|tag| task_tag::ActiveModel {
+            task_id: Set(task_id),
+            organization_id: Set(org),
+            tag: Set(tag.clone()),
+        })
+        .collect();
+    let old = task_tag::Entity::delete_many()
+        .filter(task_tag::Column::OrganizationId.eq(org))
+        .filter(task_tag::Column::TaskId.eq(task_id));
+    replace_rows(db, old, rows).await
+}
+
+/// Checks that `user_id` may be responsible for a task on `contact`: an active staff user who
+/// can see the contact (owners and admins always can; members need a grant).
+pub(super) async fn require_responsible<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    contact_id: i64,
+    user_id: i64,
+    field: &str,
+) -> ApiResult<()> {
+    let user = users::require_active_staff(db, actor, user_id, field).await?;
+    let Some(responsible) = crate::auth::actor_of(&user) else {
+        return Err(ApiError::bad_input(field, "must be a staff user"));
+    };
+    if access::visible_contacts(db, &responsible, &[contact_id])
+        .await?
+        .is_empty()
+    {
+        return Err(ApiError::bad_input(
+            field,
+            format!(
+                "{} has no access to this contact: grant it first",
+                user.name
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Creates a task on `contact` (already checked for `WRITE`) inside the caller's transaction;
+/// `prefix` names the input in errors (`input.`, `input.task.`, `input.followUp.`).
+pub async fn create_in<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    contact: &VisibleContact,
+    input: CreateTask,
+    note_id: Option<i64>,
+    prefix: &str,
+) -> ApiResult<task::Model> {
+    let f = |name: &str| format!("{prefix}{name}");
+    let text = description(&f("description"), &input.description)?;
+    let tags = clean_tags(&f("tags"), &input.tags)?;
+    if let (Some(start), Some(end)) = (input.start_at, input.end_at)
+        && end < start
+    {
+        return Err(ApiError::bad_input(
+            f("endAt"),
+            "must not be before startAt",
+        ));
+    }
+    if let Some(type_id) = input.type_id {
+        settings::task_type(db, actor.org_id, type_id).await?;
+    }
+    let responsible = input
+        .responsible_id
+        .or(contact.contact.consultant_id)
+        .unwrap_or(actor.user_id);
+    require_responsible(
+        db,
+        actor,
+        contact.contact.id,
+        responsible,
+        &f("responsibleId"),
+    )
+    .await?;
+    let at = now();
+    let row = task::ActiveModel {
+        organization_id: Set(actor.org_id),
+        contact_id: Set(contact.contact.id),
+        description: Set(text.clone()),
+        type_id: Set(input.type_id),
+        scheduled_at: Set(Some(input.scheduled_at.unwrap_or(at))),
+        start_at: Set(input.start_at),
+        end_at: Set(input.end_at),
+        remind_at: Set(input.remind_at),
+        responsible_id: Set(responsible),
+        creator_id: Set(actor.user_id),
+        status: Set(TaskStatus::Planned.as_str().to_owned()),
+        outcome_id: Set(None),
+        note_id: Set(note_id),
+        closing_note_id: Set(None),
+        continued_from_id: Set(None),
+        copied_from_id: Set(None),
+        completed_at: Set(None),
+        completed_by: Set(None),
+        created_at: Set(at),
+        updated_at: Set(at),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    set_tags(db, actor.org_id, row.id, &tags).await?;
+    if let Some(remind_at) = input.remind_at {
+        reminders::add(
+            db,
+            actor.org_id,
+            responsible,
+            contact.contact.id,
+            RemindOf::Task(row.id),
+            remind_at,
+        )
+        .await?;
+    }
+    timeline::record(
+        db,
+        actor,
+        NewEvent {
+            contact_id: contact.contact.id,
+            kind: EventKind::TaskCreated,
+            subject_kind: "Task",
+            subject_id: row.id,
+            summary: format!("{} planned a task: {}", actor.name, title_of(None, &text)),
+            data: json!({ "responsibleId": responsible }),
+            audience: Audience::Team,
+        },
+    )
+    .await?;
+    Ok(row)
+}
