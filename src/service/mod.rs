@@ -11,7 +11,7 @@
 //! - `grants` (contact and channel collaborators), `reminders`;
 //! - `timeline`, `users`, `attachments`;
 //! - `access` (who may see a contact, a channel, a note), `settings`;
-//! - `sql`, `validate`, `organizations`.
+//! - `sql`, `validate`, `organizations`, `actor` (who a call runs as).
 //!
 //! Public entry points that do I/O carry `#[tracing::instrument]`: a span with the ids at hand,
 //! and the error, if any, recorded at debug level (a caller's mistake is not the gateway's

@@ -1,4 +1,4 @@
-//! The import layout `rustfmt.toml` asks for (`group_imports = "StdExternalCrate"`,
+//! Source layout checks. The import layout `rustfmt.toml` asks for (`group_imports = "StdExternalCrate"`,
 //! `imports_granularity = "Crate"`), checked here because those two options need a nightly
 //! rustfmt and the stable one we build with only warns about them.
 
@@ -72,5 +72,101 @@ fn imports_are_grouped_std_external_crate_and_merged_per_crate() {
         }
     }
     assert!(files.len() > 50, "found only {} source files", files.len());
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The service modules named on each line of the dependency list in `src/service/mod.rs`,
+/// top line first.
+fn service_layers(root: &Path) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(root.join("src/service/mod.rs")).expect("read mod.rs");
+    text.lines()
+        .filter_map(|line| line.strip_prefix("//! - "))
+        .map(|line| {
+            // The module names are the backticked words outside parentheses.
+            let mut names = String::new();
+            let mut depth = 0_usize;
+            for c in line.chars() {
+                match c {
+                    '(' => depth += 1,
+                    ')' => depth = depth.saturating_sub(1),
+                    c if depth == 0 => names.push(c),
+                    _ => {}
+                }
+            }
+            names
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_owned)
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn services_depend_one_way_as_their_module_doc_lists() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let layers = service_layers(root);
+    let layer_of = |name: &str| layers.iter().position(|l| l.iter().any(|n| n == name));
+    let mut files = Vec::new();
+    rust_files(&root.join("src/service"), &mut files);
+    let modules: Vec<String> = files
+        .iter()
+        .filter_map(|f| f.file_stem()?.to_str().map(str::to_owned))
+        .filter(|m| m != "mod")
+        .collect();
+    let mut uses: Vec<(String, String)> = Vec::new();
+    let mut problems = Vec::new();
+    for file in &files {
+        let Some(this) = file.file_stem().and_then(|s| s.to_str()) else {
+            continue;
+        };
+        if this == "mod" {
+            continue;
+        }
+        let Some(own) = layer_of(this) else {
+            problems.push(format!(
+                "service `{this}` is missing from the list in mod.rs"
+            ));
+            continue;
+        };
+        // Code only: comments may name any module.
+        let text: String = std::fs::read_to_string(file)
+            .expect("read a service")
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        for other in modules.iter().filter(|m| m.as_str() != this) {
+            // A path through the module: `other::` not preceded by a word character or `_`
+            // (so `entity::task::` does not count as `tasks::`).
+            let needle = format!("{other}::");
+            let referenced = text.match_indices(&needle).any(|(at, _)| {
+                !text[..at]
+                    .chars()
+                    .next_back()
+                    .is_some_and(|c| c.is_alphanumeric() || c == '_')
+            });
+            if !referenced {
+                continue;
+            }
+            uses.push((this.to_owned(), other.clone()));
+            match layer_of(other) {
+                Some(theirs) if theirs < own => problems.push(format!(
+                    "service `{this}` uses `{other}`, which the list in mod.rs puts above it"
+                )),
+                _ => {}
+            }
+        }
+    }
+    for (a, b) in &uses {
+        if uses.contains(&(b.clone(), a.clone())) && a < b {
+            problems.push(format!("services `{a}` and `{b}` use each other"));
+        }
+    }
+    assert!(
+        layers.len() > 3,
+        "no dependency list found in src/service/mod.rs"
+    );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
