@@ -91,7 +91,7 @@ pub async fn create<C: ConnectionTrait>(
     .insert(db)
     .await
     .map_err(ApiError::conflict_on_duplicate(
-        "the organization already has a channel with that address; use that channel or another address",
+        "the organization already has a channel with that address",
     ))?;
     Ok(VisibleChannel {
         channel: row,

@@ -22,9 +22,7 @@ use crate::{
 
 /// The answer to a second setting of one kind with the same name (the tables' unique keys).
 fn duplicate(what: &str, name: &str) -> impl FnOnce(DbErr) -> ApiError {
-    ApiError::conflict_on_duplicate(format!(
-        "a {what} named `{name}` already exists; choose another name or change that {what}"
-    ))
+    ApiError::conflict_on_duplicate(format!("a {what} named `{name}` already exists"))
 }
 
 /// What a task type is made of.

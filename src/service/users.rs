@@ -152,7 +152,7 @@ pub async fn require_active_staff<C: ConnectionTrait>(
 /// The answer when another user has `email` (checked first, and by the unique key when two
 /// requests race).
 fn email_in_use(email: &str) -> String {
-    format!("a user with email {email} already exists; use another email address")
+    format!("a user with email {email} already exists")
 }
 
 async fn email_taken<C: ConnectionTrait>(
@@ -299,10 +299,8 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     {
         return Err(ApiError::conflict(email_in_use(email)));
     }
-    let on_duplicate = ApiError::conflict_on_duplicate(match &email {
-        Some(email) => email_in_use(email),
-        None => "a user with that email already exists".to_owned(),
-    });
+    // The message a lost race has always had (the check above names the email).
+    let on_duplicate = ApiError::conflict_on_duplicate("a user with that email already exists");
     let mut row = target.into_active_model();
     if let Some(email) = email {
         row.email = Set(email);

@@ -6,6 +6,7 @@ mod attachments;
 mod auth;
 mod background;
 mod contacts;
+mod contract;
 mod conversations;
 mod hardening_access;
 mod hardening_http;
