@@ -130,6 +130,11 @@ pub fn decode_many<I: AsRef<str>>(
     Ok(out)
 }
 
+/// Decodes an optional ID of `kind` (see [`decode`]): `None` stays `None`.
+pub fn decode_opt(kind: Kind, id: Option<impl AsRef<str>>) -> ApiResult<Option<i64>> {
+    id.map(|id| decode(kind, id.as_ref())).transpose()
+}
+
 /// Decodes any opaque ID into its kind and row id; `None` when it is malformed.
 pub fn decode_any(id: &str) -> Option<(Kind, i64)> {
     let bytes = URL_SAFE_NO_PAD.decode(id.trim()).ok()?;

@@ -100,15 +100,17 @@ pub fn encode_cursor(id: i64) -> String {
     URL_SAFE_NO_PAD.encode(format!("id:{id}"))
 }
 
+/// The text inside an opaque cursor, if it is one this gateway could have written.
+fn opaque_text(cursor: &str) -> Option<String> {
+    String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()
+}
+
 /// The row id in a cursor from [`encode_cursor`]; `BAD_USER_INPUT` on `after` otherwise.
 pub fn decode_cursor(cursor: Option<&str>) -> ApiResult<Option<i64>> {
     let Some(cursor) = cursor else {
         return Ok(None);
     };
-    URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
+    opaque_text(cursor)
         .and_then(|s| s.strip_prefix("id:").and_then(|n| n.parse::<i64>().ok()))
         .map(Some)
         .ok_or_else(|| ApiError::bad_input("after", "is not a cursor this list gave out"))
@@ -182,10 +184,7 @@ pub fn decode_time_cursor(
     let Some(cursor) = cursor else {
         return Ok(None);
     };
-    URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
+    opaque_text(cursor)
         .and_then(|s| {
             let (micros, id) = s.strip_prefix(tag)?.strip_prefix(':')?.split_once(':')?;
             let at = chrono::DateTime::from_timestamp_micros(micros.parse().ok()?)?;

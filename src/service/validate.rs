@@ -47,6 +47,21 @@ pub fn long_text(field: &str, value: Option<&str>, max: usize) -> ApiResult<Opti
     }
 }
 
+/// The longest search text a list filter accepts, in characters.
+pub const MAX_SEARCH_CHARS: usize = 200;
+
+/// Refuses a search text longer than [`MAX_SEARCH_CHARS`] on `field`; the text itself is
+/// matched as given.
+pub fn search(field: &str, value: Option<&str>) -> ApiResult<()> {
+    match value {
+        Some(v) if v.chars().count() > MAX_SEARCH_CHARS => Err(ApiError::bad_input(
+            field,
+            format!("is longer than {MAX_SEARCH_CHARS} characters"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Whether a text may span lines.
 #[derive(Clone, Copy, PartialEq)]
 enum Lines {

@@ -27,10 +27,7 @@ impl ContactsMutation {
         input: CreateContactInput,
     ) -> Result<Contact> {
         let Caller { db, actor } = ctx.caller()?;
-        let consultant_id = input
-            .consultant_id
-            .map(|id| ids::decode(Kind::User, &id))
-            .transpose()?;
+        let consultant_id = ids::decode_opt(Kind::User, input.consultant_id)?;
         let input = CreateContact {
             name: input.name,
             emails: convert(input.emails),

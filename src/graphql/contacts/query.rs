@@ -3,7 +3,6 @@
 use async_graphql::{Context, ID, Object, Result, connection::Connection};
 
 use crate::{
-    error::ApiError,
     graphql::{
         contacts::types::{Contact, ContactConnectionFields, ContactFilter},
         context::{Caller, ContextExt},
@@ -34,15 +33,7 @@ impl ContactsQuery {
         let Caller { db, actor } = ctx.caller()?;
         let window = id_window(first, after.as_deref(), last, before.as_deref())?;
         let filter = filter.unwrap_or_default().into_service()?;
-        if filter
-            .search
-            .as_ref()
-            .is_some_and(|s| s.chars().count() > 200)
-        {
-            return Err(
-                ApiError::bad_input("filter.search", "is longer than 200 characters").into(),
-            );
-        }
+        service::validate::search("filter.search", filter.search.as_deref())?;
         let (rows, has_next, has_previous) =
             service::contacts::list(db, actor, &filter, window).await?;
         let prefetch = prefetch::contacts(ctx, &prefetch::node_selections(ctx), &rows).await?;

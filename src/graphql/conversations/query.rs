@@ -76,15 +76,9 @@ pub async fn inbox_page(
     let service_filter = ServiceFilter {
         contact_id: match contact_id {
             Some(id) => Some(id),
-            None => filter
-                .contact_id
-                .map(|id| ids::decode(Kind::Contact, &id))
-                .transpose()?,
+            None => ids::decode_opt(Kind::Contact, filter.contact_id)?,
         },
-        channel_id: filter
-            .channel_id
-            .map(|id| ids::decode(Kind::Channel, &id))
-            .transpose()?,
+        channel_id: ids::decode_opt(Kind::Channel, filter.channel_id)?,
         unread: filter.unread,
     };
     let page = service::conversations::list(db, actor, &service_filter, cursor, limit).await?;

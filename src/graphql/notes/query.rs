@@ -3,7 +3,6 @@
 use async_graphql::{Context, ID, Object, Result, connection::Connection};
 
 use crate::{
-    error::ApiError,
     graphql::{
         context::{Caller, ContextExt},
         notes::types::{Note, NoteConnectionFields, NoteFilter, note_page},
@@ -55,25 +54,13 @@ pub async fn notes_page(
     let limit = page_size(first)?;
     let after_id = page::decode_cursor(after.as_deref())?;
     let filter = filter.unwrap_or_default();
-    if filter
-        .search
-        .as_ref()
-        .is_some_and(|s| s.chars().count() > 200)
-    {
-        return Err(ApiError::bad_input("filter.search", "is longer than 200 characters").into());
-    }
+    service::validate::search("filter.search", filter.search.as_deref())?;
     let service_filter = ServiceFilter {
         contact_id: match contact_id {
             Some(id) => Some(id),
-            None => filter
-                .contact_id
-                .map(|id| ids::decode(Kind::Contact, &id))
-                .transpose()?,
+            None => ids::decode_opt(Kind::Contact, filter.contact_id)?,
         },
-        author_id: filter
-            .author_id
-            .map(|id| ids::decode(Kind::User, &id))
-            .transpose()?,
+        author_id: ids::decode_opt(Kind::User, filter.author_id)?,
         label_ids: ids::decode_many(Kind::Label, "filter.labelIds", filter.label_ids)?,
         visibility: filter.visibility.map(Into::into),
         search: filter.search,

@@ -353,14 +353,8 @@ impl CreateNoteInput {
             body_html: self.body_html,
             visibility: self.visibility.map(Into::into),
             label_ids: ids::decode_many(Kind::Label, "input.labelIds", self.label_ids)?,
-            type_id: self
-                .type_id
-                .map(|id| ids::decode(Kind::TaskType, &id))
-                .transpose()?,
-            template_id: self
-                .template_id
-                .map(|id| ids::decode(Kind::MessageTemplate, &id))
-                .transpose()?,
+            type_id: ids::decode_opt(Kind::TaskType, self.type_id)?,
+            template_id: ids::decode_opt(Kind::MessageTemplate, self.template_id)?,
             attached_to: self.attached_to.map(|a| AttachedTo {
                 kind: a.kind,
                 id: a.id,

@@ -63,15 +63,9 @@ pub async fn tasks_page(
     let service_filter = ServiceFilter {
         contact_id: match contact_id {
             Some(id) => Some(id),
-            None => filter
-                .contact_id
-                .map(|id| ids::decode(Kind::Contact, &id))
-                .transpose()?,
+            None => ids::decode_opt(Kind::Contact, filter.contact_id)?,
         },
-        responsible_id: filter
-            .responsible_id
-            .map(|id| ids::decode(Kind::User, &id))
-            .transpose()?,
+        responsible_id: ids::decode_opt(Kind::User, filter.responsible_id)?,
         status: distinct_by(filter.status.unwrap_or_default(), |s| *s as u8)
             .into_iter()
             .map(Into::into)

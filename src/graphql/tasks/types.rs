@@ -325,25 +325,15 @@ impl CreateTaskInput {
     /// The service input, IDs decoded (contact 0 when left out, filled in by the caller).
     pub fn into_service(self) -> ApiResult<CreateTask> {
         Ok(CreateTask {
-            contact_id: self
-                .contact_id
-                .map(|id| ids::decode(Kind::Contact, &id))
-                .transpose()?
-                .unwrap_or(0),
+            contact_id: ids::decode_opt(Kind::Contact, self.contact_id)?.unwrap_or(0),
             description: self.description,
-            type_id: self
-                .type_id
-                .map(|id| ids::decode(Kind::TaskType, &id))
-                .transpose()?,
+            type_id: ids::decode_opt(Kind::TaskType, self.type_id)?,
             tags: self.tags.unwrap_or_default(),
             scheduled_at: timestamp("input.scheduledAt", self.scheduled_at)?,
             start_at: timestamp("input.startAt", self.start_at)?,
             end_at: timestamp("input.endAt", self.end_at)?,
             remind_at: timestamp("input.remindAt", self.remind_at)?,
-            responsible_id: self
-                .responsible_id
-                .map(|id| ids::decode(Kind::User, &id))
-                .transpose()?,
+            responsible_id: ids::decode_opt(Kind::User, self.responsible_id)?,
         })
     }
 }
@@ -383,10 +373,7 @@ impl UpdateTaskInput {
             end_at: maybe(self.end_at, |at| {
                 timestamp("input.endAt", Some(at)).map(|_| at)
             })?,
-            responsible_id: self
-                .responsible_id
-                .map(|id| ids::decode(Kind::User, &id))
-                .transpose()?,
+            responsible_id: ids::decode_opt(Kind::User, self.responsible_id)?,
             status: self.status.map(Into::into),
         })
     }
