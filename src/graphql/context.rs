@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_graphql::Context;
 use sea_orm::DatabaseConnection;
 
-use super::loaders::Loaders;
+use super::{batch::Dispatcher, loaders::Loaders};
 use crate::{
     error::{ApiError, ApiResult},
     service::{actor::Actor, attachments::Storage},
@@ -33,13 +33,28 @@ pub struct RequestCaller {
     actor: Option<Actor>,
     /// Batching loaders, scoped to this caller.
     loaders: Option<Loaders>,
+    /// Starts the loaders' batches.
+    dispatcher: Option<Arc<Dispatcher>>,
 }
 
 impl RequestCaller {
     /// The request's caller (or anonymous), with loaders reading through `db` as them.
     pub fn new(db: &DatabaseConnection, actor: Option<Actor>) -> Self {
-        let loaders = actor.as_ref().map(|a| Loaders::new(db.clone(), a.clone()));
-        Self { actor, loaders }
+        let dispatcher = actor.as_ref().map(|_| Dispatcher::new());
+        let loaders = actor
+            .as_ref()
+            .zip(dispatcher.as_ref())
+            .map(|(a, d)| Loaders::new(d, db.clone(), a.clone()));
+        Self {
+            actor,
+            loaders,
+            dispatcher,
+        }
+    }
+
+    /// What the request's execution must be driven by (see [`super::batch::Driven`]).
+    pub fn dispatcher(&self) -> Option<Arc<Dispatcher>> {
+        self.dispatcher.clone()
     }
 }
 

@@ -2,6 +2,7 @@
 //! into the schema's roots in [`schema`]; it parses arguments, calls the service layer and maps
 //! its rows to output types.
 
+pub mod batch;
 pub mod contacts;
 pub mod context;
 pub mod conversations;
@@ -11,7 +12,6 @@ pub mod loaders;
 pub mod node;
 pub mod notes;
 pub mod page;
-pub mod prefetch;
 pub mod reminders;
 pub mod schema;
 pub mod settings;

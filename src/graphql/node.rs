@@ -57,19 +57,19 @@ impl NodeQuery {
             Some((Kind::Note, id)) => service::notes::get_many(db, actor, &[id])
                 .await?
                 .remove(&id)
-                .map(|n| Node::Note(Note::single(n))),
+                .map(|n| Node::Note(Note::new(n))),
             Some((Kind::Task, id)) => service::tasks::get_many(db, actor, &[id])
                 .await?
                 .remove(&id)
-                .map(|t| Node::Task(Task::single(t))),
+                .map(|t| Node::Task(Task::new(t))),
             Some((Kind::Conversation, id)) => service::conversations::get_many(db, actor, &[id])
                 .await?
                 .remove(&id)
-                .map(|c| Node::Conversation(Conversation::single(c))),
+                .map(|c| Node::Conversation(Conversation::new(c))),
             Some((Kind::Message, id)) => service::conversations::messages_by_id(db, actor, &[id])
                 .await?
                 .remove(&id)
-                .map(|m| Node::Message(Message::single(m))),
+                .map(|m| Node::Message(Message::new(m))),
             Some((Kind::Channel, id)) => service::channels::get_many(db, actor, &[id])
                 .await?
                 .remove(&id)

@@ -30,6 +30,7 @@ use super::{
 };
 use crate::{
     graphql::{
+        batch::Driven,
         context::RequestCaller,
         extension::{ExecutionStarted, assign_request_code},
     },
@@ -428,10 +429,10 @@ async fn execute(
         None => Some("unauthenticated".to_owned()),
     };
     let executed = ExecutionStarted::default();
-    let request = request
-        .data(RequestCaller::new(&state.db, actor))
-        .data(executed.clone());
-    let mut response = state.schema.execute(request).await;
+    let caller = RequestCaller::new(&state.db, actor);
+    let dispatcher = caller.dispatcher();
+    let request = request.data(caller).data(executed.clone());
+    let mut response = Driven::new(dispatcher, state.schema.execute(request)).await;
     let ok = response.errors.is_empty();
     state
         .metrics

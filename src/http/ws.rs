@@ -22,7 +22,12 @@ use serde_json::{Value, json};
 use tokio::{sync::mpsc, task::JoinHandle};
 
 use super::{AppState, auth::authenticate_token, limits::PerUserSlot};
-use crate::{auth, error::ApiError, graphql::context::RequestCaller, service::actor::Actor};
+use crate::{
+    auth,
+    error::ApiError,
+    graphql::{batch::Driven, context::RequestCaller},
+    service::actor::Actor,
+};
 
 /// The subprotocol name.
 pub const PROTOCOL: &str = "graphql-transport-ws";
@@ -311,15 +316,17 @@ async fn run_operation(
     payload: SubscribePayload,
     out: mpsc::Sender<Message>,
 ) {
+    let caller = RequestCaller::new(&state.db, Some(actor));
+    let dispatcher = caller.dispatcher();
     let mut request = async_graphql::Request::new(payload.query)
         .variables(Variables::from_json(
             payload.variables.unwrap_or(Value::Null),
         ))
-        .data(RequestCaller::new(&state.db, Some(actor)));
+        .data(caller);
     if let Some(name) = payload.operation_name {
         request = request.operation_name(name);
     }
-    let mut responses = state.schema.execute_stream(request);
+    let mut responses = Driven::new(dispatcher, state.schema.execute_stream(request));
     let mut first = true;
     while let Some(response) = responses.next().await {
         let failed_to_start =

@@ -4,7 +4,10 @@
 use entity::contact_collaborator;
 use sea_orm::{ConnectionTrait, TransactionTrait};
 
-use super::{access::AccessLevel, grants};
+use super::{
+    access::AccessLevel,
+    grants::{self, WithPeople},
+};
 use crate::{error::ApiResult, service::actor::Actor};
 
 /// The grants on the given contacts (already visible to the caller), oldest first.
@@ -14,6 +17,16 @@ pub async fn of_contacts<C: ConnectionTrait>(
     contact_ids: &[i64],
 ) -> ApiResult<Vec<contact_collaborator::Model>> {
     grants::of(db, org, contact_ids).await
+}
+
+/// The grants on the given contacts (already visible to a staff caller), oldest first, with
+/// the users they name read in the same statement.
+pub async fn of_contacts_with_people<C: ConnectionTrait>(
+    db: &C,
+    org: i64,
+    contact_ids: &[i64],
+) -> ApiResult<Vec<WithPeople<contact_collaborator::Model>>> {
+    grants::of_with_people(db, org, contact_ids).await
 }
 
 /// Grants `user_id` `access` to a contact, or changes the level of an existing grant; needs

@@ -123,6 +123,3 @@ where
     }
     Ok(())
 }
-
-/// A list result of the service layer (the loaders' fetch functions return it).
-pub type ApiResultVec<T> = crate::error::ApiResult<Vec<T>>;

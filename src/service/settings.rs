@@ -522,3 +522,37 @@ pub async fn types_of<C: ConnectionTrait>(
         .map(|t| (t.id, t))
         .collect())
 }
+
+/// The outcomes among `ids` of the organization.
+#[tracing::instrument(skip_all, fields(count = ids.len()), err(level = "debug"))]
+pub async fn outcomes_of<C: ConnectionTrait>(
+    db: &C,
+    org: i64,
+    ids: &[i64],
+) -> ApiResult<HashMap<i64, outcome::Model>> {
+    Ok(outcome::Entity::find()
+        .filter(outcome::Column::OrganizationId.eq(org))
+        .filter(outcome::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|o| (o.id, o))
+        .collect())
+}
+
+/// The message templates among `ids` of the organization.
+#[tracing::instrument(skip_all, fields(count = ids.len()), err(level = "debug"))]
+pub async fn templates_of<C: ConnectionTrait>(
+    db: &C,
+    org: i64,
+    ids: &[i64],
+) -> ApiResult<HashMap<i64, message_template::Model>> {
+    Ok(message_template::Entity::find()
+        .filter(message_template::Column::OrganizationId.eq(org))
+        .filter(message_template::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| (t.id, t))
+        .collect())
+}

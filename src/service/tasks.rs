@@ -255,20 +255,27 @@ pub async fn get_many<C: ConnectionTrait>(
     Ok(rows.into_iter().map(|t| (t.id, t)).collect())
 }
 
-/// The tasks created with note `note_id` that the actor may see, oldest first.
-#[tracing::instrument(skip_all, fields(note_id = note_id), err(level = "debug"))]
-pub async fn for_note<C: ConnectionTrait>(
+/// The tasks created with each of the given notes that the actor may see, by note, oldest
+/// first.
+#[tracing::instrument(skip_all, fields(count = note_ids.len()), err(level = "debug"))]
+pub async fn for_notes<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
-    note_id: i64,
-) -> ApiResult<Vec<task::Model>> {
+    note_ids: &[i64],
+) -> ApiResult<HashMap<i64, Vec<task::Model>>> {
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT t.*");
     push_visible(&mut sql, actor);
-    sql.push(" AND t.note_id = ")
-        .bind(note_id)
+    sql.push(" AND t.note_id IN ")
+        .bind_list(note_ids.iter().copied())
         .push(" ORDER BY t.id");
-    Ok(task::Model::find_by_statement(sql.build()).all(db).await?)
+    let mut by_note: HashMap<i64, Vec<task::Model>> = HashMap::new();
+    for row in task::Model::find_by_statement(sql.build()).all(db).await? {
+        if let Some(note) = row.note_id {
+            by_note.entry(note).or_default().push(row);
+        }
+    }
+    Ok(by_note)
 }
 
 /// The task `id` if the actor may see it; `NOT_FOUND` otherwise.

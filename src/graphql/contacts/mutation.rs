@@ -3,6 +3,7 @@
 use async_graphql::{Context, ID, Object, Result};
 
 use crate::{
+    error::ApiError,
     graphql::{
         contacts::types::{Collaborator, Contact, CreateContactInput, UpdateContactInput, convert},
         context::{Caller, ContextExt},
@@ -107,10 +108,16 @@ impl ContactsMutation {
         let user_id = ids::decode(Kind::User, &user_id)?;
         let grant =
             service::collaborators::grant(db, actor, contact_id, user_id, access.into()).await?;
-        Ok(Collaborator {
-            row: grant,
-            prefetch: None,
-        })
+        // Read back with the users it names, as `Contact.collaborators` shows it.
+        ctx.loaders()?
+            .collaborators
+            .load_one(contact_id)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .find(|row| row.grant.id == grant.id)
+            .map(Collaborator)
+            .ok_or_else(|| ApiError::Internal("a new grant could not be read back".into()).into())
     }
 
     /// Revokes a user's grant on a contact (`ADMIN` access); returns the revoked grant's ID.

@@ -7,7 +7,6 @@ use crate::{
         contacts::types::{Contact, ContactConnectionFields, ContactFilter},
         context::{Caller, ContextExt},
         page::{id_connection, id_window},
-        prefetch,
     },
     ids::{self, Kind},
     service,
@@ -36,11 +35,8 @@ impl ContactsQuery {
         service::validate::search("filter.search", filter.search.as_deref())?;
         let (rows, has_next, has_previous) =
             service::contacts::list(db, actor, &filter, window).await?;
-        let prefetch = prefetch::contacts(ctx, &prefetch::node_selections(ctx), &rows).await?;
         Ok(id_connection(
-            rows.into_iter()
-                .map(|row| Contact::with_prefetch(row, prefetch.clone()))
-                .collect(),
+            rows.into_iter().map(Contact::new).collect(),
             has_next,
             has_previous,
             |c| c.row.contact.id,

@@ -1,7 +1,5 @@
 //! Contacts in GraphQL: the `Contact` type, collaborator grants, filters and inputs.
 
-use std::{collections::HashMap, sync::Arc};
-
 use async_graphql::{
     Context, Enum, ID, InputObject, Json, MaybeUndefined, Object, Result, SimpleObject,
     connection::Connection,
@@ -14,11 +12,10 @@ use crate::{
         context::{Caller, ContextExt},
         conversations::{Conversation, ConversationConnectionFields, ConversationFilter},
         notes::{Note, NoteConnectionFields, NoteFilter},
-        prefetch::Prefetch,
         settings::Label,
         tasks::{Task, TaskConnectionFields, TaskFilter, TaskOrder},
         timeline::{TimelineEvent, TimelineFilter},
-        users::{User, user_by_id},
+        users::User,
     },
     ids::{self, Kind},
     service::{
@@ -27,6 +24,7 @@ use crate::{
             AddressInput, ContactFilter as ServiceContactFilter, EmailInput, PhoneInput,
             VisibleContact,
         },
+        grants::WithPeople,
     },
 };
 
@@ -89,37 +87,26 @@ pub struct ContactAddress {
 pub struct Contact {
     /// The row and the caller's access.
     pub row: VisibleContact,
-    /// Rows prefetched for the page this contact is on.
-    pub prefetch: Option<Arc<Prefetch>>,
 }
 
 impl Contact {
-    /// A contact read on its own; related rows come through the loaders.
+    /// A contact the caller may see; related rows come through the request's loaders.
     pub fn new(row: VisibleContact) -> Self {
-        Self {
-            row,
-            prefetch: None,
-        }
+        Self { row }
     }
 
-    /// A contact of a prefetched page.
-    pub fn with_prefetch(row: VisibleContact, prefetch: Arc<Prefetch>) -> Self {
-        Self {
-            row,
-            prefetch: Some(prefetch),
-        }
+    /// The contact `id` through the request's loader, if the caller may see it.
+    pub async fn load(ctx: &Context<'_>, id: i64) -> Result<Option<Contact>> {
+        Ok(ctx
+            .loaders()?
+            .contacts
+            .load_one(id)
+            .await?
+            .map(Contact::new))
     }
 
     fn id_(&self) -> i64 {
         self.row.contact.id
-    }
-
-    fn prefetched<T: Clone>(
-        &self,
-        pick: impl Fn(&Prefetch) -> Option<&HashMap<i64, Vec<T>>>,
-    ) -> Option<Vec<T>> {
-        let map = pick(self.prefetch.as_deref()?)?;
-        Some(map.get(&self.id_()).cloned().unwrap_or_default())
     }
 }
 
@@ -136,15 +123,12 @@ impl Contact {
     /// Email addresses, in the order given.
     #[graphql(complexity = "crate::graphql::page::list_cost(20, child_complexity)")]
     async fn emails(&self, ctx: &Context<'_>) -> Result<Vec<ContactEmail>> {
-        let rows = match self.prefetched(|p| p.emails.as_ref()) {
-            Some(rows) => rows,
-            None => ctx
-                .loaders()?
-                .emails
-                .load_one(self.id_())
-                .await?
-                .unwrap_or_default(),
-        };
+        let rows = ctx
+            .loaders()?
+            .emails
+            .load_one(self.id_())
+            .await?
+            .unwrap_or_default();
         Ok(rows
             .into_iter()
             .map(|r| ContactEmail {
@@ -157,15 +141,12 @@ impl Contact {
     /// Phone numbers, in the order given.
     #[graphql(complexity = "crate::graphql::page::list_cost(20, child_complexity)")]
     async fn phones(&self, ctx: &Context<'_>) -> Result<Vec<ContactPhone>> {
-        let rows = match self.prefetched(|p| p.phones.as_ref()) {
-            Some(rows) => rows,
-            None => ctx
-                .loaders()?
-                .phones
-                .load_one(self.id_())
-                .await?
-                .unwrap_or_default(),
-        };
+        let rows = ctx
+            .loaders()?
+            .phones
+            .load_one(self.id_())
+            .await?
+            .unwrap_or_default();
         Ok(rows
             .into_iter()
             .map(|r| ContactPhone {
@@ -178,15 +159,12 @@ impl Contact {
     /// Postal addresses, in the order given.
     #[graphql(complexity = "crate::graphql::page::list_cost(20, child_complexity)")]
     async fn addresses(&self, ctx: &Context<'_>) -> Result<Vec<ContactAddress>> {
-        let rows = match self.prefetched(|p| p.addresses.as_ref()) {
-            Some(rows) => rows,
-            None => ctx
-                .loaders()?
-                .addresses
-                .load_one(self.id_())
-                .await?
-                .unwrap_or_default(),
-        };
+        let rows = ctx
+            .loaders()?
+            .addresses
+            .load_one(self.id_())
+            .await?
+            .unwrap_or_default();
         Ok(rows
             .into_iter()
             .map(|r| ContactAddress {
@@ -206,19 +184,17 @@ impl Contact {
         complexity = "crate::graphql::page::list_cost(crate::graphql::page::SETTINGS_LIST_COST, child_complexity)"
     )]
     async fn labels(&self, ctx: &Context<'_>) -> Result<Vec<Label>> {
-        let Caller { db, actor } = ctx.caller()?;
         // Labels are the organization's internal classification: a customer user reading their
         // own contact gets none.
-        if !actor.is_staff() {
+        if !ctx.caller()?.actor.is_staff() {
             return Ok(Vec::new());
         }
-        let rows = match self.prefetched(|p| p.labels.as_ref()) {
-            Some(rows) => rows,
-            None => service::contacts::labels_of(db, actor.org_id, &[self.id_()])
-                .await?
-                .remove(&self.id_())
-                .unwrap_or_default(),
-        };
+        let rows = ctx
+            .loaders()?
+            .contact_labels
+            .load_one(self.id_())
+            .await?
+            .unwrap_or_default();
         Ok(rows.into_iter().map(Label::new).collect())
     }
     /// The staff user responsible for the contact.
@@ -226,7 +202,7 @@ impl Contact {
         let Some(id) = self.row.contact.consultant_id else {
             return Ok(None);
         };
-        user_by_id(ctx, self.prefetch.as_deref(), id).await
+        User::load(ctx, Some(id)).await
     }
     /// Free-form custom fields (a JSON object of at most 16 KiB).
     async fn custom_fields(&self, ctx: &Context<'_>) -> Result<Json<serde_json::Value>> {
@@ -248,7 +224,7 @@ impl Contact {
     }
     /// Who created the contact (null when the caller may not see that user).
     async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        user_by_id(ctx, self.prefetch.as_deref(), self.row.contact.created_by).await
+        User::load(ctx, Some(self.row.contact.created_by)).await
     }
     /// When it was created.
     async fn created_at(&self) -> DateTime<Utc> {
@@ -335,81 +311,48 @@ impl Contact {
         if !actor.is_staff() || self.row.access != service::access::AccessLevel::Admin {
             return Ok(Vec::new());
         }
-        let rows = match self.prefetched(|p| p.collaborators.as_ref()) {
-            Some(rows) => rows,
-            None => ctx
-                .loaders()?
-                .collaborators
-                .load_one(self.id_())
-                .await?
-                .unwrap_or_default(),
-        };
-        Ok(rows
-            .into_iter()
-            .map(|row| Collaborator {
-                row,
-                prefetch: self.prefetch.clone(),
-            })
-            .collect())
+        let rows = ctx
+            .loaders()?
+            .collaborators
+            .load_one(self.id_())
+            .await?
+            .unwrap_or_default();
+        Ok(rows.into_iter().map(Collaborator).collect())
     }
 }
 
-/// A contact from a page's prefetched contacts when the page loaded them, else read on its own
-/// (through the access rules either way).
-pub async fn contact_from(
-    ctx: &Context<'_>,
-    prefetched: Option<&HashMap<i64, VisibleContact>>,
-    id: i64,
-) -> Result<Option<VisibleContact>> {
-    let Caller { db, actor } = ctx.caller()?;
-    Ok(match prefetched {
-        Some(map) => map.get(&id).cloned(),
-        None => service::contacts::get_many(db, actor, &[id])
-            .await?
-            .remove(&id),
-    })
-}
-
-/// A collaborator grant: a user's access to a contact.
-pub struct Collaborator {
-    /// The grant row.
-    pub row: entity::contact_collaborator::Model,
-    /// Rows prefetched for the page the grant is on.
-    pub prefetch: Option<Arc<Prefetch>>,
-}
+/// A collaborator grant: a user's access to a contact, with the users it names.
+pub struct Collaborator(pub WithPeople<entity::contact_collaborator::Model>);
 
 #[Object]
 impl Collaborator {
     /// The grant's opaque ID (what `revokeCollaborator` returns).
     async fn id(&self) -> ID {
-        ID(ids::encode(Kind::Collaborator, self.row.id))
+        ID(ids::encode(Kind::Collaborator, self.0.grant.id))
     }
     /// The user who has access.
-    async fn user(&self, ctx: &Context<'_>) -> Result<User> {
-        user_by_id(ctx, self.prefetch.as_deref(), self.row.user_id)
-            .await?
+    async fn user(&self) -> Result<User> {
+        self.0
+            .user
+            .clone()
+            .map(User)
             .ok_or_else(|| ApiError::NotFound("User").into())
     }
     /// The access level.
     async fn access(&self) -> Option<AccessLevel> {
-        service::access::AccessLevel::parse(&self.row.access).map(AccessLevel::from)
+        service::access::AccessLevel::parse(&self.0.grant.access).map(AccessLevel::from)
     }
     /// Who granted it (null when the caller may not see that user).
-    async fn granted_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        user_by_id(ctx, self.prefetch.as_deref(), self.row.granted_by).await
+    async fn granted_by(&self) -> Option<User> {
+        self.0.granted_by.clone().map(User)
     }
     /// When it was granted or last changed.
     async fn granted_at(&self) -> DateTime<Utc> {
-        self.row.granted_at
+        self.0.grant.granted_at
     }
     /// The contact.
     async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>> {
-        Ok(ctx
-            .loaders()?
-            .contacts
-            .load_one(self.row.contact_id)
-            .await?
-            .map(Contact::new))
+        Contact::load(ctx, self.0.grant.contact_id).await
     }
 }
 

@@ -92,7 +92,7 @@ impl ConversationsMutation {
     /// Sends a message to a contact over a channel (`WRITE` on both); it starts `QUEUED`.
     async fn send_message(&self, ctx: &Context<'_>, input: SendMessageInput) -> Result<Message> {
         let Caller { db, actor } = ctx.caller()?;
-        Ok(Message::single(
+        Ok(Message::new(
             service::conversations::send(db, actor, input.into_service()?).await?,
         ))
     }
@@ -105,7 +105,7 @@ impl ConversationsMutation {
         input: InboundMessageInput,
     ) -> Result<Message> {
         let Caller { db, actor } = ctx.caller()?;
-        Ok(Message::single(
+        Ok(Message::new(
             service::conversations::record_inbound(db, actor, input.into_service()?).await?,
         ))
     }
@@ -119,7 +119,7 @@ impl ConversationsMutation {
     ) -> Result<Message> {
         let Caller { db, actor } = ctx.caller()?;
         let id = ids::decode(Kind::Message, &id)?;
-        Ok(Message::single(
+        Ok(Message::new(
             service::conversations::update_status(db, actor, id, status.into()).await?,
         ))
     }
@@ -128,7 +128,7 @@ impl ConversationsMutation {
     async fn mark_conversation_read(&self, ctx: &Context<'_>, id: ID) -> Result<Conversation> {
         let Caller { db, actor } = ctx.caller()?;
         let id = ids::decode(Kind::Conversation, &id)?;
-        Ok(Conversation::single(
+        Ok(Conversation::new(
             service::conversations::mark_read(db, actor, id).await?,
         ))
     }

@@ -1,10 +1,8 @@
 //! The conversations queries: channels, the inbox and one conversation.
 
-use std::sync::Arc;
-
 use async_graphql::{Context, ID, Object, Result, connection::Connection};
 
-use super::types::{InboxPage, decode_cursor, encode_cursor};
+use super::types::{decode_cursor, encode_cursor};
 use crate::{
     graphql::{
         context::{Caller, ContextExt},
@@ -12,10 +10,9 @@ use crate::{
             Channel, Conversation, ConversationConnectionFields, ConversationFilter,
         },
         page::page_size,
-        prefetch,
     },
     ids::{self, Kind},
-    service::{self, contacts::VisibleContact, conversations::ConversationFilter as ServiceFilter},
+    service::{self, conversations::ConversationFilter as ServiceFilter},
 };
 
 /// Channels and conversations.
@@ -55,7 +52,7 @@ impl ConversationsQuery {
     async fn conversation(&self, ctx: &Context<'_>, id: ID) -> Result<Conversation> {
         let Caller { db, actor } = ctx.caller()?;
         let id = ids::decode(Kind::Conversation, &id)?;
-        Ok(Conversation::single(
+        Ok(Conversation::new(
             service::conversations::get(db, actor, id).await?,
         ))
     }
@@ -83,70 +80,10 @@ pub async fn inbox_page(
     };
     let page = service::conversations::list(db, actor, &service_filter, cursor, limit).await?;
 
-    // One statement for each kind of related row the page asks for.
-    let nodes = [
-        ctx.look_ahead().field("edges").field("node"),
-        ctx.look_ahead().field("nodes"),
-    ];
-    let asks = |name: &str| nodes.iter().any(|n| n.field(name).exists());
-    let mut prefetch = InboxPage::default();
-    if !page.rows.is_empty() {
-        let distinct = |f: fn(&entity::conversation::Model) -> Option<i64>| {
-            let mut ids: Vec<i64> = page.rows.iter().filter_map(f).collect();
-            ids.sort_unstable();
-            ids.dedup();
-            ids
-        };
-        if asks("contact") {
-            let contacts =
-                service::contacts::get_many(db, actor, &distinct(|c| Some(c.contact_id))).await?;
-            let selections = [nodes[0].field("contact"), nodes[1].field("contact")];
-            let rows: Vec<VisibleContact> = contacts.values().cloned().collect();
-            prefetch.contact_rows = Some(prefetch::contacts(ctx, &selections, &rows).await?);
-            prefetch.contacts = Some(contacts);
-        }
-        if asks("channel") {
-            prefetch.channels = Some(
-                service::channels::get_many(db, actor, &distinct(|c| Some(c.channel_id))).await?,
-            );
-        }
-        if asks("lastMessage") {
-            let messages = service::conversations::messages_of_visible(
-                db,
-                actor.org_id,
-                &distinct(|c| c.last_message_id),
-            )
-            .await?;
-            if nodes
-                .iter()
-                .any(|n| n.field("lastMessage").field("author").exists())
-            {
-                let mut authors: Vec<i64> = messages.values().filter_map(|m| m.author_id).collect();
-                authors.sort_unstable();
-                authors.dedup();
-                prefetch.users = Some(Arc::new(
-                    service::users::get_many(db, actor, &authors).await?,
-                ));
-            }
-            prefetch.last_messages = Some(messages);
-        }
-        if asks("unreadCount") {
-            prefetch.unread = Some(
-                service::conversations::unread_counts(db, actor, &distinct(|c| Some(c.id))).await?,
-            );
-        }
-    }
-    let prefetch = Arc::new(prefetch);
     Ok(crate::graphql::page::connection(
-        page.rows.into_iter().map(|row| {
-            (
-                encode_cursor(&row),
-                Conversation {
-                    row,
-                    page: prefetch.clone(),
-                },
-            )
-        }),
+        page.rows
+            .into_iter()
+            .map(|row| (encode_cursor(&row), Conversation::new(row))),
         cursor.is_some(),
         page.has_next,
         ConversationConnectionFields {

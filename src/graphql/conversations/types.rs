@@ -1,7 +1,5 @@
 //! Channels, conversations and messages in GraphQL.
 
-use std::{collections::HashMap, sync::Arc};
-
 use async_graphql::{
     Context, Enum, ID, InputObject, Object, Result,
     connection::{Connection, EmptyFields},
@@ -11,17 +9,15 @@ use chrono::{DateTime, Utc};
 use crate::{
     error::ApiResult,
     graphql::{
-        contacts::{AccessLevel, Contact, contact_from},
+        contacts::{AccessLevel, Contact},
         context::{Caller, ContextExt},
         page::{self, decode_time_cursor, encode_time_cursor, page_size},
-        prefetch::Prefetch,
         users::User,
     },
     ids::{self, Kind},
     service::{
         self,
         channels::VisibleChannel,
-        contacts::VisibleContact,
         conversations::{ConversationFilter as ServiceFilter, InboxCursor, NewMessage},
         validate::timestamp,
     },
@@ -93,9 +89,12 @@ impl Channel {
         complexity = "crate::graphql::page::list_cost(crate::graphql::page::SETTINGS_LIST_COST, child_complexity)"
     )]
     async fn collaborators(&self, ctx: &Context<'_>) -> Result<Vec<ChannelCollaborator>> {
-        let Caller { db, actor } = ctx.caller()?;
-        let rows =
-            service::channels::collaborators_of(db, actor.org_id, &[self.0.channel.id]).await?;
+        let rows = ctx
+            .loaders()?
+            .channel_collaborators
+            .load_one(self.0.channel.id)
+            .await?
+            .unwrap_or_default();
         Ok(rows.into_iter().map(ChannelCollaborator).collect())
     }
 }
@@ -111,12 +110,7 @@ impl ChannelCollaborator {
     }
     /// The user who has access.
     async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        Ok(ctx
-            .loaders()?
-            .users
-            .load_one(self.0.user_id)
-            .await?
-            .map(User))
+        User::load(ctx, Some(self.0.user_id)).await
     }
     /// The access level.
     async fn access(&self) -> Option<AccessLevel> {
@@ -124,12 +118,7 @@ impl ChannelCollaborator {
     }
     /// Who granted it.
     async fn granted_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        Ok(ctx
-            .loaders()?
-            .users
-            .load_one(self.0.granted_by)
-            .await?
-            .map(User))
+        User::load(ctx, Some(self.0.granted_by)).await
     }
     /// When it was granted or last changed.
     async fn granted_at(&self) -> DateTime<Utc> {
@@ -140,13 +129,12 @@ impl ChannelCollaborator {
 /// A message in a conversation.
 pub struct Message {
     pub(crate) row: entity::message::Model,
-    pub(crate) users: Option<Arc<HashMap<i64, entity::user::Model>>>,
 }
 
 impl Message {
-    /// A message read on its own.
-    pub fn single(row: entity::message::Model) -> Self {
-        Self { row, users: None }
+    /// A message the caller may see; related rows come through the request's loaders.
+    pub fn new(row: entity::message::Model) -> Self {
+        Self { row }
     }
 }
 
@@ -166,13 +154,7 @@ impl Message {
     }
     /// Who sent it (outbound messages).
     async fn author(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        let Some(id) = self.row.author_id else {
-            return Ok(None);
-        };
-        if let Some(users) = &self.users {
-            return Ok(users.get(&id).cloned().map(User));
-        }
-        Ok(ctx.loaders()?.users.load_one(id).await?.map(User))
+        User::load(ctx, self.row.author_id).await
     }
     /// When it was sent.
     async fn sent_at(&self) -> DateTime<Utc> {
@@ -188,37 +170,24 @@ impl Message {
     }
     /// The conversation it belongs to.
     async fn conversation(&self, ctx: &Context<'_>) -> Result<Option<Conversation>> {
-        let Caller { db, actor } = ctx.caller()?;
-        let found =
-            service::conversations::get_many(db, actor, &[self.row.conversation_id]).await?;
-        Ok(found.into_values().next().map(Conversation::single))
+        Ok(ctx
+            .loaders()?
+            .conversations
+            .load_one(self.row.conversation_id)
+            .await?
+            .map(Conversation::new))
     }
-}
-
-/// Rows an inbox page mentions, loaded once for the page.
-#[derive(Default)]
-pub(crate) struct InboxPage {
-    pub(crate) contacts: Option<HashMap<i64, VisibleContact>>,
-    pub(crate) contact_rows: Option<Arc<Prefetch>>,
-    pub(crate) channels: Option<HashMap<i64, VisibleChannel>>,
-    pub(crate) last_messages: Option<HashMap<i64, entity::message::Model>>,
-    pub(crate) unread: Option<HashMap<i64, i64>>,
-    pub(crate) users: Option<Arc<HashMap<i64, entity::user::Model>>>,
 }
 
 /// The conversation between a contact and the organization over one channel.
 pub struct Conversation {
     pub(crate) row: entity::conversation::Model,
-    pub(crate) page: Arc<InboxPage>,
 }
 
 impl Conversation {
-    /// A conversation read on its own.
-    pub fn single(row: entity::conversation::Model) -> Self {
-        Self {
-            row,
-            page: Arc::default(),
-        }
+    /// A conversation the caller may see; related rows come through the request's loaders.
+    pub fn new(row: entity::conversation::Model) -> Self {
+        Self { row }
     }
 }
 
@@ -230,40 +199,28 @@ impl Conversation {
     }
     /// The contact.
     async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>> {
-        let found = contact_from(ctx, self.page.contacts.as_ref(), self.row.contact_id).await?;
-        Ok(found.map(|c| match &self.page.contact_rows {
-            Some(rows) => Contact::with_prefetch(c, rows.clone()),
-            None => Contact::new(c),
-        }))
+        Contact::load(ctx, self.row.contact_id).await
     }
     /// The channel.
     async fn channel(&self, ctx: &Context<'_>) -> Result<Option<Channel>> {
-        let Caller { db, actor } = ctx.caller()?;
-        let id = self.row.channel_id;
-        let found = match &self.page.channels {
-            Some(map) => map.get(&id).cloned(),
-            None => service::channels::get_many(db, actor, &[id])
-                .await?
-                .remove(&id),
-        };
-        Ok(found.map(Channel))
+        Ok(ctx
+            .loaders()?
+            .channels
+            .load_one(self.row.channel_id)
+            .await?
+            .map(Channel))
     }
     /// The newest message.
     async fn last_message(&self, ctx: &Context<'_>) -> Result<Option<Message>> {
-        let Caller { db, actor } = ctx.caller()?;
         let Some(id) = self.row.last_message_id else {
             return Ok(None);
         };
-        let found = match &self.page.last_messages {
-            Some(map) => map.get(&id).cloned(),
-            None => service::conversations::messages_of_visible(db, actor.org_id, &[id])
-                .await?
-                .remove(&id),
-        };
-        Ok(found.map(|row| Message {
-            row,
-            users: self.page.users.clone(),
-        }))
+        Ok(ctx
+            .loaders()?
+            .last_messages
+            .load_one(id)
+            .await?
+            .map(Message::new))
     }
     /// When the newest message was sent (the inbox order).
     async fn last_message_at(&self) -> DateTime<Utc> {
@@ -271,12 +228,12 @@ impl Conversation {
     }
     /// Inbound messages the caller has not read (each user has their own read state).
     async fn unread_count(&self, ctx: &Context<'_>) -> Result<i64> {
-        let Caller { db, actor } = ctx.caller()?;
-        if let Some(map) = &self.page.unread {
-            return Ok(map.get(&self.row.id).copied().unwrap_or(0));
-        }
-        let counts = service::conversations::unread_counts(db, actor, &[self.row.id]).await?;
-        Ok(counts.get(&self.row.id).copied().unwrap_or(0))
+        Ok(ctx
+            .loaders()?
+            .unread
+            .load_one(self.row.id)
+            .await?
+            .unwrap_or(0))
     }
     /// The messages, newest first.
     #[graphql(complexity = "crate::graphql::page::page_cost(first, None, child_complexity)")]
@@ -294,7 +251,7 @@ impl Conversation {
         Ok(page::connection(
             page.rows
                 .into_iter()
-                .map(|row| (page::encode_cursor(row.id), Message::single(row))),
+                .map(|row| (page::encode_cursor(row.id), Message::new(row))),
             before.is_some(),
             page.has_next,
             EmptyFields,

@@ -39,7 +39,7 @@ impl NotesMutation {
         service_input.attachments = stored.clone();
         let created = service::notes::create(db, actor, service_input).await;
         let (note, _task) = settle_uploads(ctx, &stored, created).await?;
-        Ok(Note::single(note))
+        Ok(Note::new(note))
     }
 
     /// Attaches a file to a note (GraphQL multipart request; same rights as editing the note).
@@ -72,7 +72,7 @@ impl NotesMutation {
     async fn update_note(&self, ctx: &Context<'_>, id: ID, input: UpdateNoteInput) -> Result<Note> {
         let Caller { db, actor } = ctx.caller()?;
         let id = ids::decode(Kind::Note, &id)?;
-        Ok(Note::single(
+        Ok(Note::new(
             service::notes::update(db, actor, id, input.into_service()?).await?,
         ))
     }

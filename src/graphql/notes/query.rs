@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, Object, Result, connection::Connection};
 use crate::{
     graphql::{
         context::{Caller, ContextExt},
-        notes::types::{Note, NoteConnectionFields, NoteFilter, note_page},
+        notes::types::{Note, NoteConnectionFields, NoteFilter},
         page::{self, page_size},
     },
     ids::{self, Kind},
@@ -38,7 +38,7 @@ impl NotesQuery {
     async fn note(&self, ctx: &Context<'_>, id: ID) -> Result<Note> {
         let Caller { db, actor } = ctx.caller()?;
         let id = ids::decode(Kind::Note, &id)?;
-        Ok(Note::single(service::notes::get(db, actor, id).await?))
+        Ok(Note::new(service::notes::get(db, actor, id).await?))
     }
 }
 
@@ -70,18 +70,10 @@ pub async fn notes_page(
         }),
     };
     let page = service::notes::list(db, actor, &service_filter, after_id, limit).await?;
-    let nodes = [
-        ctx.look_ahead().field("edges").field("node"),
-        ctx.look_ahead().field("nodes"),
-    ];
-    let prefetch = note_page(ctx, &nodes, &page.rows).await?;
     Ok(page::connection(
-        page.rows.into_iter().map(|row| {
-            (
-                page::encode_cursor(row.id),
-                Note::new(row, prefetch.clone()),
-            )
-        }),
+        page.rows
+            .into_iter()
+            .map(|row| (page::encode_cursor(row.id), Note::new(row))),
         after_id.is_some(),
         page.has_next,
         NoteConnectionFields {

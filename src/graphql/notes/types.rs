@@ -1,27 +1,24 @@
 //! Notes in GraphQL: the `Note` type, attachments, filters and inputs.
 
-use std::{collections::HashMap, sync::Arc};
-
 use async_graphql::{
-    Context, Enum, ID, InputObject, Lookahead, MaybeUndefined, Object, Result, SimpleObject, Upload,
+    Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject, Upload,
 };
 use chrono::{DateTime, Utc};
 
 use crate::{
-    error::{ApiError, ApiResult},
+    error::ApiResult,
     graphql::{
-        contacts::{Contact, contact_from},
+        contacts::Contact,
         context::{Caller, ContextExt},
         page::maybe,
-        settings::{Label, MessageTemplate, TaskType, task_type_from},
+        settings::{Label, MessageTemplate, TaskType},
         tasks::{CreateTaskInput, Task},
-        users::{User, user_from},
+        users::User,
     },
     ids::{self, Kind},
     service::{
         self,
         attachments::Uploads,
-        contacts::VisibleContact,
         notes::{AttachedTo, CreateNote, NoteFilter as ServiceFilter, UpdateNote},
         validate::timestamp,
     },
@@ -37,54 +34,6 @@ pub enum Visibility {
     Team,
     /// Also the contact's customer user.
     Customer,
-}
-
-/// Rows a page of notes mentions, loaded once for the page.
-#[derive(Default)]
-pub struct NotePage {
-    pub(crate) users: Option<HashMap<i64, entity::user::Model>>,
-    pub(crate) contacts: Option<HashMap<i64, VisibleContact>>,
-    pub(crate) labels: Option<HashMap<i64, Vec<entity::label::Model>>>,
-    pub(crate) types: Option<HashMap<i64, entity::task_type::Model>>,
-    pub(crate) attachments: Option<HashMap<i64, Vec<entity::attachment::Model>>>,
-}
-
-/// Loads what `nodes` ask of `notes`: one statement for each kind of related row.
-pub async fn note_page(
-    ctx: &Context<'_>,
-    nodes: &[Lookahead<'_>],
-    notes: &[entity::note::Model],
-) -> ApiResult<Arc<NotePage>> {
-    let Caller { db, actor } = ctx.caller()?;
-    let asks = |name: &str| nodes.iter().any(|n| n.field(name).exists());
-    let mut page = NotePage::default();
-    if notes.is_empty() {
-        return Ok(Arc::new(page));
-    }
-    let ids: Vec<i64> = notes.iter().map(|n| n.id).collect();
-    if asks("author") {
-        let mut users: Vec<i64> = notes.iter().map(|n| n.author_id).collect();
-        users.sort_unstable();
-        users.dedup();
-        page.users = Some(service::users::get_many(db, actor, &users).await?);
-    }
-    if asks("contact") {
-        let mut contacts: Vec<i64> = notes.iter().map(|n| n.contact_id).collect();
-        contacts.sort_unstable();
-        contacts.dedup();
-        page.contacts = Some(service::contacts::get_many(db, actor, &contacts).await?);
-    }
-    if asks("labels") {
-        page.labels = Some(service::notes::labels_of(db, actor.org_id, &ids).await?);
-    }
-    if asks("type") {
-        let types: Vec<i64> = notes.iter().filter_map(|n| n.type_id).collect();
-        page.types = Some(service::settings::types_of(db, actor.org_id, &types).await?);
-    }
-    if asks("attachments") {
-        page.attachments = Some(service::attachments::of_notes(db, actor.org_id, &ids).await?);
-    }
-    Ok(Arc::new(page))
 }
 
 /// A file attached to a note. Download it from `url` with the same bearer token.
@@ -138,18 +87,20 @@ pub struct AttachedRecord {
 pub struct Note {
     /// The row.
     pub row: entity::note::Model,
-    pub(crate) page: Arc<NotePage>,
 }
 
 impl Note {
-    /// A note of a prefetched page.
-    pub fn new(row: entity::note::Model, page: Arc<NotePage>) -> Self {
-        Self { row, page }
+    /// A note the caller may see; related rows come through the request's loaders.
+    pub fn new(row: entity::note::Model) -> Self {
+        Self { row }
     }
 
-    /// A note read on its own: related rows are loaded as its fields ask.
-    pub fn single(row: entity::note::Model) -> Self {
-        Self::new(row, Arc::default())
+    /// The note `id` through the request's loader, if there is one and the caller may see it.
+    pub async fn load(ctx: &Context<'_>, id: Option<i64>) -> Result<Option<Note>> {
+        let Some(id) = id else {
+            return Ok(None);
+        };
+        Ok(ctx.loaders()?.notes.load_one(id).await?.map(Note::new))
     }
 }
 
@@ -161,13 +112,11 @@ impl Note {
     }
     /// The contact it is about.
     async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>> {
-        let found = contact_from(ctx, self.page.contacts.as_ref(), self.row.contact_id).await?;
-        Ok(found.map(Contact::new))
+        Contact::load(ctx, self.row.contact_id).await
     }
     /// Who wrote it (null when the caller may not see that user).
     async fn author(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        let id = self.row.author_id;
-        user_from(ctx, self.page.users.as_ref(), id).await
+        User::load(ctx, Some(self.row.author_id)).await
     }
     /// Subject line.
     async fn subject(&self) -> Option<&str> {
@@ -190,18 +139,16 @@ impl Note {
         complexity = "crate::graphql::page::list_cost(crate::graphql::page::SETTINGS_LIST_COST, child_complexity)"
     )]
     async fn labels(&self, ctx: &Context<'_>) -> Result<Vec<Label>> {
-        let Caller { db, actor } = ctx.caller()?;
         // Labels, types and templates are internal settings: not shown to customer users.
-        if !actor.is_staff() {
+        if !ctx.caller()?.actor.is_staff() {
             return Ok(Vec::new());
         }
-        let rows = match &self.page.labels {
-            Some(map) => map.get(&self.row.id).cloned().unwrap_or_default(),
-            None => service::notes::labels_of(db, actor.org_id, &[self.row.id])
-                .await?
-                .remove(&self.row.id)
-                .unwrap_or_default(),
-        };
+        let rows = ctx
+            .loaders()?
+            .note_labels
+            .load_one(self.row.id)
+            .await?
+            .unwrap_or_default();
         Ok(rows.into_iter().map(Label::new).collect())
     }
     /// Its type.
@@ -211,22 +158,19 @@ impl Note {
         if !actor.is_staff() {
             return Ok(None);
         }
-        task_type_from(ctx, self.page.types.as_ref(), self.row.type_id).await
+        TaskType::load(ctx, self.row.type_id).await
     }
     /// The template it was written from (null once the template is deleted).
     async fn template(&self, ctx: &Context<'_>) -> Result<Option<MessageTemplate>> {
-        let Caller { db, actor } = ctx.caller()?;
-        if !actor.is_staff() {
-            return Ok(None);
-        }
-        let Some(id) = self.row.template_id else {
+        let (true, Some(id)) = (ctx.caller()?.actor.is_staff(), self.row.template_id) else {
             return Ok(None);
         };
-        match service::settings::template(db, actor.org_id, id).await {
-            Ok(t) => Ok(Some(MessageTemplate(t))),
-            Err(ApiError::NotFound(_)) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        Ok(ctx
+            .loaders()?
+            .templates
+            .load_one(id)
+            .await?
+            .map(MessageTemplate))
     }
     /// The record elsewhere it is attached to.
     async fn attached_to(&self) -> Option<AttachedRecord> {
@@ -240,14 +184,12 @@ impl Note {
         complexity = "crate::graphql::page::list_cost(crate::graphql::page::SETTINGS_LIST_COST, child_complexity)"
     )]
     async fn attachments(&self, ctx: &Context<'_>) -> Result<Vec<Attachment>> {
-        let Caller { db, actor } = ctx.caller()?;
-        let rows = match &self.page.attachments {
-            Some(map) => map.get(&self.row.id).cloned().unwrap_or_default(),
-            None => service::attachments::of_notes(db, actor.org_id, &[self.row.id])
-                .await?
-                .remove(&self.row.id)
-                .unwrap_or_default(),
-        };
+        let rows = ctx
+            .loaders()?
+            .attachments
+            .load_one(self.row.id)
+            .await?
+            .unwrap_or_default();
         Ok(rows.into_iter().map(Attachment).collect())
     }
     /// The tasks created with this note.
@@ -255,9 +197,13 @@ impl Note {
         complexity = "crate::graphql::page::list_cost(crate::graphql::page::SETTINGS_LIST_COST, child_complexity)"
     )]
     async fn tasks(&self, ctx: &Context<'_>) -> Result<Vec<Task>> {
-        let Caller { db, actor } = ctx.caller()?;
-        let rows = service::tasks::for_note(db, actor, self.row.id).await?;
-        Ok(rows.into_iter().map(Task::single).collect())
+        let rows = ctx
+            .loaders()?
+            .note_tasks
+            .load_one(self.row.id)
+            .await?
+            .unwrap_or_default();
+        Ok(rows.into_iter().map(Task::new).collect())
     }
     /// When it was written.
     async fn created_at(&self) -> DateTime<Utc> {

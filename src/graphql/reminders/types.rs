@@ -4,12 +4,7 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 
 use crate::{
-    graphql::{
-        contacts::Contact,
-        context::{Caller, ContextExt},
-        notes::Note,
-        tasks::Task,
-    },
+    graphql::{contacts::Contact, notes::Note, tasks::Task},
     ids::{self, Kind},
     service,
 };
@@ -49,34 +44,15 @@ impl Reminder {
     }
     /// The contact it concerns (null when the caller can no longer see it).
     async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>> {
-        let Caller { db, actor } = ctx.caller()?;
-        let id = self.0.contact_id;
-        let found = service::contacts::get_many(db, actor, &[id])
-            .await?
-            .remove(&id);
-        Ok(found.map(Contact::new))
+        Contact::load(ctx, self.0.contact_id).await
     }
     /// The note it is about.
     async fn note(&self, ctx: &Context<'_>) -> Result<Option<Note>> {
-        let Caller { db, actor } = ctx.caller()?;
-        let Some(id) = self.0.note_id else {
-            return Ok(None);
-        };
-        Ok(service::notes::get_many(db, actor, &[id])
-            .await?
-            .remove(&id)
-            .map(Note::single))
+        Note::load(ctx, self.0.note_id).await
     }
     /// The task it is about.
     async fn task(&self, ctx: &Context<'_>) -> Result<Option<Task>> {
-        let Caller { db, actor } = ctx.caller()?;
-        let Some(id) = self.0.task_id else {
-            return Ok(None);
-        };
-        Ok(service::tasks::get_many(db, actor, &[id])
-            .await?
-            .remove(&id)
-            .map(Task::single))
+        Task::load(ctx, self.0.task_id).await
     }
     /// When it was set.
     async fn created_at(&self) -> DateTime<Utc> {

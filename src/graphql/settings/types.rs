@@ -4,12 +4,9 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result};
 use chrono::{DateTime, Utc};
 
 use crate::{
-    graphql::{
-        context::{Caller, ContextExt},
-        page::maybe,
-    },
+    graphql::{context::ContextExt, page::maybe},
     ids::{self, Kind},
-    service::settings::{self, TaskTypeInput as ServiceTaskTypeInput, TemplateInput},
+    service::settings::{TaskTypeInput as ServiceTaskTypeInput, TemplateInput},
 };
 
 /// A type of task (and of note), with the follow-up `CONTINUE` suggests.
@@ -37,23 +34,14 @@ impl TaskType {
     }
 }
 
-/// A task type from a page's prefetched types when the page loaded them, else read on its own.
-pub async fn task_type_from(
-    ctx: &Context<'_>,
-    prefetched: Option<&std::collections::HashMap<i64, entity::task_type::Model>>,
-    id: Option<i64>,
-) -> Result<Option<TaskType>> {
-    let Caller { db, actor } = ctx.caller()?;
-    let Some(id) = id else {
-        return Ok(None);
-    };
-    let found = match prefetched {
-        Some(map) => map.get(&id).cloned(),
-        None => settings::types_of(db, actor.org_id, &[id])
-            .await?
-            .remove(&id),
-    };
-    Ok(found.map(TaskType))
+impl TaskType {
+    /// The task type `id` through the request's loader, if there is one.
+    pub async fn load(ctx: &Context<'_>, id: Option<i64>) -> Result<Option<TaskType>> {
+        let Some(id) = id else {
+            return Ok(None);
+        };
+        Ok(ctx.loaders()?.task_types.load_one(id).await?.map(TaskType))
+    }
 }
 
 /// How a task ended.

@@ -25,7 +25,7 @@ impl TasksMutation {
         if input.contact_id.is_none() {
             return Err(ApiError::bad_input("input.contactId", "is required").into());
         }
-        Ok(Task::single(
+        Ok(Task::new(
             service::tasks::create(db, actor, input.into_service()?).await?,
         ))
     }
@@ -34,7 +34,7 @@ impl TasksMutation {
     async fn update_task(&self, ctx: &Context<'_>, id: ID, input: UpdateTaskInput) -> Result<Task> {
         let Caller { db, actor } = ctx.caller()?;
         let id = ids::decode(Kind::Task, &id)?;
-        Ok(Task::single(
+        Ok(Task::new(
             service::tasks::update(db, actor, id, input.into_service()?).await?,
         ))
     }
@@ -50,9 +50,9 @@ impl TasksMutation {
         let id = ids::decode(Kind::Task, &id)?;
         let done = service::tasks::complete(db, actor, id, input.into_service()?).await?;
         Ok(TaskCompletion {
-            task: Task::single(done.task),
-            note: done.note.map(Note::single),
-            follow_up: done.follow_up.map(Task::single),
+            task: Task::new(done.task),
+            note: done.note.map(Note::new),
+            follow_up: done.follow_up.map(Task::new),
         })
     }
 
@@ -60,6 +60,6 @@ impl TasksMutation {
     async fn copy_task(&self, ctx: &Context<'_>, id: ID) -> Result<Task> {
         let Caller { db, actor } = ctx.caller()?;
         let id = ids::decode(Kind::Task, &id)?;
-        Ok(Task::single(service::tasks::copy(db, actor, id).await?))
+        Ok(Task::new(service::tasks::copy(db, actor, id).await?))
     }
 }

@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, ID, Object, Result, connection::Connection};
 
-use super::types::{decode_cursor, encode_cursor, task_page};
+use super::types::{decode_cursor, encode_cursor};
 use crate::{
     graphql::{
         context::{Caller, ContextExt},
@@ -40,7 +40,7 @@ impl TasksQuery {
     async fn task(&self, ctx: &Context<'_>, id: ID) -> Result<Task> {
         let Caller { db, actor } = ctx.caller()?;
         let id = ids::decode(Kind::Task, &id)?;
-        Ok(Task::single(service::tasks::get(db, actor, id).await?))
+        Ok(Task::new(service::tasks::get(db, actor, id).await?))
     }
 }
 
@@ -75,21 +75,10 @@ pub async fn tasks_page(
         tag: filter.tag.map(|t| t.trim().to_owned()),
     };
     let page = service::tasks::list(db, actor, &service_filter, order, cursor, limit).await?;
-    let nodes = [
-        ctx.look_ahead().field("edges").field("node"),
-        ctx.look_ahead().field("nodes"),
-    ];
-    let prefetch = task_page(ctx, &nodes, &page.rows).await?;
     Ok(crate::graphql::page::connection(
-        page.rows.into_iter().map(|row| {
-            (
-                encode_cursor(order.0, &row),
-                Task {
-                    row,
-                    page: prefetch.clone(),
-                },
-            )
-        }),
+        page.rows
+            .into_iter()
+            .map(|row| (encode_cursor(order.0, &row), Task::new(row))),
         cursor.is_some(),
         page.has_next,
         TaskConnectionFields {

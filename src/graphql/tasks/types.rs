@@ -1,26 +1,21 @@
 //! Tasks in GraphQL: the `Task` type, completion, filters and inputs.
 
-use std::{collections::HashMap, sync::Arc};
-
-use async_graphql::{
-    Context, Enum, ID, InputObject, Lookahead, MaybeUndefined, Object, Result, SimpleObject,
-};
+use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use crate::{
     error::ApiResult,
     graphql::{
-        contacts::{Contact, contact_from},
+        contacts::Contact,
         context::{Caller, ContextExt},
         notes::Note,
         page::{decode_time_cursor, encode_time_cursor, maybe},
-        settings::{Outcome, TaskType, task_type_from},
-        users::{User, user_from},
+        settings::{Outcome, TaskType},
+        users::User,
     },
     ids::{self, Kind},
     service::{
         self,
-        contacts::VisibleContact,
         tasks::{CompleteTask, CreateTask, TaskCursor, TaskFilter as ServiceFilter, UpdateTask},
         validate::timestamp,
     },
@@ -72,97 +67,23 @@ pub enum OrderDirection {
     Desc,
 }
 
-/// Rows a page of tasks mentions, loaded once for the page.
-#[derive(Default)]
-pub struct TaskPage {
-    pub(crate) users: Option<HashMap<i64, entity::user::Model>>,
-    pub(crate) contacts: Option<HashMap<i64, VisibleContact>>,
-    pub(crate) types: Option<HashMap<i64, entity::task_type::Model>>,
-    pub(crate) outcomes: Option<HashMap<i64, entity::outcome::Model>>,
-    pub(crate) tags: Option<HashMap<i64, Vec<String>>>,
-}
-
-pub(crate) async fn task_page(
-    ctx: &Context<'_>,
-    nodes: &[Lookahead<'_>],
-    tasks: &[entity::task::Model],
-) -> ApiResult<Arc<TaskPage>> {
-    let Caller { db, actor } = ctx.caller()?;
-    let asks = |name: &str| nodes.iter().any(|n| n.field(name).exists());
-    let mut page = TaskPage::default();
-    if tasks.is_empty() {
-        return Ok(Arc::new(page));
-    }
-    let ids: Vec<i64> = tasks.iter().map(|t| t.id).collect();
-    if asks("responsible") || asks("creator") || asks("completedBy") {
-        let mut users: Vec<i64> = tasks
-            .iter()
-            .flat_map(|t| [Some(t.responsible_id), Some(t.creator_id), t.completed_by])
-            .flatten()
-            .collect();
-        users.sort_unstable();
-        users.dedup();
-        page.users = Some(service::users::get_many(db, actor, &users).await?);
-    }
-    if asks("contact") {
-        let mut contacts: Vec<i64> = tasks.iter().map(|t| t.contact_id).collect();
-        contacts.sort_unstable();
-        contacts.dedup();
-        page.contacts = Some(service::contacts::get_many(db, actor, &contacts).await?);
-    }
-    if asks("type") {
-        let types: Vec<i64> = tasks.iter().filter_map(|t| t.type_id).collect();
-        page.types = Some(service::settings::types_of(db, actor.org_id, &types).await?);
-    }
-    if asks("outcome") {
-        let outcomes = service::settings::outcomes(db, actor).await?;
-        page.outcomes = Some(outcomes.into_iter().map(|o| (o.id, o)).collect());
-    }
-    if asks("tags") {
-        page.tags = Some(service::tasks::tags_of(db, actor.org_id, &ids).await?);
-    }
-    Ok(Arc::new(page))
-}
-
 /// A task about a contact.
 pub struct Task {
     pub(crate) row: entity::task::Model,
-    pub(crate) page: Arc<TaskPage>,
 }
 
 impl Task {
-    /// A task read on its own: related rows are loaded as its fields ask.
-    pub fn single(row: entity::task::Model) -> Self {
-        Self {
-            row,
-            page: Arc::default(),
-        }
+    /// A task the caller may see; related rows come through the request's loaders.
+    pub fn new(row: entity::task::Model) -> Self {
+        Self { row }
     }
 
-    async fn user(&self, ctx: &Context<'_>, id: i64) -> Result<Option<User>> {
-        user_from(ctx, self.page.users.as_ref(), id).await
-    }
-
-    async fn load_task(ctx: &Context<'_>, id: Option<i64>) -> Result<Option<Task>> {
-        let Caller { db, actor } = ctx.caller()?;
+    /// The task `id` through the request's loader, if there is one and the caller may see it.
+    pub async fn load(ctx: &Context<'_>, id: Option<i64>) -> Result<Option<Task>> {
         let Some(id) = id else {
             return Ok(None);
         };
-        Ok(service::tasks::get_many(db, actor, &[id])
-            .await?
-            .remove(&id)
-            .map(Task::single))
-    }
-
-    async fn load_note(ctx: &Context<'_>, id: Option<i64>) -> Result<Option<Note>> {
-        let Caller { db, actor } = ctx.caller()?;
-        let Some(id) = id else {
-            return Ok(None);
-        };
-        Ok(service::notes::get_many(db, actor, &[id])
-            .await?
-            .remove(&id)
-            .map(Note::single))
+        Ok(ctx.loaders()?.tasks.load_one(id).await?.map(Task::new))
     }
 }
 
@@ -174,8 +95,7 @@ impl Task {
     }
     /// The contact it is about.
     async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>> {
-        let found = contact_from(ctx, self.page.contacts.as_ref(), self.row.contact_id).await?;
-        Ok(found.map(Contact::new))
+        Contact::load(ctx, self.row.contact_id).await
     }
     /// What to do.
     async fn description(&self) -> &str {
@@ -184,18 +104,16 @@ impl Task {
     /// Its type.
     #[graphql(name = "type")]
     async fn task_type(&self, ctx: &Context<'_>) -> Result<Option<TaskType>> {
-        task_type_from(ctx, self.page.types.as_ref(), self.row.type_id).await
+        TaskType::load(ctx, self.row.type_id).await
     }
     /// Free-form tags.
     async fn tags(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
-        let Caller { db, actor } = ctx.caller()?;
-        Ok(match &self.page.tags {
-            Some(map) => map.get(&self.row.id).cloned().unwrap_or_default(),
-            None => service::tasks::tags_of(db, actor.org_id, &[self.row.id])
-                .await?
-                .remove(&self.row.id)
-                .unwrap_or_default(),
-        })
+        Ok(ctx
+            .loaders()?
+            .task_tags
+            .load_one(self.row.id)
+            .await?
+            .unwrap_or_default())
     }
     /// When it is scheduled for (the creation time when none was given).
     async fn scheduled_at(&self) -> Option<DateTime<Utc>> {
@@ -215,11 +133,11 @@ impl Task {
     }
     /// Who is responsible (shown outside the brackets in a task history).
     async fn responsible(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        self.user(ctx, self.row.responsible_id).await
+        User::load(ctx, Some(self.row.responsible_id)).await
     }
     /// Who created it (shown between brackets when not the responsible user).
     async fn creator(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        self.user(ctx, self.row.creator_id).await
+        User::load(ctx, Some(self.row.creator_id)).await
     }
     /// Its state.
     async fn status(&self) -> Option<TaskStatus> {
@@ -227,42 +145,31 @@ impl Task {
     }
     /// The outcome it was completed with.
     async fn outcome(&self, ctx: &Context<'_>) -> Result<Option<Outcome>> {
-        let Caller { db, actor } = ctx.caller()?;
         let Some(id) = self.row.outcome_id else {
             return Ok(None);
         };
-        let found = match &self.page.outcomes {
-            Some(map) => map.get(&id).cloned(),
-            None => Some(service::settings::outcome(db, actor.org_id, id).await?),
-        };
-        Ok(found.map(Outcome))
+        Ok(ctx.loaders()?.outcomes.load_one(id).await?.map(Outcome))
     }
     /// The note it came with.
     async fn note(&self, ctx: &Context<'_>) -> Result<Option<Note>> {
-        Self::load_note(ctx, self.row.note_id).await
+        Note::load(ctx, self.row.note_id).await
     }
     /// The note it was closed with (`CLOSE_WITH_NOTE`).
     async fn closing_note(&self, ctx: &Context<'_>) -> Result<Option<Note>> {
-        Self::load_note(ctx, self.row.closing_note_id).await
+        Note::load(ctx, self.row.closing_note_id).await
     }
     /// The task this one follows up (`CONTINUE`).
     async fn continued_from(&self, ctx: &Context<'_>) -> Result<Option<Task>> {
-        Self::load_task(ctx, self.row.continued_from_id).await
+        Task::load(ctx, self.row.continued_from_id).await
     }
     /// The task that follows this one up (`CONTINUE`).
     async fn follow_up(&self, ctx: &Context<'_>) -> Result<Option<Task>> {
-        let Caller { db, actor } = ctx.caller()?;
-        let Some(next) = service::tasks::follow_ups_of(db, actor.org_id, &[self.row.id])
-            .await?
-            .remove(&self.row.id)
-        else {
-            return Ok(None);
-        };
-        Self::load_task(ctx, Some(next.id)).await
+        let next = ctx.loaders()?.follow_ups.load_one(self.row.id).await?;
+        Task::load(ctx, next.map(|t| t.id)).await
     }
     /// The task this one is a copy of.
     async fn copied_from(&self, ctx: &Context<'_>) -> Result<Option<Task>> {
-        Self::load_task(ctx, self.row.copied_from_id).await
+        Task::load(ctx, self.row.copied_from_id).await
     }
     /// When it was completed.
     async fn completed_at(&self) -> Option<DateTime<Utc>> {
@@ -270,10 +177,7 @@ impl Task {
     }
     /// Who completed it.
     async fn completed_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        match self.row.completed_by {
-            Some(id) => self.user(ctx, id).await,
-            None => Ok(None),
-        }
+        User::load(ctx, self.row.completed_by).await
     }
     /// When it was created (between brackets in a task history when not the scheduled day).
     async fn created_at(&self) -> DateTime<Utc> {

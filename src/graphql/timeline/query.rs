@@ -1,11 +1,13 @@
 //! The timeline query and connection (`timeline(contactId)` and `Contact.timeline`).
 
+use std::sync::Arc;
+
 use async_graphql::{
     Context, ID, Object, Result,
     connection::{Connection, EmptyFields},
 };
 
-use super::types::{decode_cursor, encode_cursor, load_related};
+use super::types::{decode_cursor, encode_cursor};
 use crate::{
     error::ApiError,
     graphql::{
@@ -70,21 +72,14 @@ pub async fn timeline_page(
     let (contact, page) =
         service::timeline::list(db, actor, contact_id, &service_filter, cursor, limit).await?;
 
-    // One statement each for the actors and the subjects of the whole page, when asked for.
-    let nodes = [
-        ctx.look_ahead().field("edges").field("node"),
-        ctx.look_ahead().field("nodes"),
-    ];
-    let want_actors = nodes.iter().any(|n| n.field("actor").exists());
-    let want_subjects = nodes.iter().any(|n| n.field("subject").exists());
-    let prefetch = load_related(db, actor, contact, &page.rows, want_actors, want_subjects).await?;
+    let contact = Arc::new(contact);
     Ok(crate::graphql::page::connection(
         page.rows.into_iter().map(|row| {
             (
                 encode_cursor(&row),
                 TimelineEvent {
                     row,
-                    prefetch: prefetch.clone(),
+                    contact: contact.clone(),
                 },
             )
         }),

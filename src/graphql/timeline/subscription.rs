@@ -2,7 +2,6 @@
 
 use async_graphql::{Context, ID, Result, Subscription};
 
-use super::types::load_related;
 use crate::{
     graphql::{
         context::{Caller, ContextExt},
@@ -53,13 +52,10 @@ pub async fn live(
                 if let Some(newest) = batch.last() {
                     last = newest.id;
                 }
-                let prefetch = match load_related(&db, &actor, contact, &batch, true, true).await {
-                    Ok(p) => p,
-                    Err(error) => return Some((Err(error.into()), (db, actor, last, queue, true))),
-                };
+                let contact = std::sync::Arc::new(contact);
                 queue.extend(batch.into_iter().map(|row| TimelineEvent {
                     row,
-                    prefetch: prefetch.clone(),
+                    contact: contact.clone(),
                 }));
             }
         },

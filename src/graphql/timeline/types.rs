@@ -1,14 +1,15 @@
 //! The timeline in GraphQL: events, their subjects, and the filter.
 
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
 
-use async_graphql::{Enum, ID, InputObject, Object, Union};
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, Union};
 use chrono::{DateTime, Utc};
 
 use crate::{
     error::ApiResult,
     graphql::{
         contacts::Contact,
+        context::ContextExt,
         conversations::Message,
         notes::Note,
         page::{decode_time_cursor, encode_time_cursor},
@@ -85,21 +86,11 @@ pub enum TimelineSubject {
     Reminder(Reminder),
 }
 
-/// Rows a timeline page mentions, loaded once for the page.
-#[derive(Default)]
-pub(crate) struct PagePrefetch {
-    pub(crate) users: HashMap<i64, entity::user::Model>,
-    pub(crate) contacts: HashMap<i64, VisibleContact>,
-    pub(crate) notes: HashMap<i64, entity::note::Model>,
-    pub(crate) tasks: HashMap<i64, entity::task::Model>,
-    pub(crate) messages: HashMap<i64, entity::message::Model>,
-    pub(crate) reminders: HashMap<i64, entity::reminder::Model>,
-}
-
 /// One thing that happened to a contact.
 pub struct TimelineEvent {
     pub(crate) row: entity::timeline_event::Model,
-    pub(crate) prefetch: Arc<PagePrefetch>,
+    /// The contact the event happened to, as read (and access-checked) with the events.
+    pub(crate) contact: Arc<VisibleContact>,
 }
 
 #[Object]
@@ -117,106 +108,36 @@ impl TimelineEvent {
         service::timeline::EventKind::parse(&self.row.kind).map(EventKind::from)
     }
     /// Who did it (null when the caller may not see that user).
-    async fn actor(&self) -> Option<User> {
-        self.row
-            .actor_id
-            .and_then(|id| self.prefetch.users.get(&id).cloned())
-            .map(User)
+    async fn actor(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        User::load(ctx, self.row.actor_id).await
     }
     /// One line for people, such as "Ana added a note: Renewal call".
     async fn summary(&self) -> &str {
         &self.row.summary
     }
     /// The record the event is about, as it is now (null once it is gone).
-    async fn subject(&self) -> Option<TimelineSubject> {
-        match self.row.subject_kind.as_str() {
-            "Contact" | "Collaborator" => self
-                .prefetch
-                .contacts
-                .get(&self.row.contact_id)
-                .cloned()
-                .map(|c| TimelineSubject::Contact(Contact::new(c))),
-            "Note" => self
-                .prefetch
-                .notes
-                .get(&self.row.subject_id)
-                .cloned()
-                .map(|n| TimelineSubject::Note(Note::single(n))),
-            "Task" => self
-                .prefetch
-                .tasks
-                .get(&self.row.subject_id)
-                .cloned()
-                .map(|t| TimelineSubject::Task(Task::single(t))),
-            "Message" => self
-                .prefetch
+    async fn subject(&self, ctx: &Context<'_>) -> Result<Option<TimelineSubject>> {
+        let loaders = ctx.loaders()?;
+        let id = self.row.subject_id;
+        Ok(match self.row.subject_kind.as_str() {
+            "Contact" | "Collaborator" => Some(TimelineSubject::Contact(Contact::new(
+                VisibleContact::clone(&self.contact),
+            ))),
+            "Note" => Note::load(ctx, Some(id)).await?.map(TimelineSubject::Note),
+            "Task" => Task::load(ctx, Some(id)).await?.map(TimelineSubject::Task),
+            "Message" => loaders
                 .messages
-                .get(&self.row.subject_id)
-                .cloned()
-                .map(|m| TimelineSubject::Message(Message::single(m))),
-            "Reminder" => self
-                .prefetch
+                .load_one(id)
+                .await?
+                .map(|m| TimelineSubject::Message(Message::new(m))),
+            "Reminder" => loaders
                 .reminders
-                .get(&self.row.subject_id)
-                .cloned()
+                .load_one(id)
+                .await?
                 .map(|r| TimelineSubject::Reminder(Reminder(r))),
             _ => None,
-        }
+        })
     }
-}
-
-/// Loads the actors and subjects of a batch of events, one statement per kind of row.
-pub(crate) async fn load_related(
-    db: &sea_orm::DatabaseConnection,
-    actor: &crate::service::actor::Actor,
-    contact: VisibleContact,
-    rows: &[entity::timeline_event::Model],
-    want_actors: bool,
-    want_subjects: bool,
-) -> ApiResult<Arc<PagePrefetch>> {
-    let mut prefetch = PagePrefetch::default();
-    if want_actors && !rows.is_empty() {
-        let mut user_ids: Vec<i64> = rows.iter().filter_map(|e| e.actor_id).collect();
-        user_ids.sort_unstable();
-        user_ids.dedup();
-        prefetch.users = service::users::get_many(db, actor, &user_ids).await?;
-    }
-    if want_subjects && !rows.is_empty() {
-        let subjects = |kind: &str| -> Vec<i64> {
-            let mut ids: Vec<i64> = rows
-                .iter()
-                .filter(|e| e.subject_kind == kind)
-                .map(|e| e.subject_id)
-                .collect();
-            ids.sort_unstable();
-            ids.dedup();
-            ids
-        };
-        // The events' contact was read (and its access checked) with the events.
-        prefetch.contacts.insert(contact.contact.id, contact);
-        let notes = subjects("Note");
-        if !notes.is_empty() {
-            prefetch.notes = service::notes::get_many(db, actor, &notes).await?;
-        }
-        let tasks = subjects("Task");
-        if !tasks.is_empty() {
-            prefetch.tasks = service::tasks::get_many(db, actor, &tasks).await?;
-        }
-        let reminders = subjects("Reminder");
-        if !reminders.is_empty() {
-            prefetch.reminders = service::reminders::get_many(db, actor, &reminders)
-                .await?
-                .into_iter()
-                .map(|r| (r.id, r))
-                .collect();
-        }
-        let messages = subjects("Message");
-        if !messages.is_empty() {
-            prefetch.messages =
-                service::conversations::messages_by_id(db, actor, &messages).await?;
-        }
-    }
-    Ok(Arc::new(prefetch))
 }
 
 pub(crate) fn encode_cursor(row: &entity::timeline_event::Model) -> String {

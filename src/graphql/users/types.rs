@@ -1,7 +1,5 @@
 //! Users in GraphQL: the `User` type and its inputs.
 
-use std::collections::HashMap;
-
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 
@@ -9,7 +7,6 @@ use crate::{
     graphql::{
         contacts::Contact,
         context::{Caller, ContextExt},
-        prefetch::Prefetch,
     },
     ids::{self, Kind},
     service,
@@ -95,15 +92,10 @@ impl User {
     }
     /// For a customer user: the contact they are (if the caller may see it).
     async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>> {
-        let Some(id) = self.0.contact_id else {
-            return Ok(None);
-        };
-        Ok(ctx
-            .loaders()?
-            .contacts
-            .load_one(id)
-            .await?
-            .map(Contact::new))
+        match self.0.contact_id {
+            Some(id) => Contact::load(ctx, id).await,
+            None => Ok(None),
+        }
     }
 }
 
@@ -114,32 +106,14 @@ pub(crate) fn hides_staff_details(ctx: &Context<'_>, user: &entity::user::Model)
     Ok(!actor.is_staff() && user.id != actor.user_id)
 }
 
-/// A user from a page's prefetched users when the page loaded them, else read on its own.
-pub async fn user_from(
-    ctx: &Context<'_>,
-    prefetched: Option<&HashMap<i64, entity::user::Model>>,
-    id: i64,
-) -> Result<Option<User>> {
-    let Caller { db, actor } = ctx.caller()?;
-    Ok(match prefetched {
-        Some(map) => map.get(&id).cloned(),
-        None => service::users::get_many(db, actor, &[id])
-            .await?
-            .remove(&id),
+impl User {
+    /// The user `id` through the request's loader, if there is one and the caller may see it.
+    pub async fn load(ctx: &Context<'_>, id: Option<i64>) -> Result<Option<User>> {
+        let Some(id) = id else {
+            return Ok(None);
+        };
+        Ok(ctx.loaders()?.users.load_one(id).await?.map(User))
     }
-    .map(User))
-}
-
-/// Looks a user up in the page's prefetched users, or through the loader.
-pub(crate) async fn user_by_id(
-    ctx: &Context<'_>,
-    prefetch: Option<&Prefetch>,
-    id: i64,
-) -> Result<Option<User>> {
-    if let Some(users) = prefetch.and_then(|p| p.users.as_ref()) {
-        return Ok(users.get(&id).cloned().map(User));
-    }
-    Ok(ctx.loaders()?.users.load_one(id).await?.map(User))
 }
 
 /// Extra fields of the users connection.
