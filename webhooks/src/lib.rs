@@ -8,9 +8,13 @@
 //! - [`retry`]: the retry schedule with ±20 % jitter, and `Retry-After` parsing.
 //! - [`ssrf`]: the SSRF guard: which URLs and addresses a webhook may reach, checked at
 //!   endpoint creation and again on the addresses actually connected to.
+//! - [`client`]: the [`Sender`](client::Sender) that posts one signed attempt and returns its
+//!   [`Attempt`](client::Attempt) record (status, latency, error, response excerpt,
+//!   `Retry-After`, outcome).
 //!
 //! The outbox tables, the worker loop and the GraphQL endpoints live in the gateway.
 
+pub mod client;
 pub mod retry;
 pub mod signing;
 pub mod ssrf;

@@ -8,7 +8,8 @@
 //! `allow_private` refuses none of them (development, or receivers on the same network).
 //!
 //! DNS can change between an endpoint's creation and a delivery, so the check happens on the
-//! addresses actually connected to: [`Guard`] is a `reqwest` resolver that refuses a name when any of its addresses is forbidden,
+//! addresses actually connected to: [`Guard`] is the `reqwest` resolver of the
+//! [`Sender`](crate::client::Sender) and refuses a name when any of its addresses is forbidden,
 //! and IP-literal URLs (which `reqwest` connects to without resolving) are checked by
 //! [`Guard::check_url`] before each request. [`Guard::validate_url`] does the same checks up
 //! front, when an endpoint is created, with a message that says why a URL is refused.
@@ -410,9 +411,10 @@ impl Guard {
         Ok(addresses)
     }
 
-    /// Validates a webhook URL when an endpoint is created or changed: [`check_url`]
-    /// (Self::check_url), then the host name resolved and every address checked. The error's
-    /// message says why, e.g. "hooks.internal resolves to 10.1.2.3, a private address".
+    /// Validates a webhook URL when an endpoint is created or changed:
+    /// [`check_url`](Self::check_url), then the host name resolved and every address checked.
+    /// The error's message says why, e.g. "hooks.internal resolves to 10.1.2.3, a private
+    /// address".
     pub async fn validate_url(&self, url: &str) -> Result<Url, SsrfError> {
         let url = self.check_url(url)?;
         if let Some(Host::Domain(domain)) = url.host() {
