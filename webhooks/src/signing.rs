@@ -165,7 +165,7 @@ impl SigningKey {
     }
 
     /// The key of a 32-byte seed (RFC 8032's "secret key").
-    pub fn from_seed(seed: [u8; ED25519_KEY_LEN]) -> Result<Self, SigningError> {
+    pub fn from_seed(seed: [u8; 32]) -> Result<Self, SigningError> {
         let pair = Ed25519KeyPair::from_seed_unchecked(&seed)
             .map_err(|_| SigningError::InvalidSigningKey)?;
         Ok(Self {
@@ -240,7 +240,7 @@ impl fmt::Debug for PublicKey {
 
 impl PublicKey {
     /// The key of its 32 raw bytes.
-    pub fn from_bytes(key: [u8; ED25519_KEY_LEN]) -> Self {
+    pub fn from_bytes(key: [u8; 32]) -> Self {
         Self { key }
     }
 
@@ -260,7 +260,7 @@ impl PublicKey {
     }
 
     /// The 32 raw bytes of the key.
-    pub fn as_bytes(&self) -> &[u8; ED25519_KEY_LEN] {
+    pub fn as_bytes(&self) -> &[u8; 32] {
         &self.key
     }
 
