@@ -133,6 +133,11 @@ pub struct Config {
     #[arg(long, global = true, env = "THREADLINE_MAX_CONNECTIONS",
           default_value_t = DEFAULT_MAX_CONNECTIONS, value_parser = connections)]
     pub max_connections: u64,
+    /// Whether webhook URLs may reach loopback, private, link-local, CGNAT, multicast and
+    /// cloud-metadata addresses (refused by default, at registration and at every delivery).
+    #[arg(long, global = true, env = "THREADLINE_WEBHOOK_ALLOW_PRIVATE", default_value_t = false,
+          value_parser = flag, action = clap::ArgAction::Set)]
+    pub webhook_allow_private: bool,
 }
 
 /// A configuration value that could not be used.
@@ -314,6 +319,14 @@ fn upload_bytes(text: &str) -> Result<u64, String> {
         ));
     }
     Ok(n)
+}
+
+fn flag(text: &str) -> Result<bool, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        other => Err(format!("`{other}` is not true or false")),
+    }
 }
 
 fn connections(text: &str) -> Result<u64, String> {

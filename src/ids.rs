@@ -42,6 +42,10 @@ pub enum Kind {
     Conversation,
     /// A message.
     Message,
+    /// A webhook endpoint.
+    WebhookEndpoint,
+    /// One delivery of an event to a webhook endpoint.
+    WebhookDelivery,
 }
 
 impl Kind {
@@ -65,6 +69,8 @@ impl Kind {
             Self::ChannelCollaborator => "ChannelCollaborator",
             Self::Conversation => "Conversation",
             Self::Message => "Message",
+            Self::WebhookEndpoint => "WebhookEndpoint",
+            Self::WebhookDelivery => "WebhookDelivery",
         }
     }
 
@@ -87,6 +93,8 @@ impl Kind {
             Self::ChannelCollaborator,
             Self::Conversation,
             Self::Message,
+            Self::WebhookEndpoint,
+            Self::WebhookDelivery,
         ]
         .into_iter()
         .find(|k| k.name() == name)

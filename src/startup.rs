@@ -163,6 +163,7 @@ impl Application {
                 db: db.clone(),
                 storage: storage.clone(),
                 poll: PollInterval(config.subscription_poll),
+                webhook_guard: Arc::new(webhooks::ssrf::Guard::new(config.webhook_allow_private)),
             }),
             db,
             keys,

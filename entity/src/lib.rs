@@ -28,3 +28,6 @@ pub mod task_tag;
 pub mod task_type;
 pub mod timeline_event;
 pub mod user;
+pub mod webhook_attempt;
+pub mod webhook_delivery;
+pub mod webhook_endpoint;

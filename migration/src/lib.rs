@@ -13,6 +13,7 @@ mod m20261123_000003_notes_tasks;
 mod m20261123_000004_conversations;
 mod m20261123_000005_contact_labels;
 mod m20261124_000006_attachment_hash_index;
+mod m20261130_000007_webhooks;
 
 /// Runs Threadline's migrations in order.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_conversations::Migration),
             Box::new(m20261123_000005_contact_labels::Migration),
             Box::new(m20261124_000006_attachment_hash_index::Migration),
+            Box::new(m20261130_000007_webhooks::Migration),
         ]
     }
 }

@@ -21,6 +21,8 @@ pub struct AppData {
     pub storage: Arc<Storage>,
     /// How often live subscriptions look for new rows.
     pub poll: PollInterval,
+    /// Which webhook URLs may be registered (the SSRF guard).
+    pub webhook_guard: Arc<webhooks::ssrf::Guard>,
 }
 
 /// How often a live subscription (`timelineEvents`, `reminders`) looks for new rows.

@@ -18,6 +18,7 @@ pub mod settings;
 pub mod tasks;
 pub mod timeline;
 pub mod users;
+pub mod webhooks;
 
 pub use self::schema::{
     AppSchema, MAX_ALIASES, MAX_COMPLEXITY, MAX_DEPTH, MAX_EXPANDED_FIELDS,

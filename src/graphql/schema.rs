@@ -26,10 +26,11 @@ use super::{
         mutation::UsersMutation,
         query::{MeQuery, UsersQuery},
     },
+    webhooks::{mutation::WebhooksMutation, query::WebhooksQuery},
 };
 
 // The roots' doc comments are their SDL descriptions, kept word for word.
-/// Read operations: the core queries merged with the settings queries.
+/// Read operations: the core queries merged with the settings and webhook queries.
 #[derive(MergedObject, Default)]
 pub struct QueryRoot(
     MeQuery,
@@ -43,9 +44,10 @@ pub struct QueryRoot(
     ConversationsQuery,
     ContactQuery,
     SettingsQuery,
+    WebhooksQuery,
 );
 
-/// Write operations: the core mutations merged with the settings mutations.
+/// Write operations: the core mutations merged with the settings and webhook mutations.
 #[derive(MergedObject, Default)]
 pub struct MutationRoot(
     UsersMutation,
@@ -55,6 +57,7 @@ pub struct MutationRoot(
     ConversationsMutation,
     RemindersMutation,
     SettingsMutation,
+    WebhooksMutation,
 );
 
 // Live updates, over `GET /graphql` with the `graphql-transport-ws` protocol. No doc comment:

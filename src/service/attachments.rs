@@ -21,7 +21,7 @@
 //! the caller may see or change a note, this module asks [`access`], never notes.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashSet,
     io::{Read, Write},
     path::{Path, PathBuf},
     time::{Duration, SystemTime},
@@ -30,10 +30,11 @@ use std::{
 use entity::attachment;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, TransactionSession, TransactionTrait,
+    QueryFilter, TransactionSession, TransactionTrait,
 };
 use sha2::{Digest, Sha256};
 
+pub use super::children::attachments_of as of_notes;
 use super::{access, now, sql::Sql};
 use crate::{
     error::{ApiError, ApiResult},
@@ -547,28 +548,6 @@ pub async fn add<C: ConnectionTrait + TransactionTrait>(
     txn.commit().await?;
     rows.pop()
         .ok_or_else(|| ApiError::Internal("attachment not recorded".into()))
-}
-
-/// The attachments of the given notes (already visible to the caller), by note.
-#[tracing::instrument(skip_all, fields(count = note_ids.len()), err(level = "debug"))]
-pub async fn of_notes<C: ConnectionTrait>(
-    db: &C,
-    org: i64,
-    note_ids: &[i64],
-) -> ApiResult<HashMap<i64, Vec<attachment::Model>>> {
-    let rows = attachment::Entity::find()
-        .filter(attachment::Column::OrganizationId.eq(org))
-        .filter(attachment::Column::NoteId.is_in(note_ids.iter().copied()))
-        .order_by_asc(attachment::Column::Id)
-        .all(db)
-        .await?;
-    let mut map: HashMap<i64, Vec<attachment::Model>> = HashMap::new();
-    for row in rows {
-        if let Some(note) = row.note_id {
-            map.entry(note).or_default().push(row);
-        }
-    }
-    Ok(map)
 }
 
 /// The attachment `id` if the actor may see its note; `NOT_FOUND` otherwise.

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use entity::{contact, contact_address, contact_collaborator, contact_email, contact_phone};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, TransactionSession, TransactionTrait,
+    QueryFilter, TransactionSession, TransactionTrait,
 };
 use serde_json::json;
 
@@ -20,6 +20,7 @@ pub use super::access::{
     VisibleContact, require_contact as require, visible_contact as get,
     visible_contacts as get_many,
 };
+pub use super::children::{addresses_of, emails_of, phones_of};
 use super::{
     IdWindow,
     access::{self, AccessLevel, Resource},
@@ -640,54 +641,6 @@ pub async fn set_archived<C: ConnectionTrait + TransactionTrait>(
         contact: row,
         access: visible.access,
     })
-}
-
-/// The emails of the given contacts (already visible to the caller), in list order.
-#[tracing::instrument(skip_all, fields(count = contact_ids.len()), err(level = "debug"))]
-pub async fn emails_of<C: ConnectionTrait>(
-    db: &C,
-    org: i64,
-    contact_ids: &[i64],
-) -> ApiResult<Vec<contact_email::Model>> {
-    Ok(contact_email::Entity::find()
-        .filter(contact_email::Column::OrganizationId.eq(org))
-        .filter(contact_email::Column::ContactId.is_in(contact_ids.iter().copied()))
-        .order_by_asc(contact_email::Column::ContactId)
-        .order_by_asc(contact_email::Column::Position)
-        .all(db)
-        .await?)
-}
-
-/// The phones of the given contacts (already visible to the caller), in list order.
-#[tracing::instrument(skip_all, fields(count = contact_ids.len()), err(level = "debug"))]
-pub async fn phones_of<C: ConnectionTrait>(
-    db: &C,
-    org: i64,
-    contact_ids: &[i64],
-) -> ApiResult<Vec<contact_phone::Model>> {
-    Ok(contact_phone::Entity::find()
-        .filter(contact_phone::Column::OrganizationId.eq(org))
-        .filter(contact_phone::Column::ContactId.is_in(contact_ids.iter().copied()))
-        .order_by_asc(contact_phone::Column::ContactId)
-        .order_by_asc(contact_phone::Column::Position)
-        .all(db)
-        .await?)
-}
-
-/// The addresses of the given contacts (already visible to the caller), in list order.
-#[tracing::instrument(skip_all, fields(count = contact_ids.len()), err(level = "debug"))]
-pub async fn addresses_of<C: ConnectionTrait>(
-    db: &C,
-    org: i64,
-    contact_ids: &[i64],
-) -> ApiResult<Vec<contact_address::Model>> {
-    Ok(contact_address::Entity::find()
-        .filter(contact_address::Column::OrganizationId.eq(org))
-        .filter(contact_address::Column::ContactId.is_in(contact_ids.iter().copied()))
-        .order_by_asc(contact_address::Column::ContactId)
-        .order_by_asc(contact_address::Column::Position)
-        .all(db)
-        .await?)
 }
 
 /// The labels of the given contacts (already visible to the caller), by contact, by name.

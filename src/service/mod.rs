@@ -10,7 +10,10 @@
 //! - `planning` (a task row, for tasks and for a note's task);
 //! - `grants` (contact and channel collaborators), `reminders`;
 //! - `timeline`, `users`, `attachments`;
+//! - `outbox` (webhook deliveries, written with each timeline event);
+//! - `payload` (the record a webhook event carries), `endpoints` (webhook endpoints);
 //! - `access` (who may see a contact, a channel, a note), `settings`;
+//! - `children` (a record's emails, phones, addresses, tags, attachments);
 //! - `sql`, `validate`, `organizations`, `actor` (who a call runs as).
 //!
 //! Public entry points that do I/O carry `#[tracing::instrument]`: a span with the ids at hand,
@@ -21,12 +24,16 @@ pub mod access;
 pub mod actor;
 pub mod attachments;
 pub mod channels;
+pub mod children;
 pub mod collaborators;
 pub mod contacts;
 pub mod conversations;
+pub mod endpoints;
 pub mod grants;
 pub mod notes;
 pub mod organizations;
+pub mod outbox;
+pub mod payload;
 pub mod planning;
 pub mod reminders;
 pub mod settings;

@@ -8,13 +8,14 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
-use entity::{task, task_tag};
+use entity::task;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult,
     IntoActiveModel, QueryFilter, QueryOrder, TransactionSession, TransactionTrait,
 };
 use serde_json::json;
 
+pub use super::children::tags_of;
 pub use super::planning::{CreateTask, TaskStatus, create_in};
 use super::{
     Page,
@@ -303,26 +304,6 @@ pub async fn follow_ups_of<C: ConnectionTrait>(
         .into_iter()
         .filter_map(|t| t.continued_from_id.map(|from| (from, t)))
         .collect())
-}
-
-/// The tags of the given tasks, by task.
-#[tracing::instrument(skip_all, fields(count = ids.len()), err(level = "debug"))]
-pub async fn tags_of<C: ConnectionTrait>(
-    db: &C,
-    org: i64,
-    ids: &[i64],
-) -> ApiResult<HashMap<i64, Vec<String>>> {
-    let rows = task_tag::Entity::find()
-        .filter(task_tag::Column::OrganizationId.eq(org))
-        .filter(task_tag::Column::TaskId.is_in(ids.iter().copied()))
-        .order_by_asc(task_tag::Column::Tag)
-        .all(db)
-        .await?;
-    let mut map: HashMap<i64, Vec<String>> = HashMap::new();
-    for row in rows {
-        map.entry(row.task_id).or_default().push(row.tag);
-    }
-    Ok(map)
 }
 
 async fn writable<C: ConnectionTrait>(

@@ -1,9 +1,11 @@
 //! Writing timeline events, always inside the transaction of the change they describe, and
 //! reading a contact's timeline.
 //!
+//! Every event also goes to the webhook outbox on the same transaction ([`super::outbox`]).
+//!
 //! Dependencies run one way: every service that records events calls down into this module;
-//! it asks only access (whether the contact and a message's channel are visible), never
-//! contacts or users.
+//! it asks only access (whether the contact and a message's channel are visible) and the
+//! outbox, never contacts or users.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, FromQueryResult};
@@ -13,6 +15,7 @@ use super::{
     Page,
     access::{self, VisibleContact},
     now,
+    outbox::{self, OutboxEvent},
     sql::Sql,
 };
 use crate::{
@@ -109,6 +112,11 @@ impl EventKind {
     pub fn parse(text: &str) -> Option<Self> {
         text.parse().ok()
     }
+
+    /// The webhook event type: `NOTE_CREATED` is `note.created`.
+    pub fn webhook_type(self) -> String {
+        self.as_str().to_lowercase().replacen('_', ".", 1)
+    }
 }
 
 /// One event to record.
@@ -136,13 +144,29 @@ pub async fn record<C: ConnectionTrait>(
     event: NewEvent<'_>,
 ) -> ApiResult<()> {
     let (audience, audience_user_id, audience_channel_id) = event.audience.columns();
+    let at = now();
+    // The webhook deliveries of the event go on the same transaction (see `outbox`).
+    let event_type = event.kind.webhook_type();
+    outbox::enqueue(
+        db,
+        actor.org_id,
+        &OutboxEvent {
+            event_type: &event_type,
+            subject_kind: event.subject_kind,
+            subject_id: event.subject_id,
+            contact_id: event.contact_id,
+            details: &event.data,
+            at,
+        },
+    )
+    .await?;
     entity::timeline_event::ActiveModel {
         audience: Set(audience.to_owned()),
         audience_user_id: Set(audience_user_id),
         audience_channel_id: Set(audience_channel_id),
         organization_id: Set(actor.org_id),
         contact_id: Set(event.contact_id),
-        occurred_at: Set(now()),
+        occurred_at: Set(at),
         kind: Set(event.kind.as_str().to_owned()),
         actor_id: Set(Some(actor.user_id)),
         subject_kind: Set(event.subject_kind.to_owned()),

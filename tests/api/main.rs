@@ -25,3 +25,4 @@ mod timeline;
 mod transport;
 mod users;
 mod validation;
+mod webhooks;

@@ -272,8 +272,8 @@ impl PublicKey {
     }
 }
 
-/// One endpoint's signing keys: HMAC secrets (the current one, and the previous one while a
-/// rotation lasts) or one ed25519 key.
+/// One endpoint's signing keys: HMAC secrets or ed25519 keys, the current one and the previous
+/// one while a rotation lasts.
 #[derive(Clone, Debug)]
 pub struct Signer {
     keys: SignerKeys,
@@ -285,7 +285,10 @@ enum SignerKeys {
         current: Secret,
         previous: Option<Secret>,
     },
-    Ed25519(SigningKey),
+    Ed25519 {
+        current: SigningKey,
+        previous: Option<SigningKey>,
+    },
 }
 
 impl Signer {
@@ -298,13 +301,18 @@ impl Signer {
 
     /// Signs with one ed25519 key.
     pub fn ed25519(key: SigningKey) -> Self {
+        Self::ed25519_rotating(key, None)
+    }
+
+    /// Signs with an ed25519 key, and the previous one too during a rotation.
+    pub fn ed25519_rotating(current: SigningKey, previous: Option<SigningKey>) -> Self {
         Self {
-            keys: SignerKeys::Ed25519(key),
+            keys: SignerKeys::Ed25519 { current, previous },
         }
     }
 
-    /// The `webhook-signature` header of a message: one `v1,` signature per HMAC secret
-    /// (current first), space-separated, or one `v1a,` signature.
+    /// The `webhook-signature` header of a message: one `v1,` (HMAC) or `v1a,` (ed25519)
+    /// signature per key, current first, space-separated.
     pub fn signature_header(&self, msg_id: &str, timestamp: i64, body: &[u8]) -> String {
         match &self.keys {
             SignerKeys::Hmac { current, previous } => {
@@ -315,7 +323,14 @@ impl Signer {
                 }
                 header
             }
-            SignerKeys::Ed25519(key) => key.sign(msg_id, timestamp, body),
+            SignerKeys::Ed25519 { current, previous } => {
+                let mut header = current.sign(msg_id, timestamp, body);
+                if let Some(previous) = previous {
+                    header.push(' ');
+                    header.push_str(&previous.sign(msg_id, timestamp, body));
+                }
+                header
+            }
         }
     }
 }

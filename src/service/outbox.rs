@@ -1,0 +1,133 @@
+//! The webhook outbox: every change that writes a timeline event also writes, on the same
+//! transaction, one delivery row per enabled endpoint subscribed to the event's type. A change
+//! that rolls back sends nothing; a committed one is never lost, whatever happens to the
+//! process afterwards (the delivery worker sends what the table holds).
+//!
+//! The body is fixed when the row is written, `{"type", "timestamp", "data"}` (and
+//! `"updatedFields"` for `*.updated` events), so every attempt sends the same bytes under the
+//! same `webhook-id`. `data` is the record as the API shows it (see [`super::payload`]).
+//!
+//! Dependencies run one way: timeline calls this module; it uses endpoints and payload.
+
+use chrono::{DateTime, Utc};
+use entity::{webhook_delivery, webhook_endpoint};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement,
+};
+use serde_json::{Value, json};
+
+use super::{endpoints, payload};
+use crate::error::{ApiError, ApiResult};
+
+/// The PostgreSQL channel a written delivery is announced on (at commit).
+pub const CHANNEL: &str = "threadline_webhooks";
+
+/// What happened, as the outbox needs it.
+pub struct OutboxEvent<'a> {
+    /// The dotted event type, such as `note.created`.
+    pub event_type: &'a str,
+    /// The kind of record it is about (`Contact`, `Note`...).
+    pub subject_kind: &'a str,
+    /// That record's row id.
+    pub subject_id: i64,
+    /// The contact it happened to.
+    pub contact_id: i64,
+    /// The event's own details (the changed fields of an update, a revoked user...).
+    pub details: &'a Value,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+}
+
+/// A new `webhook-id`: `msg_` and 32 hex digits of randomness.
+pub fn new_message_id() -> ApiResult<String> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| ApiError::Internal(format!("no randomness for a webhook id: {e}")))?;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(format!("msg_{hex}"))
+}
+
+/// The request body of an event about `data`.
+pub fn body(
+    event_type: &str,
+    at: DateTime<Utc>,
+    data: Value,
+    details: &Value,
+) -> ApiResult<String> {
+    let mut body = json!({ "type": event_type, "timestamp": at, "data": data });
+    if event_type.ends_with(".updated") {
+        body["updatedFields"] = details.get("fields").cloned().unwrap_or_else(|| json!([]));
+    }
+    serde_json::to_string(&body).map_err(|e| ApiError::Internal(format!("webhook body: {e}")))
+}
+
+/// Writes the deliveries of `event` for organization `org` on the caller's transaction, and
+/// announces them (PostgreSQL delivers the announcement at commit). Returns how many.
+#[tracing::instrument(skip_all, fields(event_type = event.event_type), err(level = "debug"))]
+pub async fn enqueue<C: ConnectionTrait>(
+    db: &C,
+    org: i64,
+    event: &OutboxEvent<'_>,
+) -> ApiResult<usize> {
+    let targets: Vec<webhook_endpoint::Model> = webhook_endpoint::Entity::find()
+        .filter(webhook_endpoint::Column::OrganizationId.eq(org))
+        .filter(webhook_endpoint::Column::Enabled.eq(true))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter(|e| endpoints::matches(&e.event_types, event.event_type))
+        .collect();
+    if targets.is_empty() {
+        return Ok(0);
+    }
+    let data = payload::render(
+        db,
+        org,
+        event.subject_kind,
+        event.subject_id,
+        event.contact_id,
+        event.details,
+    )
+    .await?;
+    let body = body(event.event_type, event.at, data, event.details)?;
+    let message_id = new_message_id()?;
+    let record_key = format!("{}:{}", event.subject_kind, event.subject_id);
+    let rows: Vec<webhook_delivery::ActiveModel> = targets
+        .iter()
+        .map(|endpoint| webhook_delivery::ActiveModel {
+            organization_id: Set(org),
+            endpoint_id: Set(endpoint.id),
+            message_id: Set(message_id.clone()),
+            event_type: Set(event.event_type.to_owned()),
+            record_key: Set(record_key.clone()),
+            payload: Set(body.clone()),
+            status: Set("PENDING".to_owned()),
+            attempts: Set(0),
+            next_attempt_at: Set(event.at),
+            lease_until: Set(None),
+            last_status_code: Set(None),
+            created_at: Set(event.at),
+            finished_at: Set(None),
+            ..Default::default()
+        })
+        .collect();
+    let count = rows.len();
+    webhook_delivery::Entity::insert_many(rows)
+        .exec_without_returning(db)
+        .await?;
+    announce(db).await?;
+    Ok(count)
+}
+
+/// Tells the delivery workers of every gateway process that deliveries are due: a `NOTIFY` on
+/// PostgreSQL (sent when the transaction commits); nothing on SQLite, whose one process polls.
+pub async fn announce<C: ConnectionTrait>(db: &C) -> ApiResult<()> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        db.execute_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!("NOTIFY {CHANNEL}"),
+        ))
+        .await?;
+    }
+    Ok(())
+}
