@@ -45,6 +45,14 @@ pub const DEFAULT_ATTACHMENT_SWEEP_GRACE_SECS: u64 = 3600;
 pub const DEFAULT_SUBSCRIPTION_POLL_MS: u64 = 500;
 /// The default time between two looks of the reminder worker for due reminders: 1 s.
 pub const DEFAULT_REMINDER_POLL_MS: u64 = 1000;
+/// The default time one webhook delivery attempt may take: 15 s.
+pub const DEFAULT_WEBHOOK_TIMEOUT_SECS: u64 = 15;
+/// The default time between two looks of the delivery worker when nothing woke it: 1 s.
+pub const DEFAULT_WEBHOOK_POLL_MS: u64 = 1000;
+/// The default number of webhook deliveries one process sends at once.
+pub const DEFAULT_WEBHOOK_CONCURRENCY: u64 = 32;
+/// The default number of days the webhook delivery log is kept.
+pub const DEFAULT_WEBHOOK_RETENTION_DAYS: u64 = 30;
 /// The default time a WebSocket client has to send `connection_init`: 10 s.
 pub const DEFAULT_WS_INIT_TIMEOUT_MS: u64 = 10_000;
 
@@ -138,6 +146,26 @@ pub struct Config {
     #[arg(long, global = true, env = "THREADLINE_WEBHOOK_ALLOW_PRIVATE", default_value_t = false,
           value_parser = flag, action = clap::ArgAction::Set)]
     pub webhook_allow_private: bool,
+    /// How long one webhook delivery attempt may take (connect, send, read the answer's start):
+    /// seconds, or a duration such as `15s`. A process that dies mid-attempt leaves it to
+    /// another after twice this.
+    #[arg(long, global = true, env = "THREADLINE_WEBHOOK_TIMEOUT_SECS",
+          default_value = DEFAULT_WEBHOOK_TIMEOUT_SECS.to_string(), value_parser = seconds)]
+    pub webhook_timeout: Duration,
+    /// How often the delivery worker looks for due webhook deliveries when nothing woke it
+    /// (PostgreSQL wakes it at once on a new event): milliseconds, or a duration such as `1s`.
+    #[arg(long, global = true, env = "THREADLINE_WEBHOOK_POLL_MS",
+          default_value = DEFAULT_WEBHOOK_POLL_MS.to_string(), value_parser = millis)]
+    pub webhook_poll: Duration,
+    /// How many webhook deliveries one gateway process sends at once (each endpoint also caps
+    /// its own, 4 by default).
+    #[arg(long, global = true, env = "THREADLINE_WEBHOOK_CONCURRENCY",
+          default_value_t = DEFAULT_WEBHOOK_CONCURRENCY, value_parser = requests)]
+    pub webhook_concurrency: u64,
+    /// How many days the delivery log (every attempt) is kept.
+    #[arg(long, global = true, env = "THREADLINE_WEBHOOK_RETENTION_DAYS",
+          default_value_t = DEFAULT_WEBHOOK_RETENTION_DAYS, value_parser = days)]
+    pub webhook_retention_days: u64,
 }
 
 /// A configuration value that could not be used.
@@ -331,6 +359,10 @@ fn flag(text: &str) -> Result<bool, String> {
 
 fn connections(text: &str) -> Result<u64, String> {
     positive(text, "connections")
+}
+
+fn days(text: &str) -> Result<u64, String> {
+    positive(text, "days")
 }
 
 fn requests(text: &str) -> Result<u64, String> {

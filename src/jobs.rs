@@ -1,25 +1,33 @@
-//! Periodic background work: firing due reminders and sweeping attachment storage.
+//! Background work: firing due reminders, delivering webhooks and sweeping attachment
+//! storage, all through one runner.
 //!
-//! Each job is one pass ([`Job::run_once`]) that says what it did; [`run`] repeats it on a
-//! timer until a cancellation token fires. A pass in progress is never cut short (it may be in
-//! the middle of a transaction): the runner only stops between passes and while it waits, and
-//! the caller bounds how long it waits for that (see `startup::Application::run_until`). Tests
+//! Each job is one pass ([`Job::run_once`]) that says what it did; [`run`] repeats it until a
+//! cancellation token fires: at once while a pass leaves work behind, when woken ([`Wake`]: a
+//! PostgreSQL `NOTIFY` from any gateway process, or a nudge from this one), else on its
+//! interval; after a failed pass it backs off (doubling up to a minute). A pass in progress is
+//! never cut short (it may be in the middle of a transaction): the runner only stops between
+//! passes and while it waits, then lets the job finish what it started ([`Job::stop`]); the
+//! caller bounds how long it waits for that (see `startup::Application::run_until`). Tests
 //! start the gateway with the timers off and run passes themselves through [`Jobs`], so none
 //! of them waits for a timer.
 //!
-//! The passes themselves live in the service layer (`reminders::fire_due`,
-//! `attachments::sweep`); both are safe with several gateway processes at once.
+//! The durable work lives in tables and is claimed there (`FOR UPDATE SKIP LOCKED` on
+//! PostgreSQL): reminders (`service::reminders::fire_due`) and webhook deliveries
+//! (`service::deliveries::claim`, sent by [`crate::delivery`]); both are safe with several
+//! gateway processes at once, and the wake-ups only make them prompt.
 
 use std::{future::Future, sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
-use tokio::task::JoinSet;
+use tokio::{sync::Notify, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
     config::Config,
+    delivery::{DeliverWebhooks, Drained, PruneWebhookLog},
     error::ApiResult,
+    metrics::Metrics,
     service::{
         self,
         attachments::{Storage, SweepReport},
@@ -44,6 +52,77 @@ pub trait Job: Send + Sync + 'static {
     fn more_left(_done: &Self::Done) -> bool {
         false
     }
+
+    /// What wakes the runner before its interval (none: the interval only).
+    fn wake(&self) -> Option<Wake> {
+        None
+    }
+
+    /// Finishes what the passes started and left running (called once the runner stops).
+    fn stop(&self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+}
+
+/// Wakes a runner before its interval: a nudge from this process, or (through
+/// [`Wake::listen`]) a `NOTIFY` on a PostgreSQL channel from any process.
+#[derive(Clone, Debug, Default)]
+pub struct Wake(Arc<Notify>);
+
+impl Wake {
+    /// Wakes the runner (or its next wait, if it is busy).
+    pub fn nudge(&self) {
+        self.0.notify_one();
+    }
+
+    async fn wait(&self) {
+        self.0.notified().await;
+    }
+
+    /// On PostgreSQL, listens on `channel` and nudges on every notification until `cancel`
+    /// fires, reconnecting after a lost connection (the interval covers the gap). Nothing on
+    /// SQLite.
+    pub fn listen(
+        &self,
+        db: &DatabaseConnection,
+        channel: &'static str,
+        cancel: CancellationToken,
+    ) {
+        if db.get_database_backend() != sea_orm::DbBackend::Postgres {
+            return;
+        }
+        let pool = db.get_postgres_connection_pool().clone();
+        let wake = self.clone();
+        tokio::spawn(async move {
+            while !cancel.is_cancelled() {
+                let listening = async {
+                    let mut listener =
+                        sea_orm::sqlx::postgres::PgListener::connect_with(&pool).await?;
+                    listener.listen(channel).await?;
+                    // Anything written before we listened is found by the first pass.
+                    wake.nudge();
+                    loop {
+                        listener.recv().await?;
+                        wake.nudge();
+                    }
+                    #[allow(unreachable_code)]
+                    Ok::<(), sea_orm::sqlx::Error>(())
+                };
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    result = listening => {
+                        if let Err(error) = result {
+                            tracing::warn!(%error, channel, "listening for notifications; retrying");
+                        }
+                    }
+                }
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        });
+    }
 }
 
 /// Runs passes of `job` until one leaves no work behind; returns what each did.
@@ -59,33 +138,49 @@ pub async fn drain<J: Job>(job: &J, db: &DatabaseConnection) -> ApiResult<Vec<J:
     }
 }
 
-/// Runs `job` at once and then every `every` until `cancel` fires. A failed pass is logged and
-/// tried again after the interval.
+/// The longest a runner backs off after failed passes.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// Runs `job` at once and then every `every` (sooner when woken) until `cancel` fires. A failed
+/// pass is logged and tried again after a back-off that doubles, from `every` up to a minute.
 pub async fn run<J: Job>(
     job: J,
     db: DatabaseConnection,
     every: Duration,
     cancel: CancellationToken,
 ) {
+    let wake = job.wake().unwrap_or_default();
+    let mut failures: u32 = 0;
     while !cancel.is_cancelled() {
         let more = match job.run_once(&db).await {
             Ok(done) => {
                 tracing::debug!(job = J::NAME, ?done, "pass done");
+                failures = 0;
                 J::more_left(&done)
             }
             Err(error) => {
-                tracing::error!(job = J::NAME, %error, "pass failed; trying again later");
+                failures = failures.saturating_add(1);
+                tracing::error!(job = J::NAME, %error, failures, "pass failed; trying again later");
                 false
             }
         };
         if more {
             continue;
         }
+        let pause = if failures == 0 {
+            every
+        } else {
+            every
+                .saturating_mul(2u32.saturating_pow(failures.min(16)))
+                .min(MAX_BACKOFF.max(every))
+        };
         tokio::select! {
             () = cancel.cancelled() => break,
-            () = tokio::time::sleep(every) => {}
+            () = tokio::time::sleep(pause) => {}
+            () = wake.wait(), if failures == 0 => {}
         }
     }
+    job.stop().await;
     tracing::debug!(job = J::NAME, "stopped");
 }
 
@@ -163,8 +258,8 @@ impl Job for SweepAttachments {
     }
 }
 
-/// The gateway's periodic jobs with their intervals, built from the configuration. The
-/// gateway runs them on timers ([`Jobs::spawn`]); tests call the `run once now` methods.
+/// The gateway's background jobs with their intervals, built from the configuration. The
+/// gateway runs them ([`Jobs::spawn`]); tests call the `run once now` methods.
 #[derive(Clone, Debug)]
 pub struct Jobs {
     db: DatabaseConnection,
@@ -176,12 +271,24 @@ pub struct Jobs {
     pub sweep: SweepAttachments,
     /// How often: `THREADLINE_ATTACHMENT_SWEEP_SECS`.
     pub sweep_every: Duration,
+    /// Delivers webhooks.
+    pub webhooks: DeliverWebhooks,
+    /// How often it looks when nothing woke it: `THREADLINE_WEBHOOK_POLL_MS`.
+    pub webhooks_every: Duration,
+    /// Prunes the webhook delivery log (hourly).
+    pub prune: PruneWebhookLog,
 }
 
 impl Jobs {
     /// The jobs of a gateway on `db` with `storage`, at the configured intervals.
-    pub fn new(db: DatabaseConnection, config: &Config, storage: Arc<Storage>) -> Self {
-        Self {
+    pub fn new(
+        db: DatabaseConnection,
+        config: &Config,
+        storage: Arc<Storage>,
+        metrics: Arc<Metrics>,
+    ) -> ApiResult<Self> {
+        let retention = i64::try_from(config.webhook_retention_days).unwrap_or(i64::MAX / 86_400);
+        Ok(Self {
             db,
             reminders: FireReminders::default(),
             reminders_every: config.reminder_poll,
@@ -190,11 +297,21 @@ impl Jobs {
                 grace: config.attachment_sweep_grace,
             },
             sweep_every: config.attachment_sweep_interval,
-        }
+            webhooks: DeliverWebhooks::new(
+                config.webhook_timeout,
+                usize::try_from(config.webhook_concurrency).unwrap_or(usize::MAX),
+                webhooks::ssrf::Guard::new(config.webhook_allow_private),
+                metrics,
+            )?,
+            webhooks_every: config.webhook_poll,
+            prune: PruneWebhookLog {
+                keep: chrono::Duration::days(retention.min(36_500)),
+            },
+        })
     }
 
-    /// Starts every job on its timer; each stops when `cancel` fires (after the pass it may be
-    /// in). Await the set to know they stopped.
+    /// Starts every job; each stops when `cancel` fires (after the pass it may be in, and the
+    /// webhook sends it started). Await the set to know they stopped.
     pub fn spawn(&self, cancel: &CancellationToken) -> JoinSet<()> {
         let mut set = JoinSet::new();
         set.spawn(run(
@@ -209,7 +326,43 @@ impl Jobs {
             self.sweep_every,
             cancel.child_token(),
         ));
+        self.webhooks.waker().listen(
+            &self.db,
+            crate::service::outbox::CHANNEL,
+            cancel.child_token(),
+        );
+        set.spawn(run(
+            self.webhooks.clone(),
+            self.db.clone(),
+            self.webhooks_every,
+            cancel.child_token(),
+        ));
+        set.spawn(run(
+            self.prune,
+            self.db.clone(),
+            Duration::from_secs(3600),
+            cancel.child_token(),
+        ));
         set
+    }
+
+    /// Sends every webhook delivery due now, waiting for each attempt; returns what they led
+    /// to.
+    pub async fn deliver_webhooks(&self) -> ApiResult<Drained> {
+        self.webhooks
+            .drain_at(&self.db, crate::service::now())
+            .await
+    }
+
+    /// Sends every webhook delivery due at `at` (a later time stands in for waiting for a
+    /// retry), waiting for each attempt.
+    pub async fn deliver_webhooks_at(&self, at: DateTime<Utc>) -> ApiResult<Drained> {
+        self.webhooks.drain_at(&self.db, at).await
+    }
+
+    /// Prunes the webhook delivery log as if the time were `at`; returns the attempts removed.
+    pub async fn prune_webhook_log_at(&self, at: DateTime<Utc>) -> ApiResult<u64> {
+        crate::service::deliveries::prune(&self.db, at, self.prune.keep).await
     }
 
     /// Fires every reminder due now, a batch at a time; returns how many.

@@ -1,5 +1,8 @@
-//! Prometheus metrics: GraphQL requests by operation and outcome, their latency, and the SQL
-//! statements the gateway ran (also how tests prove a page takes a fixed number of statements).
+//! Prometheus metrics: GraphQL requests by operation and outcome, their latency, the SQL
+//! statements the gateway ran (also how tests prove a page takes a fixed number of statements),
+//! and webhooks: attempts by outcome, their latency, and the outbox backlog (queue depth and
+//! the oldest waiting delivery's age, read from the database when scraped, so every gateway
+//! process reports the shared queue).
 //!
 //! The exposition is `prometheus-client`'s Prometheus text format (version 0.0.4), so names,
 //! escaping and the histogram's cumulative buckets follow the library rather than our own
@@ -13,7 +16,12 @@ use std::{
 
 use prometheus_client::{
     encoding::{EncodeLabelSet, prometheus_text},
-    metrics::{counter::Counter, family::Family, histogram::Histogram},
+    metrics::{
+        counter::Counter,
+        family::Family,
+        gauge::Gauge,
+        histogram::{Histogram, exponential_buckets},
+    },
     registry::Registry,
 };
 
@@ -35,6 +43,12 @@ struct RequestLabels {
     outcome: &'static str,
 }
 
+/// The labels of `threadline_webhook_attempts_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AttemptLabels {
+    outcome: &'static str,
+}
+
 /// The gateway's counters, shared by every request.
 pub struct Metrics {
     registry: Registry,
@@ -42,6 +56,10 @@ pub struct Metrics {
     sql_failures: Counter,
     requests: Family<RequestLabels, Counter>,
     latency: Histogram,
+    webhook_attempts: Family<AttemptLabels, Counter>,
+    webhook_latency: Histogram,
+    webhook_queue_depth: Gauge,
+    webhook_oldest_age: Gauge,
     /// The operation names already used as labels (the family cannot say which names it has
     /// without encoding them all).
     operations: Mutex<HashSet<String>>,
@@ -75,12 +93,41 @@ impl Default for Metrics {
             "GraphQL request latency",
             latency.clone(),
         );
+        let webhook_attempts = Family::<AttemptLabels, Counter>::default();
+        // 10 ms to about 20 s: a delivery's timeout is 15 s by default.
+        let webhook_latency = Histogram::new(exponential_buckets(0.01, 2.0, 12));
+        let webhook_queue_depth = Gauge::default();
+        let webhook_oldest_age = Gauge::default();
+        registry.register(
+            "threadline_webhook_attempts",
+            "Webhook delivery attempts by outcome (delivered, retry, gone, refused)",
+            webhook_attempts.clone(),
+        );
+        registry.register(
+            "threadline_webhook_attempt_duration_seconds",
+            "Webhook delivery attempt latency",
+            webhook_latency.clone(),
+        );
+        registry.register(
+            "threadline_webhook_queue_depth",
+            "Webhook deliveries pending or being sent, over every gateway process",
+            webhook_queue_depth.clone(),
+        );
+        registry.register(
+            "threadline_webhook_oldest_pending_seconds",
+            "Age of the oldest webhook delivery still pending or being sent",
+            webhook_oldest_age.clone(),
+        );
         Self {
             registry,
             sql_statements,
             sql_failures,
             requests,
             latency,
+            webhook_attempts,
+            webhook_latency,
+            webhook_queue_depth,
+            webhook_oldest_age,
             operations: Mutex::default(),
         }
     }
@@ -129,6 +176,22 @@ impl Metrics {
             .get_or_create(&RequestLabels { operation, outcome })
             .inc();
         self.latency.observe(elapsed.as_secs_f64());
+    }
+
+    /// Records one webhook delivery attempt: its outcome (`delivered`, `retry`, `gone`,
+    /// `refused`) and latency.
+    pub fn record_webhook_attempt(&self, outcome: &'static str, elapsed: Duration) {
+        self.webhook_attempts
+            .get_or_create(&AttemptLabels { outcome })
+            .inc();
+        self.webhook_latency.observe(elapsed.as_secs_f64());
+    }
+
+    /// Sets the webhook backlog: how many deliveries wait, and how long the oldest has.
+    pub fn set_webhook_backlog(&self, depth: i64, oldest_age: Duration) {
+        self.webhook_queue_depth.set(depth);
+        self.webhook_oldest_age
+            .set(i64::try_from(oldest_age.as_secs()).unwrap_or(i64::MAX));
     }
 
     /// The Prometheus text exposition of every metric.

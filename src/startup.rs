@@ -157,7 +157,8 @@ impl Application {
             max_bytes: config.max_upload_bytes,
             org_quota_bytes: config.org_upload_quota_bytes,
         });
-        let jobs = Jobs::new(db.clone(), config, storage.clone());
+        let jobs = Jobs::new(db.clone(), config, storage.clone(), metrics.clone())
+            .context("starting the webhook delivery worker")?;
         let state = AppState {
             schema: graphql::build(AppData {
                 db: db.clone(),

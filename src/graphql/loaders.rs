@@ -88,6 +88,9 @@ pub struct Loaders {
     pub unread: Arc<Batcher<i64>>,
     /// The caller's reminders by id.
     pub reminders: Arc<Batcher<entity::reminder::Model>>,
+    /// A webhook delivery's attempts, by delivery (deliveries are read by owners and admins
+    /// only; the organization filter applies here too).
+    pub webhook_attempts: Arc<Batcher<Vec<entity::webhook_attempt::Model>>>,
 }
 
 impl Loaders {
@@ -188,6 +191,9 @@ impl Loaders {
                     let rows = service::reminders::get_many(db, a, ids).await?;
                     Ok(by_id(rows, |r| r.id))
                 })
+            }),
+            webhook_attempts: loader(d, &db, &actor, |db, a, ids| {
+                Box::pin(service::deliveries::attempts_of(db, a.org_id, ids))
             }),
         }
     }

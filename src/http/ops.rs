@@ -32,8 +32,19 @@ pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-/// `GET /metrics`: Prometheus text exposition.
+/// `GET /metrics`: Prometheus text exposition. The webhook backlog is read from the database
+/// now (one statement), so every process reports the queue they share.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    match crate::service::deliveries::backlog(&state.db).await {
+        Ok(backlog) => {
+            let age = backlog
+                .oldest
+                .and_then(|t| (crate::service::now() - t).to_std().ok())
+                .unwrap_or_default();
+            state.metrics.set_webhook_backlog(backlog.depth, age);
+        }
+        Err(error) => tracing::warn!(%error, "reading the webhook backlog for /metrics"),
+    }
     (
         [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
         state.metrics.render(),

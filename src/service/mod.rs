@@ -10,6 +10,7 @@
 //! - `planning` (a task row, for tasks and for a note's task);
 //! - `grants` (contact and channel collaborators), `reminders`;
 //! - `timeline`, `users`, `attachments`;
+//! - `deliveries` (claiming, settling and listing webhook deliveries);
 //! - `outbox` (webhook deliveries, written with each timeline event);
 //! - `payload` (the record a webhook event carries), `endpoints` (webhook endpoints);
 //! - `access` (who may see a contact, a channel, a note), `settings`;
@@ -28,6 +29,7 @@ pub mod children;
 pub mod collaborators;
 pub mod contacts;
 pub mod conversations;
+pub mod deliveries;
 pub mod endpoints;
 pub mod grants;
 pub mod notes;

@@ -6,12 +6,12 @@ use crate::{
     graphql::{
         context::{Caller, ContextExt},
         webhooks::types::{
-            CreateWebhookEndpointInput, UpdateWebhookEndpointInput, WebhookEndpoint,
-            WebhookEndpointCreated,
+            CreateWebhookEndpointInput, UpdateWebhookEndpointInput, WebhookDelivery,
+            WebhookEndpoint, WebhookEndpointCreated,
         },
     },
     ids::{self, Kind},
-    service::endpoints,
+    service::{deliveries, endpoints},
 };
 
 /// Webhook endpoint mutations.
@@ -74,5 +74,29 @@ impl WebhooksMutation {
             endpoint: WebhookEndpoint(rotated.endpoint),
             secret: rotated.secret,
         })
+    }
+
+    /// Sends a delivery's event to its endpoint again, now: a new delivery with the same
+    /// `webhook-id` and body (receivers deduplicate on the id).
+    async fn redeliver_webhook(
+        &self,
+        ctx: &Context<'_>,
+        delivery_id: ID,
+    ) -> Result<WebhookDelivery> {
+        let Caller { db, actor } = ctx.caller()?;
+        let id = ids::decode(Kind::WebhookDelivery, &delivery_id)?;
+        Ok(WebhookDelivery(deliveries::redeliver(db, actor, id).await?))
+    }
+
+    /// Queues a `webhook.test` event to an endpoint, whatever its event types, and returns the
+    /// delivery (follow it in `webhookDeliveries`).
+    async fn send_test_webhook(
+        &self,
+        ctx: &Context<'_>,
+        endpoint_id: ID,
+    ) -> Result<WebhookDelivery> {
+        let Caller { db, actor } = ctx.caller()?;
+        let id = ids::decode(Kind::WebhookEndpoint, &endpoint_id)?;
+        Ok(WebhookDelivery(deliveries::send_test(db, actor, id).await?))
     }
 }

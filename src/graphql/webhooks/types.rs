@@ -228,3 +228,148 @@ impl WebhookEndpointConnectionFields {
         Ok(endpoints::count(db, actor).await?)
     }
 }
+
+/// A webhook delivery's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::service::deliveries::DeliveryStatus")]
+pub enum WebhookDeliveryStatus {
+    /// Waiting for its next attempt (or for an earlier delivery about the same record).
+    Pending,
+    /// Being sent.
+    Sending,
+    /// The receiver answered 2xx.
+    Succeeded,
+    /// Given up: the retry schedule ran out, or the receiver answered 410.
+    Failed,
+}
+
+/// What one attempt led to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+pub enum WebhookAttemptOutcome {
+    /// The receiver answered 2xx.
+    Delivered,
+    /// Another answer, a timeout or a network error: retried on the schedule.
+    Retry,
+    /// The receiver answered 410 Gone: the endpoint was disabled.
+    Gone,
+    /// Nothing was sent: the URL's address (resolved at delivery time) is not allowed.
+    Refused,
+}
+
+/// One attempt to deliver, as logged.
+pub struct WebhookAttempt(pub entity::webhook_attempt::Model);
+
+#[Object]
+impl WebhookAttempt {
+    /// Its number (1 for the first).
+    async fn attempt(&self) -> i32 {
+        self.0.attempt
+    }
+    /// When it was made.
+    async fn attempted_at(&self) -> DateTime<Utc> {
+        self.0.attempted_at
+    }
+    /// What it led to.
+    async fn outcome(&self) -> Option<WebhookAttemptOutcome> {
+        match self.0.outcome.as_str() {
+            "DELIVERED" => Some(WebhookAttemptOutcome::Delivered),
+            "RETRY" => Some(WebhookAttemptOutcome::Retry),
+            "GONE" => Some(WebhookAttemptOutcome::Gone),
+            "REFUSED" => Some(WebhookAttemptOutcome::Refused),
+            _ => None,
+        }
+    }
+    /// The answer's status code, if an answer came.
+    async fn status_code(&self) -> Option<i32> {
+        self.0.status_code
+    }
+    /// How long it took, in milliseconds.
+    async fn latency_ms(&self) -> i64 {
+        self.0.latency_ms
+    }
+    /// What went wrong (a timeout, a refused address, a redirect not followed...).
+    async fn error(&self) -> Option<&str> {
+        self.0.error.as_deref()
+    }
+    /// The first 4 KiB of the answer's body.
+    async fn response_excerpt(&self) -> Option<&str> {
+        self.0.response_excerpt.as_deref()
+    }
+}
+
+/// One event sent (or to be sent) to one endpoint, with its attempts.
+pub struct WebhookDelivery(pub entity::webhook_delivery::Model);
+
+#[Object]
+impl WebhookDelivery {
+    /// The delivery's opaque ID (what `redeliverWebhook` takes).
+    async fn id(&self) -> ID {
+        ID(ids::encode(Kind::WebhookDelivery, self.0.id))
+    }
+    /// The `webhook-id` header: the same on every attempt and on a redelivery.
+    async fn message_id(&self) -> &str {
+        &self.0.message_id
+    }
+    /// The event type, such as `note.created` (`webhook.test` for a test).
+    async fn event_type(&self) -> &str {
+        &self.0.event_type
+    }
+    /// Its state.
+    async fn status(&self) -> Option<WebhookDeliveryStatus> {
+        crate::service::deliveries::DeliveryStatus::parse(&self.0.status).map(Into::into)
+    }
+    /// The request body, exactly as sent.
+    async fn payload(&self) -> &str {
+        &self.0.payload
+    }
+    /// Attempts made so far.
+    async fn attempt_count(&self) -> i32 {
+        self.0.attempts
+    }
+    /// When the next attempt is due (while `PENDING`).
+    async fn next_attempt_at(&self) -> Option<DateTime<Utc>> {
+        (self.0.status == "PENDING").then_some(self.0.next_attempt_at)
+    }
+    /// The status code of the last answer.
+    async fn last_status_code(&self) -> Option<i32> {
+        self.0.last_status_code
+    }
+    /// When the event happened.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// When it succeeded or gave up.
+    async fn finished_at(&self) -> Option<DateTime<Utc>> {
+        self.0.finished_at
+    }
+    /// Every attempt, oldest first (kept for `THREADLINE_WEBHOOK_RETENTION_DAYS`).
+    #[graphql(
+        complexity = "crate::graphql::page::list_cost(crate::graphql::page::SETTINGS_LIST_COST, child_complexity)"
+    )]
+    async fn attempts(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+    ) -> async_graphql::Result<Vec<WebhookAttempt>> {
+        use crate::graphql::context::ContextExt;
+        let rows = ctx
+            .loaders()?
+            .webhook_attempts
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default();
+        Ok(rows.into_iter().map(WebhookAttempt).collect())
+    }
+}
+
+/// The `webhookDeliveries` filter.
+#[derive(InputObject, Default)]
+pub struct DeliveryFilter {
+    /// Only deliveries in this state.
+    pub status: Option<WebhookDeliveryStatus>,
+    /// Only this event type.
+    pub event_type: Option<String>,
+    /// Only events at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Only events before this time.
+    pub until: Option<DateTime<Utc>>,
+}

@@ -1,0 +1,510 @@
+//! Webhook deliveries: claiming the due ones for a worker, recording each attempt and what it
+//! leads to, and the delivery log owners and admins read.
+//!
+//! A claim takes due deliveries with `FOR UPDATE SKIP LOCKED` on PostgreSQL, so gateway
+//! processes sharing the database share the work and never send one attempt twice at once;
+//! it marks them `SENDING` with a lease. A process that dies mid-attempt leaves its rows
+//! `SENDING`; once the lease runs out any worker claims them again, with the same
+//! `webhook-id` (at least once, never lost). SQLite is one process's file, claimed the same
+//! way without the row locks.
+//!
+//! Two rules shape a claim:
+//! - **per-record order**: a delivery waits while an earlier one to the same endpoint about the
+//!   same record is still pending or being sent, so a receiver sees `note.created` before
+//!   `note.updated` even when the first needed retries;
+//! - **per-endpoint cap**: no more than the endpoint's `max_in_flight` deliveries are being sent
+//!   at once, counted over every process (the claim locks the endpoint rows it counts for).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use entity::{webhook_attempt, webhook_delivery, webhook_endpoint};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
+    FromQueryResult, QueryFilter, TransactionSession, TransactionTrait,
+};
+use webhooks::{
+    client::{Attempt, Outcome},
+    retry,
+};
+
+use super::{endpoints, now, outbox, sql::Sql};
+use crate::{
+    error::{ApiError, ApiResult},
+    service::actor::Actor,
+};
+
+/// An endpoint failing this long without a success is disabled.
+pub const FAILING_LIMIT_DAYS: i64 = 5;
+
+/// A delivery's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
+pub enum DeliveryStatus {
+    /// Waiting for its next attempt (or for an earlier delivery about the same record).
+    Pending,
+    /// Being sent by a worker.
+    Sending,
+    /// The receiver answered 2xx.
+    Succeeded,
+    /// Given up: the schedule ran out, the receiver answered 410, or the endpoint went away.
+    Failed,
+}
+
+impl DeliveryStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// Reads a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        s.parse().ok()
+    }
+}
+
+/// A claimed delivery with what sending it needs.
+#[derive(Clone, Debug)]
+pub struct Claimed {
+    /// The delivery (attempts already counts this one).
+    pub delivery: webhook_delivery::Model,
+    /// Its endpoint.
+    pub endpoint: webhook_endpoint::Model,
+}
+
+/// Claims up to `limit` deliveries due at `at`, leased until `at + lease`.
+#[tracing::instrument(skip_all, err(level = "debug"))]
+pub async fn claim<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    at: DateTime<Utc>,
+    lease: Duration,
+    limit: u64,
+) -> ApiResult<Vec<Claimed>> {
+    let txn = db.begin().await?;
+    let postgres = txn.get_database_backend() == DbBackend::Postgres;
+    // Due (or abandoned by a dead sender), endpoint enabled, nothing earlier about the same
+    // record still open. Twice the limit: the cap below may set some aside.
+    let mut sql = Sql::new(txn.get_database_backend());
+    sql.push(
+        "SELECT d.* FROM webhook_deliveries d \
+         JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled \
+         WHERE ((d.status = 'PENDING' AND d.next_attempt_at <= ",
+    )
+    .bind(at)
+    .push(") OR (d.status = 'SENDING' AND d.lease_until < ")
+    .bind(at)
+    .push(
+        ")) AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p \
+         WHERE p.endpoint_id = d.endpoint_id AND p.record_key = d.record_key AND p.id < d.id \
+         AND p.status IN ('PENDING', 'SENDING')) \
+         ORDER BY d.next_attempt_at, d.id",
+    )
+    .limit(limit.saturating_mul(2));
+    if postgres {
+        sql.push(" FOR UPDATE OF d SKIP LOCKED");
+    }
+    let candidates = webhook_delivery::Model::find_by_statement(sql.build())
+        .all(&txn)
+        .await?;
+    if candidates.is_empty() {
+        txn.commit().await?;
+        return Ok(Vec::new());
+    }
+
+    // The endpoints' caps, counted over every process: lock the endpoint rows (in id order,
+    // so two claims never wait on each other in a circle), then count what is in flight.
+    let mut endpoint_ids: Vec<i64> = candidates.iter().map(|d| d.endpoint_id).collect();
+    endpoint_ids.sort_unstable();
+    endpoint_ids.dedup();
+    let mut sql = Sql::new(txn.get_database_backend());
+    sql.push("SELECT * FROM webhook_endpoints WHERE id IN ")
+        .bind_list(endpoint_ids.iter().copied())
+        .push(" ORDER BY id");
+    if postgres {
+        sql.push(" FOR UPDATE");
+    }
+    let endpoints: HashMap<i64, webhook_endpoint::Model> =
+        webhook_endpoint::Model::find_by_statement(sql.build())
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|e| (e.id, e))
+            .collect();
+    let mut sql = Sql::new(txn.get_database_backend());
+    sql.push("SELECT endpoint_id, COUNT(*) AS n FROM webhook_deliveries WHERE status = 'SENDING' AND lease_until >= ")
+        .bind(at)
+        .push(" AND endpoint_id IN ")
+        .bind_list(endpoint_ids.iter().copied())
+        .push(" GROUP BY endpoint_id");
+    #[derive(FromQueryResult)]
+    struct InFlight {
+        endpoint_id: i64,
+        n: i64,
+    }
+    let mut in_flight: HashMap<i64, i64> = InFlight::find_by_statement(sql.build())
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|r| (r.endpoint_id, r.n))
+        .collect();
+
+    let lease_until = at + lease;
+    let mut claimed = Vec::new();
+    for delivery in candidates {
+        if u64::try_from(claimed.len()).is_ok_and(|n| n >= limit) {
+            break;
+        }
+        let Some(endpoint) = endpoints.get(&delivery.endpoint_id) else {
+            continue;
+        };
+        let busy = in_flight.entry(endpoint.id).or_insert(0);
+        if *busy >= i64::from(endpoint.max_in_flight) {
+            continue;
+        }
+        *busy += 1;
+        let mut row: webhook_delivery::ActiveModel = delivery.clone().into();
+        row.status = Set(DeliveryStatus::Sending.as_str().to_owned());
+        row.lease_until = Set(Some(lease_until));
+        row.attempts = Set(delivery.attempts + 1);
+        let delivery = row.update(&txn).await?;
+        claimed.push(Claimed {
+            delivery,
+            endpoint: endpoint.clone(),
+        });
+    }
+    txn.commit().await?;
+    Ok(claimed)
+}
+
+/// What recording an attempt decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Settled {
+    /// Delivered.
+    Succeeded,
+    /// Another attempt is scheduled.
+    Retrying,
+    /// Given up (schedule exhausted, or 410).
+    Failed,
+    /// Another worker had taken the delivery over (this one's lease ran out): only the
+    /// attempt was logged.
+    Stale,
+}
+
+/// Records an attempt of a claimed delivery and what it leads to: success; 410, which
+/// disables the endpoint; or a retry on the schedule (honouring `Retry-After`), giving up when
+/// the schedule is spent; an endpoint failing for five days straight is disabled.
+#[tracing::instrument(skip_all, fields(delivery_id = claimed.delivery.id), err(level = "debug"))]
+pub async fn settle<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    claimed: &Claimed,
+    attempt: &Attempt,
+    at: DateTime<Utc>,
+) -> ApiResult<Settled> {
+    let delivery = &claimed.delivery;
+    let txn = db.begin().await?;
+    webhook_attempt::ActiveModel {
+        organization_id: Set(delivery.organization_id),
+        delivery_id: Set(delivery.id),
+        endpoint_id: Set(delivery.endpoint_id),
+        attempt: Set(delivery.attempts),
+        attempted_at: Set(at),
+        outcome: Set(outcome_name(attempt.outcome).to_owned()),
+        status_code: Set(attempt.status.map(i32::from)),
+        latency_ms: Set(i64::try_from(attempt.latency.as_millis()).unwrap_or(i64::MAX)),
+        error: Set(attempt.error.clone()),
+        response_excerpt: Set(Some(attempt.response_excerpt.clone()).filter(|e| !e.is_empty())),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+
+    let (status, next) = match attempt.outcome {
+        Outcome::Delivered => (DeliveryStatus::Succeeded, None),
+        Outcome::Gone => (DeliveryStatus::Failed, None),
+        Outcome::Retry | Outcome::Refused => {
+            let next_attempt = usize::try_from(delivery.attempts)
+                .unwrap_or(usize::MAX)
+                .saturating_add(1);
+            match retry::delay_before(next_attempt, retry::random_jitter(), attempt.retry_after) {
+                Some(delay) => (
+                    DeliveryStatus::Pending,
+                    Some(at + Duration::from_std(delay).unwrap_or(Duration::days(1))),
+                ),
+                None => (DeliveryStatus::Failed, None),
+            }
+        }
+    };
+    // Only the holder of the lease settles the delivery.
+    let mut sql = Sql::new(txn.get_database_backend());
+    sql.push("UPDATE webhook_deliveries SET status = ")
+        .bind(status.as_str())
+        .push(", lease_until = NULL, last_status_code = ")
+        .bind(attempt.status.map(i32::from))
+        .push(", next_attempt_at = ")
+        .bind(next.unwrap_or(delivery.next_attempt_at))
+        .push(", finished_at = ")
+        .bind(next.is_none().then_some(at))
+        .push(" WHERE id = ")
+        .bind(delivery.id)
+        .push(" AND status = 'SENDING' AND attempts = ")
+        .bind(delivery.attempts);
+    let updated = txn.execute_raw(sql.build()).await?.rows_affected();
+
+    // The endpoint's health.
+    let mut sql = Sql::new(txn.get_database_backend());
+    match attempt.outcome {
+        Outcome::Delivered => {
+            sql.push("UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ")
+                .bind(delivery.endpoint_id);
+        }
+        Outcome::Gone => {
+            sql.push("UPDATE webhook_endpoints SET enabled = ")
+                .bind(false)
+                .push(", disabled_reason = 'GONE', updated_at = ")
+                .bind(at)
+                .push(" WHERE id = ")
+                .bind(delivery.endpoint_id);
+        }
+        Outcome::Retry | Outcome::Refused => {
+            sql.push("UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, ")
+                .bind(at)
+                .push(") WHERE id = ")
+                .bind(delivery.endpoint_id);
+            txn.execute_raw(sql.build()).await?;
+            sql = Sql::new(txn.get_database_backend());
+            sql.push("UPDATE webhook_endpoints SET enabled = ")
+                .bind(false)
+                .push(", disabled_reason = 'FAILING', updated_at = ")
+                .bind(at)
+                .push(" WHERE id = ")
+                .bind(delivery.endpoint_id)
+                .push(" AND enabled AND failing_since <= ")
+                .bind(at - Duration::days(FAILING_LIMIT_DAYS));
+        }
+    }
+    txn.execute_raw(sql.build()).await?;
+    txn.commit().await?;
+    Ok(match (updated, status) {
+        (0, _) => Settled::Stale,
+        (_, DeliveryStatus::Succeeded) => Settled::Succeeded,
+        (_, DeliveryStatus::Pending) => Settled::Retrying,
+        _ => Settled::Failed,
+    })
+}
+
+fn outcome_name(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Delivered => "DELIVERED",
+        Outcome::Gone => "GONE",
+        Outcome::Retry => "RETRY",
+        Outcome::Refused => "REFUSED",
+    }
+}
+
+/// Removes attempt rows older than `keep`, and deliveries finished before then whose attempts
+/// are all gone. Returns how many attempt rows went.
+#[tracing::instrument(skip_all, err(level = "debug"))]
+pub async fn prune<C: ConnectionTrait>(
+    db: &C,
+    at: DateTime<Utc>,
+    keep: Duration,
+) -> ApiResult<u64> {
+    let cutoff = at - keep;
+    let attempts = webhook_attempt::Entity::delete_many()
+        .filter(webhook_attempt::Column::AttemptedAt.lt(cutoff))
+        .exec(db)
+        .await?
+        .rows_affected;
+    webhook_delivery::Entity::delete_many()
+        .filter(webhook_delivery::Column::FinishedAt.lt(cutoff))
+        .exec(db)
+        .await?;
+    Ok(attempts)
+}
+
+/// How many deliveries wait to be sent, and since when the oldest has waited.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Backlog {
+    /// Deliveries pending or being sent.
+    pub depth: i64,
+    /// When the oldest of them was written.
+    pub oldest: Option<DateTime<Utc>>,
+}
+
+/// The backlog over every organization (for `/metrics`).
+pub async fn backlog<C: ConnectionTrait>(db: &C) -> ApiResult<Backlog> {
+    #[derive(FromQueryResult)]
+    struct Row {
+        n: i64,
+        oldest: Option<DateTime<Utc>>,
+    }
+    let sql = {
+        let mut sql = Sql::new(db.get_database_backend());
+        sql.push(
+            "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM webhook_deliveries \
+             WHERE status IN ('PENDING', 'SENDING')",
+        );
+        sql
+    };
+    let row = Row::find_by_statement(sql.build()).one(db).await?;
+    Ok(row.map_or_else(Backlog::default, |r| Backlog {
+        depth: r.n,
+        oldest: r.oldest,
+    }))
+}
+
+/// The delivery-log filter.
+#[derive(Clone, Debug, Default)]
+pub struct DeliveryFilter {
+    /// Only deliveries in this state.
+    pub status: Option<DeliveryStatus>,
+    /// Only this event type.
+    pub event_type: Option<String>,
+    /// Only events at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Only events before this time.
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// One page of an endpoint's deliveries, newest first (owners and admins).
+#[tracing::instrument(skip_all, fields(endpoint_id), err(level = "debug"))]
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    endpoint_id: i64,
+    filter: &DeliveryFilter,
+    before: Option<i64>,
+    limit: u64,
+) -> ApiResult<super::Page<webhook_delivery::Model>> {
+    let endpoint = endpoints::get(db, actor, endpoint_id).await?;
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("SELECT * FROM webhook_deliveries WHERE organization_id = ")
+        .bind(actor.org_id)
+        .push(" AND endpoint_id = ")
+        .bind(endpoint.id);
+    if let Some(status) = filter.status {
+        sql.push(" AND status = ").bind(status.as_str());
+    }
+    if let Some(event_type) = &filter.event_type {
+        sql.push(" AND event_type = ").bind(event_type.clone());
+    }
+    if let Some(since) = filter.since {
+        sql.push(" AND created_at >= ").bind(since);
+    }
+    if let Some(until) = filter.until {
+        sql.push(" AND created_at < ").bind(until);
+    }
+    if let Some(before) = before {
+        sql.push(" AND id < ").bind(before);
+    }
+    sql.push(" ORDER BY id DESC").limit(limit + 1);
+    let rows = webhook_delivery::Model::find_by_statement(sql.build())
+        .all(db)
+        .await?;
+    Ok(super::Page::from_fetched(rows, limit))
+}
+
+/// One delivery of the actor's organization (owners and admins), or `NOT_FOUND`.
+pub async fn get<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    id: i64,
+) -> ApiResult<webhook_delivery::Model> {
+    actor.require_org_admin("manage webhook endpoints")?;
+    webhook_delivery::Entity::find_by_id(id)
+        .filter(webhook_delivery::Column::OrganizationId.eq(actor.org_id))
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound("WebhookDelivery"))
+}
+
+/// The attempts of the given deliveries, oldest first, by delivery.
+pub async fn attempts_of<C: ConnectionTrait>(
+    db: &C,
+    org: i64,
+    ids: &[i64],
+) -> ApiResult<HashMap<i64, Vec<webhook_attempt::Model>>> {
+    let rows = webhook_attempt::Entity::find()
+        .filter(webhook_attempt::Column::OrganizationId.eq(org))
+        .filter(webhook_attempt::Column::DeliveryId.is_in(ids.iter().copied()))
+        .all(db)
+        .await?;
+    let mut map: HashMap<i64, Vec<webhook_attempt::Model>> = HashMap::new();
+    for row in rows {
+        map.entry(row.delivery_id).or_default().push(row);
+    }
+    for list in map.values_mut() {
+        list.sort_by_key(|a| a.id);
+    }
+    Ok(map)
+}
+
+/// Sends a delivery's event again, now: a new delivery with the same `webhook-id` and body
+/// (receivers deduplicate on the id), behind any open delivery about the same record.
+#[tracing::instrument(skip_all, fields(delivery_id = id), err(level = "debug"))]
+pub async fn redeliver<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    id: i64,
+) -> ApiResult<webhook_delivery::Model> {
+    let original = get(db, actor, id).await?;
+    let at = now();
+    let copy = webhook_delivery::ActiveModel {
+        organization_id: Set(original.organization_id),
+        endpoint_id: Set(original.endpoint_id),
+        message_id: Set(original.message_id),
+        event_type: Set(original.event_type),
+        record_key: Set(original.record_key),
+        payload: Set(original.payload),
+        status: Set(DeliveryStatus::Pending.as_str().to_owned()),
+        attempts: Set(0),
+        next_attempt_at: Set(at),
+        lease_until: Set(None),
+        last_status_code: Set(None),
+        created_at: Set(at),
+        finished_at: Set(None),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    outbox::announce(db).await?;
+    Ok(copy)
+}
+
+/// Queues a `webhook.test` event to one endpoint (whatever its event types; even when it is
+/// disabled it is queued, and sent once it is enabled).
+#[tracing::instrument(skip_all, fields(endpoint_id), err(level = "debug"))]
+pub async fn send_test<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    endpoint_id: i64,
+) -> ApiResult<webhook_delivery::Model> {
+    let endpoint = endpoints::get(db, actor, endpoint_id).await?;
+    let at = now();
+    let message_id = outbox::new_message_id()?;
+    let data = serde_json::json!({
+        "endpoint": { "id": crate::ids::encode(crate::ids::Kind::WebhookEndpoint, endpoint.id) },
+        "message": "A test event from Threadline.",
+    });
+    let body = outbox::body("webhook.test", at, data, &serde_json::Value::Null)?;
+    let row = webhook_delivery::ActiveModel {
+        organization_id: Set(endpoint.organization_id),
+        endpoint_id: Set(endpoint.id),
+        message_id: Set(message_id.clone()),
+        event_type: Set("webhook.test".to_owned()),
+        record_key: Set(format!("Test:{message_id}")),
+        payload: Set(body),
+        status: Set(DeliveryStatus::Pending.as_str().to_owned()),
+        attempts: Set(0),
+        next_attempt_at: Set(at),
+        lease_until: Set(None),
+        last_status_code: Set(None),
+        created_at: Set(at),
+        finished_at: Set(None),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    outbox::announce(db).await?;
+    Ok(row)
+}

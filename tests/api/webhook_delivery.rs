@@ -1,0 +1,478 @@
+//! Webhook delivery through the real worker to real receivers on 127.0.0.1: signatures (HMAC,
+//! rotation, ed25519), retries with the same `webhook-id`, `Retry-After`, 410, per-record
+//! order under a receiver that fails at random, the delivery log, redelivery, test events,
+//! pruning and metrics.
+
+use axum::{
+    http::{HeaderValue, StatusCode},
+    response::IntoResponse,
+};
+use chrono::{Duration, Utc};
+use serde_json::{Value, json};
+use webhooks::signing::Verifier;
+
+use crate::{
+    helpers::{TestApp, contact_id, spawn_app_with_config, world},
+    receiver::Receiver,
+};
+
+/// A gateway whose webhook URLs may point at this machine (the receivers).
+async fn app() -> TestApp {
+    spawn_app_with_config(|c| c.webhook_allow_private = true).await
+}
+
+/// Registers an endpoint for `url` and `types`; returns (endpoint id, secret).
+async fn endpoint(app: &TestApp, token: &str, url: &str, extra: Value) -> (Value, String) {
+    let mut input = json!({ "url": url, "eventTypes": ["*"] });
+    if let (Some(input), Some(extra)) = (input.as_object_mut(), extra.as_object()) {
+        input.extend(extra.clone());
+    }
+    let created = app
+        .gql(Some(token), "mutation ($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { secret endpoint { id } } }", json!({ "input": input }))
+        .await;
+    let created = &created.data()["createWebhookEndpoint"];
+    (
+        created["endpoint"]["id"].clone(),
+        created["secret"].as_str().expect("secret").to_owned(),
+    )
+}
+
+/// Writes a note about `contact` as `token`; returns its ID.
+async fn note(app: &TestApp, token: &str, contact: &str, body: &str) -> Value {
+    app.gql(
+        Some(token),
+        "mutation ($input: CreateNoteInput!) { createNote(input: $input) { id } }",
+        json!({ "input": { "contactId": contact, "body": body } }),
+    )
+    .await
+    .data()["createNote"]["id"]
+        .clone()
+}
+
+const LOG: &str = "query ($id: ID!, $filter: DeliveryFilter) { webhookDeliveries(endpointId: $id, filter: $filter) { edges { node {
+    id messageId eventType status attemptCount nextAttemptAt lastStatusCode payload
+    attempts { attempt outcome statusCode latencyMs error responseExcerpt } } } } }";
+
+#[tokio::test]
+async fn a_failed_attempt_is_retried_with_the_same_id_a_fresh_timestamp_and_a_valid_signature() {
+    let app = app().await;
+    let w = world(&app).await;
+    let owner = app.token(&w.owner);
+    let receiver = Receiver::answering(|_, n| {
+        if n == 0 {
+            (StatusCode::INTERNAL_SERVER_ERROR, "database down").into_response()
+        } else {
+            (StatusCode::OK, "thanks").into_response()
+        }
+    })
+    .await;
+    let (id, secret) = endpoint(
+        &app,
+        &owner,
+        &receiver.url,
+        json!({ "eventTypes": ["note.created"] }),
+    )
+    .await;
+    let note_id = note(&app, &owner, &contact_id(w.contact), "Renewal call").await;
+
+    let first = app.jobs.deliver_webhooks().await.expect("first pass");
+    assert_eq!((first.succeeded, first.retrying), (0, 1));
+    // Not due yet: nothing is sent again until the schedule says so.
+    let early = app.jobs.deliver_webhooks().await.expect("early pass");
+    assert_eq!(early.retrying + early.succeeded, 0);
+    // The timestamp is in whole seconds: let one pass so the retry's is visibly fresh.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let second = app
+        .jobs
+        .deliver_webhooks_at(Utc::now() + Duration::seconds(10))
+        .await
+        .expect("second pass");
+    assert_eq!(second.succeeded, 1);
+
+    let got = receiver.received();
+    assert_eq!(got.len(), 2);
+    for request in &got {
+        assert!(request.signed_with(&secret), "signature of {request:?}");
+        assert_eq!(request.header("content-type"), "application/json");
+        assert!(
+            request
+                .header("user-agent")
+                .starts_with("Threadline-Webhooks/")
+        );
+        assert_eq!(request.json()["type"], "note.created");
+        assert_eq!(request.json()["data"]["id"], note_id);
+    }
+    assert_eq!(got[0].header("webhook-id"), got[1].header("webhook-id"));
+    assert_eq!(got[0].body, got[1].body);
+    let (t0, t1): (i64, i64) = (
+        got[0]
+            .header("webhook-timestamp")
+            .parse()
+            .expect("unix seconds"),
+        got[1]
+            .header("webhook-timestamp")
+            .parse()
+            .expect("unix seconds"),
+    );
+    assert!(t1 > t0, "a fresh timestamp on the retry: {t0} then {t1}");
+
+    // The log shows both attempts.
+    let log = app.gql(Some(&owner), LOG, json!({ "id": id })).await;
+    let delivery = &log.data()["webhookDeliveries"]["edges"][0]["node"];
+    assert_eq!(delivery["status"], "SUCCEEDED");
+    assert_eq!(delivery["attemptCount"], 2);
+    assert_eq!(delivery["messageId"], got[0].header("webhook-id"));
+    assert_eq!(delivery["lastStatusCode"], 200);
+    let attempts = &delivery["attempts"];
+    assert_eq!(attempts[0]["outcome"], "RETRY");
+    assert_eq!(attempts[0]["statusCode"], 500);
+    assert_eq!(attempts[0]["responseExcerpt"], "database down");
+    assert_eq!(attempts[1]["outcome"], "DELIVERED");
+    assert_eq!(attempts[1]["responseExcerpt"], "thanks");
+    assert!(attempts[1]["latencyMs"].as_i64().is_some());
+    // Filters: by status and event type.
+    let none = app
+        .gql(
+            Some(&owner),
+            LOG,
+            json!({ "id": id, "filter": { "status": "FAILED" } }),
+        )
+        .await;
+    assert_eq!(none.data()["webhookDeliveries"]["edges"], json!([]));
+    app.gql(
+        Some(&owner),
+        LOG,
+        json!({ "id": id, "filter": { "eventType": "note.archived" } }),
+    )
+    .await
+    .expect_code("BAD_USER_INPUT");
+    // A member may not read the log.
+    app.gql(Some(&app.token(&w.member_admin)), LOG, json!({ "id": id }))
+        .await
+        .expect_code("FORBIDDEN");
+}
+
+#[tokio::test]
+async fn old_and_new_secrets_both_sign_during_a_rotation_and_ed25519_verifies_with_the_public_key()
+{
+    let app = app().await;
+    let w = world(&app).await;
+    let owner = app.token(&w.owner);
+    let receiver = Receiver::start().await;
+    let (id, old) = endpoint(&app, &owner, &receiver.url, json!({})).await;
+    let rotated = app
+        .gql(
+            Some(&owner),
+            "mutation ($id: ID!) { rotateWebhookSecret(id: $id) { secret } }",
+            json!({ "id": id }),
+        )
+        .await;
+    let new = rotated.data()["rotateWebhookSecret"]["secret"]
+        .as_str()
+        .expect("new secret")
+        .to_owned();
+    let signed = Receiver::start().await;
+    let (_, public_key) =
+        endpoint(&app, &owner, &signed.url, json!({ "signing": "ED25519" })).await;
+    note(&app, &owner, &contact_id(w.contact), "Rotation").await;
+    let done = app.jobs.deliver_webhooks().await.expect("pass");
+    assert_eq!(done.succeeded, 2);
+
+    let got = &receiver.received()[0];
+    assert_eq!(got.header("webhook-signature").split(' ').count(), 2);
+    assert!(got.signed_with(&new), "the new secret signs");
+    assert!(got.signed_with(&old), "the old secret still signs");
+
+    let got = &signed.received()[0];
+    let signature = got.header("webhook-signature");
+    assert!(signature.starts_with("v1a,"), "{signature}");
+    let verifier = Verifier::parse(&public_key).expect("a whpk_ key");
+    let timestamp: i64 = got.header("webhook-timestamp").parse().expect("timestamp");
+    verifier
+        .verify(
+            got.header("webhook-id"),
+            timestamp,
+            got.body.as_bytes(),
+            signature,
+            Utc::now().timestamp(),
+        )
+        .expect("the ed25519 signature verifies with the public key");
+    let tampered = got.body.replace("Rotation", "Rotatiom");
+    assert!(
+        verifier
+            .verify(
+                got.header("webhook-id"),
+                timestamp,
+                tampered.as_bytes(),
+                signature,
+                Utc::now().timestamp()
+            )
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn gone_disables_the_endpoint_and_retry_after_is_honoured() {
+    let app = app().await;
+    let w = world(&app).await;
+    let owner = app.token(&w.owner);
+    let gone = Receiver::answering(|_, _| StatusCode::GONE.into_response()).await;
+    let busy = Receiver::answering(|_, _| {
+        let mut response = StatusCode::SERVICE_UNAVAILABLE.into_response();
+        response
+            .headers_mut()
+            .insert("retry-after", HeaderValue::from_static("120"));
+        response
+    })
+    .await;
+    let (gone_id, _) = endpoint(&app, &owner, &gone.url, json!({})).await;
+    let (busy_id, _) = endpoint(&app, &owner, &busy.url, json!({})).await;
+    let cid = contact_id(w.contact);
+    note(&app, &owner, &cid, "First").await;
+    app.jobs.deliver_webhooks().await.expect("pass");
+
+    let endpoints = app
+        .gql(
+            Some(&owner),
+            "{ webhookEndpoints { edges { node { id enabled disabledReason failingSince } } } }",
+            json!({}),
+        )
+        .await;
+    let nodes = endpoints.data()["webhookEndpoints"]["edges"].clone();
+    let find = |id: &Value| {
+        nodes
+            .as_array()
+            .expect("edges")
+            .iter()
+            .map(|e| e["node"].clone())
+            .find(|n| n["id"] == *id)
+            .expect("endpoint")
+    };
+    assert_eq!(find(&gone_id)["enabled"], false);
+    assert_eq!(find(&gone_id)["disabledReason"], "GONE");
+    assert_eq!(find(&busy_id)["enabled"], true);
+    assert!(find(&busy_id)["failingSince"].is_string());
+
+    let log = app.gql(Some(&owner), LOG, json!({ "id": gone_id })).await;
+    assert_eq!(
+        log.data()["webhookDeliveries"]["edges"][0]["node"]["status"],
+        "FAILED"
+    );
+    let log = app.gql(Some(&owner), LOG, json!({ "id": busy_id })).await;
+    let delivery = &log.data()["webhookDeliveries"]["edges"][0]["node"];
+    assert_eq!(delivery["status"], "PENDING");
+    let next: chrono::DateTime<Utc> = delivery["nextAttemptAt"]
+        .as_str()
+        .expect("next attempt")
+        .parse()
+        .expect("time");
+    let wait = (next - Utc::now()).num_seconds();
+    assert!(
+        (100..=121).contains(&wait),
+        "Retry-After 120 honoured: {wait}s"
+    );
+
+    // A disabled endpoint is sent nothing more; an event after it is queued for the others.
+    note(&app, &owner, &cid, "Second").await;
+    app.jobs
+        .deliver_webhooks_at(Utc::now() + Duration::seconds(125))
+        .await
+        .expect("pass");
+    assert_eq!(gone.received().len(), 1);
+    // The busy receiver got the first event again (its retry, due after 120 s) and the
+    // second (another record, so not queued behind the first).
+    let mut bodies: Vec<String> = busy
+        .received()
+        .iter()
+        .map(|r| {
+            r.json()["data"]["body"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    bodies.sort();
+    assert_eq!(bodies, ["First", "First", "Second"]);
+}
+
+#[tokio::test]
+async fn deliveries_about_one_record_arrive_in_order_under_random_failures() {
+    let app = app().await;
+    let w = world(&app).await;
+    let owner = app.token(&w.owner);
+    // A receiver failing about half the time, the same way on every run.
+    let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+    let receiver = Receiver::answering(move |_, _| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        if seed.is_multiple_of(2) {
+            StatusCode::OK.into_response()
+        } else {
+            StatusCode::BAD_GATEWAY.into_response()
+        }
+    })
+    .await;
+    endpoint(
+        &app,
+        &owner,
+        &receiver.url,
+        json!({ "eventTypes": ["note.*"], "maxInFlight": 8 }),
+    )
+    .await;
+    let cid = contact_id(w.contact);
+    let id = note(&app, &owner, &cid, "v0").await;
+    for v in 1..=6 {
+        app.gql(Some(&owner), "mutation ($id: ID!, $body: String!) { updateNote(id: $id, input: { body: $body }) { id } }",
+            json!({ "id": id, "body": format!("v{v}") }))
+            .await
+            .data();
+    }
+    // Time moves on until every event is through (the schedule's first steps are seconds).
+    let mut at = Utc::now();
+    for _ in 0..40 {
+        app.jobs.deliver_webhooks_at(at).await.expect("pass");
+        at += Duration::minutes(10);
+    }
+    let got = receiver.received();
+    let versions: Vec<String> = got
+        .iter()
+        .map(|r| {
+            r.json()["data"]["body"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    // Every attempt of version k comes after every attempt of version k-1.
+    let mut last_seen = 0;
+    for v in &versions {
+        let n: usize = v.trim_start_matches('v').parse().expect("version");
+        assert!(n >= last_seen, "out of order: {versions:?}");
+        last_seen = n;
+    }
+    assert_eq!(last_seen, 6, "every version arrived: {versions:?}");
+    assert!(
+        got.len() > 7,
+        "some attempts failed and were retried: {versions:?}"
+    );
+}
+
+#[tokio::test]
+async fn redelivery_test_events_pruning_and_metrics() {
+    let app = app().await;
+    let w = world(&app).await;
+    let owner = app.token(&w.owner);
+    let receiver = Receiver::start().await;
+    let (id, secret) = endpoint(
+        &app,
+        &owner,
+        &receiver.url,
+        json!({ "eventTypes": ["contact.created"] }),
+    )
+    .await;
+
+    // A test event reaches the endpoint whatever its event types.
+    let test = app
+        .gql(
+            Some(&owner),
+            "mutation ($id: ID!) { sendTestWebhook(endpointId: $id) { id eventType status } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(test.data()["sendTestWebhook"]["eventType"], "webhook.test");
+    assert_eq!(test.data()["sendTestWebhook"]["status"], "PENDING");
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("threadline_webhook_queue_depth 1"),
+        "{metrics}"
+    );
+    app.jobs.deliver_webhooks().await.expect("pass");
+    assert_eq!(receiver.received()[0].json()["type"], "webhook.test");
+    assert!(receiver.received()[0].signed_with(&secret));
+
+    // A redelivery sends the same event again under the same webhook-id.
+    let delivery = test.data()["sendTestWebhook"]["id"].clone();
+    let again = app
+        .gql(
+            Some(&owner),
+            "mutation ($id: ID!) { redeliverWebhook(deliveryId: $id) { id status messageId } }",
+            json!({ "id": delivery }),
+        )
+        .await;
+    assert_ne!(again.data()["redeliverWebhook"]["id"], delivery);
+    app.jobs.deliver_webhooks().await.expect("pass");
+    let got = receiver.received();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].header("webhook-id"), got[1].header("webhook-id"));
+    assert_eq!(got[0].body, got[1].body);
+
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("threadline_webhook_attempts_total{outcome=\"delivered\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("threadline_webhook_queue_depth 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("threadline_webhook_attempt_duration_seconds_count 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("threadline_webhook_oldest_pending_seconds 0"),
+        "{metrics}"
+    );
+
+    // Other organizations cannot redeliver or test.
+    let foreign = app.token(&w.other_owner);
+    app.gql(
+        Some(&foreign),
+        "mutation ($id: ID!) { redeliverWebhook(deliveryId: $id) { id } }",
+        json!({ "id": delivery }),
+    )
+    .await
+    .expect_code("NOT_FOUND");
+    app.gql(
+        Some(&foreign),
+        "mutation ($id: ID!) { sendTestWebhook(endpointId: $id) { id } }",
+        json!({ "id": id }),
+    )
+    .await
+    .expect_code("NOT_FOUND");
+
+    // The log is kept for the retention (30 days by default), then pruned.
+    assert_eq!(
+        app.jobs
+            .prune_webhook_log_at(Utc::now())
+            .await
+            .expect("prune"),
+        0
+    );
+    assert_eq!(
+        app.jobs
+            .prune_webhook_log_at(Utc::now() + Duration::days(31))
+            .await
+            .expect("prune"),
+        2
+    );
+    let log = app.gql(Some(&owner), LOG, json!({ "id": id })).await;
+    assert_eq!(log.data()["webhookDeliveries"]["edges"], json!([]));
+}
