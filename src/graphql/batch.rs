@@ -35,6 +35,8 @@ use futures_util::{
 };
 use tokio::sync::oneshot;
 
+use crate::error::ApiError;
+
 /// What a batch fetch answers: the rows found, by key (a missing key has no row).
 pub type Fetched<V> = async_graphql::Result<HashMap<i64, V>>;
 
@@ -128,10 +130,12 @@ impl<V: Clone + Send + Sync + 'static> Batcher<V> {
         if first {
             self.dispatcher.note(self.clone());
         }
+        // A batch that never answered (its fetch panicked, the runtime is shutting down) is a
+        // fault of the server: `INTERNAL`, not the caller's `BAD_USER_INPUT`.
         rx.await.unwrap_or_else(|_| {
-            Err(async_graphql::Error::new(
-                "a batched read was dropped before it answered",
-            ))
+            Err(async_graphql::Error::new_with_source(ApiError::Internal(
+                "a batched read was dropped before it answered".into(),
+            )))
         })
     }
 }
@@ -372,6 +376,21 @@ mod tests {
         for answer in [both.0, both.1] {
             assert_eq!(answer.expect_err("fails").message, "database down");
         }
+    }
+
+    #[tokio::test]
+    async fn a_batch_that_never_answers_is_an_internal_error() {
+        let dispatcher = Dispatcher::new();
+        let lost: Arc<Batcher<i64>> = Batcher::new(
+            &dispatcher,
+            Box::new(|_| Box::pin(async { panic!("the fetch died") })),
+        );
+        let error = lost.load_one(1).await.expect_err("no answer");
+        let source = error
+            .source
+            .as_ref()
+            .and_then(|s| s.downcast_ref::<ApiError>());
+        assert!(matches!(source, Some(ApiError::Internal(_))), "{error:?}");
     }
 
     #[tokio::test]

@@ -5,6 +5,7 @@ mod access;
 mod attachments;
 mod auth;
 mod background;
+mod batching;
 mod contacts;
 mod contract;
 mod conversations;

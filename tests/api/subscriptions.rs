@@ -9,7 +9,8 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::helpers::{Socket, TestApp, contact_id, spawn_app, user_id, world, ws_connect};
 
-async fn send(socket: &mut Socket, value: Value) {
+/// Sends one protocol message.
+pub(crate) async fn send(socket: &mut Socket, value: Value) {
     socket
         .send(Message::text(value.to_string()))
         .await
@@ -17,7 +18,7 @@ async fn send(socket: &mut Socket, value: Value) {
 }
 
 /// The next JSON message, failing after five seconds.
-async fn receive(socket: &mut Socket) -> Value {
+pub(crate) async fn receive(socket: &mut Socket) -> Value {
     loop {
         let message = tokio::time::timeout(Duration::from_secs(5), socket.next())
             .await
@@ -47,7 +48,8 @@ async fn close_code(socket: &mut Socket) -> u16 {
     }
 }
 
-async fn ready(app: &TestApp, token: &str) -> Socket {
+/// A socket acknowledged for the holder of `token`.
+pub(crate) async fn ready(app: &TestApp, token: &str) -> Socket {
     let mut socket = ws_connect(app).await;
     send(&mut socket, json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {token}") } })).await;
     assert_eq!(receive(&mut socket).await["type"], "connection_ack");
@@ -56,7 +58,7 @@ async fn ready(app: &TestApp, token: &str) -> Socket {
 
 /// Waits until the subscription `id` on `socket` delivers events, by touching the contact until
 /// one arrives (a fixed sleep would race with a busy machine).
-async fn prime(app: &TestApp, socket: &mut Socket, token: &str, contact: &str) {
+pub(crate) async fn prime(app: &TestApp, socket: &mut Socket, token: &str, contact: &str) {
     for attempt in 0..50 {
         app.gql(
             Some(token),
