@@ -9,8 +9,10 @@
 //! and the batch splits, so a statement count is not a property of the query any more.
 //! [`Driven`] instead polls execution with a waker that notes whether execution asked to be
 //! polled again (a yield, more work now) or is waiting (for batches or other I/O), and
-//! dispatches only in the second case. Batches run inside the same poll, so every answer of
-//! one batch is delivered before execution looks at any of them.
+//! dispatches only in the second case, and only once every batch it started before has
+//! answered (so the keys noted after the answers of several batches go out together, whatever
+//! order those answers came in). Batches run inside the same poll, so every answer of one
+//! batch is delivered before execution looks at any of them.
 //!
 //! A dispatcher that nothing drives (a schema executed directly) falls back to a short timer,
 //! so a load never waits forever. Batchers keep no cache: a live subscription reads each
@@ -103,6 +105,8 @@ pub struct Batcher<V> {
     fetch: Arc<FetchFn<V>>,
     dispatcher: Arc<Dispatcher>,
     queue: Mutex<Queue<V>>,
+    /// Answers read ahead for a burst of records (see [`Batcher::prime`]).
+    primed: Mutex<HashMap<i64, Option<V>>>,
 }
 
 impl<V: Clone + Send + Sync + 'static> Batcher<V> {
@@ -115,11 +119,31 @@ impl<V: Clone + Send + Sync + 'static> Batcher<V> {
                 keys: HashSet::new(),
                 waiters: Vec::new(),
             }),
+            primed: Mutex::default(),
         })
+    }
+
+    /// Reads `keys` in one batch and keeps the answers (a key without a row answers `None`)
+    /// for the loads that follow, in place of what was kept before. For a live subscription,
+    /// whose events arrive in bursts and are resolved one at a time: it reads the rows of a
+    /// whole burst at once, as it is polled, and the events' fields then find them here.
+    pub async fn prime(self: &Arc<Self>, keys: &[i64]) -> async_graphql::Result<()> {
+        lock(&self.primed).clear();
+        let mut keys = keys.to_vec();
+        keys.sort_unstable();
+        keys.dedup();
+        let answers =
+            futures_util::future::try_join_all(keys.iter().map(|k| self.load_one(*k))).await?;
+        let mut primed = lock(&self.primed);
+        primed.extend(keys.into_iter().zip(answers));
+        Ok(())
     }
 
     /// The row of `key`, or `None` when there is none (or the caller may not see it).
     pub async fn load_one(self: &Arc<Self>, key: i64) -> async_graphql::Result<Option<V>> {
+        if let Some(answer) = lock(&self.primed).get(&key) {
+            return Ok(answer.clone());
+        }
         let (tx, rx) = oneshot::channel();
         let first = {
             let mut queue = lock(&self.queue);
@@ -229,6 +253,12 @@ impl<T> Driven<T> {
                 // Execution yielded with work left (the waker already rescheduled us).
                 return Poll::Pending;
             }
+            if !self.running.is_empty() {
+                // Wait for every running batch before starting the next: the fields that each
+                // one's answers unblock note their keys first, so one level of the query is
+                // one batch per loader whichever batch answers first.
+                return Poll::Pending;
+            }
             let started = match &self.dispatcher {
                 Some(d) => d.start_all(),
                 None => Vec::new(),
@@ -321,6 +351,62 @@ mod tests {
             });
             assert_eq!(fetches.load(Ordering::SeqCst), 2, "fetches for {n} items");
         }
+    }
+
+    /// A batcher answering `k + 1` after `delay`, counting its fetches.
+    fn slow(
+        dispatcher: &Arc<Dispatcher>,
+        delay: Duration,
+        fetches: &Arc<AtomicUsize>,
+    ) -> Arc<Batcher<i64>> {
+        let fetches = fetches.clone();
+        Batcher::new(
+            dispatcher,
+            Box::new(move |keys: Vec<i64>| {
+                fetches.fetch_add(1, Ordering::SeqCst);
+                Box::pin(async move {
+                    tokio::time::sleep(delay).await;
+                    Ok(keys.into_iter().map(|k| (k, k + 1)).collect())
+                })
+            }),
+        )
+    }
+
+    #[tokio::test]
+    async fn keys_noted_after_several_batches_answer_go_out_together() {
+        // Contacts answer fast and channels slowly; both lead to users. The users of both
+        // are one batch, whichever answers first.
+        let dispatcher = Dispatcher::new();
+        let (fast, slow_count, users_count) = (
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicUsize::new(0)),
+        );
+        let contacts = slow(&dispatcher, Duration::ZERO, &fast);
+        let channels = slow(&dispatcher, Duration::from_millis(30), &slow_count);
+        let users = slow(&dispatcher, Duration::ZERO, &users_count);
+        let items = (0..20).map(|i| {
+            let (contacts, channels, users) = (contacts.clone(), channels.clone(), users.clone());
+            async move {
+                let (a, b) = futures_util::future::join(
+                    async {
+                        let c = contacts.load_one(i).await?.unwrap_or_default();
+                        users.load_one(c).await
+                    },
+                    async {
+                        let c = channels.load_one(100 + i).await?.unwrap_or_default();
+                        users.load_one(c).await
+                    },
+                )
+                .await;
+                Ok::<_, async_graphql::Error>(a?.unwrap_or_default() + b?.unwrap_or_default())
+            }
+        });
+        let sums = Driven::new(Some(dispatcher), try_join_all(items))
+            .await
+            .expect("page");
+        assert_eq!(sums[0], 2 + 102);
+        assert_eq!(users_count.load(Ordering::SeqCst), 1, "one users batch");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

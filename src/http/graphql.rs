@@ -438,7 +438,7 @@ async fn execute(
         .metrics
         .record_request(operation.as_deref(), ok, started.elapsed());
     if executed.get() {
-        // Serialized straight from the response, so fields keep the order the query asked for.
+        // Serialized straight from the response (fields in the order async-graphql resolved them).
         return match serde_json::to_string(&response) {
             Ok(body) => respond_text(response_type, StatusCode::OK, body),
             Err(error) => {

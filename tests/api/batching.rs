@@ -260,7 +260,6 @@ async fn a_failed_batch_gives_every_waiting_field_its_code() {
 /// read their actors and subjects once per burst. Read through per-event batches, a burst of
 /// 20 notes costs two statements per event for the same answer.
 #[tokio::test]
-#[ignore = "regression of a3bf7fd left open for a decision: each live event reads its actor and subject on its own"]
 async fn a_burst_of_live_events_reads_its_actors_and_subjects_once() {
     // Polls a second apart, so the burst lands in one poll and few polls fall in the window.
     let app = spawn_app_with_config(|c| c.subscription_poll = Duration::from_secs(1)).await;

@@ -1,10 +1,14 @@
 //! The live timeline of a contact (`timelineEvents`).
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, Result, Subscription};
 
 use crate::{
     graphql::{
+        batch::Batcher,
         context::{Caller, ContextExt},
+        loaders::Loaders,
         timeline::types::TimelineEvent,
     },
     ids::{self, Kind},
@@ -22,6 +26,7 @@ pub async fn live(
     let actor = actor.clone();
     let db = db.clone();
     let interval = ctx.app()?.poll.0;
+    let readers = Arc::new(Burst::of(ctx.loaders()?));
     // Start after what exists now; NOT_FOUND right away when the contact is not visible.
     let start = service::timeline::latest_id(&db, &actor, contact_id).await?;
     let state = (
@@ -33,33 +38,87 @@ pub async fn live(
     );
     Ok(futures_util::stream::unfold(
         state,
-        move |(db, actor, mut last, mut queue, done)| async move {
-            if done {
-                return None;
-            }
-            loop {
-                if let Some(event) = queue.pop_front() {
-                    return Some((Ok(event), (db, actor, last, queue, false)));
+        move |(db, actor, mut last, mut queue, done)| {
+            let readers = readers.clone();
+            async move {
+                if done {
+                    return None;
                 }
-                tokio::time::sleep(interval).await;
-                let (contact, batch) =
-                    match service::timeline::newer(&db, &actor, contact_id, last, 100).await {
-                        Ok(found) => found,
-                        Err(error) => {
-                            return Some((Err(error.into()), (db, actor, last, queue, true)));
-                        }
-                    };
-                if let Some(newest) = batch.last() {
-                    last = newest.id;
+                loop {
+                    if let Some(event) = queue.pop_front() {
+                        return Some((Ok(event), (db, actor, last, queue, false)));
+                    }
+                    tokio::time::sleep(interval).await;
+                    let (contact, batch) =
+                        match service::timeline::newer(&db, &actor, contact_id, last, 100).await {
+                            Ok(found) => found,
+                            Err(error) => {
+                                return Some((Err(error.into()), (db, actor, last, queue, true)));
+                            }
+                        };
+                    if let Some(newest) = batch.last() {
+                        last = newest.id;
+                    }
+                    if let Err(error) = readers.prime(&batch).await {
+                        return Some((Err(error), (db, actor, last, queue, true)));
+                    }
+                    let contact = Arc::new(contact);
+                    queue.extend(batch.into_iter().map(|row| TimelineEvent {
+                        row,
+                        contact: contact.clone(),
+                    }));
                 }
-                let contact = std::sync::Arc::new(contact);
-                queue.extend(batch.into_iter().map(|row| TimelineEvent {
-                    row,
-                    contact: contact.clone(),
-                }));
             }
         },
     ))
+}
+
+/// The loaders a burst of live events reads through, primed with the whole burst's actors and
+/// subjects at each poll: one statement per kind of row for the burst, as a timeline page.
+struct Burst {
+    users: Arc<Batcher<entity::user::Model>>,
+    notes: Arc<Batcher<entity::note::Model>>,
+    tasks: Arc<Batcher<entity::task::Model>>,
+    messages: Arc<Batcher<entity::message::Model>>,
+    reminders: Arc<Batcher<entity::reminder::Model>>,
+}
+
+impl Burst {
+    fn of(loaders: &Loaders) -> Self {
+        Self {
+            users: loaders.users.clone(),
+            notes: loaders.notes.clone(),
+            tasks: loaders.tasks.clone(),
+            messages: loaders.messages.clone(),
+            reminders: loaders.reminders.clone(),
+        }
+    }
+
+    /// Reads the actors and subjects of `events` (one batch per kind, together).
+    async fn prime(&self, events: &[entity::timeline_event::Model]) -> Result<()> {
+        let subjects = |kind: &str| -> Vec<i64> {
+            events
+                .iter()
+                .filter(|e| e.subject_kind == kind)
+                .map(|e| e.subject_id)
+                .collect()
+        };
+        let actors: Vec<i64> = events.iter().filter_map(|e| e.actor_id).collect();
+        let (notes, tasks, messages, reminders) = (
+            subjects("Note"),
+            subjects("Task"),
+            subjects("Message"),
+            subjects("Reminder"),
+        );
+        futures_util::try_join!(
+            self.users.prime(&actors),
+            self.notes.prime(&notes),
+            self.tasks.prime(&tasks),
+            self.messages.prime(&messages),
+            self.reminders.prime(&reminders),
+        )?;
+        Ok(())
+    }
 }
 
 /// The live timeline subscription.
