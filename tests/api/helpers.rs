@@ -538,6 +538,13 @@ pub async fn spawn_app_with_config(tweak: impl FnOnce(&mut Config)) -> TestApp {
     start_with(&url, Timers::Off, false, guard, tweak).await
 }
 
+/// Starts the gateway with the demo organization and the test configuration changed by
+/// `tweak`.
+pub async fn spawn_demo_app_with_config(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let (url, guard) = fresh_database().await;
+    start_with(&url, Timers::Off, true, guard, tweak).await
+}
+
 /// A `graphql-transport-ws` client connection to a test gateway.
 pub type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::helpers::spawn_app_with;
+use crate::helpers::spawn_demo_app_with_config;
 
 /// The (operation, variables) pairs of the page: each ```graphql block, with the ```json block
 /// right after it as its variables.
@@ -42,7 +42,8 @@ fn operations(markdown: &str) -> Vec<(String, Value)> {
 
 #[tokio::test]
 async fn every_playground_operation_runs_on_the_demo_data() {
-    let app = spawn_app_with(true).await;
+    // As the page says to run it for a receiver on this machine.
+    let app = spawn_demo_app_with_config(|c| c.webhook_allow_private = true).await;
     let owner = {
         use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
         entity::user::Entity::find()
