@@ -28,7 +28,11 @@ use webhooks::{
     retry,
 };
 
-use super::{endpoints, now, outbox, sql::Sql};
+use super::{
+    endpoints, now,
+    outbox::{self, Pending},
+    sql::Sql,
+};
 use crate::{
     error::{ApiError, ApiResult},
     service::actor::Actor,
@@ -449,22 +453,15 @@ pub async fn redeliver<C: ConnectionTrait>(
 ) -> ApiResult<webhook_delivery::Model> {
     let original = get(db, actor, id).await?;
     let at = now();
-    let copy = webhook_delivery::ActiveModel {
-        organization_id: Set(original.organization_id),
-        endpoint_id: Set(original.endpoint_id),
-        message_id: Set(original.message_id),
-        event_type: Set(original.event_type),
-        record_key: Set(original.record_key),
-        payload: Set(original.payload),
-        status: Set(DeliveryStatus::Pending.as_str().to_owned()),
-        attempts: Set(0),
-        next_attempt_at: Set(at),
-        lease_until: Set(None),
-        last_status_code: Set(None),
-        created_at: Set(at),
-        finished_at: Set(None),
-        ..Default::default()
-    }
+    let copy = outbox::delivery(Pending {
+        org: original.organization_id,
+        endpoint_id: original.endpoint_id,
+        message_id: &original.message_id,
+        event_type: &original.event_type,
+        record_key: &original.record_key,
+        payload: &original.payload,
+        at,
+    })
     .insert(db)
     .await?;
     outbox::announce(db).await?;
@@ -487,22 +484,15 @@ pub async fn send_test<C: ConnectionTrait>(
         "message": "A test event from Threadline.",
     });
     let body = outbox::body("webhook.test", at, data, &serde_json::Value::Null)?;
-    let row = webhook_delivery::ActiveModel {
-        organization_id: Set(endpoint.organization_id),
-        endpoint_id: Set(endpoint.id),
-        message_id: Set(message_id.clone()),
-        event_type: Set("webhook.test".to_owned()),
-        record_key: Set(format!("Test:{message_id}")),
-        payload: Set(body),
-        status: Set(DeliveryStatus::Pending.as_str().to_owned()),
-        attempts: Set(0),
-        next_attempt_at: Set(at),
-        lease_until: Set(None),
-        last_status_code: Set(None),
-        created_at: Set(at),
-        finished_at: Set(None),
-        ..Default::default()
-    }
+    let row = outbox::delivery(Pending {
+        org: endpoint.organization_id,
+        endpoint_id: endpoint.id,
+        message_id: &message_id,
+        event_type: "webhook.test",
+        record_key: &format!("Test:{message_id}"),
+        payload: &body,
+        at,
+    })
     .insert(db)
     .await?;
     outbox::announce(db).await?;

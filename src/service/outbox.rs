@@ -61,6 +61,44 @@ pub fn body(
     serde_json::to_string(&body).map_err(|e| ApiError::Internal(format!("webhook body: {e}")))
 }
 
+/// A delivery to write: one event for one endpoint, due at once.
+pub struct Pending<'a> {
+    /// The organization.
+    pub org: i64,
+    /// The endpoint it goes to.
+    pub endpoint_id: i64,
+    /// The `webhook-id`.
+    pub message_id: &'a str,
+    /// The dotted event type.
+    pub event_type: &'a str,
+    /// The record it is about (`Note:42`), for per-record order.
+    pub record_key: &'a str,
+    /// The exact body.
+    pub payload: &'a str,
+    /// When it was written (and is due).
+    pub at: DateTime<Utc>,
+}
+
+/// The row of a new pending delivery.
+pub fn delivery(new: Pending<'_>) -> webhook_delivery::ActiveModel {
+    webhook_delivery::ActiveModel {
+        organization_id: Set(new.org),
+        endpoint_id: Set(new.endpoint_id),
+        message_id: Set(new.message_id.to_owned()),
+        event_type: Set(new.event_type.to_owned()),
+        record_key: Set(new.record_key.to_owned()),
+        payload: Set(new.payload.to_owned()),
+        status: Set("PENDING".to_owned()),
+        attempts: Set(0),
+        next_attempt_at: Set(new.at),
+        lease_until: Set(None),
+        last_status_code: Set(None),
+        created_at: Set(new.at),
+        finished_at: Set(None),
+        ..Default::default()
+    }
+}
+
 /// Writes the deliveries of `event` for organization `org` on the caller's transaction, and
 /// announces them (PostgreSQL delivers the announcement at commit). Returns how many.
 #[tracing::instrument(skip_all, fields(event_type = event.event_type), err(level = "debug"))]
@@ -94,21 +132,16 @@ pub async fn enqueue<C: ConnectionTrait>(
     let record_key = format!("{}:{}", event.subject_kind, event.subject_id);
     let rows: Vec<webhook_delivery::ActiveModel> = targets
         .iter()
-        .map(|endpoint| webhook_delivery::ActiveModel {
-            organization_id: Set(org),
-            endpoint_id: Set(endpoint.id),
-            message_id: Set(message_id.clone()),
-            event_type: Set(event.event_type.to_owned()),
-            record_key: Set(record_key.clone()),
-            payload: Set(body.clone()),
-            status: Set("PENDING".to_owned()),
-            attempts: Set(0),
-            next_attempt_at: Set(event.at),
-            lease_until: Set(None),
-            last_status_code: Set(None),
-            created_at: Set(event.at),
-            finished_at: Set(None),
-            ..Default::default()
+        .map(|endpoint| {
+            delivery(Pending {
+                org,
+                endpoint_id: endpoint.id,
+                message_id: &message_id,
+                event_type: event.event_type,
+                record_key: &record_key,
+                payload: &body,
+                at: event.at,
+            })
         })
         .collect();
     let count = rows.len();

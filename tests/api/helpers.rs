@@ -354,17 +354,22 @@ impl TestApp {
         self.raw_statements().await - scrapes
     }
 
-    async fn raw_statements(&self) -> u64 {
-        let text = self
-            .client
+    /// The `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        self.client
             .get(format!("{}/metrics", self.address))
             .send()
             .await
             .expect("metrics")
             .text()
             .await
-            .expect("metrics text");
-        text.lines()
+            .expect("metrics text")
+    }
+
+    async fn raw_statements(&self) -> u64 {
+        self.metrics()
+            .await
+            .lines()
             .find_map(|l| l.strip_prefix("threadline_sql_statements_total "))
             .and_then(|n| n.trim().parse().ok())
             .expect("the statement counter")

@@ -382,15 +382,7 @@ async fn redelivery_test_events_pruning_and_metrics() {
         .await;
     assert_eq!(test.data()["sendTestWebhook"]["eventType"], "webhook.test");
     assert_eq!(test.data()["sendTestWebhook"]["status"], "PENDING");
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("threadline_webhook_queue_depth 1"),
         "{metrics}"
@@ -415,15 +407,7 @@ async fn redelivery_test_events_pruning_and_metrics() {
     assert_eq!(got[0].header("webhook-id"), got[1].header("webhook-id"));
     assert_eq!(got[0].body, got[1].body);
 
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("threadline_webhook_attempts_total{outcome=\"delivered\"} 2"),
         "{metrics}"
