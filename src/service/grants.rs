@@ -187,7 +187,13 @@ pub(super) async fn insert<G: Grant, C: ConnectionTrait>(
     .bind(actor.user_id)
     .push(", ")
     .bind(at)
-    .push(") RETURNING *");
+    // Two admins granting one user at once: the later write wins, as it would one after the
+    // other, instead of failing on the unique key.
+    .push(&format!(
+        ") ON CONFLICT ({}, user_id) DO UPDATE SET access = excluded.access, \
+         granted_by = excluded.granted_by, granted_at = excluded.granted_at RETURNING *",
+        resource.grants_column()
+    ));
     fetch_one(db, sql)
         .await?
         .ok_or_else(|| ApiError::Internal("inserted grant not returned".into()))

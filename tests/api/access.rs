@@ -477,3 +477,62 @@ async fn owners_are_protected() {
     .await;
     assert_eq!(demote.data()["updateUser"]["role"], "ADMIN");
 }
+
+/// Two admins granting the same user at once both succeed (the last level wins): the second
+/// insert of a grant racing the first must not surface as `INTERNAL`.
+#[tokio::test]
+async fn concurrent_grants_of_one_user_all_succeed_and_leave_one_grant() {
+    let app = crate::helpers::spawn_app().await;
+    let w = crate::helpers::world(&app).await;
+    let owner = app.token(&w.owner);
+    let admin = app.token(&w.admin);
+    let contact = crate::helpers::contact_id(w.other_contact);
+    let user = crate::helpers::user_id(w.member_none.id);
+    let grant = "mutation ($c: ID!, $u: ID!, $a: AccessLevel!) { grantCollaborator(contactId: $c, userId: $u, access: $a) { access } }";
+    for round in 0..5 {
+        let calls = (0..8).map(|i| {
+            let token = if i % 2 == 0 {
+                owner.clone()
+            } else {
+                admin.clone()
+            };
+            let access = ["READ", "WRITE", "ADMIN"][(i + round) % 3];
+            let app = &app;
+            let (contact, user) = (contact.clone(), user.clone());
+            async move {
+                app.gql(
+                    Some(&token),
+                    grant,
+                    serde_json::json!({ "c": contact, "u": user, "a": access }),
+                )
+                .await
+            }
+        });
+        for answer in futures_util::future::join_all(calls).await {
+            assert!(answer.body.get("errors").is_none(), "{}", answer.body);
+        }
+        let listed = app
+            .gql(
+                Some(&owner),
+                "query ($c: ID!) { contact(id: $c) { collaborators { user { id } } } }",
+                serde_json::json!({ "c": contact }),
+            )
+            .await;
+        let grants = listed.data()["contact"]["collaborators"]
+            .as_array()
+            .expect("collaborators")
+            .iter()
+            .filter(|g| g["user"]["id"] == serde_json::json!(user))
+            .count();
+        assert_eq!(grants, 1, "one grant for the user after round {round}");
+        let revoke =
+            "mutation ($c: ID!, $u: ID!) { revokeCollaborator(contactId: $c, userId: $u) }";
+        app.gql(
+            Some(&owner),
+            revoke,
+            serde_json::json!({ "c": contact, "u": user }),
+        )
+        .await
+        .data();
+    }
+}
