@@ -1,7 +1,7 @@
 //! The request's batched loaders (`graphql/batch.rs`, `graphql/loaders.rs`), attacked from
 //! outside: links read through a batch still hide what the caller may not see, a batch that
 //! fails still gives every field waiting on it its code, over HTTP and over WebSocket, and a
-//! burst of live events does not read its rows one event at a time.
+//! burst of live events (or of fired reminders) does not read its rows one event at a time.
 
 use std::time::Duration;
 
@@ -294,5 +294,56 @@ async fn a_burst_of_live_events_reads_its_actors_and_subjects_once() {
     assert!(
         delivered <= 8,
         "{delivered} statements to deliver a burst of 20 live events"
+    );
+}
+
+/// Reminders fire in bursts too: the reminders of one burst read their contacts, notes and
+/// tasks once per burst, not once per reminder.
+#[tokio::test]
+async fn a_burst_of_fired_reminders_reads_its_contacts_and_notes_once() {
+    let app = spawn_app_with_config(|c| c.subscription_poll = Duration::from_secs(1)).await;
+    let w = world(&app).await;
+    let token = app.token(&w.owner);
+    let cid = contact_id(w.contact);
+    let mut socket = ready(&app, &token).await;
+    send(&mut socket, json!({ "type": "subscribe", "id": "r", "payload": { "query": "subscription { reminders { status contact { name } note { subject } task { description } } }" } })).await;
+    let at = chrono::Utc::now() + chrono::Duration::seconds(30);
+    let burst: Vec<String> = (0..20)
+        .map(|i| format!("n{i}: createNote(input: {{ contactId: $c, subject: \"burst {i}\", remindAt: $at }}) {{ id }}"))
+        .collect();
+    let mutation = format!(
+        "mutation ($c: ID!, $at: DateTime!) {{ {} }}",
+        burst.join(" ")
+    );
+    app.gql(
+        Some(&token),
+        &mutation,
+        json!({ "c": cid, "at": at.to_rfc3339() }),
+    )
+    .await
+    .data();
+    assert_eq!(
+        app.fire_reminders_due_at(at + chrono::Duration::seconds(1))
+            .await,
+        20
+    );
+    let fired = app.statements().await;
+    for _ in 0..20 {
+        let next = receive(&mut socket).await;
+        let reminder = &next["payload"]["data"]["reminders"];
+        assert_eq!(reminder["status"], "FIRED", "{next}");
+        assert_eq!(reminder["contact"]["name"], "Grace Hopper", "{next}");
+        assert!(
+            reminder["note"]["subject"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("burst")),
+            "{next}"
+        );
+    }
+    let delivered = app.statements().await - fired;
+    // A poll or two, then one statement each for the contacts and the notes of the burst.
+    assert!(
+        delivered <= 8,
+        "{delivered} statements to deliver 20 fired reminders"
     );
 }

@@ -1,16 +1,48 @@
 //! The caller's reminders as they come due (`reminders` subscription).
 
-use std::collections::VecDeque;
+use std::{collections::VecDeque, sync::Arc};
 
 use async_graphql::{Context, Result, Subscription};
 
 use crate::{
     graphql::{
+        batch::Batcher,
         context::{Caller, ContextExt},
+        loaders::Loaders,
         reminders::types::Reminder,
     },
-    service,
+    service::{self, contacts::VisibleContact},
 };
+
+/// The loaders a burst of fired reminders reads through, primed with the burst's contacts,
+/// notes and tasks at each poll (one statement per kind for the burst).
+struct Burst {
+    contacts: Arc<Batcher<VisibleContact>>,
+    notes: Arc<Batcher<entity::note::Model>>,
+    tasks: Arc<Batcher<entity::task::Model>>,
+}
+
+impl Burst {
+    fn of(loaders: &Loaders) -> Self {
+        Self {
+            contacts: loaders.contacts.clone(),
+            notes: loaders.notes.clone(),
+            tasks: loaders.tasks.clone(),
+        }
+    }
+
+    async fn prime(&self, rows: &[entity::reminder::Model]) -> Result<()> {
+        let contacts: Vec<i64> = rows.iter().map(|r| r.contact_id).collect();
+        let notes: Vec<i64> = rows.iter().filter_map(|r| r.note_id).collect();
+        let tasks: Vec<i64> = rows.iter().filter_map(|r| r.task_id).collect();
+        futures_util::try_join!(
+            self.contacts.prime(&contacts),
+            self.notes.prime(&notes),
+            self.tasks.prime(&tasks),
+        )?;
+        Ok(())
+    }
+}
 
 /// The caller's reminders as they come due, on whichever instance fired them: polls the
 /// reminders table for ones fired after the subscription started.
@@ -21,24 +53,31 @@ pub async fn live(
     let actor = actor.clone();
     let db = db.clone();
     let interval = ctx.app()?.poll.0;
+    let readers = Arc::new(Burst::of(ctx.loaders()?));
     let start = (service::now(), 0_i64);
     let state = (db, actor, start, VecDeque::<Reminder>::new());
     Ok(futures_util::stream::unfold(
         state,
-        move |(db, actor, mut last, mut queue)| async move {
-            loop {
-                if let Some(reminder) = queue.pop_front() {
-                    return Some((Ok(reminder), (db, actor, last, queue)));
-                }
-                tokio::time::sleep(interval).await;
-                match service::reminders::fired_since(&db, &actor, last).await {
-                    Ok(rows) => {
-                        if let Some(newest) = rows.last() {
-                            last = (newest.fired_at.unwrap_or(last.0), newest.id);
-                        }
-                        queue.extend(rows.into_iter().map(Reminder));
+        move |(db, actor, mut last, mut queue)| {
+            let readers = readers.clone();
+            async move {
+                loop {
+                    if let Some(reminder) = queue.pop_front() {
+                        return Some((Ok(reminder), (db, actor, last, queue)));
                     }
-                    Err(error) => return Some((Err(error.into()), (db, actor, last, queue))),
+                    tokio::time::sleep(interval).await;
+                    match service::reminders::fired_since(&db, &actor, last).await {
+                        Ok(rows) => {
+                            if let Some(newest) = rows.last() {
+                                last = (newest.fired_at.unwrap_or(last.0), newest.id);
+                            }
+                            if let Err(error) = readers.prime(&rows).await {
+                                return Some((Err(error), (db, actor, last, queue)));
+                            }
+                            queue.extend(rows.into_iter().map(Reminder));
+                        }
+                        Err(error) => return Some((Err(error.into()), (db, actor, last, queue))),
+                    }
                 }
             }
         },
