@@ -117,6 +117,11 @@ pub async fn claim<C: ConnectionTrait + TransactionTrait>(
 
     // The endpoints' caps, counted over every process: lock the endpoint rows (in id order,
     // so two claims never wait on each other in a circle), then count what is in flight.
+    // `NO KEY UPDATE`, not `UPDATE`: it still serializes claims (and the endpoint updates of
+    // `settle`), but not the `KEY SHARE` locks that foreign keys take. With `FOR UPDATE` a
+    // change writing outbox rows for two endpoints (locked by its foreign-key checks in the
+    // order it inserts them) and a claim locking the same two in id order deadlocked, and
+    // PostgreSQL failed the user's mutation.
     let mut endpoint_ids: Vec<i64> = candidates.iter().map(|d| d.endpoint_id).collect();
     endpoint_ids.sort_unstable();
     endpoint_ids.dedup();
@@ -125,7 +130,7 @@ pub async fn claim<C: ConnectionTrait + TransactionTrait>(
         .bind_list(endpoint_ids.iter().copied())
         .push(" ORDER BY id");
     if postgres {
-        sql.push(" FOR UPDATE");
+        sql.push(" FOR NO KEY UPDATE");
     }
     let endpoints: HashMap<i64, webhook_endpoint::Model> =
         webhook_endpoint::Model::find_by_statement(sql.build())

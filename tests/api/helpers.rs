@@ -168,6 +168,17 @@ pub async fn spawn_app_with_timers() -> TestApp {
     start_with(&url, Timers::On, false, guard, |_| {}).await
 }
 
+/// Starts a gateway (no demo data) against `database_url` (which `guard` keeps alive) with its
+/// periodic jobs on their timers, as `serve` runs them, and the test configuration changed by
+/// `tweak`: several of these on one database are several gateway processes sharing it.
+pub async fn start_with_timers(
+    database_url: &str,
+    guard: Arc<DbGuard>,
+    tweak: impl FnOnce(&mut Config),
+) -> TestApp {
+    start_with(database_url, Timers::On, false, guard, tweak).await
+}
+
 /// Whether a test gateway runs its periodic jobs on their timers.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Timers {

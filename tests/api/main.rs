@@ -28,4 +28,5 @@ mod transport;
 mod users;
 mod validation;
 mod webhook_delivery;
+mod webhook_processes;
 mod webhooks;
