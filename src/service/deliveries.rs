@@ -92,7 +92,8 @@ pub async fn claim<C: ConnectionTrait + TransactionTrait>(
     sql.push(
         "SELECT d.* FROM webhook_deliveries d \
          JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled \
-         WHERE ((d.status = 'PENDING' AND d.next_attempt_at <= ",
+         WHERE d.status IN ('PENDING', 'SENDING') \
+         AND ((d.status = 'PENDING' AND d.next_attempt_at <= ",
     )
     .bind(at)
     .push(") OR (d.status = 'SENDING' AND d.lease_until < ")
@@ -140,7 +141,7 @@ pub async fn claim<C: ConnectionTrait + TransactionTrait>(
             .map(|e| (e.id, e))
             .collect();
     let mut sql = Sql::new(txn.get_database_backend());
-    sql.push("SELECT endpoint_id, COUNT(*) AS n FROM webhook_deliveries WHERE status = 'SENDING' AND lease_until >= ")
+    sql.push("SELECT endpoint_id, COUNT(*) AS n FROM webhook_deliveries WHERE status IN ('PENDING', 'SENDING') AND status = 'SENDING' AND lease_until >= ")
         .bind(at)
         .push(" AND endpoint_id IN ")
         .bind_list(endpoint_ids.iter().copied())
@@ -159,7 +160,7 @@ pub async fn claim<C: ConnectionTrait + TransactionTrait>(
 
     let lease_until = at + lease;
     let mut claimed = Vec::new();
-    for delivery in candidates {
+    for mut delivery in candidates {
         if u64::try_from(claimed.len()).is_ok_and(|n| n >= limit) {
             break;
         }
@@ -171,15 +172,25 @@ pub async fn claim<C: ConnectionTrait + TransactionTrait>(
             continue;
         }
         *busy += 1;
-        let mut row: webhook_delivery::ActiveModel = delivery.clone().into();
-        row.status = Set(DeliveryStatus::Sending.as_str().to_owned());
-        row.lease_until = Set(Some(lease_until));
-        row.attempts = Set(delivery.attempts + 1);
-        let delivery = row.update(&txn).await?;
+        delivery.status = DeliveryStatus::Sending.as_str().to_owned();
+        delivery.lease_until = Some(lease_until);
+        delivery.attempts += 1;
         claimed.push(Claimed {
             delivery,
             endpoint: endpoint.clone(),
         });
+    }
+    // One statement marks them all (the rows are this transaction's: locked on PostgreSQL,
+    // and SQLite has one writer), with the values set on the models above.
+    if !claimed.is_empty() {
+        let mut sql = Sql::new(txn.get_database_backend());
+        sql.push("UPDATE webhook_deliveries SET status = ")
+            .bind(DeliveryStatus::Sending.as_str())
+            .push(", lease_until = ")
+            .bind(lease_until)
+            .push(", attempts = attempts + 1 WHERE id IN ")
+            .bind_list(claimed.iter().map(|c| c.delivery.id));
+        txn.execute_raw(sql.build()).await?;
     }
     txn.commit().await?;
     Ok(claimed)
@@ -261,10 +272,20 @@ pub async fn settle<C: ConnectionTrait + TransactionTrait>(
 
     // The endpoint's health.
     let mut sql = Sql::new(txn.get_database_backend());
-    match attempt.outcome {
+    let health = match attempt.outcome {
+        // A success clears the failing streak, if there is one. The endpoint as claimed says
+        // whether there was: skipping the statement when it was healthy then saves a round
+        // trip per delivery, and a failure recorded since (by a send that overlapped this one)
+        // is cleared by the next success claimed after it, so the five days of "failing
+        // straight" start at most one attempt early. When it runs, the update writes (and on
+        // PostgreSQL locks) the endpoint row only if there is a streak to clear: a row lock
+        // per success would queue concurrent settles, and the claim's `FOR UPDATE`, on it.
+        Outcome::Delivered if claimed.endpoint.failing_since.is_none() => None,
         Outcome::Delivered => {
             sql.push("UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ")
-                .bind(delivery.endpoint_id);
+                .bind(delivery.endpoint_id)
+                .push(" AND failing_since IS NOT NULL");
+            Some(sql)
         }
         Outcome::Gone => {
             sql.push("UPDATE webhook_endpoints SET enabled = ")
@@ -273,6 +294,7 @@ pub async fn settle<C: ConnectionTrait + TransactionTrait>(
                 .bind(at)
                 .push(" WHERE id = ")
                 .bind(delivery.endpoint_id);
+            Some(sql)
         }
         Outcome::Retry | Outcome::Refused => {
             sql.push("UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, ")
@@ -280,7 +302,7 @@ pub async fn settle<C: ConnectionTrait + TransactionTrait>(
                 .push(") WHERE id = ")
                 .bind(delivery.endpoint_id);
             txn.execute_raw(sql.build()).await?;
-            sql = Sql::new(txn.get_database_backend());
+            let mut sql = Sql::new(txn.get_database_backend());
             sql.push("UPDATE webhook_endpoints SET enabled = ")
                 .bind(false)
                 .push(", disabled_reason = 'FAILING', updated_at = ")
@@ -289,9 +311,12 @@ pub async fn settle<C: ConnectionTrait + TransactionTrait>(
                 .bind(delivery.endpoint_id)
                 .push(" AND enabled AND failing_since <= ")
                 .bind(at - Duration::days(FAILING_LIMIT_DAYS));
+            Some(sql)
         }
+    };
+    if let Some(sql) = health {
+        txn.execute_raw(sql.build()).await?;
     }
-    txn.execute_raw(sql.build()).await?;
     txn.commit().await?;
     Ok(match (updated, status) {
         (0, _) => Settled::Stale,
