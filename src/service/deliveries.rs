@@ -13,9 +13,11 @@
 //!   same record is still pending or being sent, so a receiver sees `note.created` before
 //!   `note.updated` even when the first needed retries;
 //! - **per-endpoint cap**: no more than the endpoint's `max_in_flight` deliveries are being sent
-//!   at once, counted over every process (the claim locks the endpoint rows it counts for).
+//!   at once, counted over every process (the claim locks the endpoint rows it counts for,
+//!   skipping those another claim holds); an endpoint at its cap is set aside for the rest of
+//!   the claim, so a backlog there never holds up deliveries to other endpoints.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use entity::{webhook_attempt, webhook_delivery, webhook_endpoint};
@@ -76,7 +78,15 @@ pub struct Claimed {
     pub endpoint: webhook_endpoint::Model,
 }
 
+/// The most rounds one claim looks for due deliveries in: each round after the first sets
+/// aside at least one endpoint that is at its cap (or being claimed for by another process).
+const CLAIM_ROUNDS: usize = 16;
+
 /// Claims up to `limit` deliveries due at `at`, leased until `at + lease`.
+///
+/// The claim looks at the due deliveries oldest first, twice as many as it may take. An endpoint
+/// at its cap cannot take any of them; when some were left for that reason, it looks again
+/// without that endpoint, so a backlog at one endpoint's cap never holds up the others.
 #[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn claim<C: ConnectionTrait + TransactionTrait>(
     db: &C,
@@ -85,99 +95,164 @@ pub async fn claim<C: ConnectionTrait + TransactionTrait>(
     limit: u64,
 ) -> ApiResult<Vec<Claimed>> {
     let txn = db.begin().await?;
-    let postgres = txn.get_database_backend() == DbBackend::Postgres;
-    // Due (or abandoned by a dead sender), endpoint enabled, nothing earlier about the same
-    // record still open. Twice the limit: the cap below may set some aside.
-    let mut sql = Sql::new(txn.get_database_backend());
-    sql.push(
-        "SELECT d.* FROM webhook_deliveries d \
-         JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled \
-         WHERE ((d.status = 'PENDING' AND d.next_attempt_at <= ",
-    )
-    .bind(at)
-    .push(") OR (d.status = 'SENDING' AND d.lease_until < ")
-    .bind(at)
-    .push(
-        ")) AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p \
-         WHERE p.endpoint_id = d.endpoint_id AND p.record_key = d.record_key AND p.id < d.id \
-         AND p.status IN ('PENDING', 'SENDING')) \
-         ORDER BY d.next_attempt_at, d.id",
-    )
-    .limit(limit.saturating_mul(2));
-    if postgres {
-        sql.push(" FOR UPDATE OF d SKIP LOCKED");
-    }
-    let candidates = webhook_delivery::Model::find_by_statement(sql.build())
-        .all(&txn)
-        .await?;
-    if candidates.is_empty() {
-        txn.commit().await?;
-        return Ok(Vec::new());
-    }
-
-    // The endpoints' caps, counted over every process: lock the endpoint rows (in id order,
-    // so two claims never wait on each other in a circle), then count what is in flight.
-    let mut endpoint_ids: Vec<i64> = candidates.iter().map(|d| d.endpoint_id).collect();
-    endpoint_ids.sort_unstable();
-    endpoint_ids.dedup();
-    let mut sql = Sql::new(txn.get_database_backend());
-    sql.push("SELECT * FROM webhook_endpoints WHERE id IN ")
-        .bind_list(endpoint_ids.iter().copied())
-        .push(" ORDER BY id");
-    if postgres {
-        sql.push(" FOR UPDATE");
-    }
-    let endpoints: HashMap<i64, webhook_endpoint::Model> =
-        webhook_endpoint::Model::find_by_statement(sql.build())
-            .all(&txn)
-            .await?
-            .into_iter()
-            .map(|e| (e.id, e))
-            .collect();
-    let mut sql = Sql::new(txn.get_database_backend());
-    sql.push("SELECT endpoint_id, COUNT(*) AS n FROM webhook_deliveries WHERE status = 'SENDING' AND lease_until >= ")
-        .bind(at)
-        .push(" AND endpoint_id IN ")
-        .bind_list(endpoint_ids.iter().copied())
-        .push(" GROUP BY endpoint_id");
-    #[derive(FromQueryResult)]
-    struct InFlight {
-        endpoint_id: i64,
-        n: i64,
-    }
-    let mut in_flight: HashMap<i64, i64> = InFlight::find_by_statement(sql.build())
-        .all(&txn)
-        .await?
-        .into_iter()
-        .map(|r| (r.endpoint_id, r.n))
-        .collect();
-
-    let lease_until = at + lease;
-    let mut claimed = Vec::new();
-    for delivery in candidates {
-        if u64::try_from(claimed.len()).is_ok_and(|n| n >= limit) {
+    let mut claim = Claim {
+        postgres: txn.get_database_backend() == DbBackend::Postgres,
+        at,
+        lease_until: at + lease,
+        endpoints: HashMap::new(),
+        in_flight: HashMap::new(),
+        set_aside: HashSet::new(),
+        claimed: Vec::new(),
+    };
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    for _ in 0..CLAIM_ROUNDS {
+        let wanted = limit.saturating_sub(claim.claimed.len());
+        if wanted == 0 || !claim.round(&txn, wanted).await? {
             break;
         }
-        let Some(endpoint) = endpoints.get(&delivery.endpoint_id) else {
-            continue;
-        };
-        let busy = in_flight.entry(endpoint.id).or_insert(0);
-        if *busy >= i64::from(endpoint.max_in_flight) {
-            continue;
-        }
-        *busy += 1;
-        let mut row: webhook_delivery::ActiveModel = delivery.clone().into();
-        row.status = Set(DeliveryStatus::Sending.as_str().to_owned());
-        row.lease_until = Set(Some(lease_until));
-        row.attempts = Set(delivery.attempts + 1);
-        let delivery = row.update(&txn).await?;
-        claimed.push(Claimed {
-            delivery,
-            endpoint: endpoint.clone(),
-        });
     }
     txn.commit().await?;
-    Ok(claimed)
+    Ok(claim.claimed)
+}
+
+/// The state of one claim across its rounds.
+struct Claim {
+    postgres: bool,
+    at: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    /// The endpoints this claim holds (locked on PostgreSQL), by id.
+    endpoints: HashMap<i64, webhook_endpoint::Model>,
+    /// Their deliveries being sent, counted over every process.
+    in_flight: HashMap<i64, i64>,
+    /// Endpoints at their cap, or held by another process's claim: not looked at again.
+    set_aside: HashSet<i64>,
+    claimed: Vec<Claimed>,
+}
+
+impl Claim {
+    /// One round: up to `wanted` more deliveries. Returns whether another round may find more
+    /// (some deliveries were left because their endpoint was set aside).
+    async fn round<C: ConnectionTrait>(&mut self, txn: &C, wanted: usize) -> ApiResult<bool> {
+        // Due (or abandoned by a dead sender), endpoint enabled, nothing earlier about the same
+        // record still open. Twice what is wanted: the caps below may set some aside.
+        let mut sql = Sql::new(txn.get_database_backend());
+        sql.push(
+            "SELECT d.* FROM webhook_deliveries d \
+             JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled \
+             WHERE ((d.status = 'PENDING' AND d.next_attempt_at <= ",
+        )
+        .bind(self.at)
+        .push(") OR (d.status = 'SENDING' AND d.lease_until < ")
+        .bind(self.at)
+        .push(
+            ")) AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p \
+             WHERE p.endpoint_id = d.endpoint_id AND p.record_key = d.record_key AND p.id < d.id \
+             AND p.status IN ('PENDING', 'SENDING'))",
+        );
+        if !self.set_aside.is_empty() {
+            sql.push(" AND d.endpoint_id NOT IN ")
+                .bind_list(self.set_aside.iter().copied());
+        }
+        sql.push(" ORDER BY d.next_attempt_at, d.id")
+            .limit(u64::try_from(wanted.saturating_mul(2)).unwrap_or(u64::MAX));
+        if self.postgres {
+            sql.push(" FOR UPDATE OF d SKIP LOCKED");
+        }
+        let candidates = webhook_delivery::Model::find_by_statement(sql.build())
+            .all(txn)
+            .await?;
+        if candidates.is_empty() {
+            return Ok(false);
+        }
+        self.hold_endpoints(txn, &candidates).await?;
+
+        let target = self.claimed.len().saturating_add(wanted);
+        let mut left_behind = false;
+        for delivery in candidates {
+            if self.claimed.len() >= target {
+                break;
+            }
+            if self.set_aside.contains(&delivery.endpoint_id) {
+                left_behind = true;
+                continue;
+            }
+            let Some(endpoint) = self.endpoints.get(&delivery.endpoint_id) else {
+                continue;
+            };
+            let busy = self.in_flight.entry(endpoint.id).or_insert(0);
+            if *busy >= i64::from(endpoint.max_in_flight) {
+                self.set_aside.insert(endpoint.id);
+                left_behind = true;
+                continue;
+            }
+            *busy += 1;
+            let endpoint = endpoint.clone();
+            let mut row: webhook_delivery::ActiveModel = delivery.clone().into();
+            row.status = Set(DeliveryStatus::Sending.as_str().to_owned());
+            row.lease_until = Set(Some(self.lease_until));
+            row.attempts = Set(delivery.attempts + 1);
+            let delivery = row.update(txn).await?;
+            self.claimed.push(Claimed { delivery, endpoint });
+        }
+        Ok(left_behind)
+    }
+
+    /// Takes hold of the candidates' endpoints not held yet and counts what they have in
+    /// flight over every process. On PostgreSQL the endpoint rows are locked (`SKIP LOCKED`:
+    /// one held by another process's claim is set aside for this one, so claims never wait on
+    /// each other), so the count cannot change under this claim.
+    async fn hold_endpoints<C: ConnectionTrait>(
+        &mut self,
+        txn: &C,
+        candidates: &[webhook_delivery::Model],
+    ) -> ApiResult<()> {
+        let mut new_ids: Vec<i64> = candidates
+            .iter()
+            .map(|d| d.endpoint_id)
+            .filter(|id| !self.endpoints.contains_key(id) && !self.set_aside.contains(id))
+            .collect();
+        new_ids.sort_unstable();
+        new_ids.dedup();
+        if new_ids.is_empty() {
+            return Ok(());
+        }
+        let mut sql = Sql::new(txn.get_database_backend());
+        sql.push("SELECT * FROM webhook_endpoints WHERE id IN ")
+            .bind_list(new_ids.iter().copied())
+            .push(" ORDER BY id");
+        if self.postgres {
+            sql.push(" FOR UPDATE SKIP LOCKED");
+        }
+        let held = webhook_endpoint::Model::find_by_statement(sql.build())
+            .all(txn)
+            .await?;
+        for id in &new_ids {
+            if !held.iter().any(|e| e.id == *id) {
+                self.set_aside.insert(*id);
+            }
+        }
+        if held.is_empty() {
+            return Ok(());
+        }
+        let mut sql = Sql::new(txn.get_database_backend());
+        sql.push("SELECT endpoint_id, COUNT(*) AS n FROM webhook_deliveries WHERE status = 'SENDING' AND lease_until >= ")
+            .bind(self.at)
+            .push(" AND endpoint_id IN ")
+            .bind_list(held.iter().map(|e| e.id))
+            .push(" GROUP BY endpoint_id");
+        #[derive(FromQueryResult)]
+        struct InFlight {
+            endpoint_id: i64,
+            n: i64,
+        }
+        for row in InFlight::find_by_statement(sql.build()).all(txn).await? {
+            self.in_flight.insert(row.endpoint_id, row.n);
+        }
+        for endpoint in held {
+            self.endpoints.insert(endpoint.id, endpoint);
+        }
+        Ok(())
+    }
 }
 
 /// What recording an attempt decided.

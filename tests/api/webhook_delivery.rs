@@ -13,7 +13,7 @@ use webhooks::signing::Verifier;
 
 use crate::{
     helpers::{TestApp, contact_id, spawn_app_with_config, world},
-    receiver::Receiver,
+    receiver::{self, Receiver},
 };
 
 /// A gateway whose webhook URLs may point at this machine (the receivers).
@@ -459,4 +459,115 @@ async fn redelivery_test_events_pruning_and_metrics() {
     );
     let log = app.gql(Some(&owner), LOG, json!({ "id": id })).await;
     assert_eq!(log.data()["webhookDeliveries"]["edges"], json!([]));
+}
+
+#[tokio::test]
+async fn a_backlog_at_one_endpoints_cap_does_not_hold_up_other_endpoints() {
+    let app = app().await;
+    let w = world(&app).await;
+    let owner = app.token(&w.owner);
+    // A receiver that never answers, one delivery at a time, and a backlog of notes for it
+    // larger than what one claim looks at (the process's slots, twice over).
+    let hanging = receiver::silent().await;
+    endpoint(
+        &app,
+        &owner,
+        &hanging,
+        json!({ "eventTypes": ["note.created"], "maxInFlight": 1 }),
+    )
+    .await;
+    let cid = contact_id(w.contact);
+    for n in 0..80 {
+        note(&app, &owner, &cid, &format!("backlog {n}")).await;
+    }
+    // A healthy endpoint gets one event after the backlog.
+    let healthy = Receiver::start().await;
+    endpoint(
+        &app,
+        &owner,
+        &healthy.url,
+        json!({ "eventTypes": ["contact.updated"] }),
+    )
+    .await;
+    app.gql(
+        Some(&owner),
+        "mutation ($id: ID!) { updateContact(id: $id, input: { name: \"Grace B. Hopper\" }) { id } }",
+        json!({ "id": cid }),
+    )
+    .await
+    .data();
+
+    // One pass, with slots to spare: the hanging endpoint takes its one, the healthy one is sent
+    // at once instead of waiting for the backlog ahead of it to drain.
+    let pass = app
+        .jobs
+        .webhooks
+        .pass_at(&app.db, Utc::now())
+        .await
+        .expect("pass");
+    assert_eq!(pass.started, 2, "one to each endpoint");
+    let waited = std::time::Instant::now();
+    while healthy.received().is_empty() && waited.elapsed() < std::time::Duration::from_secs(5) {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let got = healthy.received();
+    assert_eq!(got.len(), 1, "the healthy endpoint was held up");
+    assert_eq!(got[0].json()["type"], "contact.updated");
+}
+
+#[tokio::test]
+async fn two_workers_on_one_database_share_the_work_and_send_each_event_once() {
+    let app = app().await;
+    let w = world(&app).await;
+    let owner = app.token(&w.owner);
+    let receivers = [
+        Receiver::start().await,
+        Receiver::start().await,
+        Receiver::start().await,
+    ];
+    for (receiver, cap) in receivers.iter().zip([1, 2, 8]) {
+        endpoint(
+            &app,
+            &owner,
+            &receiver.url,
+            json!({ "eventTypes": ["note.created"], "maxInFlight": cap }),
+        )
+        .await;
+    }
+    let cid = contact_id(w.contact);
+    let events = 60;
+    for n in 0..events {
+        note(&app, &owner, &cid, &format!("event {n}")).await;
+    }
+    // A second worker, as another gateway process would run, on the same database.
+    let other = threadline::delivery::DeliverWebhooks::new(
+        std::time::Duration::from_secs(15),
+        8,
+        webhooks::ssrf::Guard::new(true),
+        std::sync::Arc::default(),
+    )
+    .expect("a second worker");
+    let now = Utc::now();
+    for _ in 0..50 {
+        let (a, b) = tokio::join!(
+            app.jobs.webhooks.drain_at(&app.db, now),
+            other.drain_at(&app.db, now)
+        );
+        let (a, b) = (a.expect("first worker"), b.expect("second worker"));
+        assert_eq!(a.retrying + a.failed + b.retrying + b.failed, 0);
+        if a.succeeded + b.succeeded == 0 {
+            break;
+        }
+    }
+    for receiver in &receivers {
+        let mut ids: Vec<String> = receiver
+            .received()
+            .iter()
+            .map(|r| r.header("webhook-id").to_owned())
+            .collect();
+        assert_eq!(ids.len(), events, "every event, each once");
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), events, "no event sent twice");
+    }
 }
