@@ -391,8 +391,10 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     }
     row.updated_at = Set(now());
     let row = row.update(&txn).await?;
+    let mut changed = changed_fields(&task, &row);
     if let Some(tags) = tags {
         set_tags(&txn, actor.org_id, id, &tags).await?;
+        changed.push("tags");
     }
     timeline::record(
         &txn,
@@ -407,13 +409,41 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
                 actor.name,
                 title_of(None, &row.description)
             ),
-            data: json!({}),
+            data: json!({ "fields": changed }),
             audience: Audience::Team,
         },
     )
     .await?;
     txn.commit().await?;
     Ok(row)
+}
+
+/// The API names of the fields an update changed (tags are added by the caller: they are not
+/// on the row), for the `TASK_UPDATED` event and the webhook's `updatedFields`.
+fn changed_fields(before: &task::Model, after: &task::Model) -> Vec<&'static str> {
+    let mut changed = Vec::new();
+    if before.description != after.description {
+        changed.push("description");
+    }
+    if before.type_id != after.type_id {
+        changed.push("type");
+    }
+    if before.scheduled_at != after.scheduled_at {
+        changed.push("scheduledAt");
+    }
+    if before.start_at != after.start_at {
+        changed.push("startAt");
+    }
+    if before.end_at != after.end_at {
+        changed.push("endAt");
+    }
+    if before.responsible_id != after.responsible_id {
+        changed.push("responsible");
+    }
+    if before.status != after.status {
+        changed.push("status");
+    }
+    changed
 }
 
 /// Completes an open task with an outcome (`WRITE` on the contact): `CLOSE`, `CLOSE_WITH_NOTE`

@@ -317,3 +317,78 @@ async fn a_change_writes_one_delivery_per_matching_enabled_endpoint_in_its_trans
         .expect("query");
     assert!(left.is_empty());
 }
+
+/// The bodies of the deliveries written so far for `event_type`, oldest first.
+async fn bodies(app: &TestApp, event_type: &str) -> Vec<Value> {
+    deliveries(app)
+        .await
+        .iter()
+        .filter(|d| d.event_type == event_type)
+        .map(|d| serde_json::from_str(&d.payload).expect("json body"))
+        .collect()
+}
+
+/// `updatedFields` of a body, sorted.
+fn updated_fields(body: &Value) -> Vec<String> {
+    let mut fields: Vec<String> = body["updatedFields"]
+        .as_array()
+        .expect("updatedFields")
+        .iter()
+        .map(|f| f.as_str().expect("a field name").to_owned())
+        .collect();
+    fields.sort();
+    fields
+}
+
+#[tokio::test]
+async fn note_and_task_updates_name_the_fields_that_changed() {
+    let app = app_allowing_loopback().await;
+    let w = world(&app).await;
+    let owner = app.token(&w.owner);
+    register(
+        &app,
+        &owner,
+        json!({ "url": "http://127.0.0.1:9/", "eventTypes": ["note.updated", "task.updated"] }),
+    )
+    .await;
+    let cid = contact_id(w.contact);
+    let note = app
+        .gql(
+            Some(&owner),
+            "mutation ($input: CreateNoteInput!) { createNote(input: $input) { id } }",
+            json!({ "input": { "contactId": cid, "subject": "Plan", "body": "Draft" } }),
+        )
+        .await;
+    let note_id = note.data()["createNote"]["id"].clone();
+    app.gql(
+        Some(&owner),
+        "mutation ($id: ID!) { updateNote(id: $id, input: { body: \"Final\", visibility: PRIVATE }) { id } }",
+        json!({ "id": note_id }),
+    )
+    .await
+    .data();
+    let task = app
+        .gql(
+            Some(&owner),
+            "mutation ($input: CreateTaskInput!) { createTask(input: $input) { id } }",
+            json!({ "input": { "contactId": cid, "description": "Call", "tags": ["a"] } }),
+        )
+        .await;
+    let task_id = task.data()["createTask"]["id"].clone();
+    app.gql(
+        Some(&owner),
+        "mutation ($id: ID!) { updateTask(id: $id, input: { description: \"Call back\", tags: [\"b\"] }) { id } }",
+        json!({ "id": task_id }),
+    )
+    .await
+    .data();
+
+    let notes = bodies(&app, "note.updated").await;
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0]["data"]["body"], "Final");
+    assert_eq!(updated_fields(&notes[0]), ["body", "visibility"]);
+    let tasks = bodies(&app, "task.updated").await;
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[0]["data"]["description"], "Call back");
+    assert_eq!(updated_fields(&tasks[0]), ["description", "tags"]);
+}
