@@ -551,8 +551,18 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         Some(mut task) => {
             task.contact_id = contact.contact.id;
             Some(
-                planning::create_in(&txn, actor, &contact, task, Some(row.id), "input.task.")
-                    .await?,
+                planning::create_in(
+                    &txn,
+                    actor,
+                    &contact,
+                    task,
+                    planning::Origin {
+                        note_id: Some(row.id),
+                        ..planning::Origin::default()
+                    },
+                    "input.task.",
+                )
+                .await?,
             )
         }
         None => None,

@@ -16,7 +16,7 @@ use sea_orm::{
 use serde_json::json;
 
 pub use super::children::tags_of;
-pub use super::planning::{CreateTask, TaskStatus, create_in};
+pub use super::planning::{CreateTask, Origin, TaskStatus, create_in};
 use super::{
     Page,
     access::{self, AccessLevel, VisibleContact},
@@ -148,7 +148,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         "planning a task",
     )
     .await?;
-    let task = create_in(&txn, actor, &contact, input, None, "input.").await?;
+    let task = create_in(&txn, actor, &contact, input, Origin::default(), "input.").await?;
     txn.commit().await?;
     Ok(task)
 }
@@ -535,10 +535,11 @@ pub async fn complete<C: ConnectionTrait + TransactionTrait>(
             }
             None => suggested_follow_up(&txn, actor, &task, at).await?,
         };
-        let created = create_in(&txn, actor, &contact, follow, None, "input.followUp.").await?;
-        let mut link = created.into_active_model();
-        link.continued_from_id = Set(Some(id));
-        Some(link.update(&txn).await?)
+        let origin = Origin {
+            continued_from_id: Some(id),
+            ..Origin::default()
+        };
+        Some(create_in(&txn, actor, &contact, follow, origin, "input.followUp.").await?)
     } else {
         None
     };
@@ -622,10 +623,12 @@ pub async fn copy<C: ConnectionTrait + TransactionTrait>(
         remind_at: task.remind_at.filter(|r| *r > now()),
         responsible_id: Some(task.responsible_id),
     };
-    let created = create_in(&txn, actor, &contact, input, task.note_id, "input.").await?;
-    let mut link = created.into_active_model();
-    link.copied_from_id = Set(Some(id));
-    let copy = link.update(&txn).await?;
+    let origin = Origin {
+        note_id: task.note_id,
+        copied_from_id: Some(id),
+        ..Origin::default()
+    };
+    let copy = create_in(&txn, actor, &contact, input, origin, "input.").await?;
     txn.commit().await?;
     Ok(copy)
 }

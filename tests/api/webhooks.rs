@@ -392,3 +392,68 @@ async fn note_and_task_updates_name_the_fields_that_changed() {
     assert_eq!(tasks[0]["data"]["description"], "Call back");
     assert_eq!(updated_fields(&tasks[0]), ["description", "tags"]);
 }
+
+#[tokio::test]
+async fn a_follow_up_or_a_copy_is_sent_with_the_task_it_came_from_as_the_api_shows_it() {
+    let app = app_allowing_loopback().await;
+    let w = world(&app).await;
+    let owner = app.token(&w.owner);
+    register(
+        &app,
+        &owner,
+        json!({ "url": "http://127.0.0.1:9/", "eventTypes": ["task.created"] }),
+    )
+    .await;
+    let cid = contact_id(w.contact);
+    let task = app
+        .gql(
+            Some(&owner),
+            "mutation ($input: CreateTaskInput!) { createTask(input: $input) { id } }",
+            json!({ "input": { "contactId": cid, "description": "First call" } }),
+        )
+        .await;
+    let task_id = task.data()["createTask"]["id"].clone();
+    let copy = app
+        .gql(
+            Some(&owner),
+            "mutation ($id: ID!) { copyTask(id: $id) { id copiedFrom { id } } }",
+            json!({ "id": task_id }),
+        )
+        .await;
+    let copy = copy.data()["copyTask"].clone();
+    assert_eq!(copy["copiedFrom"]["id"], task_id);
+    let outcomes = app
+        .gql(Some(&owner), "{ outcomes { id code } }", json!({}))
+        .await;
+    let positive = outcomes.data()["outcomes"]
+        .as_array()
+        .expect("outcomes")
+        .iter()
+        .find(|o| o["code"] == "POSITIVE")
+        .expect("the POSITIVE outcome")["id"]
+        .clone();
+    let completed = app
+        .gql(
+            Some(&owner),
+            "mutation ($id: ID!, $input: CompleteTaskInput!) { completeTask(id: $id, input: $input) { followUp { id continuedFrom { id } } } }",
+            json!({ "id": task_id, "input": { "outcomeId": positive, "action": "CONTINUE",
+                "followUp": { "contactId": cid, "description": "Second call" } } }),
+        )
+        .await;
+    let follow_up = completed.data()["completeTask"]["followUp"].clone();
+    assert_eq!(follow_up["continuedFrom"]["id"], task_id);
+
+    let created = bodies(&app, "task.created").await;
+    let sent = |id: &Value| {
+        created
+            .iter()
+            .find(|b| b["data"]["id"] == *id)
+            .expect("a task.created delivery")["data"]
+            .clone()
+    };
+    assert_eq!(sent(&copy["id"])["copiedFrom"], copy["copiedFrom"]);
+    assert_eq!(
+        sent(&follow_up["id"])["continuedFrom"],
+        follow_up["continuedFrom"]
+    );
+}
