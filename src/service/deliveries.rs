@@ -33,7 +33,7 @@ use webhooks::{
 use super::{
     endpoints, now,
     outbox::{self, Pending},
-    sql::Sql,
+    sql::{Sql, like_escape},
 };
 use crate::{
     error::{ApiError, ApiResult},
@@ -437,7 +437,7 @@ pub async fn backlog<C: ConnectionTrait>(db: &C) -> ApiResult<Backlog> {
 pub struct DeliveryFilter {
     /// Only deliveries in this state.
     pub status: Option<DeliveryStatus>,
-    /// Only this event type.
+    /// Only this event type, or those a pattern matches (`note.*`, `*`).
     pub event_type: Option<String>,
     /// Only events at or after this time.
     pub since: Option<DateTime<Utc>>,
@@ -464,8 +464,19 @@ pub async fn list<C: ConnectionTrait>(
     if let Some(status) = filter.status {
         sql.push(" AND status = ").bind(status.as_str());
     }
-    if let Some(event_type) = &filter.event_type {
-        sql.push(" AND event_type = ").bind(event_type.clone());
+    // An event type, or a pattern as endpoints subscribe with: `note.*`, or `*` for all.
+    match filter.event_type.as_deref() {
+        None | Some("*") => {}
+        Some(pattern) => match pattern.strip_suffix(".*") {
+            Some(kind) => {
+                sql.push(" AND event_type LIKE ")
+                    .bind(format!("{}.%", like_escape(kind)))
+                    .push(" ESCAPE '\\'");
+            }
+            None => {
+                sql.push(" AND event_type = ").bind(pattern.to_owned());
+            }
+        },
     }
     if let Some(since) = filter.since {
         sql.push(" AND created_at >= ").bind(since);

@@ -457,3 +457,67 @@ async fn a_follow_up_or_a_copy_is_sent_with_the_task_it_came_from_as_the_api_sho
         follow_up["continuedFrom"]
     );
 }
+
+#[tokio::test]
+async fn the_delivery_log_filters_by_an_event_type_pattern_as_endpoints_subscribe() {
+    let app = app_allowing_loopback().await;
+    let w = world(&app).await;
+    let owner = app.token(&w.owner);
+    let created = register(
+        &app,
+        &owner,
+        json!({ "url": "http://127.0.0.1:9/", "eventTypes": ["*"] }),
+    )
+    .await;
+    let id = created["endpoint"]["id"].clone();
+    let cid = contact_id(w.contact);
+    app.gql(
+        Some(&owner),
+        "mutation ($input: CreateNoteInput!) { createNote(input: $input) { id } }",
+        json!({ "input": { "contactId": cid, "body": "Hello" } }),
+    )
+    .await
+    .data();
+    app.gql(
+        Some(&owner),
+        "mutation ($id: ID!) { updateContact(id: $id, input: { name: \"Grace B. Hopper\" }) { id } }",
+        json!({ "id": cid }),
+    )
+    .await
+    .data();
+    let types = |filter: Value| {
+        let app = &app;
+        let owner = owner.clone();
+        let id = id.clone();
+        async move {
+            let log = app
+                .gql(
+                    Some(&owner),
+                    "query ($id: ID!, $filter: DeliveryFilter) { webhookDeliveries(endpointId: $id, filter: $filter) { edges { node { eventType } } } }",
+                    json!({ "id": id, "filter": filter }),
+                )
+                .await;
+            let mut types: Vec<String> = log.data()["webhookDeliveries"]["edges"]
+                .as_array()
+                .expect("edges")
+                .iter()
+                .map(|e| e["node"]["eventType"].as_str().expect("type").to_owned())
+                .collect();
+            types.sort();
+            types
+        }
+    };
+    assert_eq!(
+        types(json!({ "eventType": "note.created" })).await,
+        ["note.created"]
+    );
+    // The filter takes what an endpoint subscribes with: a pattern matches its events, `*` all.
+    assert_eq!(
+        types(json!({ "eventType": "contact.*" })).await,
+        ["contact.updated"]
+    );
+    assert_eq!(
+        types(json!({ "eventType": "*" })).await,
+        ["contact.updated", "note.created"]
+    );
+}
