@@ -2,8 +2,10 @@
 //! registration, secrets and rotation) and the outbox (written with the change, rolled back
 //! with it, filtered by event type, the record as the API shows it).
 
-use entity::webhook_delivery;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use entity::{webhook_delivery, webhook_endpoint};
+use sea_orm::{
+    ActiveValue::NotSet, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+};
 use serde_json::{Value, json};
 use webhooks::signing::{PublicKey, Secret};
 
@@ -520,4 +522,52 @@ async fn the_delivery_log_filters_by_an_event_type_pattern_as_endpoints_subscrib
         types(json!({ "eventType": "*" })).await,
         ["contact.updated", "note.created"]
     );
+}
+
+#[tokio::test]
+async fn an_event_for_thousands_of_endpoints_is_written_for_each_of_them() {
+    let app = app_allowing_loopback().await;
+    let w = world(&app).await;
+    let owner = app.token(&w.owner);
+    register(
+        &app,
+        &owner,
+        json!({ "url": "http://127.0.0.1:9/", "eventTypes": ["contact.updated"] }),
+    )
+    .await;
+    // More endpoints than one statement can write delivery rows for on either database
+    // (SQLite binds at most 32,766 values, PostgreSQL 65,535): copies of the one registered.
+    const ENDPOINTS: usize = 5200;
+    let template = webhook_endpoint::Entity::find()
+        .one(&app.db)
+        .await
+        .expect("query")
+        .expect("the endpoint");
+    let copies: Vec<webhook_endpoint::ActiveModel> = (1..ENDPOINTS)
+        .map(|_| {
+            let mut row: webhook_endpoint::ActiveModel = template.clone().into();
+            row.id = NotSet;
+            row
+        })
+        .collect();
+    for chunk in copies.chunks(1000) {
+        webhook_endpoint::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&app.db)
+            .await
+            .expect("endpoints");
+    }
+
+    app.gql(
+        Some(&owner),
+        "mutation ($id: ID!) { updateContact(id: $id, input: { name: \"Grace B. Hopper\" }) { id } }",
+        json!({ "id": contact_id(w.contact) }),
+    )
+    .await
+    .data();
+    let written = webhook_delivery::Entity::find()
+        .filter(webhook_delivery::Column::EventType.eq("contact.updated"))
+        .count(&app.db)
+        .await
+        .expect("count");
+    assert_eq!(written, ENDPOINTS as u64);
 }
