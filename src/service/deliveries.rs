@@ -401,10 +401,12 @@ pub async fn prune<C: ConnectionTrait>(
     Ok(attempts)
 }
 
-/// How many deliveries wait to be sent, and since when the oldest has waited.
+/// How many deliveries wait to be sent, and since when the oldest has waited. The deliveries of
+/// a disabled endpoint are left out: no worker sends them until it is enabled again, so they
+/// would only make the backlog look stuck (after every 410, say).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Backlog {
-    /// Deliveries pending or being sent.
+    /// Deliveries pending or being sent to enabled endpoints.
     pub depth: i64,
     /// When the oldest of them was written.
     pub oldest: Option<DateTime<Utc>>,
@@ -420,8 +422,9 @@ pub async fn backlog<C: ConnectionTrait>(db: &C) -> ApiResult<Backlog> {
     let sql = {
         let mut sql = Sql::new(db.get_database_backend());
         sql.push(
-            "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM webhook_deliveries \
-             WHERE status IN ('PENDING', 'SENDING')",
+            "SELECT COUNT(*) AS n, MIN(d.created_at) AS oldest FROM webhook_deliveries d \
+             JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled \
+             WHERE d.status IN ('PENDING', 'SENDING')",
         );
         sql
     };

@@ -571,3 +571,46 @@ async fn two_workers_on_one_database_share_the_work_and_send_each_event_once() {
         assert_eq!(ids.len(), events, "no event sent twice");
     }
 }
+
+#[tokio::test]
+async fn the_queue_metrics_leave_out_what_a_disabled_endpoint_holds() {
+    let app = app().await;
+    let w = world(&app).await;
+    let owner = app.token(&w.owner);
+    let receiver = Receiver::start().await;
+    let (id, _) = endpoint(&app, &owner, &receiver.url, json!({})).await;
+    note(&app, &owner, &contact_id(w.contact), "Parked").await;
+    let metrics = app.metrics().await;
+    assert!(
+        metrics.contains("threadline_webhook_queue_depth 1"),
+        "{metrics}"
+    );
+
+    // Disabled (by a person here; by the gateway after a 410 or five failing days), the
+    // endpoint's deliveries wait for it to be enabled again: no worker will send them, so they
+    // are not a backlog that grows older.
+    let toggle = "mutation ($id: ID!, $on: Boolean!) { updateWebhookEndpoint(id: $id, input: { enabled: $on }) { enabled } }";
+    app.gql(Some(&owner), toggle, json!({ "id": id, "on": false }))
+        .await
+        .data();
+    let metrics = app.metrics().await;
+    assert!(
+        metrics.contains("threadline_webhook_queue_depth 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("threadline_webhook_oldest_pending_seconds 0"),
+        "{metrics}"
+    );
+
+    app.gql(Some(&owner), toggle, json!({ "id": id, "on": true }))
+        .await
+        .data();
+    let metrics = app.metrics().await;
+    assert!(
+        metrics.contains("threadline_webhook_queue_depth 1"),
+        "{metrics}"
+    );
+    app.jobs.deliver_webhooks().await.expect("pass");
+    assert_eq!(receiver.received().len(), 1);
+}
