@@ -614,3 +614,81 @@ async fn the_queue_metrics_leave_out_what_a_disabled_endpoint_holds() {
     app.jobs.deliver_webhooks().await.expect("pass");
     assert_eq!(receiver.received().len(), 1);
 }
+
+#[tokio::test]
+async fn an_endpoint_failing_for_five_days_straight_is_disabled_and_enabling_it_resumes() {
+    let app = app().await;
+    let w = world(&app).await;
+    let owner = app.token(&w.owner);
+    let failing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let switch = failing.clone();
+    let receiver = Receiver::answering(move |_, _| {
+        if switch.load(std::sync::atomic::Ordering::SeqCst) {
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        } else {
+            StatusCode::OK.into_response()
+        }
+    })
+    .await;
+    let (id, _) = endpoint(&app, &owner, &receiver.url, json!({})).await;
+    let cid = contact_id(w.contact);
+    let state = "query ($id: ID!) { webhookEndpoints { edges { node { id enabled disabledReason failingSince } } } webhookDeliveries(endpointId: $id) { edges { node { status } } } }";
+    note(&app, &owner, &cid, "Day 0").await;
+    let start = Utc::now();
+    app.jobs.deliver_webhooks_at(start).await.expect("day 0");
+    // Four days on, a new event fails too: still enabled, failing since day 0.
+    note(&app, &owner, &cid, "Day 4").await;
+    app.jobs
+        .deliver_webhooks_at(start + Duration::days(4))
+        .await
+        .expect("day 4");
+    let endpoints = app.gql(Some(&owner), state, json!({ "id": id })).await;
+    let node = &endpoints.data()["webhookEndpoints"]["edges"][0]["node"];
+    assert_eq!(node["enabled"], true);
+    let since: chrono::DateTime<Utc> = node["failingSince"]
+        .as_str()
+        .expect("failing since")
+        .parse()
+        .expect("time");
+    assert!((since - start).num_seconds().abs() < 5, "{since} {start}");
+    // Past five days of failures: disabled, FAILING; nothing more is sent.
+    app.jobs
+        .deliver_webhooks_at(start + Duration::days(5) + Duration::hours(1))
+        .await
+        .expect("day 5");
+    let endpoints = app.gql(Some(&owner), state, json!({ "id": id })).await;
+    let node = &endpoints.data()["webhookEndpoints"]["edges"][0]["node"];
+    assert_eq!(node["enabled"], false);
+    assert_eq!(node["disabledReason"], "FAILING");
+    let sent = receiver.received().len();
+    app.jobs
+        .deliver_webhooks_at(start + Duration::days(6))
+        .await
+        .expect("day 6");
+    assert_eq!(
+        receiver.received().len(),
+        sent,
+        "a disabled endpoint is sent nothing"
+    );
+
+    // Enabled again (the receiver fixed), its queue resumes and its health is clean.
+    failing.store(false, std::sync::atomic::Ordering::SeqCst);
+    app.gql(
+        Some(&owner),
+        "mutation ($id: ID!) { updateWebhookEndpoint(id: $id, input: { enabled: true }) { enabled disabledReason failingSince } }",
+        json!({ "id": id }),
+    )
+    .await
+    .data();
+    let done = app
+        .jobs
+        .deliver_webhooks_at(start + Duration::days(6))
+        .await
+        .expect("resumed");
+    assert!(done.succeeded >= 1, "{done:?}");
+    let endpoints = app.gql(Some(&owner), state, json!({ "id": id })).await;
+    let node = &endpoints.data()["webhookEndpoints"]["edges"][0]["node"];
+    assert_eq!(node["enabled"], true);
+    assert_eq!(node["disabledReason"], Value::Null);
+    assert_eq!(node["failingSince"], Value::Null);
+}
