@@ -78,15 +78,17 @@ pub struct Claimed {
     pub endpoint: webhook_endpoint::Model,
 }
 
-/// The most rounds one claim looks for due deliveries in: each round after the first sets
-/// aside at least one endpoint that is at its cap (or being claimed for by another process).
+/// The most rounds one claim looks for due deliveries in: each round after the first looks only
+/// at endpoints not set aside yet (at their cap, or held by another process's claim).
 const CLAIM_ROUNDS: usize = 16;
 
 /// Claims up to `limit` deliveries due at `at`, leased until `at + lease`.
 ///
-/// The claim looks at the due deliveries oldest first, twice as many as it may take. An endpoint
-/// at its cap cannot take any of them; when some were left for that reason, it looks again
-/// without that endpoint, so a backlog at one endpoint's cap never holds up the others.
+/// The first round looks at the due deliveries oldest first, twice as many as it may take. An
+/// endpoint at its cap can take none of them; when some were left for that reason, the next
+/// round looks only at the other endpoints that have deliveries due (found through the
+/// endpoints, not by reading past the backlog), so a backlog at one endpoint's cap never holds
+/// up the others.
 #[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn claim<C: ConnectionTrait + TransactionTrait>(
     db: &C,
@@ -105,11 +107,17 @@ pub async fn claim<C: ConnectionTrait + TransactionTrait>(
         claimed: Vec::new(),
     };
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let mut only = None;
     for _ in 0..CLAIM_ROUNDS {
         let wanted = limit.saturating_sub(claim.claimed.len());
-        if wanted == 0 || !claim.round(&txn, wanted).await? {
+        if wanted == 0 || !claim.round(&txn, wanted, only.as_deref()).await? {
             break;
         }
+        let others = claim.endpoints_with_due_work(&txn, wanted).await?;
+        if others.is_empty() {
+            break;
+        }
+        only = Some(others);
     }
     txn.commit().await?;
     Ok(claim.claimed)
@@ -129,38 +137,59 @@ struct Claim {
     claimed: Vec<Claimed>,
 }
 
+/// The condition on `d` of a delivery that may be sent now: due, or abandoned by a dead sender
+/// (whose `next_attempt_at` passed when it was claimed). Spelled so that the partial index on
+/// open deliveries by `next_attempt_at` serves it as a range: a claim reads the deliveries due
+/// now, not the delivery log kept for the retention or the retries due later.
+fn push_due(sql: &mut Sql, at: DateTime<Utc>) {
+    sql.push("d.status IN ('PENDING', 'SENDING') AND d.next_attempt_at <= ")
+        .bind(at)
+        .push(" AND (d.status = 'PENDING' OR d.lease_until < ")
+        .bind(at)
+        .push(")");
+}
+
 impl Claim {
-    /// One round: up to `wanted` more deliveries. Returns whether another round may find more
-    /// (some deliveries were left because their endpoint was set aside).
-    async fn round<C: ConnectionTrait>(&mut self, txn: &C, wanted: usize) -> ApiResult<bool> {
-        // Due (or abandoned by a dead sender), endpoint enabled, nothing earlier about the same
-        // record still open. Twice what is wanted: the caps below may set some aside.
+    /// One round: up to `wanted` more deliveries, from the endpoints in `only` if given.
+    /// Returns whether another round may find more: some deliveries were left because their
+    /// endpoint was set aside, and the round did not see every due delivery.
+    async fn round<C: ConnectionTrait>(
+        &mut self,
+        txn: &C,
+        wanted: usize,
+        only: Option<&[i64]>,
+    ) -> ApiResult<bool> {
+        // Endpoint enabled, nothing earlier about the same record still open. Twice what is
+        // wanted: the caps below may set some aside.
+        let asked = wanted.saturating_mul(2);
         let mut sql = Sql::new(txn.get_database_backend());
         sql.push(
             "SELECT d.* FROM webhook_deliveries d \
-             JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled \
-             WHERE ((d.status = 'PENDING' AND d.next_attempt_at <= ",
-        )
-        .bind(self.at)
-        .push(") OR (d.status = 'SENDING' AND d.lease_until < ")
-        .bind(self.at)
-        .push(
-            ")) AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p \
+             JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled WHERE ",
+        );
+        push_due(&mut sql, self.at);
+        sql.push(
+            " AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p \
              WHERE p.endpoint_id = d.endpoint_id AND p.record_key = d.record_key AND p.id < d.id \
              AND p.status IN ('PENDING', 'SENDING'))",
         );
+        if let Some(only) = only {
+            sql.push(" AND d.endpoint_id IN ")
+                .bind_list(only.iter().copied());
+        }
         if !self.set_aside.is_empty() {
             sql.push(" AND d.endpoint_id NOT IN ")
                 .bind_list(self.set_aside.iter().copied());
         }
         sql.push(" ORDER BY d.next_attempt_at, d.id")
-            .limit(u64::try_from(wanted.saturating_mul(2)).unwrap_or(u64::MAX));
+            .limit(u64::try_from(asked).unwrap_or(u64::MAX));
         if self.postgres {
             sql.push(" FOR UPDATE OF d SKIP LOCKED");
         }
         let candidates = webhook_delivery::Model::find_by_statement(sql.build())
             .all(txn)
             .await?;
+        let saw_all = candidates.len() < asked;
         if candidates.is_empty() {
             return Ok(false);
         }
@@ -194,7 +223,36 @@ impl Claim {
             let delivery = row.update(txn).await?;
             self.claimed.push(Claimed { delivery, endpoint });
         }
-        Ok(left_behind)
+        Ok(left_behind && !(saw_all && only.is_none()))
+    }
+
+    /// Up to `wanted` enabled endpoints, not set aside, with a delivery that may be sent now,
+    /// each probed through its own open deliveries (so a backlog elsewhere is not read).
+    async fn endpoints_with_due_work<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        wanted: usize,
+    ) -> ApiResult<Vec<i64>> {
+        #[derive(FromQueryResult)]
+        struct Id {
+            id: i64,
+        }
+        let mut sql = Sql::new(txn.get_database_backend());
+        sql.push("SELECT e.id FROM webhook_endpoints e WHERE e.enabled");
+        if !self.set_aside.is_empty() {
+            sql.push(" AND e.id NOT IN ")
+                .bind_list(self.set_aside.iter().copied());
+        }
+        sql.push(" AND EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.endpoint_id = e.id AND ");
+        push_due(&mut sql, self.at);
+        sql.push(") ORDER BY e.id")
+            .limit(u64::try_from(wanted).unwrap_or(u64::MAX));
+        Ok(Id::find_by_statement(sql.build())
+            .all(txn)
+            .await?
+            .into_iter()
+            .map(|r| r.id)
+            .collect())
     }
 
     /// Takes hold of the candidates' endpoints not held yet and counts what they have in
