@@ -64,7 +64,9 @@ CREATE TABLE webhook_attempts (
     error TEXT,
     response_excerpt TEXT
 );
-CREATE INDEX webhook_attempts_delivery_idx ON webhook_attempts (organization_id, delivery_id, id);
+-- By delivery first: a delivery's attempts are found by this index when it is pruned or its
+-- endpoint deleted (ON DELETE CASCADE), not by reading the whole log for each delivery.
+CREATE INDEX webhook_attempts_delivery_idx ON webhook_attempts (delivery_id, id);
 CREATE INDEX webhook_attempts_time_idx ON webhook_attempts (attempted_at)
 "#;
 

@@ -11,7 +11,7 @@ use chrono::{Duration, Utc};
 use entity::webhook_delivery;
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    EntityTrait,
+    ConnectionTrait, EntityTrait, PaginatorTrait,
 };
 use serde_json::{Value, json};
 use webhooks::signing::Verifier;
@@ -745,5 +745,89 @@ async fn a_claim_reads_what_is_due_not_the_delivery_log() {
     assert!(
         quickest < std::time::Duration::from_millis(20),
         "an idle look took {quickest:?}"
+    );
+}
+
+#[tokio::test]
+async fn pruning_the_log_and_deleting_an_endpoint_stay_quick_with_a_large_log() {
+    let app = app().await;
+    let w = world(&app).await;
+    let owner = app.token(&w.owner);
+    let receiver = Receiver::start().await;
+    let (id, _) = endpoint(&app, &owner, &receiver.url, json!({})).await;
+    note(&app, &owner, &contact_id(w.contact), "Delivered").await;
+    app.jobs.deliver_webhooks().await.expect("pass");
+    let delivered = webhook_delivery::Entity::find()
+        .one(&app.db)
+        .await
+        .expect("query")
+        .expect("the delivery");
+    // A log past its retention (10,000 deliveries finished 40 days ago, their attempts already
+    // pruned) beside a recent one (10,000 deliveries with an attempt each).
+    let now = Utc::now();
+    let copies = |finished: chrono::DateTime<Utc>, key: i64| {
+        (0..10_000)
+            .map(|n| {
+                let mut row: webhook_delivery::ActiveModel = delivered.clone().into();
+                row.id = NotSet;
+                row.record_key = Set(format!("Note:{}", key + n));
+                row.created_at = Set(finished);
+                row.finished_at = Set(Some(finished));
+                row
+            })
+            .collect::<Vec<_>>()
+    };
+    let old = copies(now - Duration::days(40), 1_000_000);
+    let recent = copies(now, 2_000_000);
+    for chunk in old.chunks(1000).chain(recent.chunks(1000)) {
+        webhook_delivery::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&app.db)
+            .await
+            .expect("log rows");
+    }
+    app.db
+        .execute_unprepared(
+            "INSERT INTO webhook_attempts (organization_id, delivery_id, endpoint_id, attempt, \
+             attempted_at, outcome, latency_ms) SELECT organization_id, id, endpoint_id, 1, \
+             created_at, 'DELIVERED', 1 FROM webhook_deliveries WHERE record_key LIKE 'Note:2%'",
+        )
+        .await
+        .expect("attempt rows");
+
+    // The hourly prune removes the old deliveries (each one's attempts are looked up to go with
+    // it) without reading the whole attempt log for each.
+    let started = std::time::Instant::now();
+    app.jobs.prune_webhook_log_at(now).await.expect("prune");
+    let pruning = started.elapsed();
+    let left = webhook_delivery::Entity::find()
+        .count(&app.db)
+        .await
+        .expect("count");
+    assert_eq!(left, 10_001, "the recent log and the first delivery stay");
+    assert!(
+        pruning < std::time::Duration::from_secs(1),
+        "pruning took {pruning:?}"
+    );
+
+    // Deleting the endpoint takes its deliveries and their attempts with it, as quickly.
+    let started = std::time::Instant::now();
+    app.gql(
+        Some(&owner),
+        "mutation ($id: ID!) { deleteWebhookEndpoint(id: $id) }",
+        json!({ "id": id }),
+    )
+    .await
+    .data();
+    let deleting = started.elapsed();
+    assert!(
+        deleting < std::time::Duration::from_secs(1),
+        "deleting took {deleting:?}"
+    );
+    assert_eq!(
+        webhook_delivery::Entity::find()
+            .count(&app.db)
+            .await
+            .expect("count"),
+        0
     );
 }
