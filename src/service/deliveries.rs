@@ -292,12 +292,17 @@ impl Claim {
         if held.is_empty() {
             return Ok(());
         }
+        // `status IN (...)` as the partial index on open deliveries says it, so that SQLite uses
+        // it rather than reading the delivery log.
         let mut sql = Sql::new(txn.get_database_backend());
-        sql.push("SELECT endpoint_id, COUNT(*) AS n FROM webhook_deliveries WHERE status = 'SENDING' AND lease_until >= ")
-            .bind(self.at)
-            .push(" AND endpoint_id IN ")
-            .bind_list(held.iter().map(|e| e.id))
-            .push(" GROUP BY endpoint_id");
+        sql.push(
+            "SELECT endpoint_id, COUNT(*) AS n FROM webhook_deliveries \
+             WHERE status IN ('PENDING', 'SENDING') AND status = 'SENDING' AND lease_until >= ",
+        )
+        .bind(self.at)
+        .push(" AND endpoint_id IN ")
+        .bind_list(held.iter().map(|e| e.id))
+        .push(" GROUP BY endpoint_id");
         #[derive(FromQueryResult)]
         struct InFlight {
             endpoint_id: i64,

@@ -746,6 +746,25 @@ async fn a_claim_reads_what_is_due_not_the_delivery_log() {
         quickest < std::time::Duration::from_millis(20),
         "an idle look took {quickest:?}"
     );
+    // Nor when there is something to send (counting what is in flight to the endpoint).
+    let mut quickest = std::time::Duration::MAX;
+    for n in 0..5 {
+        note(&app, &owner, &contact_id(w.contact), &format!("Busy {n}")).await;
+        let started = std::time::Instant::now();
+        let pass = app
+            .jobs
+            .webhooks
+            .pass_at(&app.db, Utc::now())
+            .await
+            .expect("pass");
+        quickest = quickest.min(started.elapsed());
+        assert_eq!(pass.started, 1);
+        app.jobs.deliver_webhooks().await.expect("the rest");
+    }
+    assert!(
+        quickest < std::time::Duration::from_millis(20),
+        "a busy look took {quickest:?}"
+    );
 }
 
 #[tokio::test]
