@@ -113,6 +113,10 @@ pub async fn claim<C: ConnectionTrait + TransactionTrait>(
         if wanted == 0 || !claim.round(&txn, wanted, only.as_deref()).await? {
             break;
         }
+        let wanted = limit.saturating_sub(claim.claimed.len());
+        if wanted == 0 {
+            break;
+        }
         let others = claim.endpoints_with_due_work(&txn, wanted).await?;
         if others.is_empty() {
             break;
@@ -149,6 +153,12 @@ fn push_due(sql: &mut Sql, at: DateTime<Utc>) {
         .push(")");
 }
 
+/// The condition on `d` of a delivery not waiting behind an earlier one to the same endpoint
+/// about the same record (per-record order).
+const NOT_BEHIND_ANOTHER: &str = " AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p \
+     WHERE p.endpoint_id = d.endpoint_id AND p.record_key = d.record_key AND p.id < d.id \
+     AND p.status IN ('PENDING', 'SENDING'))";
+
 impl Claim {
     /// One round: up to `wanted` more deliveries, from the endpoints in `only` if given.
     /// Returns whether another round may find more: some deliveries were left because their
@@ -168,11 +178,7 @@ impl Claim {
              JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled WHERE ",
         );
         push_due(&mut sql, self.at);
-        sql.push(
-            " AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p \
-             WHERE p.endpoint_id = d.endpoint_id AND p.record_key = d.record_key AND p.id < d.id \
-             AND p.status IN ('PENDING', 'SENDING'))",
-        );
+        sql.push(NOT_BEHIND_ANOTHER);
         if let Some(only) = only {
             sql.push(" AND d.endpoint_id IN ")
                 .bind_list(only.iter().copied());
@@ -226,8 +232,9 @@ impl Claim {
         Ok(left_behind && !(saw_all && only.is_none()))
     }
 
-    /// Up to `wanted` enabled endpoints, not set aside, with a delivery that may be sent now,
-    /// each probed through its own open deliveries (so a backlog elsewhere is not read).
+    /// Up to `wanted` enabled endpoints, not set aside, with a delivery that may be sent now
+    /// (due, and not behind another about its record), each probed through its own open
+    /// deliveries (so a backlog elsewhere is not read).
     async fn endpoints_with_due_work<C: ConnectionTrait>(
         &self,
         txn: &C,
@@ -245,7 +252,8 @@ impl Claim {
         }
         sql.push(" AND EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.endpoint_id = e.id AND ");
         push_due(&mut sql, self.at);
-        sql.push(") ORDER BY e.id")
+        sql.push(NOT_BEHIND_ANOTHER)
+            .push(") ORDER BY e.id")
             .limit(u64::try_from(wanted).unwrap_or(u64::MAX));
         Ok(Id::find_by_statement(sql.build())
             .all(txn)

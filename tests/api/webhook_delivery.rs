@@ -521,6 +521,83 @@ async fn a_backlog_at_one_endpoints_cap_does_not_hold_up_other_endpoints() {
 }
 
 #[tokio::test]
+async fn an_endpoint_whose_due_deliveries_wait_behind_a_retry_does_not_hold_up_the_others() {
+    // Two sending slots: after the capped endpoint's one, one is left to find.
+    let app = spawn_app_with_config(|c| {
+        c.webhook_allow_private = true;
+        c.webhook_concurrency = 2;
+    })
+    .await;
+    let w = world(&app).await;
+    let owner = app.token(&w.owner);
+    let cid = contact_id(w.contact);
+    // The first endpoint registered fails: its second update of a note is due but waits behind
+    // the retry of the first.
+    let failing = Receiver::answering(|_, _| StatusCode::BAD_GATEWAY.into_response()).await;
+    endpoint(
+        &app,
+        &owner,
+        &failing.url,
+        json!({ "eventTypes": ["note.updated"] }),
+    )
+    .await;
+    let healthy = Receiver::start().await;
+    endpoint(
+        &app,
+        &owner,
+        &healthy.url,
+        json!({ "eventTypes": ["contact.updated"] }),
+    )
+    .await;
+    let id = note(&app, &owner, &cid, "v0").await;
+    let update = "mutation ($id: ID!, $body: String!) { updateNote(id: $id, input: { body: $body }) { id } }";
+    app.gql(Some(&owner), update, json!({ "id": id, "body": "v1" }))
+        .await
+        .data();
+    let first = app.jobs.deliver_webhooks().await.expect("first attempt");
+    assert_eq!(first.retrying, 1);
+    app.gql(Some(&owner), update, json!({ "id": id, "body": "v2" }))
+        .await
+        .data();
+    // A hanging endpoint at its cap with a backlog, then an event for the healthy one.
+    let hanging = receiver::silent().await;
+    endpoint(
+        &app,
+        &owner,
+        &hanging,
+        json!({ "eventTypes": ["note.created"], "maxInFlight": 1 }),
+    )
+    .await;
+    for n in 0..5 {
+        note(&app, &owner, &cid, &format!("backlog {n}")).await;
+    }
+    app.gql(
+        Some(&owner),
+        "mutation ($id: ID!) { updateContact(id: $id, input: { name: \"Grace B. Hopper\" }) { id } }",
+        json!({ "id": cid }),
+    )
+    .await
+    .data();
+
+    let pass = app
+        .jobs
+        .webhooks
+        .pass_at(&app.db, Utc::now())
+        .await
+        .expect("pass");
+    assert_eq!(
+        pass.started, 2,
+        "the hanging endpoint's one and the healthy one"
+    );
+    let waited = std::time::Instant::now();
+    while healthy.received().is_empty() && waited.elapsed() < std::time::Duration::from_secs(5) {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(healthy.received().len(), 1);
+    assert_eq!(failing.received().len(), 1, "v2 still waits behind v1");
+}
+
+#[tokio::test]
 async fn two_workers_on_one_database_share_the_work_and_send_each_event_once() {
     let app = app().await;
     let w = world(&app).await;
