@@ -400,12 +400,15 @@ pub async fn settle<C: ConnectionTrait + TransactionTrait>(
         .bind(delivery.attempts);
     let updated = txn.execute_raw(sql.build()).await?.rows_affected();
 
-    // The endpoint's health.
+    // The endpoint's health. Each statement changes (and so locks) the endpoint's row only when
+    // its health changes: a claim skips an endpoint row another transaction holds, and most
+    // attempts change nothing here.
     let mut sql = Sql::new(txn.get_database_backend());
     match attempt.outcome {
         Outcome::Delivered => {
             sql.push("UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ")
-                .bind(delivery.endpoint_id);
+                .bind(delivery.endpoint_id)
+                .push(" AND failing_since IS NOT NULL");
         }
         Outcome::Gone => {
             sql.push("UPDATE webhook_endpoints SET enabled = ")
@@ -416,10 +419,11 @@ pub async fn settle<C: ConnectionTrait + TransactionTrait>(
                 .bind(delivery.endpoint_id);
         }
         Outcome::Retry | Outcome::Refused => {
-            sql.push("UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, ")
+            sql.push("UPDATE webhook_endpoints SET failing_since = ")
                 .bind(at)
-                .push(") WHERE id = ")
-                .bind(delivery.endpoint_id);
+                .push(" WHERE id = ")
+                .bind(delivery.endpoint_id)
+                .push(" AND failing_since IS NULL");
             txn.execute_raw(sql.build()).await?;
             sql = Sql::new(txn.get_database_backend());
             sql.push("UPDATE webhook_endpoints SET enabled = ")
