@@ -162,7 +162,8 @@ const NOT_BEHIND_ANOTHER: &str = " AND NOT EXISTS (SELECT 1 FROM webhook_deliver
 impl Claim {
     /// One round: up to `wanted` more deliveries, from the endpoints in `only` if given.
     /// Returns whether another round may find more: some deliveries were left because their
-    /// endpoint was set aside, and the round did not see every due delivery.
+    /// endpoint was set aside, and (for the first round, which looks at every endpoint) it did
+    /// not see every due delivery.
     async fn round<C: ConnectionTrait>(
         &mut self,
         txn: &C,
