@@ -927,3 +927,79 @@ async fn pruning_the_log_and_deleting_an_endpoint_stay_quick_with_a_large_log() 
         0
     );
 }
+
+#[tokio::test]
+async fn an_endpoint_deleted_while_its_delivery_is_in_flight_goes_with_its_log() {
+    let app = spawn_app_with_config(|c| {
+        c.webhook_allow_private = true;
+        c.webhook_timeout = std::time::Duration::from_millis(500);
+    })
+    .await;
+    let w = world(&app).await;
+    let owner = app.token(&w.owner);
+    let hanging = receiver::silent().await;
+    let (id, _) = endpoint(&app, &owner, &hanging, json!({})).await;
+    let healthy = Receiver::start().await;
+    endpoint(
+        &app,
+        &owner,
+        &healthy.url,
+        json!({ "eventTypes": ["note.created"] }),
+    )
+    .await;
+    let cid = contact_id(w.contact);
+    note(&app, &owner, &cid, "In flight").await;
+    let pass = app
+        .jobs
+        .webhooks
+        .pass_at(&app.db, Utc::now())
+        .await
+        .expect("pass");
+    assert_eq!(pass.started, 2);
+    // Deleted while its attempt waits for the receiver.
+    app.gql(
+        Some(&owner),
+        "mutation ($id: ID!) { deleteWebhookEndpoint(id: $id) }",
+        json!({ "id": id }),
+    )
+    .await
+    .data();
+    // The attempt times out; there is nothing left to record it on, and the worker carries on.
+    app.jobs
+        .deliver_webhooks()
+        .await
+        .expect("the worker carries on");
+    note(&app, &owner, &cid, "After").await;
+    let done = app.jobs.deliver_webhooks().await.expect("pass");
+    assert_eq!(done.succeeded, 1);
+    assert_eq!(healthy.received().len(), 2);
+    let endpoint_row = |id: &Value| {
+        let text = String::from_utf8(
+            base64::Engine::decode(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                id.as_str().expect("id"),
+            )
+            .expect("opaque id"),
+        )
+        .expect("utf-8");
+        text.rsplit(':')
+            .next()
+            .expect("row")
+            .parse::<i64>()
+            .expect("row id")
+    };
+    let gone = endpoint_row(&id);
+    let left = webhook_delivery::Entity::find()
+        .all(&app.db)
+        .await
+        .expect("deliveries");
+    assert!(left.iter().all(|d| d.endpoint_id != gone), "{left:?}");
+    let attempts = entity::webhook_attempt::Entity::find()
+        .all(&app.db)
+        .await
+        .expect("attempts");
+    assert!(
+        attempts.iter().all(|a| a.endpoint_id != gone),
+        "{attempts:?}"
+    );
+}
