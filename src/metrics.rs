@@ -110,12 +110,12 @@ impl Default for Metrics {
         );
         registry.register(
             "threadline_webhook_queue_depth",
-            "Webhook deliveries pending or being sent, over every gateway process",
+            "Webhook deliveries pending or being sent to enabled endpoints, over every gateway process",
             webhook_queue_depth.clone(),
         );
         registry.register(
             "threadline_webhook_oldest_pending_seconds",
-            "Age of the oldest webhook delivery still pending or being sent",
+            "Age of the oldest webhook delivery still pending or being sent to an enabled endpoint",
             webhook_oldest_age.clone(),
         );
         Self {

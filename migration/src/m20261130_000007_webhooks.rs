@@ -50,6 +50,7 @@ CREATE TABLE webhook_deliveries (
 CREATE INDEX webhook_deliveries_due_idx ON webhook_deliveries (next_attempt_at, id) WHERE status IN ('PENDING', 'SENDING');
 CREATE INDEX webhook_deliveries_record_idx ON webhook_deliveries (endpoint_id, record_key, id) WHERE status IN ('PENDING', 'SENDING');
 CREATE INDEX webhook_deliveries_endpoint_idx ON webhook_deliveries (organization_id, endpoint_id, id);
+CREATE INDEX webhook_deliveries_sending_idx ON webhook_deliveries (endpoint_id, lease_until) WHERE status = 'SENDING';
 
 CREATE TABLE webhook_attempts (
     id {pk},
@@ -64,7 +65,9 @@ CREATE TABLE webhook_attempts (
     error TEXT,
     response_excerpt TEXT
 );
-CREATE INDEX webhook_attempts_delivery_idx ON webhook_attempts (organization_id, delivery_id, id);
+-- By delivery first: a delivery's attempts are found by this index when it is pruned or its
+-- endpoint deleted (ON DELETE CASCADE), not by reading the whole log for each delivery.
+CREATE INDEX webhook_attempts_delivery_idx ON webhook_attempts (delivery_id, id);
 CREATE INDEX webhook_attempts_time_idx ON webhook_attempts (attempted_at)
 "#;
 

@@ -13,9 +13,11 @@
 //!   same record is still pending or being sent, so a receiver sees `note.created` before
 //!   `note.updated` even when the first needed retries;
 //! - **per-endpoint cap**: no more than the endpoint's `max_in_flight` deliveries are being sent
-//!   at once, counted over every process (the claim locks the endpoint rows it counts for).
+//!   at once, counted over every process (the claim locks the endpoint rows it counts for,
+//!   skipping those another claim holds); an endpoint at its cap is set aside for the rest of
+//!   the claim, so a backlog there never holds up deliveries to other endpoints.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use entity::{webhook_attempt, webhook_delivery, webhook_endpoint};
@@ -31,7 +33,7 @@ use webhooks::{
 use super::{
     endpoints, now,
     outbox::{self, Pending},
-    sql::Sql,
+    sql::{Sql, like_escape},
 };
 use crate::{
     error::{ApiError, ApiResult},
@@ -76,7 +78,17 @@ pub struct Claimed {
     pub endpoint: webhook_endpoint::Model,
 }
 
+/// The most rounds one claim looks for due deliveries in: each round after the first looks only
+/// at endpoints not set aside yet (at their cap, or held by another process's claim).
+const CLAIM_ROUNDS: usize = 16;
+
 /// Claims up to `limit` deliveries due at `at`, leased until `at + lease`.
+///
+/// The first round looks at the due deliveries oldest first, twice as many as it may take. An
+/// endpoint at its cap can take none of them; when some were left for that reason, the next
+/// round looks only at the other endpoints that have deliveries due (found through the
+/// endpoints, not by reading past the backlog), so a backlog at one endpoint's cap never holds
+/// up the others.
 #[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn claim<C: ConnectionTrait + TransactionTrait>(
     db: &C,
@@ -85,115 +97,252 @@ pub async fn claim<C: ConnectionTrait + TransactionTrait>(
     limit: u64,
 ) -> ApiResult<Vec<Claimed>> {
     let txn = db.begin().await?;
-    let postgres = txn.get_database_backend() == DbBackend::Postgres;
-    // Due (or abandoned by a dead sender), endpoint enabled, nothing earlier about the same
-    // record still open. Twice the limit: the cap below may set some aside.
-    let mut sql = Sql::new(txn.get_database_backend());
-    sql.push(
-        "SELECT d.* FROM webhook_deliveries d \
-         JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled \
-         WHERE d.status IN ('PENDING', 'SENDING') \
-         AND ((d.status = 'PENDING' AND d.next_attempt_at <= ",
-    )
-    .bind(at)
-    .push(") OR (d.status = 'SENDING' AND d.lease_until < ")
-    .bind(at)
-    .push(
-        ")) AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p \
-         WHERE p.endpoint_id = d.endpoint_id AND p.record_key = d.record_key AND p.id < d.id \
-         AND p.status IN ('PENDING', 'SENDING')) \
-         ORDER BY d.next_attempt_at, d.id",
-    )
-    .limit(limit.saturating_mul(2));
-    if postgres {
-        sql.push(" FOR UPDATE OF d SKIP LOCKED");
-    }
-    let candidates = webhook_delivery::Model::find_by_statement(sql.build())
-        .all(&txn)
-        .await?;
-    if candidates.is_empty() {
-        txn.commit().await?;
-        return Ok(Vec::new());
-    }
-
-    // The endpoints' caps, counted over every process: lock the endpoint rows (in id order,
-    // so two claims never wait on each other in a circle), then count what is in flight.
-    // `NO KEY UPDATE`, not `UPDATE`: it still serializes claims (and the endpoint updates of
-    // `settle`), but not the `KEY SHARE` locks that foreign keys take. With `FOR UPDATE` a
-    // change writing outbox rows for two endpoints (locked by its foreign-key checks in the
-    // order it inserts them) and a claim locking the same two in id order deadlocked, and
-    // PostgreSQL failed the user's mutation.
-    let mut endpoint_ids: Vec<i64> = candidates.iter().map(|d| d.endpoint_id).collect();
-    endpoint_ids.sort_unstable();
-    endpoint_ids.dedup();
-    let mut sql = Sql::new(txn.get_database_backend());
-    sql.push("SELECT * FROM webhook_endpoints WHERE id IN ")
-        .bind_list(endpoint_ids.iter().copied())
-        .push(" ORDER BY id");
-    if postgres {
-        sql.push(" FOR NO KEY UPDATE");
-    }
-    let endpoints: HashMap<i64, webhook_endpoint::Model> =
-        webhook_endpoint::Model::find_by_statement(sql.build())
-            .all(&txn)
-            .await?
-            .into_iter()
-            .map(|e| (e.id, e))
-            .collect();
-    let mut sql = Sql::new(txn.get_database_backend());
-    sql.push("SELECT endpoint_id, COUNT(*) AS n FROM webhook_deliveries WHERE status IN ('PENDING', 'SENDING') AND status = 'SENDING' AND lease_until >= ")
-        .bind(at)
-        .push(" AND endpoint_id IN ")
-        .bind_list(endpoint_ids.iter().copied())
-        .push(" GROUP BY endpoint_id");
-    #[derive(FromQueryResult)]
-    struct InFlight {
-        endpoint_id: i64,
-        n: i64,
-    }
-    let mut in_flight: HashMap<i64, i64> = InFlight::find_by_statement(sql.build())
-        .all(&txn)
-        .await?
-        .into_iter()
-        .map(|r| (r.endpoint_id, r.n))
-        .collect();
-
-    let lease_until = at + lease;
-    let mut claimed = Vec::new();
-    for mut delivery in candidates {
-        if u64::try_from(claimed.len()).is_ok_and(|n| n >= limit) {
+    let mut claim = Claim {
+        postgres: txn.get_database_backend() == DbBackend::Postgres,
+        at,
+        lease_until: at + lease,
+        endpoints: HashMap::new(),
+        in_flight: HashMap::new(),
+        set_aside: HashSet::new(),
+        claimed: Vec::new(),
+    };
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let mut only = None;
+    for _ in 0..CLAIM_ROUNDS {
+        let wanted = limit.saturating_sub(claim.claimed.len());
+        if wanted == 0 || !claim.round(&txn, wanted, only.as_deref()).await? {
             break;
         }
-        let Some(endpoint) = endpoints.get(&delivery.endpoint_id) else {
-            continue;
-        };
-        let busy = in_flight.entry(endpoint.id).or_insert(0);
-        if *busy >= i64::from(endpoint.max_in_flight) {
-            continue;
+        let wanted = limit.saturating_sub(claim.claimed.len());
+        if wanted == 0 {
+            break;
         }
-        *busy += 1;
-        delivery.status = DeliveryStatus::Sending.as_str().to_owned();
-        delivery.lease_until = Some(lease_until);
-        delivery.attempts += 1;
-        claimed.push(Claimed {
-            delivery,
-            endpoint: endpoint.clone(),
-        });
-    }
-    // One statement marks them all (the rows are this transaction's: locked on PostgreSQL,
-    // and SQLite has one writer), with the values set on the models above.
-    if !claimed.is_empty() {
-        let mut sql = Sql::new(txn.get_database_backend());
-        sql.push("UPDATE webhook_deliveries SET status = ")
-            .bind(DeliveryStatus::Sending.as_str())
-            .push(", lease_until = ")
-            .bind(lease_until)
-            .push(", attempts = attempts + 1 WHERE id IN ")
-            .bind_list(claimed.iter().map(|c| c.delivery.id));
-        txn.execute_raw(sql.build()).await?;
+        let others = claim.endpoints_with_due_work(&txn, wanted).await?;
+        if others.is_empty() {
+            break;
+        }
+        only = Some(others);
     }
     txn.commit().await?;
-    Ok(claimed)
+    Ok(claim.claimed)
+}
+
+/// The state of one claim across its rounds.
+struct Claim {
+    postgres: bool,
+    at: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    /// The endpoints this claim holds (locked on PostgreSQL), by id.
+    endpoints: HashMap<i64, webhook_endpoint::Model>,
+    /// Their deliveries being sent, counted over every process.
+    in_flight: HashMap<i64, i64>,
+    /// Endpoints at their cap, or held by another process's claim: not looked at again.
+    set_aside: HashSet<i64>,
+    claimed: Vec<Claimed>,
+}
+
+/// The condition on `d` of a delivery that may be sent now: due, or abandoned by a dead sender
+/// (whose `next_attempt_at` passed when it was claimed). Spelled so that the partial index on
+/// open deliveries by `next_attempt_at` serves it as a range: a claim reads the deliveries due
+/// now, not the delivery log kept for the retention or the retries due later.
+fn push_due(sql: &mut Sql, at: DateTime<Utc>) {
+    sql.push("d.status IN ('PENDING', 'SENDING') AND d.next_attempt_at <= ")
+        .bind(at)
+        .push(" AND (d.status = 'PENDING' OR d.lease_until < ")
+        .bind(at)
+        .push(")");
+}
+
+/// The condition on `d` of a delivery not waiting behind an earlier one to the same endpoint
+/// about the same record (per-record order).
+const NOT_BEHIND_ANOTHER: &str = " AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p \
+     WHERE p.endpoint_id = d.endpoint_id AND p.record_key = d.record_key AND p.id < d.id \
+     AND p.status IN ('PENDING', 'SENDING'))";
+
+impl Claim {
+    /// One round: up to `wanted` more deliveries, from the endpoints in `only` if given.
+    /// Returns whether another round may find more: some deliveries were left because their
+    /// endpoint was set aside, and (for the first round, which looks at every endpoint) it did
+    /// not see every due delivery.
+    async fn round<C: ConnectionTrait>(
+        &mut self,
+        txn: &C,
+        wanted: usize,
+        only: Option<&[i64]>,
+    ) -> ApiResult<bool> {
+        // Endpoint enabled, nothing earlier about the same record still open. Twice what is
+        // wanted: the caps below may set some aside.
+        let asked = wanted.saturating_mul(2);
+        let mut sql = Sql::new(txn.get_database_backend());
+        sql.push(
+            "SELECT d.* FROM webhook_deliveries d \
+             JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled WHERE ",
+        );
+        push_due(&mut sql, self.at);
+        sql.push(NOT_BEHIND_ANOTHER);
+        if let Some(only) = only {
+            sql.push(" AND d.endpoint_id IN ")
+                .bind_list(only.iter().copied());
+        }
+        if !self.set_aside.is_empty() {
+            sql.push(" AND d.endpoint_id NOT IN ")
+                .bind_list(self.set_aside.iter().copied());
+        }
+        sql.push(" ORDER BY d.next_attempt_at, d.id")
+            .limit(u64::try_from(asked).unwrap_or(u64::MAX));
+        if self.postgres {
+            sql.push(" FOR UPDATE OF d SKIP LOCKED");
+        }
+        let candidates = webhook_delivery::Model::find_by_statement(sql.build())
+            .all(txn)
+            .await?;
+        let saw_all = candidates.len() < asked;
+        if candidates.is_empty() {
+            return Ok(false);
+        }
+        self.hold_endpoints(txn, &candidates).await?;
+
+        let target = self.claimed.len().saturating_add(wanted);
+        let first_new = self.claimed.len();
+        let mut left_behind = false;
+        for delivery in candidates {
+            if self.claimed.len() >= target {
+                break;
+            }
+            if self.set_aside.contains(&delivery.endpoint_id) {
+                left_behind = true;
+                continue;
+            }
+            let Some(endpoint) = self.endpoints.get(&delivery.endpoint_id) else {
+                continue;
+            };
+            let busy = self.in_flight.entry(endpoint.id).or_insert(0);
+            if *busy >= i64::from(endpoint.max_in_flight) {
+                self.set_aside.insert(endpoint.id);
+                left_behind = true;
+                continue;
+            }
+            *busy += 1;
+            let endpoint = endpoint.clone();
+            // Written for all the round's rows at once below.
+            let mut delivery = delivery;
+            delivery.status = DeliveryStatus::Sending.as_str().to_owned();
+            delivery.lease_until = Some(self.lease_until);
+            delivery.attempts += 1;
+            self.claimed.push(Claimed { delivery, endpoint });
+        }
+        // One statement marks the round's rows (this transaction's: locked on PostgreSQL, and
+        // SQLite has one writer) as the models above say, before a next round looks again.
+        let new = &self.claimed[first_new..];
+        if !new.is_empty() {
+            let mut sql = Sql::new(txn.get_database_backend());
+            sql.push("UPDATE webhook_deliveries SET status = ")
+                .bind(DeliveryStatus::Sending.as_str())
+                .push(", lease_until = ")
+                .bind(self.lease_until)
+                .push(", attempts = attempts + 1 WHERE id IN ")
+                .bind_list(new.iter().map(|c| c.delivery.id));
+            txn.execute_raw(sql.build()).await?;
+        }
+        Ok(left_behind && !(saw_all && only.is_none()))
+    }
+
+    /// Up to `wanted` enabled endpoints, not set aside, with a delivery that may be sent now
+    /// (due, and not behind another about its record), each probed through its own open
+    /// deliveries (so a backlog elsewhere is not read).
+    async fn endpoints_with_due_work<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        wanted: usize,
+    ) -> ApiResult<Vec<i64>> {
+        #[derive(FromQueryResult)]
+        struct Id {
+            id: i64,
+        }
+        let mut sql = Sql::new(txn.get_database_backend());
+        sql.push("SELECT e.id FROM webhook_endpoints e WHERE e.enabled");
+        if !self.set_aside.is_empty() {
+            sql.push(" AND e.id NOT IN ")
+                .bind_list(self.set_aside.iter().copied());
+        }
+        sql.push(" AND EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.endpoint_id = e.id AND ");
+        push_due(&mut sql, self.at);
+        sql.push(NOT_BEHIND_ANOTHER)
+            .push(") ORDER BY e.id")
+            .limit(u64::try_from(wanted).unwrap_or(u64::MAX));
+        Ok(Id::find_by_statement(sql.build())
+            .all(txn)
+            .await?
+            .into_iter()
+            .map(|r| r.id)
+            .collect())
+    }
+
+    /// Takes hold of the candidates' endpoints not held yet and counts what they have in
+    /// flight over every process. On PostgreSQL the endpoint rows are locked (`SKIP LOCKED`:
+    /// one held by another process's claim is set aside for this one, so claims never wait on
+    /// each other), so the count cannot change under this claim.
+    async fn hold_endpoints<C: ConnectionTrait>(
+        &mut self,
+        txn: &C,
+        candidates: &[webhook_delivery::Model],
+    ) -> ApiResult<()> {
+        let mut new_ids: Vec<i64> = candidates
+            .iter()
+            .map(|d| d.endpoint_id)
+            .filter(|id| !self.endpoints.contains_key(id) && !self.set_aside.contains(id))
+            .collect();
+        new_ids.sort_unstable();
+        new_ids.dedup();
+        if new_ids.is_empty() {
+            return Ok(());
+        }
+        let mut sql = Sql::new(txn.get_database_backend());
+        sql.push("SELECT * FROM webhook_endpoints WHERE id IN ")
+            .bind_list(new_ids.iter().copied())
+            .push(" ORDER BY id");
+        // `NO KEY UPDATE`, not `UPDATE`: it still keeps two claims (and the endpoint updates
+        // of `settle`) apart, but not the `KEY SHARE` locks the outbox's foreign keys take, so
+        // a change writing deliveries neither deadlocks with a claim nor has its endpoints
+        // skipped by one.
+        if self.postgres {
+            sql.push(" FOR NO KEY UPDATE SKIP LOCKED");
+        }
+        let held = webhook_endpoint::Model::find_by_statement(sql.build())
+            .all(txn)
+            .await?;
+        for id in &new_ids {
+            if !held.iter().any(|e| e.id == *id) {
+                self.set_aside.insert(*id);
+            }
+        }
+        if held.is_empty() {
+            return Ok(());
+        }
+        // Through the partial index on deliveries being sent, by endpoint: a claim reads what
+        // is in flight, not the backlog or the delivery log.
+        let mut sql = Sql::new(txn.get_database_backend());
+        sql.push(
+            "SELECT endpoint_id, COUNT(*) AS n FROM webhook_deliveries \
+             WHERE status = 'SENDING' AND lease_until >= ",
+        )
+        .bind(self.at)
+        .push(" AND endpoint_id IN ")
+        .bind_list(held.iter().map(|e| e.id))
+        .push(" GROUP BY endpoint_id");
+        #[derive(FromQueryResult)]
+        struct InFlight {
+            endpoint_id: i64,
+            n: i64,
+        }
+        for row in InFlight::find_by_statement(sql.build()).all(txn).await? {
+            self.in_flight.insert(row.endpoint_id, row.n);
+        }
+        for endpoint in held {
+            self.endpoints.insert(endpoint.id, endpoint);
+        }
+        Ok(())
+    }
 }
 
 /// What recording an attempt decided.
@@ -270,7 +419,9 @@ pub async fn settle<C: ConnectionTrait + TransactionTrait>(
         .bind(delivery.attempts);
     let updated = txn.execute_raw(sql.build()).await?.rows_affected();
 
-    // The endpoint's health.
+    // The endpoint's health. Each statement changes (and so locks) the endpoint's row only when
+    // its health changes: a claim skips an endpoint row another transaction holds, and most
+    // attempts change nothing here.
     let mut sql = Sql::new(txn.get_database_backend());
     let health = match attempt.outcome {
         // A success clears the failing streak, if there is one. The endpoint as claimed says
@@ -297,10 +448,11 @@ pub async fn settle<C: ConnectionTrait + TransactionTrait>(
             Some(sql)
         }
         Outcome::Retry | Outcome::Refused => {
-            sql.push("UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, ")
+            sql.push("UPDATE webhook_endpoints SET failing_since = ")
                 .bind(at)
-                .push(") WHERE id = ")
-                .bind(delivery.endpoint_id);
+                .push(" WHERE id = ")
+                .bind(delivery.endpoint_id)
+                .push(" AND failing_since IS NULL");
             txn.execute_raw(sql.build()).await?;
             let mut sql = Sql::new(txn.get_database_backend());
             sql.push("UPDATE webhook_endpoints SET enabled = ")
@@ -356,10 +508,12 @@ pub async fn prune<C: ConnectionTrait>(
     Ok(attempts)
 }
 
-/// How many deliveries wait to be sent, and since when the oldest has waited.
+/// How many deliveries wait to be sent, and since when the oldest has waited. The deliveries of
+/// a disabled endpoint are left out: no worker sends them until it is enabled again, so they
+/// would only make the backlog look stuck (after every 410, say).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Backlog {
-    /// Deliveries pending or being sent.
+    /// Deliveries pending or being sent to enabled endpoints.
     pub depth: i64,
     /// When the oldest of them was written.
     pub oldest: Option<DateTime<Utc>>,
@@ -375,8 +529,9 @@ pub async fn backlog<C: ConnectionTrait>(db: &C) -> ApiResult<Backlog> {
     let sql = {
         let mut sql = Sql::new(db.get_database_backend());
         sql.push(
-            "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM webhook_deliveries \
-             WHERE status IN ('PENDING', 'SENDING')",
+            "SELECT COUNT(*) AS n, MIN(d.created_at) AS oldest FROM webhook_deliveries d \
+             JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled \
+             WHERE d.status IN ('PENDING', 'SENDING')",
         );
         sql
     };
@@ -392,7 +547,7 @@ pub async fn backlog<C: ConnectionTrait>(db: &C) -> ApiResult<Backlog> {
 pub struct DeliveryFilter {
     /// Only deliveries in this state.
     pub status: Option<DeliveryStatus>,
-    /// Only this event type.
+    /// Only this event type, or those a pattern matches (`note.*`, `*`).
     pub event_type: Option<String>,
     /// Only events at or after this time.
     pub since: Option<DateTime<Utc>>,
@@ -419,8 +574,19 @@ pub async fn list<C: ConnectionTrait>(
     if let Some(status) = filter.status {
         sql.push(" AND status = ").bind(status.as_str());
     }
-    if let Some(event_type) = &filter.event_type {
-        sql.push(" AND event_type = ").bind(event_type.clone());
+    // An event type, or a pattern as endpoints subscribe with: `note.*`, or `*` for all.
+    match filter.event_type.as_deref() {
+        None | Some("*") => {}
+        Some(pattern) => match pattern.strip_suffix(".*") {
+            Some(kind) => {
+                sql.push(" AND event_type LIKE ")
+                    .bind(format!("{}.%", like_escape(kind)))
+                    .push(" ESCAPE '\\'");
+            }
+            None => {
+                sql.push(" AND event_type = ").bind(pattern.to_owned());
+            }
+        },
     }
     if let Some(since) = filter.since {
         sql.push(" AND created_at >= ").bind(since);

@@ -551,8 +551,18 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         Some(mut task) => {
             task.contact_id = contact.contact.id;
             Some(
-                planning::create_in(&txn, actor, &contact, task, Some(row.id), "input.task.")
-                    .await?,
+                planning::create_in(
+                    &txn,
+                    actor,
+                    &contact,
+                    task,
+                    planning::Origin {
+                        note_id: Some(row.id),
+                        ..planning::Origin::default()
+                    },
+                    "input.task.",
+                )
+                .await?,
             )
         }
         None => None,
@@ -656,8 +666,10 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     }
     row.updated_at = Set(now());
     let row = row.update(&txn).await?;
+    let mut changed = changed_fields(&note, &row);
     if let Some(labels) = labels {
         settings::set_labels(&txn, Labelled::Note, actor.org_id, id, &labels).await?;
+        changed.push("labels");
     }
     let visibility = Visibility::parse(&row.visibility).unwrap_or(Visibility::Team);
     if visibility != old_visibility {
@@ -688,13 +700,38 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
                 actor.name,
                 title_of(row.subject.as_deref(), &row.body)
             ),
-            data: json!({}),
+            data: json!({ "fields": changed }),
             audience: visibility.audience(row.author_id),
         },
     )
     .await?;
     txn.commit().await?;
     Ok(row)
+}
+
+/// The API names of the fields an update changed (labels are added by the caller: they are
+/// not on the row), for the `NOTE_UPDATED` event and the webhook's `updatedFields`.
+fn changed_fields(before: &note::Model, after: &note::Model) -> Vec<&'static str> {
+    let mut changed = Vec::new();
+    if before.subject != after.subject {
+        changed.push("subject");
+    }
+    if before.body != after.body {
+        changed.push("body");
+    }
+    if before.body_html != after.body_html {
+        changed.push("bodyHtml");
+    }
+    if before.visibility != after.visibility {
+        changed.push("visibility");
+    }
+    if before.type_id != after.type_id {
+        changed.push("type");
+    }
+    if (&before.attached_kind, &before.attached_id) != (&after.attached_kind, &after.attached_id) {
+        changed.push("attachedTo");
+    }
+    changed
 }
 
 /// Deletes a note (same rights as editing). Its earlier events keep their place in the timeline

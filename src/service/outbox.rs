@@ -19,6 +19,9 @@ use serde_json::{Value, json};
 use super::{endpoints, payload};
 use crate::error::{ApiError, ApiResult};
 
+/// The most delivery rows written by one statement (13 values each).
+const INSERT_CHUNK: usize = 1000;
+
 /// The PostgreSQL channel a written delivery is announced on (at commit).
 pub const CHANNEL: &str = "threadline_webhooks";
 
@@ -145,9 +148,15 @@ pub async fn enqueue<C: ConnectionTrait>(
         })
         .collect();
     let count = rows.len();
-    webhook_delivery::Entity::insert_many(rows)
-        .exec_without_returning(db)
-        .await?;
+    // A statement binds at most 32,766 values on SQLite (65,535 on PostgreSQL): an organization
+    // with thousands of endpoints gets its rows in several statements.
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<webhook_delivery::ActiveModel> = rows.by_ref().take(INSERT_CHUNK).collect();
+        webhook_delivery::Entity::insert_many(chunk)
+            .exec_without_returning(db)
+            .await?;
+    }
     announce(db).await?;
     Ok(count)
 }

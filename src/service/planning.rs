@@ -157,6 +157,18 @@ pub(super) async fn require_responsible<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Where a new task comes from: set on its row before its `TASK_CREATED` event is written, so
+/// the event's webhook shows the task as the API does.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Origin {
+    /// The note it was written with (`createNote`'s task; a copy keeps its original's).
+    pub note_id: Option<i64>,
+    /// The task it follows up (`completeTask` with `CONTINUE`).
+    pub continued_from_id: Option<i64>,
+    /// The task it is a copy of (`copyTask`).
+    pub copied_from_id: Option<i64>,
+}
+
 /// Creates a task on `contact` (already checked for `WRITE`) inside the caller's transaction;
 /// `prefix` names the input in errors (`input.`, `input.task.`, `input.followUp.`).
 pub async fn create_in<C: ConnectionTrait>(
@@ -164,7 +176,7 @@ pub async fn create_in<C: ConnectionTrait>(
     actor: &Actor,
     contact: &VisibleContact,
     input: CreateTask,
-    note_id: Option<i64>,
+    origin: Origin,
     prefix: &str,
 ) -> ApiResult<task::Model> {
     let f = |name: &str| format!("{prefix}{name}");
@@ -207,10 +219,10 @@ pub async fn create_in<C: ConnectionTrait>(
         creator_id: Set(actor.user_id),
         status: Set(TaskStatus::Planned.as_str().to_owned()),
         outcome_id: Set(None),
-        note_id: Set(note_id),
+        note_id: Set(origin.note_id),
         closing_note_id: Set(None),
-        continued_from_id: Set(None),
-        copied_from_id: Set(None),
+        continued_from_id: Set(origin.continued_from_id),
+        copied_from_id: Set(origin.copied_from_id),
         completed_at: Set(None),
         completed_by: Set(None),
         created_at: Set(at),

@@ -16,7 +16,7 @@ use sea_orm::{
 use serde_json::json;
 
 pub use super::children::tags_of;
-pub use super::planning::{CreateTask, TaskStatus, create_in};
+pub use super::planning::{CreateTask, Origin, TaskStatus, create_in};
 use super::{
     Page,
     access::{self, AccessLevel, VisibleContact},
@@ -148,7 +148,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         "planning a task",
     )
     .await?;
-    let task = create_in(&txn, actor, &contact, input, None, "input.").await?;
+    let task = create_in(&txn, actor, &contact, input, Origin::default(), "input.").await?;
     txn.commit().await?;
     Ok(task)
 }
@@ -391,8 +391,10 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     }
     row.updated_at = Set(now());
     let row = row.update(&txn).await?;
+    let mut changed = changed_fields(&task, &row);
     if let Some(tags) = tags {
         set_tags(&txn, actor.org_id, id, &tags).await?;
+        changed.push("tags");
     }
     timeline::record(
         &txn,
@@ -407,13 +409,41 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
                 actor.name,
                 title_of(None, &row.description)
             ),
-            data: json!({}),
+            data: json!({ "fields": changed }),
             audience: Audience::Team,
         },
     )
     .await?;
     txn.commit().await?;
     Ok(row)
+}
+
+/// The API names of the fields an update changed (tags are added by the caller: they are not
+/// on the row), for the `TASK_UPDATED` event and the webhook's `updatedFields`.
+fn changed_fields(before: &task::Model, after: &task::Model) -> Vec<&'static str> {
+    let mut changed = Vec::new();
+    if before.description != after.description {
+        changed.push("description");
+    }
+    if before.type_id != after.type_id {
+        changed.push("type");
+    }
+    if before.scheduled_at != after.scheduled_at {
+        changed.push("scheduledAt");
+    }
+    if before.start_at != after.start_at {
+        changed.push("startAt");
+    }
+    if before.end_at != after.end_at {
+        changed.push("endAt");
+    }
+    if before.responsible_id != after.responsible_id {
+        changed.push("responsible");
+    }
+    if before.status != after.status {
+        changed.push("status");
+    }
+    changed
 }
 
 /// Completes an open task with an outcome (`WRITE` on the contact): `CLOSE`, `CLOSE_WITH_NOTE`
@@ -505,10 +535,11 @@ pub async fn complete<C: ConnectionTrait + TransactionTrait>(
             }
             None => suggested_follow_up(&txn, actor, &task, at).await?,
         };
-        let created = create_in(&txn, actor, &contact, follow, None, "input.followUp.").await?;
-        let mut link = created.into_active_model();
-        link.continued_from_id = Set(Some(id));
-        Some(link.update(&txn).await?)
+        let origin = Origin {
+            continued_from_id: Some(id),
+            ..Origin::default()
+        };
+        Some(create_in(&txn, actor, &contact, follow, origin, "input.followUp.").await?)
     } else {
         None
     };
@@ -592,10 +623,12 @@ pub async fn copy<C: ConnectionTrait + TransactionTrait>(
         remind_at: task.remind_at.filter(|r| *r > now()),
         responsible_id: Some(task.responsible_id),
     };
-    let created = create_in(&txn, actor, &contact, input, task.note_id, "input.").await?;
-    let mut link = created.into_active_model();
-    link.copied_from_id = Set(Some(id));
-    let copy = link.update(&txn).await?;
+    let origin = Origin {
+        note_id: task.note_id,
+        copied_from_id: Some(id),
+        ..Origin::default()
+    };
+    let copy = create_in(&txn, actor, &contact, input, origin, "input.").await?;
     txn.commit().await?;
     Ok(copy)
 }

@@ -122,3 +122,20 @@ impl Receiver {
         self.inner.lock().expect("receiver lock").received.clone()
     }
 }
+
+/// Starts a receiver that accepts every connection, reads nothing back and never answers (a
+/// receiver that hangs); returns its URL. The connections stay open until the test's runtime
+/// ends, so every attempt to it runs into the gateway's timeout.
+pub async fn silent() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a silent receiver");
+    let url = format!("http://{}/hook", listener.local_addr().expect("address"));
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    url
+}

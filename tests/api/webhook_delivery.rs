@@ -8,12 +8,17 @@ use axum::{
     response::IntoResponse,
 };
 use chrono::{Duration, Utc};
+use entity::webhook_delivery;
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ConnectionTrait, EntityTrait, PaginatorTrait,
+};
 use serde_json::{Value, json};
 use webhooks::signing::Verifier;
 
 use crate::{
     helpers::{TestApp, contact_id, spawn_app_with_config, world},
-    receiver::Receiver,
+    receiver::{self, Receiver},
 };
 
 /// A gateway whose webhook URLs may point at this machine (the receivers).
@@ -459,4 +464,542 @@ async fn redelivery_test_events_pruning_and_metrics() {
     );
     let log = app.gql(Some(&owner), LOG, json!({ "id": id })).await;
     assert_eq!(log.data()["webhookDeliveries"]["edges"], json!([]));
+}
+
+#[tokio::test]
+async fn a_backlog_at_one_endpoints_cap_does_not_hold_up_other_endpoints() {
+    let app = app().await;
+    let w = world(&app).await;
+    let owner = app.token(&w.owner);
+    // A receiver that never answers, one delivery at a time, and a backlog of notes for it
+    // larger than what one claim looks at (the process's slots, twice over).
+    let hanging = receiver::silent().await;
+    endpoint(
+        &app,
+        &owner,
+        &hanging,
+        json!({ "eventTypes": ["note.created"], "maxInFlight": 1 }),
+    )
+    .await;
+    let cid = contact_id(w.contact);
+    for n in 0..80 {
+        note(&app, &owner, &cid, &format!("backlog {n}")).await;
+    }
+    // A healthy endpoint gets one event after the backlog.
+    let healthy = Receiver::start().await;
+    endpoint(
+        &app,
+        &owner,
+        &healthy.url,
+        json!({ "eventTypes": ["contact.updated"] }),
+    )
+    .await;
+    app.gql(
+        Some(&owner),
+        "mutation ($id: ID!) { updateContact(id: $id, input: { name: \"Grace B. Hopper\" }) { id } }",
+        json!({ "id": cid }),
+    )
+    .await
+    .data();
+
+    // One pass, with slots to spare: the hanging endpoint takes its one, the healthy one is sent
+    // at once instead of waiting for the backlog ahead of it to drain.
+    let pass = app
+        .jobs
+        .webhooks
+        .pass_at(&app.db, Utc::now())
+        .await
+        .expect("pass");
+    assert_eq!(pass.started, 2, "one to each endpoint");
+    let waited = std::time::Instant::now();
+    while healthy.received().is_empty() && waited.elapsed() < std::time::Duration::from_secs(5) {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let got = healthy.received();
+    assert_eq!(got.len(), 1, "the healthy endpoint was held up");
+    assert_eq!(got[0].json()["type"], "contact.updated");
+}
+
+#[tokio::test]
+async fn an_endpoint_whose_due_deliveries_wait_behind_a_retry_does_not_hold_up_the_others() {
+    // Two sending slots: after the capped endpoint's one, one is left to find.
+    let app = spawn_app_with_config(|c| {
+        c.webhook_allow_private = true;
+        c.webhook_concurrency = 2;
+    })
+    .await;
+    let w = world(&app).await;
+    let owner = app.token(&w.owner);
+    let cid = contact_id(w.contact);
+    // The first endpoint registered fails: its second update of a note is due but waits behind
+    // the retry of the first.
+    let failing = Receiver::answering(|_, _| StatusCode::BAD_GATEWAY.into_response()).await;
+    endpoint(
+        &app,
+        &owner,
+        &failing.url,
+        json!({ "eventTypes": ["note.updated"] }),
+    )
+    .await;
+    let healthy = Receiver::start().await;
+    endpoint(
+        &app,
+        &owner,
+        &healthy.url,
+        json!({ "eventTypes": ["contact.updated"] }),
+    )
+    .await;
+    let id = note(&app, &owner, &cid, "v0").await;
+    let update = "mutation ($id: ID!, $body: String!) { updateNote(id: $id, input: { body: $body }) { id } }";
+    app.gql(Some(&owner), update, json!({ "id": id, "body": "v1" }))
+        .await
+        .data();
+    let first = app.jobs.deliver_webhooks().await.expect("first attempt");
+    assert_eq!(first.retrying, 1);
+    app.gql(Some(&owner), update, json!({ "id": id, "body": "v2" }))
+        .await
+        .data();
+    // A hanging endpoint at its cap with a backlog, then an event for the healthy one.
+    let hanging = receiver::silent().await;
+    endpoint(
+        &app,
+        &owner,
+        &hanging,
+        json!({ "eventTypes": ["note.created"], "maxInFlight": 1 }),
+    )
+    .await;
+    for n in 0..5 {
+        note(&app, &owner, &cid, &format!("backlog {n}")).await;
+    }
+    app.gql(
+        Some(&owner),
+        "mutation ($id: ID!) { updateContact(id: $id, input: { name: \"Grace B. Hopper\" }) { id } }",
+        json!({ "id": cid }),
+    )
+    .await
+    .data();
+
+    let pass = app
+        .jobs
+        .webhooks
+        .pass_at(&app.db, Utc::now())
+        .await
+        .expect("pass");
+    assert_eq!(
+        pass.started, 2,
+        "the hanging endpoint's one and the healthy one"
+    );
+    let waited = std::time::Instant::now();
+    while healthy.received().is_empty() && waited.elapsed() < std::time::Duration::from_secs(5) {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(healthy.received().len(), 1);
+    assert_eq!(failing.received().len(), 1, "v2 still waits behind v1");
+}
+
+#[tokio::test]
+async fn two_workers_on_one_database_share_the_work_and_send_each_event_once() {
+    let app = app().await;
+    let w = world(&app).await;
+    let owner = app.token(&w.owner);
+    let receivers = [
+        Receiver::start().await,
+        Receiver::start().await,
+        Receiver::start().await,
+    ];
+    for (receiver, cap) in receivers.iter().zip([1, 2, 8]) {
+        endpoint(
+            &app,
+            &owner,
+            &receiver.url,
+            json!({ "eventTypes": ["note.created"], "maxInFlight": cap }),
+        )
+        .await;
+    }
+    let cid = contact_id(w.contact);
+    let events = 60;
+    for n in 0..events {
+        note(&app, &owner, &cid, &format!("event {n}")).await;
+    }
+    // A second worker, as another gateway process would run, on the same database.
+    let other = threadline::delivery::DeliverWebhooks::new(
+        std::time::Duration::from_secs(15),
+        8,
+        webhooks::ssrf::Guard::new(true),
+        std::sync::Arc::default(),
+    )
+    .expect("a second worker");
+    let now = Utc::now();
+    for _ in 0..50 {
+        let (a, b) = tokio::join!(
+            app.jobs.webhooks.drain_at(&app.db, now),
+            other.drain_at(&app.db, now)
+        );
+        let (a, b) = (a.expect("first worker"), b.expect("second worker"));
+        assert_eq!(a.retrying + a.failed + b.retrying + b.failed, 0);
+        if a.succeeded + b.succeeded == 0 {
+            break;
+        }
+    }
+    for receiver in &receivers {
+        let mut ids: Vec<String> = receiver
+            .received()
+            .iter()
+            .map(|r| r.header("webhook-id").to_owned())
+            .collect();
+        assert_eq!(ids.len(), events, "every event, each once");
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), events, "no event sent twice");
+    }
+}
+
+#[tokio::test]
+async fn the_queue_metrics_leave_out_what_a_disabled_endpoint_holds() {
+    let app = app().await;
+    let w = world(&app).await;
+    let owner = app.token(&w.owner);
+    let receiver = Receiver::start().await;
+    let (id, _) = endpoint(&app, &owner, &receiver.url, json!({})).await;
+    note(&app, &owner, &contact_id(w.contact), "Parked").await;
+    let metrics = app.metrics().await;
+    assert!(
+        metrics.contains("threadline_webhook_queue_depth 1"),
+        "{metrics}"
+    );
+
+    // Disabled (by a person here; by the gateway after a 410 or five failing days), the
+    // endpoint's deliveries wait for it to be enabled again: no worker will send them, so they
+    // are not a backlog that grows older.
+    let toggle = "mutation ($id: ID!, $on: Boolean!) { updateWebhookEndpoint(id: $id, input: { enabled: $on }) { enabled } }";
+    app.gql(Some(&owner), toggle, json!({ "id": id, "on": false }))
+        .await
+        .data();
+    let metrics = app.metrics().await;
+    assert!(
+        metrics.contains("threadline_webhook_queue_depth 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("threadline_webhook_oldest_pending_seconds 0"),
+        "{metrics}"
+    );
+
+    app.gql(Some(&owner), toggle, json!({ "id": id, "on": true }))
+        .await
+        .data();
+    let metrics = app.metrics().await;
+    assert!(
+        metrics.contains("threadline_webhook_queue_depth 1"),
+        "{metrics}"
+    );
+    app.jobs.deliver_webhooks().await.expect("pass");
+    assert_eq!(receiver.received().len(), 1);
+}
+
+#[tokio::test]
+async fn an_endpoint_failing_for_five_days_straight_is_disabled_and_enabling_it_resumes() {
+    let app = app().await;
+    let w = world(&app).await;
+    let owner = app.token(&w.owner);
+    let failing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let switch = failing.clone();
+    let receiver = Receiver::answering(move |_, _| {
+        if switch.load(std::sync::atomic::Ordering::SeqCst) {
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        } else {
+            StatusCode::OK.into_response()
+        }
+    })
+    .await;
+    let (id, _) = endpoint(&app, &owner, &receiver.url, json!({})).await;
+    let cid = contact_id(w.contact);
+    let state = "query ($id: ID!) { webhookEndpoints { edges { node { id enabled disabledReason failingSince } } } webhookDeliveries(endpointId: $id) { edges { node { status } } } }";
+    note(&app, &owner, &cid, "Day 0").await;
+    let start = Utc::now();
+    app.jobs.deliver_webhooks_at(start).await.expect("day 0");
+    // Four days on, a new event fails too: still enabled, failing since day 0.
+    note(&app, &owner, &cid, "Day 4").await;
+    app.jobs
+        .deliver_webhooks_at(start + Duration::days(4))
+        .await
+        .expect("day 4");
+    let endpoints = app.gql(Some(&owner), state, json!({ "id": id })).await;
+    let node = &endpoints.data()["webhookEndpoints"]["edges"][0]["node"];
+    assert_eq!(node["enabled"], true);
+    let since: chrono::DateTime<Utc> = node["failingSince"]
+        .as_str()
+        .expect("failing since")
+        .parse()
+        .expect("time");
+    assert!((since - start).num_seconds().abs() < 5, "{since} {start}");
+    // Past five days of failures: disabled, FAILING; nothing more is sent.
+    app.jobs
+        .deliver_webhooks_at(start + Duration::days(5) + Duration::hours(1))
+        .await
+        .expect("day 5");
+    let endpoints = app.gql(Some(&owner), state, json!({ "id": id })).await;
+    let node = &endpoints.data()["webhookEndpoints"]["edges"][0]["node"];
+    assert_eq!(node["enabled"], false);
+    assert_eq!(node["disabledReason"], "FAILING");
+    let sent = receiver.received().len();
+    app.jobs
+        .deliver_webhooks_at(start + Duration::days(6))
+        .await
+        .expect("day 6");
+    assert_eq!(
+        receiver.received().len(),
+        sent,
+        "a disabled endpoint is sent nothing"
+    );
+
+    // Enabled again (the receiver fixed), its queue resumes and its health is clean.
+    failing.store(false, std::sync::atomic::Ordering::SeqCst);
+    app.gql(
+        Some(&owner),
+        "mutation ($id: ID!) { updateWebhookEndpoint(id: $id, input: { enabled: true }) { enabled disabledReason failingSince } }",
+        json!({ "id": id }),
+    )
+    .await
+    .data();
+    let done = app
+        .jobs
+        .deliver_webhooks_at(start + Duration::days(6))
+        .await
+        .expect("resumed");
+    assert!(done.succeeded >= 1, "{done:?}");
+    let endpoints = app.gql(Some(&owner), state, json!({ "id": id })).await;
+    let node = &endpoints.data()["webhookEndpoints"]["edges"][0]["node"];
+    assert_eq!(node["enabled"], true);
+    assert_eq!(node["disabledReason"], Value::Null);
+    assert_eq!(node["failingSince"], Value::Null);
+}
+
+#[tokio::test]
+async fn a_claim_reads_what_is_due_not_the_delivery_log() {
+    let app = app().await;
+    let w = world(&app).await;
+    let owner = app.token(&w.owner);
+    let receiver = Receiver::start().await;
+    endpoint(&app, &owner, &receiver.url, json!({})).await;
+    note(&app, &owner, &contact_id(w.contact), "Delivered").await;
+    app.jobs.deliver_webhooks().await.expect("pass");
+    // The log of a busy month (kept for the retention): 200,000 delivered events.
+    let delivered = webhook_delivery::Entity::find()
+        .one(&app.db)
+        .await
+        .expect("query")
+        .expect("the delivery");
+    assert_eq!(delivered.status, "SUCCEEDED");
+    let rows: Vec<webhook_delivery::ActiveModel> = (0..200_000)
+        .map(|n| {
+            let mut row: webhook_delivery::ActiveModel = delivered.clone().into();
+            row.id = NotSet;
+            row.record_key = Set(format!("Note:{}", 1_000_000 + n));
+            row
+        })
+        .collect();
+    for chunk in rows.chunks(1000) {
+        webhook_delivery::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&app.db)
+            .await
+            .expect("log rows");
+    }
+    // With nothing due, a worker's look (once a second, and after every send) is quick: it does
+    // not read the log (reading it took over 50 ms here on SQLite, each time).
+    let mut quickest = std::time::Duration::MAX;
+    for _ in 0..5 {
+        let started = std::time::Instant::now();
+        let pass = app
+            .jobs
+            .webhooks
+            .pass_at(&app.db, Utc::now())
+            .await
+            .expect("pass");
+        quickest = quickest.min(started.elapsed());
+        assert_eq!(pass.started, 0);
+    }
+    assert!(
+        quickest < std::time::Duration::from_millis(20),
+        "an idle look took {quickest:?}"
+    );
+    // Nor when there is something to send (counting what is in flight to the endpoint).
+    let mut quickest = std::time::Duration::MAX;
+    for n in 0..5 {
+        note(&app, &owner, &contact_id(w.contact), &format!("Busy {n}")).await;
+        let started = std::time::Instant::now();
+        let pass = app
+            .jobs
+            .webhooks
+            .pass_at(&app.db, Utc::now())
+            .await
+            .expect("pass");
+        quickest = quickest.min(started.elapsed());
+        assert_eq!(pass.started, 1);
+        app.jobs.deliver_webhooks().await.expect("the rest");
+    }
+    assert!(
+        quickest < std::time::Duration::from_millis(20),
+        "a busy look took {quickest:?}"
+    );
+}
+
+#[tokio::test]
+async fn pruning_the_log_and_deleting_an_endpoint_stay_quick_with_a_large_log() {
+    let app = app().await;
+    let w = world(&app).await;
+    let owner = app.token(&w.owner);
+    let receiver = Receiver::start().await;
+    let (id, _) = endpoint(&app, &owner, &receiver.url, json!({})).await;
+    note(&app, &owner, &contact_id(w.contact), "Delivered").await;
+    app.jobs.deliver_webhooks().await.expect("pass");
+    let delivered = webhook_delivery::Entity::find()
+        .one(&app.db)
+        .await
+        .expect("query")
+        .expect("the delivery");
+    // A log past its retention (10,000 deliveries finished 40 days ago, their attempts already
+    // pruned) beside a recent one (10,000 deliveries with an attempt each).
+    let now = Utc::now();
+    let copies = |finished: chrono::DateTime<Utc>, key: i64| {
+        (0..10_000)
+            .map(|n| {
+                let mut row: webhook_delivery::ActiveModel = delivered.clone().into();
+                row.id = NotSet;
+                row.record_key = Set(format!("Note:{}", key + n));
+                row.created_at = Set(finished);
+                row.finished_at = Set(Some(finished));
+                row
+            })
+            .collect::<Vec<_>>()
+    };
+    let old = copies(now - Duration::days(40), 1_000_000);
+    let recent = copies(now, 2_000_000);
+    for chunk in old.chunks(1000).chain(recent.chunks(1000)) {
+        webhook_delivery::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&app.db)
+            .await
+            .expect("log rows");
+    }
+    app.db
+        .execute_unprepared(
+            "INSERT INTO webhook_attempts (organization_id, delivery_id, endpoint_id, attempt, \
+             attempted_at, outcome, latency_ms) SELECT organization_id, id, endpoint_id, 1, \
+             created_at, 'DELIVERED', 1 FROM webhook_deliveries WHERE record_key LIKE 'Note:2%'",
+        )
+        .await
+        .expect("attempt rows");
+
+    // The hourly prune removes the old deliveries (each one's attempts are looked up to go with
+    // it) without reading the whole attempt log for each.
+    let started = std::time::Instant::now();
+    app.jobs.prune_webhook_log_at(now).await.expect("prune");
+    let pruning = started.elapsed();
+    let left = webhook_delivery::Entity::find()
+        .count(&app.db)
+        .await
+        .expect("count");
+    assert_eq!(left, 10_001, "the recent log and the first delivery stay");
+    assert!(
+        pruning < std::time::Duration::from_secs(1),
+        "pruning took {pruning:?}"
+    );
+
+    // Deleting the endpoint takes its deliveries and their attempts with it, as quickly.
+    let started = std::time::Instant::now();
+    app.gql(
+        Some(&owner),
+        "mutation ($id: ID!) { deleteWebhookEndpoint(id: $id) }",
+        json!({ "id": id }),
+    )
+    .await
+    .data();
+    let deleting = started.elapsed();
+    assert!(
+        deleting < std::time::Duration::from_secs(1),
+        "deleting took {deleting:?}"
+    );
+    assert_eq!(
+        webhook_delivery::Entity::find()
+            .count(&app.db)
+            .await
+            .expect("count"),
+        0
+    );
+}
+
+#[tokio::test]
+async fn an_endpoint_deleted_while_its_delivery_is_in_flight_goes_with_its_log() {
+    let app = spawn_app_with_config(|c| {
+        c.webhook_allow_private = true;
+        c.webhook_timeout = std::time::Duration::from_millis(500);
+    })
+    .await;
+    let w = world(&app).await;
+    let owner = app.token(&w.owner);
+    let hanging = receiver::silent().await;
+    let (id, _) = endpoint(&app, &owner, &hanging, json!({})).await;
+    let healthy = Receiver::start().await;
+    endpoint(
+        &app,
+        &owner,
+        &healthy.url,
+        json!({ "eventTypes": ["note.created"] }),
+    )
+    .await;
+    let cid = contact_id(w.contact);
+    note(&app, &owner, &cid, "In flight").await;
+    let pass = app
+        .jobs
+        .webhooks
+        .pass_at(&app.db, Utc::now())
+        .await
+        .expect("pass");
+    assert_eq!(pass.started, 2);
+    // Deleted while its attempt waits for the receiver.
+    app.gql(
+        Some(&owner),
+        "mutation ($id: ID!) { deleteWebhookEndpoint(id: $id) }",
+        json!({ "id": id }),
+    )
+    .await
+    .data();
+    // The attempt times out; there is nothing left to record it on, and the worker carries on.
+    app.jobs
+        .deliver_webhooks()
+        .await
+        .expect("the worker carries on");
+    note(&app, &owner, &cid, "After").await;
+    let done = app.jobs.deliver_webhooks().await.expect("pass");
+    assert_eq!(done.succeeded, 1);
+    assert_eq!(healthy.received().len(), 2);
+    let endpoint_row = |id: &Value| {
+        let text = String::from_utf8(
+            base64::Engine::decode(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                id.as_str().expect("id"),
+            )
+            .expect("opaque id"),
+        )
+        .expect("utf-8");
+        text.rsplit(':')
+            .next()
+            .expect("row")
+            .parse::<i64>()
+            .expect("row id")
+    };
+    let gone = endpoint_row(&id);
+    let left = webhook_delivery::Entity::find()
+        .all(&app.db)
+        .await
+        .expect("deliveries");
+    assert!(left.iter().all(|d| d.endpoint_id != gone), "{left:?}");
+    let attempts = entity::webhook_attempt::Entity::find()
+        .all(&app.db)
+        .await
+        .expect("attempts");
+    assert!(
+        attempts.iter().all(|a| a.endpoint_id != gone),
+        "{attempts:?}"
+    );
 }

@@ -2,8 +2,10 @@
 //! registration, secrets and rotation) and the outbox (written with the change, rolled back
 //! with it, filtered by event type, the record as the API shows it).
 
-use entity::webhook_delivery;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use entity::{webhook_delivery, webhook_endpoint};
+use sea_orm::{
+    ActiveValue::NotSet, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+};
 use serde_json::{Value, json};
 use webhooks::signing::{PublicKey, Secret};
 
@@ -316,4 +318,256 @@ async fn a_change_writes_one_delivery_per_matching_enabled_endpoint_in_its_trans
         .await
         .expect("query");
     assert!(left.is_empty());
+}
+
+/// The bodies of the deliveries written so far for `event_type`, oldest first.
+async fn bodies(app: &TestApp, event_type: &str) -> Vec<Value> {
+    deliveries(app)
+        .await
+        .iter()
+        .filter(|d| d.event_type == event_type)
+        .map(|d| serde_json::from_str(&d.payload).expect("json body"))
+        .collect()
+}
+
+/// `updatedFields` of a body, sorted.
+fn updated_fields(body: &Value) -> Vec<String> {
+    let mut fields: Vec<String> = body["updatedFields"]
+        .as_array()
+        .expect("updatedFields")
+        .iter()
+        .map(|f| f.as_str().expect("a field name").to_owned())
+        .collect();
+    fields.sort();
+    fields
+}
+
+#[tokio::test]
+async fn note_and_task_updates_name_the_fields_that_changed() {
+    let app = app_allowing_loopback().await;
+    let w = world(&app).await;
+    let owner = app.token(&w.owner);
+    register(
+        &app,
+        &owner,
+        json!({ "url": "http://127.0.0.1:9/", "eventTypes": ["note.updated", "task.updated"] }),
+    )
+    .await;
+    let cid = contact_id(w.contact);
+    let note = app
+        .gql(
+            Some(&owner),
+            "mutation ($input: CreateNoteInput!) { createNote(input: $input) { id } }",
+            json!({ "input": { "contactId": cid, "subject": "Plan", "body": "Draft" } }),
+        )
+        .await;
+    let note_id = note.data()["createNote"]["id"].clone();
+    app.gql(
+        Some(&owner),
+        "mutation ($id: ID!) { updateNote(id: $id, input: { body: \"Final\", visibility: PRIVATE }) { id } }",
+        json!({ "id": note_id }),
+    )
+    .await
+    .data();
+    let task = app
+        .gql(
+            Some(&owner),
+            "mutation ($input: CreateTaskInput!) { createTask(input: $input) { id } }",
+            json!({ "input": { "contactId": cid, "description": "Call", "tags": ["a"] } }),
+        )
+        .await;
+    let task_id = task.data()["createTask"]["id"].clone();
+    app.gql(
+        Some(&owner),
+        "mutation ($id: ID!) { updateTask(id: $id, input: { description: \"Call back\", tags: [\"b\"] }) { id } }",
+        json!({ "id": task_id }),
+    )
+    .await
+    .data();
+
+    let notes = bodies(&app, "note.updated").await;
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0]["data"]["body"], "Final");
+    assert_eq!(updated_fields(&notes[0]), ["body", "visibility"]);
+    let tasks = bodies(&app, "task.updated").await;
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[0]["data"]["description"], "Call back");
+    assert_eq!(updated_fields(&tasks[0]), ["description", "tags"]);
+}
+
+#[tokio::test]
+async fn a_follow_up_or_a_copy_is_sent_with_the_task_it_came_from_as_the_api_shows_it() {
+    let app = app_allowing_loopback().await;
+    let w = world(&app).await;
+    let owner = app.token(&w.owner);
+    register(
+        &app,
+        &owner,
+        json!({ "url": "http://127.0.0.1:9/", "eventTypes": ["task.created"] }),
+    )
+    .await;
+    let cid = contact_id(w.contact);
+    let task = app
+        .gql(
+            Some(&owner),
+            "mutation ($input: CreateTaskInput!) { createTask(input: $input) { id } }",
+            json!({ "input": { "contactId": cid, "description": "First call" } }),
+        )
+        .await;
+    let task_id = task.data()["createTask"]["id"].clone();
+    let copy = app
+        .gql(
+            Some(&owner),
+            "mutation ($id: ID!) { copyTask(id: $id) { id copiedFrom { id } } }",
+            json!({ "id": task_id }),
+        )
+        .await;
+    let copy = copy.data()["copyTask"].clone();
+    assert_eq!(copy["copiedFrom"]["id"], task_id);
+    let outcomes = app
+        .gql(Some(&owner), "{ outcomes { id code } }", json!({}))
+        .await;
+    let positive = outcomes.data()["outcomes"]
+        .as_array()
+        .expect("outcomes")
+        .iter()
+        .find(|o| o["code"] == "POSITIVE")
+        .expect("the POSITIVE outcome")["id"]
+        .clone();
+    let completed = app
+        .gql(
+            Some(&owner),
+            "mutation ($id: ID!, $input: CompleteTaskInput!) { completeTask(id: $id, input: $input) { followUp { id continuedFrom { id } } } }",
+            json!({ "id": task_id, "input": { "outcomeId": positive, "action": "CONTINUE",
+                "followUp": { "contactId": cid, "description": "Second call" } } }),
+        )
+        .await;
+    let follow_up = completed.data()["completeTask"]["followUp"].clone();
+    assert_eq!(follow_up["continuedFrom"]["id"], task_id);
+
+    let created = bodies(&app, "task.created").await;
+    let sent = |id: &Value| {
+        created
+            .iter()
+            .find(|b| b["data"]["id"] == *id)
+            .expect("a task.created delivery")["data"]
+            .clone()
+    };
+    assert_eq!(sent(&copy["id"])["copiedFrom"], copy["copiedFrom"]);
+    assert_eq!(
+        sent(&follow_up["id"])["continuedFrom"],
+        follow_up["continuedFrom"]
+    );
+}
+
+#[tokio::test]
+async fn the_delivery_log_filters_by_an_event_type_pattern_as_endpoints_subscribe() {
+    let app = app_allowing_loopback().await;
+    let w = world(&app).await;
+    let owner = app.token(&w.owner);
+    let created = register(
+        &app,
+        &owner,
+        json!({ "url": "http://127.0.0.1:9/", "eventTypes": ["*"] }),
+    )
+    .await;
+    let id = created["endpoint"]["id"].clone();
+    let cid = contact_id(w.contact);
+    app.gql(
+        Some(&owner),
+        "mutation ($input: CreateNoteInput!) { createNote(input: $input) { id } }",
+        json!({ "input": { "contactId": cid, "body": "Hello" } }),
+    )
+    .await
+    .data();
+    app.gql(
+        Some(&owner),
+        "mutation ($id: ID!) { updateContact(id: $id, input: { name: \"Grace B. Hopper\" }) { id } }",
+        json!({ "id": cid }),
+    )
+    .await
+    .data();
+    let types = |filter: Value| {
+        let app = &app;
+        let owner = owner.clone();
+        let id = id.clone();
+        async move {
+            let log = app
+                .gql(
+                    Some(&owner),
+                    "query ($id: ID!, $filter: DeliveryFilter) { webhookDeliveries(endpointId: $id, filter: $filter) { edges { node { eventType } } } }",
+                    json!({ "id": id, "filter": filter }),
+                )
+                .await;
+            let mut types: Vec<String> = log.data()["webhookDeliveries"]["edges"]
+                .as_array()
+                .expect("edges")
+                .iter()
+                .map(|e| e["node"]["eventType"].as_str().expect("type").to_owned())
+                .collect();
+            types.sort();
+            types
+        }
+    };
+    assert_eq!(
+        types(json!({ "eventType": "note.created" })).await,
+        ["note.created"]
+    );
+    // The filter takes what an endpoint subscribes with: a pattern matches its events, `*` all.
+    assert_eq!(
+        types(json!({ "eventType": "contact.*" })).await,
+        ["contact.updated"]
+    );
+    assert_eq!(
+        types(json!({ "eventType": "*" })).await,
+        ["contact.updated", "note.created"]
+    );
+}
+
+#[tokio::test]
+async fn an_event_for_thousands_of_endpoints_is_written_for_each_of_them() {
+    let app = app_allowing_loopback().await;
+    let w = world(&app).await;
+    let owner = app.token(&w.owner);
+    register(
+        &app,
+        &owner,
+        json!({ "url": "http://127.0.0.1:9/", "eventTypes": ["contact.updated"] }),
+    )
+    .await;
+    // More endpoints than one statement can write delivery rows for on either database
+    // (SQLite binds at most 32,766 values, PostgreSQL 65,535): copies of the one registered.
+    const ENDPOINTS: usize = 5200;
+    let template = webhook_endpoint::Entity::find()
+        .one(&app.db)
+        .await
+        .expect("query")
+        .expect("the endpoint");
+    let copies: Vec<webhook_endpoint::ActiveModel> = (1..ENDPOINTS)
+        .map(|_| {
+            let mut row: webhook_endpoint::ActiveModel = template.clone().into();
+            row.id = NotSet;
+            row
+        })
+        .collect();
+    for chunk in copies.chunks(1000) {
+        webhook_endpoint::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&app.db)
+            .await
+            .expect("endpoints");
+    }
+
+    app.gql(
+        Some(&owner),
+        "mutation ($id: ID!) { updateContact(id: $id, input: { name: \"Grace B. Hopper\" }) { id } }",
+        json!({ "id": contact_id(w.contact) }),
+    )
+    .await
+    .data();
+    let written = webhook_delivery::Entity::find()
+        .filter(webhook_delivery::Column::EventType.eq("contact.updated"))
+        .count(&app.db)
+        .await
+        .expect("count");
+    assert_eq!(written, ENDPOINTS as u64);
 }

@@ -366,7 +366,8 @@ impl WebhookDelivery {
 pub struct DeliveryFilter {
     /// Only deliveries in this state.
     pub status: Option<WebhookDeliveryStatus>,
-    /// Only this event type.
+    /// Only this event type, or those a pattern matches as endpoints subscribe (`note.*`, or
+    /// `*` for all).
     pub event_type: Option<String>,
     /// Only events at or after this time.
     pub since: Option<DateTime<Utc>>,
