@@ -355,7 +355,8 @@ pub enum Settled {
     /// Given up (schedule exhausted, or 410).
     Failed,
     /// Another worker had taken the delivery over (this one's lease ran out): only the
-    /// attempt was logged.
+    /// attempt was logged. Or the delivery was deleted with its endpoint meanwhile: nothing
+    /// was.
     Stale,
 }
 
@@ -371,22 +372,6 @@ pub async fn settle<C: ConnectionTrait + TransactionTrait>(
 ) -> ApiResult<Settled> {
     let delivery = &claimed.delivery;
     let txn = db.begin().await?;
-    webhook_attempt::ActiveModel {
-        organization_id: Set(delivery.organization_id),
-        delivery_id: Set(delivery.id),
-        endpoint_id: Set(delivery.endpoint_id),
-        attempt: Set(delivery.attempts),
-        attempted_at: Set(at),
-        outcome: Set(outcome_name(attempt.outcome).to_owned()),
-        status_code: Set(attempt.status.map(i32::from)),
-        latency_ms: Set(i64::try_from(attempt.latency.as_millis()).unwrap_or(i64::MAX)),
-        error: Set(attempt.error.clone()),
-        response_excerpt: Set(Some(attempt.response_excerpt.clone()).filter(|e| !e.is_empty())),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
-
     let (status, next) = match attempt.outcome {
         Outcome::Delivered => (DeliveryStatus::Succeeded, None),
         Outcome::Gone => (DeliveryStatus::Failed, None),
@@ -418,6 +403,27 @@ pub async fn settle<C: ConnectionTrait + TransactionTrait>(
         .push(" AND status = 'SENDING' AND attempts = ")
         .bind(delivery.attempts);
     let updated = txn.execute_raw(sql.build()).await?.rows_affected();
+    if updated == 0 && !exists(&txn, delivery.id).await? {
+        // Deleted with its endpoint while the attempt was in flight: nothing left to log it
+        // against (an admin's ordinary action, not a fault).
+        txn.commit().await?;
+        return Ok(Settled::Stale);
+    }
+    webhook_attempt::ActiveModel {
+        organization_id: Set(delivery.organization_id),
+        delivery_id: Set(delivery.id),
+        endpoint_id: Set(delivery.endpoint_id),
+        attempt: Set(delivery.attempts),
+        attempted_at: Set(at),
+        outcome: Set(outcome_name(attempt.outcome).to_owned()),
+        status_code: Set(attempt.status.map(i32::from)),
+        latency_ms: Set(i64::try_from(attempt.latency.as_millis()).unwrap_or(i64::MAX)),
+        error: Set(attempt.error.clone()),
+        response_excerpt: Set(Some(attempt.response_excerpt.clone()).filter(|e| !e.is_empty())),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
 
     // The endpoint's health. Each statement changes (and so locks) the endpoint's row only when
     // its health changes: a claim skips an endpoint row another transaction holds, and most
@@ -476,6 +482,14 @@ pub async fn settle<C: ConnectionTrait + TransactionTrait>(
         (_, DeliveryStatus::Pending) => Settled::Retrying,
         _ => Settled::Failed,
     })
+}
+
+/// Whether delivery `id` is still there.
+async fn exists<C: ConnectionTrait>(db: &C, id: i64) -> ApiResult<bool> {
+    Ok(webhook_delivery::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .is_some())
 }
 
 fn outcome_name(outcome: Outcome) -> &'static str {
