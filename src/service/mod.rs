@@ -53,6 +53,16 @@ pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
+/// The API names of the fields whose values differ, in the order given (an update's event and
+/// its webhook's `updatedFields`).
+pub fn changed(fields: &[(&'static str, bool)]) -> Vec<&'static str> {
+    fields
+        .iter()
+        .filter(|(_, differs)| *differs)
+        .map(|(name, _)| *name)
+        .collect()
+}
+
 /// One page of a keyset-paginated list: `limit` rows and whether more follow.
 pub struct Page<T> {
     /// The rows, in list order.

@@ -712,26 +712,18 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
 /// The API names of the fields an update changed (labels are added by the caller: they are
 /// not on the row), for the `NOTE_UPDATED` event and the webhook's `updatedFields`.
 fn changed_fields(before: &note::Model, after: &note::Model) -> Vec<&'static str> {
-    let mut changed = Vec::new();
-    if before.subject != after.subject {
-        changed.push("subject");
-    }
-    if before.body != after.body {
-        changed.push("body");
-    }
-    if before.body_html != after.body_html {
-        changed.push("bodyHtml");
-    }
-    if before.visibility != after.visibility {
-        changed.push("visibility");
-    }
-    if before.type_id != after.type_id {
-        changed.push("type");
-    }
-    if (&before.attached_kind, &before.attached_id) != (&after.attached_kind, &after.attached_id) {
-        changed.push("attachedTo");
-    }
-    changed
+    super::changed(&[
+        ("subject", before.subject != after.subject),
+        ("body", before.body != after.body),
+        ("bodyHtml", before.body_html != after.body_html),
+        ("visibility", before.visibility != after.visibility),
+        ("type", before.type_id != after.type_id),
+        (
+            "attachedTo",
+            (&before.attached_kind, &before.attached_id)
+                != (&after.attached_kind, &after.attached_id),
+        ),
+    ])
 }
 
 /// Deletes a note (same rights as editing). Its earlier events keep their place in the timeline

@@ -421,29 +421,15 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
 /// The API names of the fields an update changed (tags are added by the caller: they are not
 /// on the row), for the `TASK_UPDATED` event and the webhook's `updatedFields`.
 fn changed_fields(before: &task::Model, after: &task::Model) -> Vec<&'static str> {
-    let mut changed = Vec::new();
-    if before.description != after.description {
-        changed.push("description");
-    }
-    if before.type_id != after.type_id {
-        changed.push("type");
-    }
-    if before.scheduled_at != after.scheduled_at {
-        changed.push("scheduledAt");
-    }
-    if before.start_at != after.start_at {
-        changed.push("startAt");
-    }
-    if before.end_at != after.end_at {
-        changed.push("endAt");
-    }
-    if before.responsible_id != after.responsible_id {
-        changed.push("responsible");
-    }
-    if before.status != after.status {
-        changed.push("status");
-    }
-    changed
+    super::changed(&[
+        ("description", before.description != after.description),
+        ("type", before.type_id != after.type_id),
+        ("scheduledAt", before.scheduled_at != after.scheduled_at),
+        ("startAt", before.start_at != after.start_at),
+        ("endAt", before.end_at != after.end_at),
+        ("responsible", before.responsible_id != after.responsible_id),
+        ("status", before.status != after.status),
+    ])
 }
 
 /// Completes an open task with an outcome (`WRITE` on the contact): `CLOSE`, `CLOSE_WITH_NOTE`

@@ -364,7 +364,7 @@ async fn note_and_task_updates_name_the_fields_that_changed() {
     let note_id = note.data()["createNote"]["id"].clone();
     app.gql(
         Some(&owner),
-        "mutation ($id: ID!) { updateNote(id: $id, input: { body: \"Final\", visibility: PRIVATE }) { id } }",
+        "mutation ($id: ID!) { updateNote(id: $id, input: { body: \"Final\", visibility: PRIVATE, attachedTo: { kind: \"order\", id: \"A-1\" } }) { id } }",
         json!({ "id": note_id }),
     )
     .await
@@ -388,7 +388,10 @@ async fn note_and_task_updates_name_the_fields_that_changed() {
     let notes = bodies(&app, "note.updated").await;
     assert_eq!(notes.len(), 1);
     assert_eq!(notes[0]["data"]["body"], "Final");
-    assert_eq!(updated_fields(&notes[0]), ["body", "visibility"]);
+    assert_eq!(
+        updated_fields(&notes[0]),
+        ["attachedTo", "body", "visibility"]
+    );
     let tasks = bodies(&app, "task.updated").await;
     assert_eq!(tasks.len(), 1);
     assert_eq!(tasks[0]["data"]["description"], "Call back");
