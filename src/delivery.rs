@@ -25,7 +25,7 @@ use crate::{
     metrics::Metrics,
     service::{
         self,
-        deliveries::{self, Claimed, Settled},
+        deliveries::{self, AttemptOutcome, Claimed, Settled},
         endpoints,
     },
 };
@@ -140,8 +140,10 @@ impl DeliverWebhooks {
         clock: Instant,
     ) -> Option<Settled> {
         let attempt = self.attempt(claimed).await;
-        self.metrics
-            .record_webhook_attempt(outcome_label(attempt.outcome), attempt.latency);
+        self.metrics.record_webhook_attempt(
+            AttemptOutcome::from(attempt.outcome).label(),
+            attempt.latency,
+        );
         let settled_at =
             at + chrono::Duration::from_std(clock.elapsed()).unwrap_or(chrono::Duration::zero());
         match deliveries::settle(db, claimed, &attempt, settled_at).await {
@@ -224,15 +226,6 @@ impl DeliverWebhooks {
                 return Ok(drained);
             }
         }
-    }
-}
-
-fn outcome_label(outcome: Outcome) -> &'static str {
-    match outcome {
-        Outcome::Delivered => "delivered",
-        Outcome::Gone => "gone",
-        Outcome::Retry => "retry",
-        Outcome::Refused => "refused",
     }
 }
 

@@ -164,6 +164,13 @@ impl<V: Clone + Send + Sync + 'static> Batcher<V> {
     }
 }
 
+impl<V: Clone + Default + Send + Sync + 'static> Batcher<V> {
+    /// The rows hanging off `key` (a loader of lists): empty when there are none.
+    pub async fn load_or_default(self: &Arc<Self>, key: i64) -> async_graphql::Result<V> {
+        Ok(self.load_one(key).await?.unwrap_or_default())
+    }
+}
+
 impl<V: Clone + Send + Sync + 'static> Pending for Batcher<V> {
     fn start(&self) -> Option<BoxFuture<'static, ()>> {
         let Queue { keys, waiters } = std::mem::replace(
@@ -320,7 +327,7 @@ mod tests {
                 fields.push(Box::pin({
                     let users = users.clone();
                     async move {
-                        let first = users.load_one(i).await?.unwrap_or_default();
+                        let first = users.load_or_default(i).await?;
                         let second = users.load_one(1000 + first % 7).await?;
                         Ok::<_, async_graphql::Error>(second.unwrap_or_default())
                     }
@@ -390,11 +397,11 @@ mod tests {
             async move {
                 let (a, b) = futures_util::future::join(
                     async {
-                        let c = contacts.load_one(i).await?.unwrap_or_default();
+                        let c = contacts.load_or_default(i).await?;
                         users.load_one(c).await
                     },
                     async {
-                        let c = channels.load_one(100 + i).await?.unwrap_or_default();
+                        let c = channels.load_or_default(100 + i).await?;
                         users.load_one(c).await
                     },
                 )

@@ -69,6 +69,53 @@ impl DeliveryStatus {
     }
 }
 
+/// What one attempt led to, as the delivery log stores it (the sender's outcome).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
+pub enum AttemptOutcome {
+    /// The receiver answered 2xx.
+    Delivered,
+    /// Another answer, a timeout or a network error: retried on the schedule.
+    Retry,
+    /// The receiver answered 410 Gone: the endpoint was disabled.
+    Gone,
+    /// Nothing was sent: the URL's address is not allowed.
+    Refused,
+}
+
+impl AttemptOutcome {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// Reads a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        s.parse().ok()
+    }
+
+    /// The `outcome` label of the attempts metric.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Delivered => "delivered",
+            Self::Retry => "retry",
+            Self::Gone => "gone",
+            Self::Refused => "refused",
+        }
+    }
+}
+
+impl From<Outcome> for AttemptOutcome {
+    fn from(outcome: Outcome) -> Self {
+        match outcome {
+            Outcome::Delivered => Self::Delivered,
+            Outcome::Retry => Self::Retry,
+            Outcome::Gone => Self::Gone,
+            Outcome::Refused => Self::Refused,
+        }
+    }
+}
+
 /// A claimed delivery with what sending it needs.
 #[derive(Clone, Debug)]
 pub struct Claimed {
@@ -415,7 +462,7 @@ pub async fn settle<C: ConnectionTrait + TransactionTrait>(
         endpoint_id: Set(delivery.endpoint_id),
         attempt: Set(delivery.attempts),
         attempted_at: Set(at),
-        outcome: Set(outcome_name(attempt.outcome).to_owned()),
+        outcome: Set(AttemptOutcome::from(attempt.outcome).as_str().to_owned()),
         status_code: Set(attempt.status.map(i32::from)),
         latency_ms: Set(i64::try_from(attempt.latency.as_millis()).unwrap_or(i64::MAX)),
         error: Set(attempt.error.clone()),
@@ -490,15 +537,6 @@ async fn exists<C: ConnectionTrait>(db: &C, id: i64) -> ApiResult<bool> {
         .one(db)
         .await?
         .is_some())
-}
-
-fn outcome_name(outcome: Outcome) -> &'static str {
-    match outcome {
-        Outcome::Delivered => "DELIVERED",
-        Outcome::Gone => "GONE",
-        Outcome::Retry => "RETRY",
-        Outcome::Refused => "REFUSED",
-    }
 }
 
 /// Removes attempt rows older than `keep`, and deliveries finished before then whose attempts

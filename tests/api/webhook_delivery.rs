@@ -974,19 +974,8 @@ async fn an_endpoint_deleted_while_its_delivery_is_in_flight_goes_with_its_log()
     assert_eq!(done.succeeded, 1);
     assert_eq!(healthy.received().len(), 2);
     let endpoint_row = |id: &Value| {
-        let text = String::from_utf8(
-            base64::Engine::decode(
-                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-                id.as_str().expect("id"),
-            )
-            .expect("opaque id"),
-        )
-        .expect("utf-8");
-        text.rsplit(':')
-            .next()
-            .expect("row")
-            .parse::<i64>()
-            .expect("row id")
+        let id = id.as_str().expect("id");
+        threadline::ids::decode(threadline::ids::Kind::WebhookEndpoint, id).expect("row id")
     };
     let gone = endpoint_row(&id);
     let left = webhook_delivery::Entity::find()

@@ -252,17 +252,8 @@ async fn a_change_writes_one_delivery_per_matching_enabled_endpoint_in_its_trans
     )
     .await;
     let endpoint_row = |created: &Value| {
-        let id = created["endpoint"]["id"].as_str().expect("id").to_owned();
-        let text = String::from_utf8(
-            base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, id)
-                .expect("opaque id"),
-        )
-        .expect("utf-8");
-        text.rsplit(':')
-            .next()
-            .expect("row")
-            .parse::<i64>()
-            .expect("row id")
+        let id = created["endpoint"]["id"].as_str().expect("id");
+        threadline::ids::decode(threadline::ids::Kind::WebhookEndpoint, id).expect("row id")
     };
 
     let cid = contact_id(w.contact);

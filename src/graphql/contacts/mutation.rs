@@ -111,9 +111,8 @@ impl ContactsMutation {
         // Read back with the users it names, as `Contact.collaborators` shows it.
         ctx.loaders()?
             .collaborators
-            .load_one(contact_id)
+            .load_or_default(contact_id)
             .await?
-            .unwrap_or_default()
             .into_iter()
             .find(|row| row.grant.id == grant.id)
             .map(Collaborator)

@@ -123,12 +123,7 @@ impl Contact {
     /// Email addresses, in the order given.
     #[graphql(complexity = "crate::graphql::page::list_cost(20, child_complexity)")]
     async fn emails(&self, ctx: &Context<'_>) -> Result<Vec<ContactEmail>> {
-        let rows = ctx
-            .loaders()?
-            .emails
-            .load_one(self.id_())
-            .await?
-            .unwrap_or_default();
+        let rows = ctx.loaders()?.emails.load_or_default(self.id_()).await?;
         Ok(rows
             .into_iter()
             .map(|r| ContactEmail {
@@ -141,12 +136,7 @@ impl Contact {
     /// Phone numbers, in the order given.
     #[graphql(complexity = "crate::graphql::page::list_cost(20, child_complexity)")]
     async fn phones(&self, ctx: &Context<'_>) -> Result<Vec<ContactPhone>> {
-        let rows = ctx
-            .loaders()?
-            .phones
-            .load_one(self.id_())
-            .await?
-            .unwrap_or_default();
+        let rows = ctx.loaders()?.phones.load_or_default(self.id_()).await?;
         Ok(rows
             .into_iter()
             .map(|r| ContactPhone {
@@ -159,12 +149,7 @@ impl Contact {
     /// Postal addresses, in the order given.
     #[graphql(complexity = "crate::graphql::page::list_cost(20, child_complexity)")]
     async fn addresses(&self, ctx: &Context<'_>) -> Result<Vec<ContactAddress>> {
-        let rows = ctx
-            .loaders()?
-            .addresses
-            .load_one(self.id_())
-            .await?
-            .unwrap_or_default();
+        let rows = ctx.loaders()?.addresses.load_or_default(self.id_()).await?;
         Ok(rows
             .into_iter()
             .map(|r| ContactAddress {
@@ -192,9 +177,8 @@ impl Contact {
         let rows = ctx
             .loaders()?
             .contact_labels
-            .load_one(self.id_())
-            .await?
-            .unwrap_or_default();
+            .load_or_default(self.id_())
+            .await?;
         Ok(rows.into_iter().map(Label::new).collect())
     }
     /// The staff user responsible for the contact.
@@ -314,9 +298,8 @@ impl Contact {
         let rows = ctx
             .loaders()?
             .collaborators
-            .load_one(self.id_())
-            .await?
-            .unwrap_or_default();
+            .load_or_default(self.id_())
+            .await?;
         Ok(rows.into_iter().map(Collaborator).collect())
     }
 }

@@ -92,9 +92,8 @@ impl Channel {
         let rows = ctx
             .loaders()?
             .channel_collaborators
-            .load_one(self.0.channel.id)
-            .await?
-            .unwrap_or_default();
+            .load_or_default(self.0.channel.id)
+            .await?;
         Ok(rows.into_iter().map(ChannelCollaborator).collect())
     }
 }

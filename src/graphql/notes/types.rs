@@ -146,9 +146,8 @@ impl Note {
         let rows = ctx
             .loaders()?
             .note_labels
-            .load_one(self.row.id)
-            .await?
-            .unwrap_or_default();
+            .load_or_default(self.row.id)
+            .await?;
         Ok(rows.into_iter().map(Label::new).collect())
     }
     /// Its type.
@@ -187,9 +186,8 @@ impl Note {
         let rows = ctx
             .loaders()?
             .attachments
-            .load_one(self.row.id)
-            .await?
-            .unwrap_or_default();
+            .load_or_default(self.row.id)
+            .await?;
         Ok(rows.into_iter().map(Attachment).collect())
     }
     /// The tasks created with this note.
@@ -200,9 +198,8 @@ impl Note {
         let rows = ctx
             .loaders()?
             .note_tasks
-            .load_one(self.row.id)
-            .await?
-            .unwrap_or_default();
+            .load_or_default(self.row.id)
+            .await?;
         Ok(rows.into_iter().map(Task::new).collect())
     }
     /// When it was written.

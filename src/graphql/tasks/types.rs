@@ -108,12 +108,7 @@ impl Task {
     }
     /// Free-form tags.
     async fn tags(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
-        Ok(ctx
-            .loaders()?
-            .task_tags
-            .load_one(self.row.id)
-            .await?
-            .unwrap_or_default())
+        ctx.loaders()?.task_tags.load_or_default(self.row.id).await
     }
     /// When it is scheduled for (the creation time when none was given).
     async fn scheduled_at(&self) -> Option<DateTime<Utc>> {

@@ -245,6 +245,7 @@ pub enum WebhookDeliveryStatus {
 
 /// What one attempt led to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::service::deliveries::AttemptOutcome")]
 pub enum WebhookAttemptOutcome {
     /// The receiver answered 2xx.
     Delivered,
@@ -271,13 +272,7 @@ impl WebhookAttempt {
     }
     /// What it led to.
     async fn outcome(&self) -> Option<WebhookAttemptOutcome> {
-        match self.0.outcome.as_str() {
-            "DELIVERED" => Some(WebhookAttemptOutcome::Delivered),
-            "RETRY" => Some(WebhookAttemptOutcome::Retry),
-            "GONE" => Some(WebhookAttemptOutcome::Gone),
-            "REFUSED" => Some(WebhookAttemptOutcome::Refused),
-            _ => None,
-        }
+        crate::service::deliveries::AttemptOutcome::parse(&self.0.outcome).map(Into::into)
     }
     /// The answer's status code, if an answer came.
     async fn status_code(&self) -> Option<i32> {
@@ -354,9 +349,8 @@ impl WebhookDelivery {
         let rows = ctx
             .loaders()?
             .webhook_attempts
-            .load_one(self.0.id)
-            .await?
-            .unwrap_or_default();
+            .load_or_default(self.0.id)
+            .await?;
         Ok(rows.into_iter().map(WebhookAttempt).collect())
     }
 }
