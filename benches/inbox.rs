@@ -64,7 +64,7 @@ async fn main() {
             )
         }
     };
-    let conn = db::connect(&url, Default::default())
+    let conn = db::connect(&url, Default::default(), Default::default())
         .await
         .expect("connect");
     db::migrate(&conn).await.expect("migrate");

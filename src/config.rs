@@ -41,10 +41,10 @@ pub const DEFAULT_ATTACHMENT_SWEEP_SECS: u64 = 3600;
 /// The default age an unreferenced attachment file must reach before a sweep removes it: an
 /// hour.
 pub const DEFAULT_ATTACHMENT_SWEEP_GRACE_SECS: u64 = 3600;
-/// The default time between two looks of a live subscription for new rows: 500 ms.
-pub const DEFAULT_SUBSCRIPTION_POLL_MS: u64 = 500;
-/// The default time between two looks of the reminder worker for due reminders: 1 s.
-pub const DEFAULT_REMINDER_POLL_MS: u64 = 1000;
+/// The default time between two safety reads of the live-updates bus: 30 s.
+pub const DEFAULT_SUBSCRIPTION_POLL_MS: u64 = 30_000;
+/// The default longest sleep of the reminder scheduler without looking: 30 s.
+pub const DEFAULT_REMINDER_POLL_MS: u64 = 30_000;
 /// The default time one webhook delivery attempt may take: 15 s.
 pub const DEFAULT_WEBHOOK_TIMEOUT_SECS: u64 = 15;
 /// The default time between two looks of the delivery worker when nothing woke it: 1 s.
@@ -86,13 +86,15 @@ pub struct Config {
     #[arg(long, global = true, env = "THREADLINE_ORG_UPLOAD_QUOTA_BYTES",
           default_value_t = DEFAULT_ORG_UPLOAD_QUOTA_BYTES, value_parser = bytes)]
     pub org_upload_quota_bytes: u64,
-    /// How often live subscriptions look for new rows: milliseconds, or a duration such as
-    /// `2s`.
+    /// How often the live-updates bus reads what was written since its last read, in case a
+    /// signal was lost (subscriptions are woken by the bus, not by this): milliseconds, or a
+    /// duration such as `30s`.
     #[arg(long, global = true, env = "THREADLINE_SUBSCRIPTION_POLL_MS",
           default_value = DEFAULT_SUBSCRIPTION_POLL_MS.to_string(), value_parser = millis)]
     pub subscription_poll: Duration,
-    /// How often the reminder worker looks for due reminders: milliseconds, or a duration such
-    /// as `2s`.
+    /// The longest the reminder scheduler sleeps without looking (it sleeps until the next
+    /// reminder is due, and is woken when one is scheduled): milliseconds, or a duration such
+    /// as `30s`.
     #[arg(long, global = true, env = "THREADLINE_REMINDER_POLL_MS",
           default_value = DEFAULT_REMINDER_POLL_MS.to_string(), value_parser = millis)]
     pub reminder_poll: Duration,
@@ -471,8 +473,8 @@ mod tests {
         assert_eq!(config.jwt_secret, None);
         assert_eq!(config.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
         assert_eq!(config.max_upload_bytes, DEFAULT_MAX_UPLOAD_BYTES);
-        assert_eq!(config.subscription_poll, Duration::from_millis(500));
-        assert_eq!(config.reminder_poll, Duration::from_millis(1000));
+        assert_eq!(config.subscription_poll, Duration::from_secs(30));
+        assert_eq!(config.reminder_poll, Duration::from_secs(30));
         assert_eq!(config.ws_init_timeout, Duration::from_secs(10));
         assert_eq!(config.ws_max_message_bytes, DEFAULT_WS_MAX_MESSAGE_BYTES);
         assert_eq!(

@@ -16,7 +16,8 @@ use crate::metrics::Metrics;
 /// same time do not both run the same migration.
 const MIGRATION_LOCK_KEY: i64 = 0x7468_7265_6164; // "thread"
 
-/// Connects to `url` and counts every statement into `metrics`.
+/// Connects to `url`, counts every statement into `metrics` and hands the bus's statements to
+/// `tap` (the in-process bus on SQLite; see `bus::local`).
 ///
 /// SQLite runs in WAL mode on a single pooled connection: SQLite admits one writer at a time
 /// anyway, and one connection makes concurrent write transactions queue in the pool instead of
@@ -24,6 +25,7 @@ const MIGRATION_LOCK_KEY: i64 = 0x7468_7265_6164; // "thread"
 pub async fn connect(
     url: &str,
     metrics: Arc<Metrics>,
+    tap: crate::bus::local::Tap,
 ) -> Result<DatabaseConnection, sea_orm::DbErr> {
     let mut options = ConnectOptions::new(url.to_owned());
     options
@@ -41,7 +43,10 @@ pub async fn connect(
         options.max_connections(16).min_connections(1);
     }
     let mut db = Database::connect(options).await?;
-    db.set_metric_callback(move |info| metrics.record_statement(info.failed));
+    db.set_metric_callback(move |info| {
+        metrics.record_statement(info.failed);
+        tap.observe(info.statement);
+    });
     Ok(db)
 }
 

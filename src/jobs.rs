@@ -3,8 +3,10 @@
 //!
 //! Each job is one pass ([`Job::run_once`]) that says what it did; [`run`] repeats it until a
 //! cancellation token fires: at once while a pass leaves work behind, when woken ([`Wake`]: a
-//! PostgreSQL `NOTIFY` from any gateway process, or a nudge from this one), else on its
-//! interval; after a failed pass it backs off (doubling up to a minute). A pass in progress is
+//! signal on the live-updates bus from any gateway process, see [`crate::bus`], or a nudge
+//! from this one), else after its pause (its interval, or sooner when the job knows when its
+//! next work is due: the reminder scheduler); after a failed pass it backs off (doubling up to
+//! a minute). A pass in progress is
 //! never cut short (it may be in the middle of a transaction): the runner only stops between
 //! passes and while it waits, then lets the job finish what it started ([`Job::stop`]); the
 //! caller bounds how long it waits for that (see `startup::Application::run_until`). Tests
@@ -24,6 +26,7 @@ use tokio::{sync::Notify, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    bus::{Hub, Key, Registration},
     config::Config,
     delivery::{DeliverWebhooks, Drained, PruneWebhookLog},
     error::ApiResult,
@@ -58,14 +61,20 @@ pub trait Job: Send + Sync + 'static {
         None
     }
 
+    /// How long to wait after a pass that did `done`, at most `every` (a job that knows when
+    /// its next work is due waits until then).
+    fn pause(&self, _done: &Self::Done, every: Duration) -> Duration {
+        every
+    }
+
     /// Finishes what the passes started and left running (called once the runner stops).
     fn stop(&self) -> impl Future<Output = ()> + Send {
         async {}
     }
 }
 
-/// Wakes a runner before its interval: a nudge from this process, or (through
-/// [`Wake::listen`]) a `NOTIFY` on a PostgreSQL channel from any process.
+/// Wakes a runner before its interval: a nudge from this process, or a signal on the bus
+/// from any process (registered with [`Wake::on`]).
 #[derive(Clone, Debug, Default)]
 pub struct Wake(Arc<Notify>);
 
@@ -79,49 +88,10 @@ impl Wake {
         self.0.notified().await;
     }
 
-    /// On PostgreSQL, listens on `channel` and nudges on every notification until `cancel`
-    /// fires, reconnecting after a lost connection (the interval covers the gap). Nothing on
-    /// SQLite.
-    pub fn listen(
-        &self,
-        db: &DatabaseConnection,
-        channel: &'static str,
-        cancel: CancellationToken,
-    ) {
-        if db.get_database_backend() != sea_orm::DbBackend::Postgres {
-            return;
-        }
-        let pool = db.get_postgres_connection_pool().clone();
-        let wake = self.clone();
-        tokio::spawn(async move {
-            while !cancel.is_cancelled() {
-                let listening = async {
-                    let mut listener =
-                        sea_orm::sqlx::postgres::PgListener::connect_with(&pool).await?;
-                    listener.listen(channel).await?;
-                    // Anything written before we listened is found by the first pass.
-                    wake.nudge();
-                    loop {
-                        listener.recv().await?;
-                        wake.nudge();
-                    }
-                    #[allow(unreachable_code)]
-                    Ok::<(), sea_orm::sqlx::Error>(())
-                };
-                tokio::select! {
-                    () = cancel.cancelled() => return,
-                    result = listening => {
-                        if let Err(error) = result {
-                            tracing::warn!(%error, channel, "listening for notifications; retrying");
-                        }
-                    }
-                }
-                tokio::select! {
-                    () = cancel.cancelled() => return,
-                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                }
-            }
-        });
+    /// Wakes the runner on every bus signal under `key`, for as long as the registration is
+    /// held.
+    pub fn on(&self, hub: &Arc<Hub>, key: Key) -> Registration {
+        hub.register_with(key, self.0.clone())
     }
 }
 
@@ -138,6 +108,12 @@ pub async fn drain<J: Job>(job: &J, db: &DatabaseConnection) -> ApiResult<Vec<J:
     }
 }
 
+/// Runs `runner`, holding `registration` (its bus wake-up) for as long as it runs.
+async fn with_registration(registration: Registration, runner: impl Future<Output = ()>) {
+    runner.await;
+    drop(registration);
+}
+
 /// The longest a runner backs off after failed passes.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
@@ -152,23 +128,23 @@ pub async fn run<J: Job>(
     let wake = job.wake().unwrap_or_default();
     let mut failures: u32 = 0;
     while !cancel.is_cancelled() {
-        let more = match job.run_once(&db).await {
+        let (more, next) = match job.run_once(&db).await {
             Ok(done) => {
                 tracing::debug!(job = J::NAME, ?done, "pass done");
                 failures = 0;
-                J::more_left(&done)
+                (J::more_left(&done), job.pause(&done, every))
             }
             Err(error) => {
                 failures = failures.saturating_add(1);
                 tracing::error!(job = J::NAME, %error, failures, "pass failed; trying again later");
-                false
+                (false, every)
             }
         };
         if more {
             continue;
         }
         let pause = if failures == 0 {
-            every
+            next.min(every)
         } else {
             every
                 .saturating_mul(2u32.saturating_pow(failures.min(16)))
@@ -184,12 +160,19 @@ pub async fn run<J: Job>(
     tracing::debug!(job = J::NAME, "stopped");
 }
 
-/// Fires due reminders (see `service::reminders::fire_due`: claimed and marked in one
-/// statement, `SKIP LOCKED` on PostgreSQL, so two gateways never fire one reminder twice).
-#[derive(Clone, Copy, Debug)]
+/// The reminder scheduler: fires due reminders (see `service::reminders::fire_due`: claimed
+/// and marked in one statement, `SKIP LOCKED` on PostgreSQL, so two gateways never fire one
+/// reminder twice), then sleeps until the next pending reminder is due. A reminder created or
+/// snoozed on any gateway wakes every scheduler through the bus (`Signal::ReminderScheduled`),
+/// so a sooner one is not slept past; the runner's interval (`THREADLINE_REMINDER_POLL_MS`) is
+/// only the longest it sleeps without looking. Reminders that came due while no gateway ran
+/// fire at the first pass after start.
+#[derive(Clone, Debug)]
 pub struct FireReminders {
     /// The most reminders one pass fires.
     pub batch: u64,
+    /// Wakes the scheduler when the schedule changed.
+    pub wake: Wake,
 }
 
 /// What one pass of [`FireReminders`] did.
@@ -199,26 +182,38 @@ pub struct Fired {
     pub count: usize,
     /// Whether it stopped at the batch size (so more may be due).
     pub full: bool,
+    /// When the next pending reminder is due, when there is one (read after firing).
+    pub next_due: Option<DateTime<Utc>>,
 }
 
 impl Default for FireReminders {
     fn default() -> Self {
-        Self { batch: 100 }
+        Self {
+            batch: 100,
+            wake: Wake::default(),
+        }
     }
 }
 
 impl FireReminders {
-    /// One pass as if the time were `at`: fires up to a batch of the reminders due then.
-    /// ([`Job::run_once`] is this at the current time; tests use a later one instead of
-    /// waiting for a reminder to come due.)
+    /// One pass as if the time were `at`: fires up to a batch of the reminders due then, and
+    /// reads when the next one is due. ([`Job::run_once`] is this at the current time; tests
+    /// use a later one instead of waiting for a reminder to come due.)
     pub async fn run_at(&self, db: &DatabaseConnection, at: DateTime<Utc>) -> ApiResult<Fired> {
         let fired = service::reminders::fire_due(db, at, self.batch).await?;
         if !fired.is_empty() {
             tracing::info!(count = fired.len(), "fired reminders");
         }
+        let full = u64::try_from(fired.len()).is_ok_and(|n| n >= self.batch);
+        let next_due = if full {
+            None
+        } else {
+            service::reminders::next_due(db).await?
+        };
         Ok(Fired {
             count: fired.len(),
-            full: u64::try_from(fired.len()).is_ok_and(|n| n >= self.batch),
+            full,
+            next_due,
         })
     }
 }
@@ -233,6 +228,22 @@ impl Job for FireReminders {
 
     fn more_left(done: &Fired) -> bool {
         done.full
+    }
+
+    fn wake(&self) -> Option<Wake> {
+        Some(self.wake.clone())
+    }
+
+    /// Until the next reminder is due (a millisecond past it, so that the pass then finds it
+    /// due whatever the clock's rounding).
+    fn pause(&self, done: &Fired, every: Duration) -> Duration {
+        done.next_due.map_or(every, |due| {
+            (due - service::now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .saturating_add(Duration::from_millis(1))
+                .min(every)
+        })
     }
 }
 
@@ -265,7 +276,7 @@ pub struct Jobs {
     db: DatabaseConnection,
     /// Fires due reminders.
     pub reminders: FireReminders,
-    /// How often: `THREADLINE_REMINDER_POLL_MS`.
+    /// The longest it sleeps without looking: `THREADLINE_REMINDER_POLL_MS`.
     pub reminders_every: Duration,
     /// Sweeps attachment storage.
     pub sweep: SweepAttachments,
@@ -277,6 +288,8 @@ pub struct Jobs {
     pub webhooks_every: Duration,
     /// Prunes the webhook delivery log (hourly).
     pub prune: PruneWebhookLog,
+    /// The process's bus hub: wakes the scheduler and the delivery worker.
+    hub: Arc<Hub>,
 }
 
 impl Jobs {
@@ -286,6 +299,7 @@ impl Jobs {
         config: &Config,
         storage: Arc<Storage>,
         metrics: Arc<Metrics>,
+        hub: Arc<Hub>,
     ) -> ApiResult<Self> {
         let retention = i64::try_from(config.webhook_retention_days).unwrap_or(i64::MAX / 86_400);
         Ok(Self {
@@ -307,6 +321,7 @@ impl Jobs {
             prune: PruneWebhookLog {
                 keep: chrono::Duration::days(retention.min(36_500)),
             },
+            hub,
         })
     }
 
@@ -314,11 +329,15 @@ impl Jobs {
     /// webhook sends it started). Await the set to know they stopped.
     pub fn spawn(&self, cancel: &CancellationToken) -> JoinSet<()> {
         let mut set = JoinSet::new();
-        set.spawn(run(
-            self.reminders,
-            self.db.clone(),
-            self.reminders_every,
-            cancel.child_token(),
+        let schedule = self.reminders.wake.on(&self.hub, Key::ReminderSchedule);
+        set.spawn(with_registration(
+            schedule,
+            run(
+                self.reminders.clone(),
+                self.db.clone(),
+                self.reminders_every,
+                cancel.child_token(),
+            ),
         ));
         set.spawn(run(
             self.sweep.clone(),
@@ -326,16 +345,15 @@ impl Jobs {
             self.sweep_every,
             cancel.child_token(),
         ));
-        self.webhooks.waker().listen(
-            &self.db,
-            crate::service::outbox::CHANNEL,
-            cancel.child_token(),
-        );
-        set.spawn(run(
-            self.webhooks.clone(),
-            self.db.clone(),
-            self.webhooks_every,
-            cancel.child_token(),
+        let due = self.webhooks.waker().on(&self.hub, Key::Deliveries);
+        set.spawn(with_registration(
+            due,
+            run(
+                self.webhooks.clone(),
+                self.db.clone(),
+                self.webhooks_every,
+                cancel.child_token(),
+            ),
         ));
         set.spawn(run(
             self.prune,

@@ -5,6 +5,7 @@
 //! background work.
 
 pub mod auth;
+pub mod bus;
 pub mod config;
 pub mod db;
 pub mod delivery;

@@ -73,7 +73,7 @@ async fn main() -> anyhow::Result<()> {
             serve(&config, demo).await
         }
         Command::Migrate => {
-            startup::open_database(&config, Default::default()).await?;
+            startup::open_database(&config, Default::default(), Default::default()).await?;
             println!("migrations applied");
             Ok(())
         }
@@ -109,7 +109,7 @@ async fn serve(config: &Config, demo: bool) -> anyhow::Result<()> {
 }
 
 async fn token(config: &Config, email: &str, ttl: Duration) -> anyhow::Result<()> {
-    let db = startup::open_database(config, Default::default()).await?;
+    let db = startup::open_database(config, Default::default(), Default::default()).await?;
     let keys = startup::token_keys(config, &db).await?;
     let user = entity::user::Entity::find()
         .filter(entity::user::Column::Email.eq(email.trim().to_lowercase()))

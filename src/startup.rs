@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     auth::TokenKeys,
+    bus::{self, Broker, Hub, local::Tap},
     config::Config,
     db, demo,
     graphql::{
@@ -92,7 +93,19 @@ pub struct Application {
     connection_limits: http::serve::ConnectionLimits,
     jobs: Jobs,
     timers: bool,
+    bus: BusParts,
 }
+
+/// The process's end of the live-updates bus (see [`crate::bus`]).
+struct BusParts {
+    hub: Arc<Hub>,
+    broker: Arc<dyn Broker>,
+    safety: Duration,
+}
+
+/// How long start-up waits for the bus to listen before serving anyway (subscriptions then
+/// rely on the catch-up read until it does).
+pub const BUS_START_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The lifetime of the token printed in the start-up banner.
 pub const BANNER_TOKEN_TTL: Duration = Duration::from_secs(30 * 86_400);
@@ -101,12 +114,14 @@ pub const BANNER_TOKEN_TTL: Duration = Duration::from_secs(30 * 86_400);
 /// abandoning them (a pass's transaction is then rolled back, not half applied).
 pub const JOBS_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// Connects to the database and migrates it; counts statements into `metrics`.
+/// Connects to the database and migrates it; counts statements into `metrics` and hands the
+/// bus's statements to `tap`.
 pub async fn open_database(
     config: &Config,
     metrics: Arc<Metrics>,
+    tap: Tap,
 ) -> anyhow::Result<DatabaseConnection> {
-    let db = db::connect(&config.database_url, metrics)
+    let db = db::connect(&config.database_url, metrics, tap)
         .await
         .with_context(|| {
             format!(
@@ -136,7 +151,10 @@ impl Application {
     /// Opens the database, prepares the secret and demo data, and binds the listen address.
     pub async fn build(config: &Config, options: StartOptions) -> anyhow::Result<Self> {
         let metrics = Arc::new(Metrics::default());
-        let db = open_database(config, metrics.clone()).await?;
+        let tap = Tap::default();
+        let db = open_database(config, metrics.clone(), tap.clone()).await?;
+        let hub = Arc::new(Hub::default());
+        let broker = bus::default_broker(&db, &tap);
         let keys = token_keys(config, &db).await?;
         crate::service::notes::reclean_stored_html_once(&db)
             .await
@@ -157,13 +175,20 @@ impl Application {
             max_bytes: config.max_upload_bytes,
             org_quota_bytes: config.org_upload_quota_bytes,
         });
-        let jobs = Jobs::new(db.clone(), config, storage.clone(), metrics.clone())
-            .context("starting the webhook delivery worker")?;
+        let jobs = Jobs::new(
+            db.clone(),
+            config,
+            storage.clone(),
+            metrics.clone(),
+            hub.clone(),
+        )
+        .context("starting the webhook delivery worker")?;
         let state = AppState {
             schema: graphql::build(AppData {
                 db: db.clone(),
                 storage: storage.clone(),
                 poll: PollInterval(config.subscription_poll),
+                hub: hub.clone(),
                 webhook_guard: Arc::new(webhooks::ssrf::Guard::new(config.webhook_allow_private)),
             }),
             db,
@@ -194,6 +219,11 @@ impl Application {
             },
             jobs,
             timers: options.timers,
+            bus: BusParts {
+                hub,
+                broker,
+                safety: config.subscription_poll,
+            },
         })
     }
 
@@ -212,6 +242,11 @@ impl Application {
         &self.state.keys
     }
 
+    /// The process's bus hub (tests count its registrations).
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.bus.hub
+    }
+
     /// The periodic jobs (tests run their passes through it when the timers are off).
     pub fn jobs(&self) -> &Jobs {
         &self.jobs
@@ -226,6 +261,23 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let cancel = CancellationToken::new();
+        // The bus runs whether or not the timers do: subscriptions depend on it. Serving starts
+        // once it listens, so a subscription never misses a change made right after it began.
+        let (listening_tx, mut listening) = tokio::sync::watch::channel(false);
+        let bus_task = tokio::spawn(bus::run(
+            self.bus.hub.clone(),
+            self.state.db.clone(),
+            self.bus.broker.clone(),
+            self.bus.safety,
+            listening_tx,
+            cancel.child_token(),
+        ));
+        if tokio::time::timeout(BUS_START_TIMEOUT, listening.wait_for(|up| *up))
+            .await
+            .is_err()
+        {
+            tracing::warn!("the live-updates bus is not listening yet; serving anyway");
+        }
         // Several instances may run the jobs at once: each pass is safe with that.
         let mut workers = if self.timers {
             self.jobs.spawn(&cancel)
@@ -242,6 +294,7 @@ impl Application {
             http::serve::serve(self.listener, router, self.connection_limits, shutdown).await;
         // Also when serving failed: the jobs must not outlive the server.
         cancel.cancel();
+        let _ = bus_task.await;
         let stopped = tokio::time::timeout(JOBS_SHUTDOWN_GRACE, async {
             while let Some(joined) = workers.join_next().await {
                 if let Err(error) = joined {

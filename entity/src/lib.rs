@@ -20,6 +20,7 @@ pub mod message;
 pub mod message_template;
 pub mod note;
 pub mod note_label;
+pub mod notification;
 pub mod organization;
 pub mod outcome;
 pub mod reminder;

@@ -14,6 +14,7 @@ mod m20261123_000004_conversations;
 mod m20261123_000005_contact_labels;
 mod m20261124_000006_attachment_hash_index;
 mod m20261130_000007_webhooks;
+mod m20261130_000008_notifications;
 
 /// Runs Threadline's migrations in order.
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_contact_labels::Migration),
             Box::new(m20261124_000006_attachment_hash_index::Migration),
             Box::new(m20261130_000007_webhooks::Migration),
+            Box::new(m20261130_000008_notifications::Migration),
         ]
     }
 }

@@ -19,8 +19,10 @@ pub struct AppData {
     pub db: DatabaseConnection,
     /// Attachment storage.
     pub storage: Arc<Storage>,
-    /// How often live subscriptions look for new rows.
+    /// How often the bus's safety read runs (subscriptions wait for the bus, see `crate::bus`).
     pub poll: PollInterval,
+    /// The process's bus hub: subscriptions register here for what wakes them.
+    pub hub: Arc<crate::bus::Hub>,
     /// Which webhook URLs may be registered (the SSRF guard).
     pub webhook_guard: Arc<webhooks::ssrf::Guard>,
 }

@@ -11,9 +11,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::{webhook_delivery, webhook_endpoint};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use super::{endpoints, payload};
@@ -21,9 +19,6 @@ use crate::error::{ApiError, ApiResult};
 
 /// The most delivery rows written by one statement (13 values each).
 const INSERT_CHUNK: usize = 1000;
-
-/// The PostgreSQL channel a written delivery is announced on (at commit).
-pub const CHANNEL: &str = "threadline_webhooks";
 
 /// What happened, as the outbox needs it.
 pub struct OutboxEvent<'a> {
@@ -161,15 +156,8 @@ pub async fn enqueue<C: ConnectionTrait>(
     Ok(count)
 }
 
-/// Tells the delivery workers of every gateway process that deliveries are due: a `NOTIFY` on
-/// PostgreSQL (sent when the transaction commits); nothing on SQLite, whose one process polls.
+/// Tells the delivery workers of every gateway process that deliveries are due, on the bus
+/// (delivered when the transaction commits).
 pub async fn announce<C: ConnectionTrait>(db: &C) -> ApiResult<()> {
-    if db.get_database_backend() == DbBackend::Postgres {
-        db.execute_raw(Statement::from_string(
-            DbBackend::Postgres,
-            format!("NOTIFY {CHANNEL}"),
-        ))
-        .await?;
-    }
-    Ok(())
+    crate::bus::publish(db, &crate::bus::Signal::Deliveries).await
 }

@@ -13,7 +13,8 @@ use chrono::{DateTime, Utc};
 use entity::reminder;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
-    FromQueryResult, IntoActiveModel, QueryFilter, TransactionSession, TransactionTrait,
+    FromQueryResult, IntoActiveModel, QueryFilter, QuerySelect, TransactionSession,
+    TransactionTrait,
 };
 use serde_json::json;
 
@@ -23,6 +24,7 @@ use super::{
     timeline::{self, Audience, EventKind, NewEvent, title_of},
 };
 use crate::{
+    bus::{self, Signal},
     error::{ApiError, ApiResult},
     service::actor::Actor,
 };
@@ -97,6 +99,7 @@ pub async fn add<C: ConnectionTrait>(
     }
     .insert(db)
     .await?;
+    bus::publish(db, &Signal::ReminderScheduled).await?;
     Ok(())
 }
 
@@ -184,7 +187,10 @@ pub async fn snooze<C: ConnectionTrait>(
     active.status = Set(ReminderStatus::Pending.as_str().to_owned());
     active.remind_at = Set(until);
     active.fired_at = Set(None);
-    Ok(active.update(db).await?)
+    let row = active.update(db).await?;
+    // Schedulers look at their next due time again (the safety interval covers a lost one).
+    bus::publish(db, &Signal::ReminderScheduled).await?;
+    Ok(row)
 }
 
 /// Fires up to `limit` reminders due at `at`: marks them `FIRED` and writes their
@@ -246,9 +252,30 @@ pub async fn fire_due<C: ConnectionTrait + TransactionTrait>(
             },
         )
         .await?;
+        bus::publish(
+            &txn,
+            &Signal::Reminders {
+                org: reminder.organization_id,
+                user: reminder.user_id,
+            },
+        )
+        .await?;
     }
     txn.commit().await?;
     Ok(fired)
+}
+
+/// When the next pending reminder (of any organization) is due, for the scheduler.
+#[tracing::instrument(skip_all, err(level = "debug"))]
+pub async fn next_due<C: ConnectionTrait>(db: &C) -> ApiResult<Option<DateTime<Utc>>> {
+    Ok(reminder::Entity::find()
+        .select_only()
+        .column_as(reminder::Column::RemindAt.min(), "due")
+        .filter(reminder::Column::Status.eq(ReminderStatus::Pending.as_str()))
+        .into_tuple::<Option<DateTime<Utc>>>()
+        .one(db)
+        .await?
+        .flatten())
 }
 
 /// The actor's reminders that fired after (fired_at, id) = `after`, oldest first (for the

@@ -160,7 +160,7 @@ pub async fn record<C: ConnectionTrait>(
         },
     )
     .await?;
-    entity::timeline_event::ActiveModel {
+    let row = entity::timeline_event::ActiveModel {
         audience: Set(audience.to_owned()),
         audience_user_id: Set(audience_user_id),
         audience_channel_id: Set(audience_channel_id),
@@ -176,6 +176,16 @@ pub async fn record<C: ConnectionTrait>(
         ..Default::default()
     }
     .insert(db)
+    .await?;
+    // Live subscribers of the contact look again once this commits.
+    crate::bus::publish(
+        db,
+        &crate::bus::Signal::Timeline {
+            org: actor.org_id,
+            contact: event.contact_id,
+            event: row.id,
+        },
+    )
     .await?;
     Ok(())
 }

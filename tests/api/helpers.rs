@@ -86,6 +86,8 @@ pub struct TestApp {
     pub data_dir: tempfile::TempDir,
     /// The demo owner's token, when this instance created the demo organization.
     pub demo_token: Option<String>,
+    /// The gateway's bus hub (who waits for which signals).
+    pub hub: Arc<threadline::bus::Hub>,
     /// How many times [`TestApp::statements`] scraped `/metrics`.
     scrapes: std::sync::atomic::AtomicU64,
     _db: Arc<DbGuard>,
@@ -205,15 +207,14 @@ async fn start_with(
     init();
     let data_dir = tempfile::tempdir().expect("data dir");
     // The gateway's own defaults, then what tests need: a free port, their own database and
-    // data directory, small uploads and quick polls (and quick timers, where they are on).
+    // data directory, small uploads and a quick `connection_init` timeout. The bus's safety read
+    // and the reminder scheduler keep their 30 s defaults, so tests see what wakes them.
     let mut config = Config::from_lookup(|_| None).expect("the default configuration");
     config.database_url = database_url.to_owned();
     config.listen = "127.0.0.1:0".parse().expect("address");
     config.data_dir = data_dir.path().to_path_buf();
     config.max_upload_bytes = 64 * 1024;
-    config.subscription_poll = Duration::from_millis(50);
     config.ws_init_timeout = Duration::from_millis(500);
-    config.reminder_poll = Duration::from_millis(50);
     tweak(&mut config);
     let options = StartOptions {
         demo,
@@ -227,6 +228,7 @@ async fn start_with(
     let keys = app.keys().clone();
     let demo_token = app.demo_token.clone();
     let jobs = app.jobs().clone();
+    let hub = app.hub().clone();
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async {
         let _ = rx.await;
@@ -244,6 +246,7 @@ async fn start_with(
         jobs,
         data_dir,
         demo_token,
+        hub,
         scrapes: std::sync::atomic::AtomicU64::new(0),
         _db: guard,
     }

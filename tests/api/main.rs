@@ -14,6 +14,7 @@ mod hardening_http;
 mod hardening_input;
 mod helpers;
 mod instances;
+mod live;
 mod notes;
 mod playground;
 mod query_count;

@@ -5,6 +5,7 @@ use std::{collections::VecDeque, sync::Arc};
 use async_graphql::{Context, Result, Subscription};
 
 use crate::{
+    bus::Key,
     graphql::{
         batch::Batcher,
         context::{Caller, ContextExt},
@@ -44,28 +45,31 @@ impl Burst {
     }
 }
 
-/// The caller's reminders as they come due, on whichever instance fired them: polls the
-/// reminders table for ones fired after the subscription started.
+/// The caller's reminders as they come due, on whichever instance fired them: woken by the bus
+/// when one of the caller's reminders fires, it reads those fired after the last one sent.
 pub async fn live(
     ctx: &Context<'_>,
 ) -> Result<impl futures_util::Stream<Item = Result<Reminder>> + use<>> {
     let Caller { db, actor } = ctx.caller()?;
     let actor = actor.clone();
     let db = db.clone();
-    let interval = ctx.app()?.poll.0;
     let readers = Arc::new(Burst::of(ctx.loaders()?));
+    let changed = Arc::new(ctx.app()?.hub.register(Key::Reminders {
+        org: actor.org_id,
+        user: actor.user_id,
+    }));
     let start = (service::now(), 0_i64);
     let state = (db, actor, start, VecDeque::<Reminder>::new());
     Ok(futures_util::stream::unfold(
         state,
         move |(db, actor, mut last, mut queue)| {
-            let readers = readers.clone();
+            let (readers, changed) = (readers.clone(), changed.clone());
             async move {
                 loop {
                     if let Some(reminder) = queue.pop_front() {
                         return Some((Ok(reminder), (db, actor, last, queue)));
                     }
-                    tokio::time::sleep(interval).await;
+                    changed.changed().await;
                     match service::reminders::fired_since(&db, &actor, last).await {
                         Ok(rows) => {
                             if let Some(newest) = rows.last() {

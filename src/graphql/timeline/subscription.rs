@@ -5,6 +5,7 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, Result, Subscription};
 
 use crate::{
+    bus::Key,
     graphql::{
         batch::Batcher,
         context::{Caller, ContextExt},
@@ -15,9 +16,11 @@ use crate::{
     service,
 };
 
-/// The live timeline of one contact: polls the database (the one place every gateway instance
-/// writes to) for events newer than the last one sent, filtered by the caller's access in SQL
-/// each time, so it works whichever instance made the change and stops when access is revoked.
+/// The live timeline of one contact: woken by the bus (see `crate::bus`) whenever an event about
+/// the contact is committed on any gateway instance, it reads the events newer than the last
+/// one sent, filtered by the caller's access in SQL each time, so it stops when access is
+/// revoked (the revocation is itself an event about the contact). An idle subscription costs
+/// no database work.
 pub async fn live(
     ctx: &Context<'_>,
     contact_id: i64,
@@ -25,8 +28,12 @@ pub async fn live(
     let Caller { db, actor } = ctx.caller()?;
     let actor = actor.clone();
     let db = db.clone();
-    let interval = ctx.app()?.poll.0;
     let readers = Arc::new(Burst::of(ctx.loaders()?));
+    // Registered before reading where to start, so nothing committed in between is missed.
+    let changed = Arc::new(ctx.app()?.hub.register(Key::Contact {
+        org: actor.org_id,
+        contact: contact_id,
+    }));
     // Start after what exists now; NOT_FOUND right away when the contact is not visible.
     let start = service::timeline::latest_id(&db, &actor, contact_id).await?;
     let state = (
@@ -39,7 +46,7 @@ pub async fn live(
     Ok(futures_util::stream::unfold(
         state,
         move |(db, actor, mut last, mut queue, done)| {
-            let readers = readers.clone();
+            let (readers, changed) = (readers.clone(), changed.clone());
             async move {
                 if done {
                     return None;
@@ -48,7 +55,7 @@ pub async fn live(
                     if let Some(event) = queue.pop_front() {
                         return Some((Ok(event), (db, actor, last, queue, false)));
                     }
-                    tokio::time::sleep(interval).await;
+                    changed.changed().await;
                     let (contact, batch) =
                         match service::timeline::newer(&db, &actor, contact_id, last, 100).await {
                             Ok(found) => found,

@@ -1,0 +1,123 @@
+//! What travels on the bus: a few numbers saying what changed, in a compact text form (a
+//! PostgreSQL notification's payload is limited to 8,000 bytes, and small ones are cheap).
+
+use std::{fmt, str::FromStr};
+
+/// A committed change, as the bus carries it: who should look again, never what changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signal {
+    /// A timeline event `event` was written about `contact` of `org`.
+    Timeline {
+        /// The organization.
+        org: i64,
+        /// The contact the event is about.
+        contact: i64,
+        /// The event's id.
+        event: i64,
+    },
+    /// Reminders of `user` fired.
+    Reminders {
+        /// The organization.
+        org: i64,
+        /// The reminded user.
+        user: i64,
+    },
+    /// `user` has a new notification.
+    Notifications {
+        /// The organization.
+        org: i64,
+        /// The notified user.
+        user: i64,
+    },
+    /// `user`'s account changed (deactivated, another role): their open sockets re-check it.
+    User {
+        /// The organization.
+        org: i64,
+        /// The user.
+        user: i64,
+    },
+    /// A reminder was scheduled or rescheduled: the reminder schedulers look at their next
+    /// due time again.
+    ReminderScheduled,
+    /// Webhook deliveries were written or made due: the delivery workers claim.
+    Deliveries,
+}
+
+impl fmt::Display for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Timeline {
+                org,
+                contact,
+                event,
+            } => write!(f, "t:{org}:{contact}:{event}"),
+            Self::Reminders { org, user } => write!(f, "r:{org}:{user}"),
+            Self::Notifications { org, user } => write!(f, "n:{org}:{user}"),
+            Self::User { org, user } => write!(f, "u:{org}:{user}"),
+            Self::ReminderScheduled => f.write_str("s"),
+            Self::Deliveries => f.write_str("w"),
+        }
+    }
+}
+
+/// A payload that is not a signal (from another version, or not ours).
+#[derive(Debug, thiserror::Error)]
+#[error("not a bus signal: {0:?}")]
+pub struct NotASignal(String);
+
+impl FromStr for Signal {
+    type Err = NotASignal;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad = || NotASignal(text.chars().take(64).collect());
+        let mut parts = text.split(':');
+        let tag = parts.next().ok_or_else(bad)?;
+        let numbers: Vec<i64> = parts
+            .map(|p| p.parse().map_err(|_| bad()))
+            .collect::<Result<_, _>>()?;
+        Ok(match (tag, numbers.as_slice()) {
+            ("t", &[org, contact, event]) => Self::Timeline {
+                org,
+                contact,
+                event,
+            },
+            ("r", &[org, user]) => Self::Reminders { org, user },
+            ("n", &[org, user]) => Self::Notifications { org, user },
+            ("u", &[org, user]) => Self::User { org, user },
+            ("s", &[]) => Self::ReminderScheduled,
+            ("w", &[]) => Self::Deliveries,
+            _ => return Err(bad()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_signal_reads_back_as_written() {
+        let all = [
+            Signal::Timeline {
+                org: 1,
+                contact: 22,
+                event: 333,
+            },
+            Signal::Reminders { org: 1, user: 7 },
+            Signal::Notifications { org: 2, user: 8 },
+            Signal::User { org: 3, user: 9 },
+            Signal::ReminderScheduled,
+            Signal::Deliveries,
+        ];
+        for signal in all {
+            assert_eq!(signal.to_string().parse::<Signal>().ok(), Some(signal));
+        }
+    }
+
+    #[test]
+    fn anything_else_is_refused() {
+        for text in ["", "t", "t:1:2", "t:1:2:3:4", "r:x:1", "s:1", "q:1:2", "w "] {
+            assert!(text.parse::<Signal>().is_err(), "{text:?}");
+        }
+    }
+}
