@@ -60,6 +60,8 @@ pub struct Metrics {
     webhook_latency: Histogram,
     webhook_queue_depth: Gauge,
     webhook_oldest_age: Gauge,
+    live_registrations: Gauge,
+    bus_signals: Gauge,
     /// The operation names already used as labels (the family cannot say which names it has
     /// without encoding them all).
     operations: Mutex<HashSet<String>>,
@@ -118,8 +120,22 @@ impl Default for Metrics {
             "Age of the oldest webhook delivery still pending or being sent to an enabled endpoint",
             webhook_oldest_age.clone(),
         );
+        let live_registrations = Gauge::default();
+        let bus_signals = Gauge::default();
+        registry.register(
+            "threadline_live_registrations",
+            "Live subscriptions and jobs this process holds on the bus (each waits for a signal)",
+            live_registrations.clone(),
+        );
+        registry.register(
+            "threadline_bus_signals_received",
+            "Signals this process's bus has received since it started",
+            bus_signals.clone(),
+        );
         Self {
             registry,
+            live_registrations,
+            bus_signals,
             sql_statements,
             sql_failures,
             requests,
@@ -192,6 +208,14 @@ impl Metrics {
         self.webhook_queue_depth.set(depth);
         self.webhook_oldest_age
             .set(i64::try_from(oldest_age.as_secs()).unwrap_or(i64::MAX));
+    }
+
+    /// Sets the bus's numbers: registrations held and signals received so far.
+    pub fn set_bus(&self, registrations: usize, signals: u64) {
+        self.live_registrations
+            .set(i64::try_from(registrations).unwrap_or(i64::MAX));
+        self.bus_signals
+            .set(i64::try_from(signals).unwrap_or(i64::MAX));
     }
 
     /// The Prometheus text exposition of every metric.

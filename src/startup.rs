@@ -196,6 +196,7 @@ impl Application {
             metrics,
             storage,
             subscription_poll: config.subscription_poll,
+            hub: hub.clone(),
             ws_init_timeout: config.ws_init_timeout,
             max_body_bytes: usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX),
             ws_max_message_bytes: usize::try_from(config.ws_max_message_bytes)

@@ -37,8 +37,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Attachment storage.
     pub storage: Arc<Storage>,
-    /// How often live subscriptions poll for new rows.
+    /// How often the bus's safety read runs.
     pub subscription_poll: std::time::Duration,
+    /// The process's bus hub (for `/metrics`).
+    pub hub: Arc<crate::bus::Hub>,
     /// How long a WebSocket client has to send `connection_init`.
     pub ws_init_timeout: std::time::Duration,
     /// The largest JSON request body, in bytes (larger ones get 413 before being read in full).

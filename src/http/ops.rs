@@ -45,6 +45,9 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         }
         Err(error) => tracing::warn!(%error, "reading the webhook backlog for /metrics"),
     }
+    state
+        .metrics
+        .set_bus(state.hub.registrations(), state.hub.signals_delivered());
     (
         [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
         state.metrics.render(),

@@ -313,6 +313,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     }
     row.updated_at = Set(now());
     let user = row.update(&txn).await.map_err(on_duplicate)?;
+    changed(&txn, &user).await?;
     txn.commit().await?;
     Ok(user)
 }
@@ -354,6 +355,20 @@ pub async fn set_active<C: ConnectionTrait + TransactionTrait>(
     row.deactivated_at = Set((!active).then_some(at));
     row.updated_at = Set(at);
     let user = row.update(&txn).await?;
+    changed(&txn, &user).await?;
     txn.commit().await?;
     Ok(user)
+}
+
+/// Tells every gateway that `user`'s account changed (at commit): their open sockets check
+/// their rights again at once.
+async fn changed<C: ConnectionTrait>(db: &C, user: &user::Model) -> ApiResult<()> {
+    crate::bus::publish(
+        db,
+        &crate::bus::Signal::User {
+            org: user.organization_id,
+            user: user.id,
+        },
+    )
+    .await
 }
