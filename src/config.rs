@@ -168,6 +168,31 @@ pub struct Config {
     #[arg(long, global = true, env = "THREADLINE_WEBHOOK_RETENTION_DAYS",
           default_value_t = DEFAULT_WEBHOOK_RETENTION_DAYS, value_parser = days)]
     pub webhook_retention_days: u64,
+    /// What `GET /` serves: `auto` (GraphiQL from its CDN when the browser reaches it within
+    /// two seconds, else the built-in console), `builtin` (always the built-in console, no
+    /// third-party code) or `off` (nothing: 404).
+    #[arg(long, global = true, env = "THREADLINE_PLAYGROUND", default_value = "auto",
+          value_parser = playground)]
+    pub playground: Playground,
+}
+
+/// What `GET /` serves (`THREADLINE_PLAYGROUND`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "lowercase")]
+pub enum Playground {
+    /// GraphiQL from its CDN when reachable within two seconds, else the built-in console.
+    Auto,
+    /// The built-in console only.
+    Builtin,
+    /// No playground.
+    Off,
+}
+
+fn playground(text: &str) -> Result<Playground, String> {
+    text.trim()
+        .to_ascii_lowercase()
+        .parse()
+        .map_err(|_| format!("`{text}` is not auto, builtin or off"))
 }
 
 /// A configuration value that could not be used.

@@ -197,6 +197,7 @@ impl Application {
             storage,
             subscription_poll: config.subscription_poll,
             hub: hub.clone(),
+            playground: config.playground,
             ws_init_timeout: config.ws_init_timeout,
             max_body_bytes: usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX),
             ws_max_message_bytes: usize::try_from(config.ws_max_message_bytes)

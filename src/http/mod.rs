@@ -2,6 +2,7 @@
 
 mod attachments;
 pub mod auth;
+pub mod console;
 mod graphql;
 mod limits;
 mod multipart;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub subscription_poll: std::time::Duration,
     /// The process's bus hub (for `/metrics`).
     pub hub: Arc<crate::bus::Hub>,
+    /// What `GET /` serves.
+    pub playground: crate::config::Playground,
     /// How long a WebSocket client has to send `connection_init`.
     pub ws_init_timeout: std::time::Duration,
     /// The largest JSON request body, in bytes (larger ones get 413 before being read in full).
@@ -73,8 +76,9 @@ pub fn router(state: AppState) -> Router {
         ]);
     // `/graphql` reads its bodies itself, as streams with their own limits (see `graphql`);
     // no other route reads a body.
+    let playground = state.playground;
     Router::new()
-        .route("/", get(ops::playground))
+        .merge(console::routes(playground))
         .route(
             "/graphql",
             get(graphql::get_graphql).post(graphql::post_graphql),

@@ -1,25 +1,12 @@
-//! Operational routes: the playground, health and metrics.
+//! Operational routes: health and metrics.
 
-use async_graphql::http::GraphiQLSource;
 use axum::{
     extract::State,
     http::{StatusCode, header},
-    response::{Html, IntoResponse},
+    response::IntoResponse,
 };
 
 use super::AppState;
-
-/// `GET /`: the GraphiQL playground, pointed at `/graphql` for queries and (over WebSocket)
-/// subscriptions; GraphiQL sends its Headers tab as the `connection_init` payload.
-pub async fn playground() -> impl IntoResponse {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql")
-            .title("Threadline playground")
-            .finish(),
-    )
-}
 
 /// `GET /healthz`: 200 when the database answers, 503 otherwise.
 pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {

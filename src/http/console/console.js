@@ -1,0 +1,549 @@
+// The Threadline console: a small GraphQL client served by the gateway itself, so the
+// playground works with no network but the gateway's. Written for this project; no
+// third-party code. Everything the server sends is shown with textContent, never as HTML.
+"use strict";
+
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const store = {
+    get(key, fallback) {
+      try {
+        const value = localStorage.getItem("threadline." + key);
+        return value === null ? fallback : JSON.parse(value);
+      } catch (_) {
+        return fallback;
+      }
+    },
+    set(key, value) {
+      try {
+        localStorage.setItem("threadline." + key, JSON.stringify(value));
+      } catch (_) {
+        /* storage full or disabled: the console still works */
+      }
+    },
+  };
+  const MAX_HISTORY = 50;
+  const GRAPHIQL_WAIT_MS = 2000;
+  const CDN = "https://unpkg.com";
+
+  function el(tag, props, children) {
+    const node = document.createElement(tag);
+    Object.assign(node, props || {});
+    for (const child of children || []) {
+      node.append(child);
+    }
+    return node;
+  }
+
+  // ---------------------------------------------------------------- GraphiQL (auto mode)
+
+  function loadScript(src) {
+    return new Promise((resolve, reject) => {
+      const script = el("script", { src, crossOrigin: "anonymous" });
+      script.onload = resolve;
+      script.onerror = () => reject(new Error("could not load " + src));
+      document.head.append(script);
+    });
+  }
+
+  function wsUrl() {
+    const url = new URL("/graphql", window.location.href);
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    return url.toString();
+  }
+
+  async function tryGraphiQL() {
+    const loading = (async () => {
+      document.head.append(
+        el("link", { rel: "stylesheet", href: CDN + "/graphiql@4/graphiql.min.css" })
+      );
+      await loadScript(CDN + "/react@18/umd/react.production.min.js");
+      await loadScript(CDN + "/react-dom@18/umd/react-dom.production.min.js");
+      await loadScript(CDN + "/graphiql@4/graphiql.min.js");
+      if (!window.GraphiQL || !window.React || !window.ReactDOM) {
+        throw new Error("GraphiQL did not start");
+      }
+    })();
+    const timeout = new Promise((_, reject) =>
+      setTimeout(() => reject(new Error("GraphiQL took too long")), GRAPHIQL_WAIT_MS)
+    );
+    await Promise.race([loading, timeout]);
+    const root = $("graphiql");
+    root.hidden = false;
+    window.ReactDOM.createRoot(root).render(
+      window.React.createElement(window.GraphiQL, {
+        fetcher: window.GraphiQL.createFetcher({
+          url: new URL("/graphql", window.location.href).toString(),
+          subscriptionUrl: wsUrl(),
+        }),
+        defaultEditorToolsVisibility: true,
+      })
+    );
+  }
+
+  // ---------------------------------------------------------------- the console
+
+  const docEl = () => $("document");
+  const varsEl = () => $("variables");
+  const headersEl = () => $("headers");
+  let socket = null;
+
+  function setStatus(text, kind) {
+    const status = $("status");
+    status.textContent = text;
+    status.className = kind || "muted";
+  }
+
+  function show(value) {
+    $("response").textContent =
+      typeof value === "string" ? value : JSON.stringify(value, null, 2);
+  }
+
+  /** The named operations of a document, with their kind, in order. */
+  function operations(text) {
+    const found = [];
+    const re = /(^|[\s}])(query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]*)/g;
+    const stripped = text.replace(/#[^\n]*/g, "").replace(/"""[\s\S]*?"""|"(?:[^"\\\n]|\\.)*"/g, '""');
+    let match;
+    while ((match = re.exec(stripped)) !== null) {
+      found.push({ kind: match[2], name: match[3] });
+    }
+    if (found.length === 0 && /^\s*subscription\b/.test(stripped)) {
+      found.push({ kind: "subscription", name: null });
+    }
+    return found;
+  }
+
+  function refreshPicker() {
+    const ops = operations(docEl().value);
+    const picker = $("operation");
+    const previous = picker.value;
+    picker.replaceChildren(
+      ...ops.filter((o) => o.name).map((o) => el("option", { value: o.name, textContent: o.kind + " " + o.name }))
+    );
+    picker.hidden = ops.filter((o) => o.name).length < 2;
+    if (ops.some((o) => o.name === previous)) {
+      picker.value = previous;
+    }
+  }
+
+  function chosen() {
+    const ops = operations(docEl().value);
+    const picker = $("operation");
+    if (!picker.hidden && picker.value) {
+      return ops.find((o) => o.name === picker.value) || ops[0] || { kind: "query", name: null };
+    }
+    return ops[0] || { kind: "query", name: null };
+  }
+
+  function parseJson(text, what) {
+    if (!text.trim()) {
+      return {};
+    }
+    try {
+      const value = JSON.parse(text);
+      if (value === null || typeof value !== "object" || Array.isArray(value)) {
+        throw new Error("not an object");
+      }
+      return value;
+    } catch (error) {
+      throw new Error(what + " must be a JSON object: " + error.message);
+    }
+  }
+
+  function headers() {
+    const extra = parseJson(headersEl().value, "Headers");
+    const token = $("token").value.trim();
+    if (token && !Object.keys(extra).some((k) => k.toLowerCase() === "authorization")) {
+      extra.Authorization = token.toLowerCase().startsWith("bearer ") ? token : "Bearer " + token;
+    }
+    return extra;
+  }
+
+  function remember(entry) {
+    const history = store.get("history", []).filter(
+      (h) => h.document !== entry.document || h.variables !== entry.variables
+    );
+    history.unshift(entry);
+    store.set("history", history.slice(0, MAX_HISTORY));
+    renderHistory();
+  }
+
+  function stopSubscription(reason) {
+    if (socket) {
+      const open = socket;
+      socket = null;
+      try {
+        if (open.readyState === WebSocket.OPEN) {
+          open.send(JSON.stringify({ id: "1", type: "complete" }));
+        }
+        open.close(1000, reason || "stopped");
+      } catch (_) {
+        /* already closed */
+      }
+    }
+    $("stop").hidden = true;
+  }
+
+  async function run() {
+    stopSubscription();
+    let variables;
+    let sendHeaders;
+    try {
+      variables = parseJson(varsEl().value, "Variables");
+      sendHeaders = headers();
+    } catch (error) {
+      setStatus(error.message, "error");
+      return;
+    }
+    const document = docEl().value;
+    const operation = chosen();
+    const body = { query: document, variables };
+    if (operation.name) {
+      body.operationName = operation.name;
+    }
+    remember({ document, variables: varsEl().value, at: new Date().toISOString(), name: operation.name });
+    if (operation.kind === "subscription") {
+      subscribe(body, sendHeaders);
+      return;
+    }
+    setStatus("Running…");
+    const started = performance.now();
+    try {
+      const response = await fetch("/graphql", {
+        method: "POST",
+        headers: Object.assign(
+          { "Content-Type": "application/json", Accept: "application/graphql-response+json, application/json" },
+          sendHeaders
+        ),
+        body: JSON.stringify(body),
+      });
+      const elapsed = Math.round(performance.now() - started);
+      const text = await response.text();
+      let shown = text;
+      try {
+        shown = JSON.parse(text);
+      } catch (_) {
+        /* not JSON: shown as it came */
+      }
+      const failed = !response.ok || (shown && shown.errors);
+      setStatus(response.status + " " + response.statusText + " · " + elapsed + " ms", failed ? "error" : "ok");
+      show(shown);
+    } catch (error) {
+      setStatus("The request failed: " + error.message, "error");
+    }
+  }
+
+  function subscribe(body, sendHeaders) {
+    const events = [];
+    const started = performance.now();
+    const ws = new WebSocket(wsUrl(), "graphql-transport-ws");
+    socket = ws;
+    $("stop").hidden = false;
+    show("");
+    setStatus("Connecting…");
+    const initPayload = {};
+    for (const [key, value] of Object.entries(sendHeaders)) {
+      initPayload[key.toLowerCase() === "authorization" ? "authorization" : key] = value;
+    }
+    ws.onopen = () => ws.send(JSON.stringify({ type: "connection_init", payload: initPayload }));
+    ws.onmessage = (message) => {
+      let data;
+      try {
+        data = JSON.parse(message.data);
+      } catch (_) {
+        return;
+      }
+      if (data.type === "connection_ack") {
+        setStatus("Subscribed · waiting for events", "ok");
+        ws.send(JSON.stringify({ id: "1", type: "subscribe", payload: body }));
+      } else if (data.type === "ping") {
+        ws.send(JSON.stringify({ type: "pong" }));
+      } else if (data.type === "next") {
+        const at = Math.round(performance.now() - started);
+        events.unshift({ at: new Date().toISOString(), afterMs: at, payload: data.payload });
+        setStatus("Subscribed · " + events.length + " event(s)", "ok");
+        show(events.map((e) => "// " + e.at + "\n" + JSON.stringify(e.payload, null, 2)).join("\n\n"));
+      } else if (data.type === "error") {
+        setStatus("The subscription failed", "error");
+        show(data.payload);
+      } else if (data.type === "complete") {
+        setStatus("The subscription completed (" + events.length + " event(s))", "ok");
+        stopSubscription();
+      }
+    };
+    ws.onclose = (close) => {
+      if (socket === ws) {
+        socket = null;
+        $("stop").hidden = true;
+        setStatus("Closed: " + close.code + (close.reason ? " " + close.reason : ""), close.code === 1000 ? "ok" : "error");
+      }
+    };
+  }
+
+  // ---------------------------------------------------------------- prettify
+
+  function prettify() {
+    const text = docEl().value;
+    let out = "";
+    let depth = 0;
+    let inString = false;
+    for (let i = 0; i < text.length; i++) {
+      const c = text[i];
+      if (c === '"' && text[i - 1] !== "\\") {
+        inString = !inString;
+      }
+      if (inString) {
+        out += c;
+        continue;
+      }
+      if (c === "{") {
+        depth++;
+        out = out.trimEnd() + " {\n" + "  ".repeat(depth);
+      } else if (c === "}") {
+        depth = Math.max(0, depth - 1);
+        out = out.trimEnd() + "\n" + "  ".repeat(depth) + "}\n" + "  ".repeat(depth);
+      } else if (c === "\n" || c === "\r") {
+        out = out.trimEnd() + "\n" + "  ".repeat(depth);
+      } else if (c === " " && /\s$/.test(out)) {
+        continue;
+      } else {
+        out += c;
+      }
+    }
+    docEl().value = out.replace(/\n\s*\n/g, "\n").trim() + "\n";
+  }
+
+  // ---------------------------------------------------------------- side panes
+
+  function load(entry) {
+    docEl().value = entry.document || "";
+    varsEl().value = entry.variables || "";
+    refreshPicker();
+    if (entry.name) {
+      $("operation").value = entry.name;
+    }
+    docEl().focus();
+  }
+
+  function renderHistory() {
+    const pane = $("history");
+    const history = store.get("history", []);
+    if (history.length === 0) {
+      pane.replaceChildren(el("p", { className: "muted", textContent: "Operations you run are kept here (in this browser)." }));
+      return;
+    }
+    pane.replaceChildren(
+      ...history.map((h) =>
+        el("button", { className: "item", onclick: () => load(h) }, [
+          h.name || h.document.trim().split("\n")[0].slice(0, 40),
+          el("small", { textContent: new Date(h.at).toLocaleString() }),
+        ])
+      ),
+      el("button", {
+        textContent: "Clear history",
+        onclick: () => {
+          store.set("history", []);
+          renderHistory();
+        },
+      })
+    );
+  }
+
+  async function renderExamples() {
+    const pane = $("examples");
+    try {
+      const examples = await (await fetch("/console/examples.json")).json();
+      pane.replaceChildren(
+        ...examples.map((e) =>
+          el("button", { className: "item", onclick: () => load(e) }, [
+            e.title,
+            el("small", { textContent: e.name ? e.kind + " " + e.name : e.kind }),
+          ])
+        )
+      );
+    } catch (error) {
+      pane.replaceChildren(el("p", { className: "muted", textContent: "No examples: " + error.message }));
+    }
+  }
+
+  const INTROSPECTION = `query IntrospectionQuery {
+    __schema {
+      queryType { name } mutationType { name } subscriptionType { name }
+      types { kind name description
+        fields(includeDeprecated: true) { name description args { name description type { ...T } defaultValue } type { ...T } }
+        inputFields { name description type { ...T } defaultValue }
+        enumValues(includeDeprecated: true) { name description }
+        possibleTypes { name }
+      }
+    }
+  }
+  fragment T on __Type { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } }`;
+
+  let schemaTypes = [];
+  let roots = [];
+
+  function typeName(t) {
+    if (!t) return "";
+    if (t.kind === "NON_NULL") return typeName(t.ofType) + "!";
+    if (t.kind === "LIST") return "[" + typeName(t.ofType) + "]";
+    return t.name;
+  }
+
+  function namedType(t) {
+    while (t && t.ofType) t = t.ofType;
+    return t && t.name;
+  }
+
+  function typeLink(t) {
+    const name = namedType(t);
+    return el("a", { textContent: typeName(t), onclick: () => showType(name) });
+  }
+
+  function showType(name) {
+    const type = schemaTypes.find((t) => t.name === name);
+    const body = $("schema-body");
+    if (!type) {
+      return;
+    }
+    const parts = [
+      el("a", { textContent: "← all types", onclick: () => renderSchema("") }),
+      el("h3", { textContent: type.kind.toLowerCase() + " " + type.name }),
+    ];
+    if (type.description) parts.push(el("div", { className: "desc", textContent: type.description }));
+    for (const f of type.fields || type.inputFields || []) {
+      const line = el("div", { className: "field" }, [el("b", { textContent: f.name })]);
+      if (f.args && f.args.length) {
+        line.append("(");
+        f.args.forEach((a, i) => {
+          line.append((i ? ", " : "") + a.name + ": ", typeLink(a.type));
+        });
+        line.append(")");
+      }
+      line.append(": ", typeLink(f.type));
+      if (f.description) line.append(el("div", { className: "desc", textContent: f.description }));
+      parts.push(line);
+    }
+    for (const v of type.enumValues || []) {
+      parts.push(el("div", { className: "field" }, [el("b", { textContent: v.name }), v.description ? el("div", { className: "desc", textContent: v.description }) : ""]));
+    }
+    for (const p of type.possibleTypes || []) {
+      parts.push(el("div", { className: "field" }, [el("a", { textContent: p.name, onclick: () => showType(p.name) })]));
+    }
+    body.replaceChildren(...parts);
+  }
+
+  function renderSchema(filter) {
+    const body = $("schema-body");
+    const needle = filter.trim().toLowerCase();
+    const visible = schemaTypes.filter((t) => !t.name.startsWith("__"));
+    if (!needle) {
+      const list = [...roots, ...visible.filter((t) => !roots.includes(t)).sort((a, b) => a.name.localeCompare(b.name))];
+      body.replaceChildren(...list.map((t) => el("div", {}, [el("a", { textContent: t.name, onclick: () => showType(t.name) }), " ", el("span", { className: "muted", textContent: t.kind.toLowerCase() })])));
+      return;
+    }
+    const hits = [];
+    for (const t of visible) {
+      if (t.name.toLowerCase().includes(needle)) hits.push(el("div", {}, [el("a", { textContent: t.name, onclick: () => showType(t.name) })]));
+      for (const f of t.fields || t.inputFields || []) {
+        if (f.name.toLowerCase().includes(needle) || (f.description || "").toLowerCase().includes(needle)) {
+          hits.push(el("div", {}, [el("a", { textContent: t.name + "." + f.name, onclick: () => showType(t.name) }), ": ", typeName(f.type)]));
+        }
+      }
+    }
+    body.replaceChildren(...(hits.length ? hits : [el("p", { className: "muted", textContent: "Nothing matches." })]));
+  }
+
+  async function loadSchema() {
+    try {
+      const response = await fetch("/graphql", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify({ query: INTROSPECTION }),
+      });
+      const result = await response.json();
+      const schema = result.data.__schema;
+      schemaTypes = schema.types;
+      roots = [schema.queryType, schema.mutationType, schema.subscriptionType]
+        .filter(Boolean)
+        .map((r) => schemaTypes.find((t) => t.name === r.name))
+        .filter(Boolean);
+      renderSchema($("schema-search").value);
+    } catch (error) {
+      $("schema-body").replaceChildren(el("p", { className: "muted", textContent: "The schema could not be read: " + error.message }));
+    }
+  }
+
+  // ---------------------------------------------------------------- start
+
+  function startConsole() {
+    $("console").hidden = false;
+    $("token").value = store.get("token", "");
+    $("token").addEventListener("input", () => store.set("token", $("token").value.trim()));
+    headersEl().value = store.get("headers", "");
+    headersEl().addEventListener("input", () => store.set("headers", headersEl().value));
+    docEl().value = store.get("document", "query Me {\n  me { id name email role }\n}\n");
+    varsEl().value = store.get("variables", "");
+    docEl().addEventListener("input", () => {
+      store.set("document", docEl().value);
+      refreshPicker();
+    });
+    varsEl().addEventListener("input", () => store.set("variables", varsEl().value));
+    for (const area of [docEl(), varsEl(), headersEl()]) {
+      area.addEventListener("keydown", (event) => {
+        if (event.key === "Tab" && !event.shiftKey) {
+          event.preventDefault();
+          area.setRangeText("  ", area.selectionStart, area.selectionEnd, "end");
+        }
+      });
+    }
+    document.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+        event.preventDefault();
+        run();
+      }
+    });
+    $("run").addEventListener("click", run);
+    $("stop").addEventListener("click", () => stopSubscription("stopped"));
+    $("prettify").addEventListener("click", prettify);
+    $("schema-search").addEventListener("input", (e) => renderSchema(e.target.value));
+    for (const tab of document.querySelectorAll(".tabs button")) {
+      tab.addEventListener("click", () => {
+        for (const other of document.querySelectorAll(".tabs button")) other.classList.remove("active");
+        for (const pane of document.querySelectorAll(".pane")) pane.classList.remove("active");
+        tab.classList.add("active");
+        $(tab.dataset.tab).classList.add("active");
+      });
+    }
+    refreshPicker();
+    renderHistory();
+    renderExamples();
+    loadSchema();
+    document.body.dataset.ready = "console";
+  }
+
+  async function start() {
+    const mode = document.body.dataset.mode;
+    if (mode === "auto") {
+      $("console").hidden = true;
+      $("loading").hidden = false;
+      try {
+        await tryGraphiQL();
+        $("loading").hidden = true;
+        document.body.dataset.ready = "graphiql";
+        return;
+      } catch (error) {
+        console.info("Using the built-in console:", error.message);
+        $("loading").hidden = true;
+        $("graphiql").hidden = true;
+      }
+    }
+    startConsole();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();
