@@ -16,7 +16,7 @@ use serde_json::json;
 
 use super::{
     access::{self, VisibleContact},
-    now,
+    notifications, now,
     reminders::{self, RemindOf},
     replace_rows, settings,
     timeline::{self, Audience, EventKind, NewEvent, title_of},
@@ -257,5 +257,6 @@ pub async fn create_in<C: ConnectionTrait>(
         },
     )
     .await?;
+    notifications::task_assigned(db, actor, &row).await?;
     Ok(row)
 }

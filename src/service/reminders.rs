@@ -19,7 +19,7 @@ use sea_orm::{
 use serde_json::json;
 
 use super::{
-    Page, now,
+    Page, notifications, now,
     sql::Sql,
     timeline::{self, Audience, EventKind, NewEvent, title_of},
 };
@@ -233,7 +233,8 @@ pub async fn fire_due<C: ConnectionTrait + TransactionTrait>(
                 .await?
                 .map(|t| title_of(None, &t.description)),
             (None, None) => None,
-        };
+        }
+        .unwrap_or_else(|| "follow up".into());
         timeline::record(
             &txn,
             &actor,
@@ -242,16 +243,13 @@ pub async fn fire_due<C: ConnectionTrait + TransactionTrait>(
                 kind: EventKind::ReminderFired,
                 subject_kind: "Reminder",
                 subject_id: reminder.id,
-                summary: format!(
-                    "Reminder for {}: {}",
-                    actor.name,
-                    about.unwrap_or_else(|| "follow up".into())
-                ),
+                summary: format!("Reminder for {}: {about}", actor.name),
                 data: json!({ "noteId": reminder.note_id, "taskId": reminder.task_id }),
                 audience: Audience::Private(actor.user_id),
             },
         )
         .await?;
+        notifications::reminder_fired(&txn, reminder, &about).await?;
         bus::publish(
             &txn,
             &Signal::Reminders {
