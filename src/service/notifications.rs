@@ -390,11 +390,12 @@ pub async fn newer<C: ConnectionTrait>(
         .await?)
 }
 
-/// Checks `markNotificationsRead`'s arguments: exactly one of `ids` and `all: true`.
-pub fn marking(ids: Option<Vec<i64>>, all: Option<bool>) -> ApiResult<Marking> {
+/// Checks `markNotificationsRead`'s arguments: exactly one of `ids` and `all: true`. Returns
+/// the ids to mark, or `None` to mark all.
+pub fn marking<T>(ids: Option<T>, all: Option<bool>) -> ApiResult<Option<T>> {
     match (ids, all) {
-        (Some(ids), None) => Ok(Marking::Ids(ids)),
-        (None, Some(true)) => Ok(Marking::All),
+        (Some(ids), None) => Ok(Some(ids)),
+        (None, Some(true)) => Ok(None),
         (None, Some(false)) => Err(ApiError::bad_input(
             "all",
             "pass all: true to mark every notification read, or ids",
