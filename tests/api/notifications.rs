@@ -607,3 +607,54 @@ async fn the_subscription_delivers_notifications_as_changes_commit() {
         ("REMINDER_FIRED".to_owned(), "Reminder: Ping".to_owned())
     );
 }
+
+/// No N+1: a page of notifications with their actors, contacts and subjects of every kind takes
+/// the same statements for 5 as for 50.
+#[tokio::test]
+async fn a_page_takes_a_fixed_number_of_statements() {
+    let app = spawn_app().await;
+    let w = world(&app).await;
+    let owner = app.token(&w.owner);
+    let admin = app.token(&w.admin);
+    let writer = app.token(&w.member_write);
+    let cid = contact_id(w.contact);
+    // Each round writes one of each kind, so that any five in a row show every kind.
+    for i in 0..20 {
+        let at = chrono::Utc::now() + chrono::Duration::seconds(1);
+        create_task(&app, &owner, json!({ "contactId": cid, "description": format!("Task {i}"), "responsibleId": user_id(w.member_write.id), "remindAt": at.to_rfc3339() })).await;
+        create_note(
+            &app,
+            &admin,
+            json!({ "contactId": cid, "body": format!("@write see {i}") }),
+        )
+        .await;
+        assert_eq!(
+            app.fire_reminders_due_at(at + chrono::Duration::seconds(1))
+                .await,
+            1
+        );
+    }
+    let query = "query ($n: Int!) { notifications(first: $n) { edges { node {
+        kind summary actor { name } contact { name }
+        subject { ... on Note { subject author { name } } ... on Task { description responsible { name } } ... on Reminder { status task { description } } }
+    } } } }";
+    let mut counts = Vec::new();
+    for n in [5, 50] {
+        let before = app.statements().await;
+        let page = app.gql(Some(&writer), query, json!({ "n": n })).await;
+        counts.push(app.statements().await - before);
+        let edges = page.data()["notifications"]["edges"]
+            .as_array()
+            .expect("edges")
+            .clone();
+        assert_eq!(edges.len(), n);
+        assert!(
+            edges.iter().all(|e| !e["node"]["subject"].is_null()),
+            "{edges:?}"
+        );
+    }
+    assert_eq!(counts[0], counts[1], "statements for 5 vs 50");
+    // Token check and the page, then one batch each for users (actors, then the subjects'
+    // people), contacts, notes, tasks (subjects, then the reminders' tasks) and reminders.
+    assert!(counts[1] <= 9, "{} statements", counts[1]);
+}
