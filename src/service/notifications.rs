@@ -323,6 +323,22 @@ pub async fn count<C: ConnectionTrait>(
     sql.count(db).await
 }
 
+/// The actor's notifications among `ids` (for `node`), as [`list`] shows them.
+#[tracing::instrument(skip_all, fields(count = ids.len()), err(level = "debug"))]
+pub async fn get_many<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    ids: &[i64],
+) -> ApiResult<Vec<notification::Model>> {
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("SELECT nf.*");
+    push_own(&mut sql, actor);
+    sql.push(" AND nf.id IN ").bind_list(ids.iter().copied());
+    Ok(notification::Model::find_by_statement(sql.build())
+        .all(db)
+        .await?)
+}
+
 /// Which of the actor's notifications to mark read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Marking {

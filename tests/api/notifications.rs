@@ -465,6 +465,19 @@ async fn the_list_pages_filters_and_is_marked_read_by_its_user_only() {
         0
     );
     assert_eq!(unread_count(&app, &reader).await, 5);
+    let node = "query ($id: ID!) { node(id: $id) { id ... on Notification { summary } } }";
+    assert_eq!(
+        app.gql(Some(&reader), node, json!({ "id": ids[0] }))
+            .await
+            .data()["node"],
+        json!({ "id": ids[0], "summary": "owner assigned you a task: Task 5" })
+    );
+    assert!(
+        app.gql(Some(&owner), node, json!({ "id": ids[0] }))
+            .await
+            .data()["node"]
+            .is_null()
+    );
     app.gql(
         Some(&owner),
         "query ($id: ID!) { user(id: $id) { unreadNotificationCount } }",

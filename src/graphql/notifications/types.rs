@@ -48,7 +48,7 @@ pub struct Notification(pub entity::notification::Model);
 #[Object]
 impl Notification {
     /// The notification's opaque ID (for `markNotificationsRead`).
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ID(ids::encode(Kind::Notification, self.0.id))
     }
     /// What it is about.
