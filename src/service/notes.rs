@@ -3,8 +3,9 @@
 //!
 //! Dependencies run one way: notes calls down into access (who may see or change a note; `get`,
 //! `get_many` and `require_editable` are re-exported from there), attachments (a note's files),
-//! planning (a note's task), reminders, settings, contacts and timeline. Tasks calls notes (a
-//! completion's closing note); nothing below calls back into notes.
+//! planning (a note's task), reminders, settings, contacts, timeline and notifications (the
+//! users a note mentions). Tasks calls notes (a completion's closing note); nothing below calls
+//! back into notes.
 
 use std::collections::HashMap;
 

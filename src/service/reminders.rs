@@ -7,7 +7,7 @@
 //! `REMINDER_FIRED` timeline event.
 //!
 //! Dependencies run one way: notes and tasks store their reminders through [`add`]; this module
-//! calls only the timeline.
+//! calls only the timeline and notifications (a fired reminder tells its user).
 
 use chrono::{DateTime, Utc};
 use entity::reminder;
@@ -194,7 +194,8 @@ pub async fn snooze<C: ConnectionTrait>(
 }
 
 /// Fires up to `limit` reminders due at `at`: marks them `FIRED` and writes their
-/// `REMINDER_FIRED` events (private to the reminded user), in one transaction. Returns them.
+/// `REMINDER_FIRED` events (private to the reminded user) and notifications, in one
+/// transaction. Returns them.
 #[tracing::instrument(skip_all, fields(limit = limit), err(level = "debug"))]
 pub async fn fire_due<C: ConnectionTrait + TransactionTrait>(
     db: &C,
