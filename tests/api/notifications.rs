@@ -297,6 +297,16 @@ async fn mentions_notify_only_users_who_may_read_the_note() {
         out
     };
 
+    // All or nothing: a note whose task cannot be planned is not written, nor is its mention.
+    app.gql(
+        Some(&owner),
+        "mutation ($input: CreateNoteInput!) { createNote(input: $input) { id } }",
+        json!({ "input": { "contactId": cid, "body": "@read look", "task": { "description": "x", "responsibleId": user_id(w.member_none.id) } } }),
+    )
+    .await
+    .expect_code("BAD_USER_INPUT");
+    assert_eq!(app.count_rows("notifications").await, 0);
+
     // A team note: staff who may see the contact, by name or by email, case-insensitive; not
     // the member without a grant, not the customer (a team note), not the author, not someone
     // of another organization, and a bare name is no mention.
