@@ -6,7 +6,8 @@
 //! Ana created six of them (so she holds `ADMIN` there) and has `WRITE` on four more, Ben has
 //! `READ` on five. Three task types (Call suggests a Meeting two days later), two labels, a
 //! message template, three notes on Maria Garcia (team, Ana's private one, one shared with the
-//! customer) and a few planned calls. Two channels (the Sales line, Ana may write on it; the
+//! customer; the team note mentions Olivia, who has a notification about it) and a few planned
+//! calls. Two channels (the Sales line, Ana may write on it; the
 //! Support mailbox, Ben may read it) and conversations on both.
 
 use sea_orm::{
@@ -326,7 +327,7 @@ async fn seed_notes_and_tasks(
         CreateNote {
             contact_id: contacts[0],
             subject: Some("Renewal call".into()),
-            body: Some("Maria wants to renew for two years if we keep the current price. Send the offer by Friday.".into()),
+            body: Some("Maria wants to renew for two years if we keep the current price. Send the offer by Friday. @Olivia Owner, can you approve the price?".into()),
             label_ids: vec![renewal.id],
             type_id: Some(call.id),
             attached_to: Some(AttachedTo { kind: "order".into(), id: "SO-1001".into() }),

@@ -46,6 +46,8 @@ pub enum Kind {
     WebhookEndpoint,
     /// One delivery of an event to a webhook endpoint.
     WebhookDelivery,
+    /// A notification for a user.
+    Notification,
 }
 
 impl Kind {
@@ -71,6 +73,7 @@ impl Kind {
             Self::Message => "Message",
             Self::WebhookEndpoint => "WebhookEndpoint",
             Self::WebhookDelivery => "WebhookDelivery",
+            Self::Notification => "Notification",
         }
     }
 
@@ -95,6 +98,7 @@ impl Kind {
             Self::Message,
             Self::WebhookEndpoint,
             Self::WebhookDelivery,
+            Self::Notification,
         ]
         .into_iter()
         .find(|k| k.name() == name)

@@ -26,7 +26,10 @@ CREATE TABLE notifications (
 );
 -- The caller's list, newest first, and their unread count.
 CREATE INDEX notifications_user_idx ON notifications (organization_id, user_id, id);
-CREATE INDEX notifications_unread_idx ON notifications (organization_id, user_id, id) WHERE read_at IS NULL
+CREATE INDEX notifications_unread_idx ON notifications (organization_id, user_id, id) WHERE read_at IS NULL;
+-- A user is told about a mention in a note once (concurrent edits insert with ON CONFLICT DO
+-- NOTHING against it), and a deleted note's mentions are found by it.
+CREATE UNIQUE INDEX notifications_mention_once_idx ON notifications (subject_id, user_id) WHERE kind = 'MENTIONED'
 "#;
 
 #[async_trait::async_trait]

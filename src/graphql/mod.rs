@@ -11,6 +11,7 @@ pub mod extension;
 pub mod loaders;
 pub mod node;
 pub mod notes;
+pub mod notifications;
 pub mod page;
 pub mod reminders;
 pub mod schema;

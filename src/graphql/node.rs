@@ -8,6 +8,7 @@ use crate::{
         context::{Caller, ContextExt},
         conversations::{Channel, Conversation, Message},
         notes::Note,
+        notifications::Notification,
         tasks::Task,
         users::User,
     },
@@ -33,6 +34,8 @@ pub enum Node {
     Message(Message),
     /// A channel.
     Channel(Channel),
+    /// One of the caller's notifications.
+    Notification(Notification),
 }
 
 /// Looking any record up by its global ID.
@@ -74,6 +77,10 @@ impl NodeQuery {
                 .await?
                 .remove(&id)
                 .map(|c| Node::Channel(Channel(c))),
+            Some((Kind::Notification, id)) => service::notifications::get_many(db, actor, &[id])
+                .await?
+                .pop()
+                .map(|n| Node::Notification(Notification(n))),
             _ => None,
         };
         Ok(found)

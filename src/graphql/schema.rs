@@ -16,6 +16,10 @@ use super::{
     extension,
     node::NodeQuery,
     notes::{mutation::NotesMutation, query::NotesQuery},
+    notifications::{
+        mutation::NotificationsMutation, query::NotificationsQuery,
+        subscription::NotificationsSubscription,
+    },
     reminders::{
         mutation::RemindersMutation, query::RemindersQuery, subscription::RemindersSubscription,
     },
@@ -45,6 +49,7 @@ pub struct QueryRoot(
     ContactQuery,
     SettingsQuery,
     WebhooksQuery,
+    NotificationsQuery,
 );
 
 /// Write operations: the core mutations merged with the settings and webhook mutations.
@@ -58,13 +63,18 @@ pub struct MutationRoot(
     RemindersMutation,
     SettingsMutation,
     WebhooksMutation,
+    NotificationsMutation,
 );
 
 // Live updates, over `GET /graphql` with the `graphql-transport-ws` protocol. No doc comment:
 // it would become a description the published SDL does not have.
 #[allow(missing_docs)]
 #[derive(MergedSubscription, Default)]
-pub struct SubscriptionRoot(TimelineSubscription, RemindersSubscription);
+pub struct SubscriptionRoot(
+    TimelineSubscription,
+    RemindersSubscription,
+    NotificationsSubscription,
+);
 
 /// The gateway's schema type.
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;

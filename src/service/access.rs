@@ -434,3 +434,61 @@ pub async fn require_editable_note<C: ConnectionTrait>(
     require_contact(db, actor, note.contact_id, AccessLevel::Write, what).await?;
     Ok(note)
 }
+
+/// Appends `FROM tasks t WHERE <t visible to actor>`: tasks are the team's work, so staff see
+/// those of the contacts they may see and customer users see none.
+pub fn push_tasks_from(sql: &mut Sql, actor: &Actor) {
+    sql.push(" FROM tasks t WHERE t.organization_id = ")
+        .bind(actor.org_id)
+        .push(" AND ");
+    match actor.kind {
+        ActorKind::Customer { .. } => {
+            sql.push("1 = 0");
+        }
+        ActorKind::Staff(_) => contact_visible(sql, actor, "t.contact_id"),
+    }
+}
+
+/// The active users among `users` who may read `note`, for telling people about it (a
+/// mention). The same rule as [`push_notes_from`] seen from the note's side, so keep the two
+/// together: staff who may see the note's contact (owners and admins; members with a grant on
+/// it) when the note is shared or their own, and the contact's customer user when it is shared
+/// with the customer.
+#[tracing::instrument(skip_all, fields(note_id = note.id, count = users.len()), err(level = "debug"))]
+pub async fn note_readers<C: ConnectionTrait>(
+    db: &C,
+    note: &note::Model,
+    users: &[i64],
+) -> ApiResult<Vec<i64>> {
+    if users.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("SELECT u.id FROM users u WHERE u.organization_id = ")
+        .bind(note.organization_id)
+        .push(" AND u.active = ")
+        .bind(true)
+        .push(" AND u.id IN ")
+        .bind_list(users.iter().copied())
+        .push(
+            " AND ((u.kind = 'STAFF' AND (u.role IN ('OWNER', 'ADMIN') OR EXISTS (SELECT 1 \
+             FROM contact_collaborators g WHERE g.organization_id = u.organization_id \
+             AND g.user_id = u.id AND g.contact_id = ",
+        )
+        .bind(note.contact_id)
+        .push("))");
+    if note.visibility == "PRIVATE" {
+        sql.push(" AND u.id = ").bind(note.author_id);
+    }
+    sql.push(")");
+    if note.visibility == "CUSTOMER" {
+        sql.push(" OR (u.kind = 'CUSTOMER' AND u.contact_id = ")
+            .bind(note.contact_id)
+            .push(")");
+    }
+    sql.push(") ORDER BY u.id");
+    let rows = db.query_all_raw(sql.build()).await?;
+    rows.iter()
+        .map(|row| Ok(row.try_get::<i64>("", "id")?))
+        .collect()
+}

@@ -9,13 +9,13 @@
 //! - `contacts`, `channels`, `collaborators`, `conversations`;
 //! - `planning` (a task row, for tasks and for a note's task);
 //! - `grants` (contact and channel collaborators), `reminders`;
-//! - `timeline`, `users`, `attachments`;
+//! - `timeline`, `users`, `attachments`, `notifications` (assignments, mentions, fired reminders);
 //! - `deliveries` (claiming, settling and listing webhook deliveries);
 //! - `outbox` (webhook deliveries, written with each timeline event);
 //! - `payload` (the record a webhook event carries), `endpoints` (webhook endpoints);
 //! - `access` (who may see a contact, a channel, a note), `settings`;
 //! - `children` (a record's emails, phones, addresses, tags, attachments);
-//! - `sql`, `validate`, `organizations`, `actor` (who a call runs as).
+//! - `sql`, `validate`, `organizations`, `actor` (who a call runs as), `mentions` (who a text names).
 //!
 //! Public entry points that do I/O carry `#[tracing::instrument]`: a span with the ids at hand,
 //! and the error, if any, recorded at debug level (a caller's mistake is not the gateway's
@@ -32,7 +32,9 @@ pub mod conversations;
 pub mod deliveries;
 pub mod endpoints;
 pub mod grants;
+pub mod mentions;
 pub mod notes;
+pub mod notifications;
 pub mod organizations;
 pub mod outbox;
 pub mod payload;

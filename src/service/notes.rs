@@ -3,8 +3,9 @@
 //!
 //! Dependencies run one way: notes calls down into access (who may see or change a note; `get`,
 //! `get_many` and `require_editable` are re-exported from there), attachments (a note's files),
-//! planning (a note's task), reminders, settings, contacts and timeline. Tasks calls notes (a
-//! completion's closing note); nothing below calls back into notes.
+//! planning (a note's task), reminders, settings, contacts, timeline and notifications (the
+//! users a note mentions). Tasks calls notes (a completion's closing note); nothing below calls
+//! back into notes.
 
 use std::collections::HashMap;
 
@@ -19,7 +20,7 @@ use serde_json::json;
 use super::{
     Page,
     access::{self, AccessLevel, VisibleContact},
-    contacts, now, planning,
+    contacts, notifications, now, planning,
     reminders::{self, RemindOf},
     settings::{self, Labelled},
     sql::Sql,
@@ -536,6 +537,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         },
     )
     .await?;
+    notifications::mentions_in_note(&txn, actor, &row).await?;
     if let Some(remind_at) = input.remind_at {
         reminders::add(
             &txn,
@@ -705,6 +707,13 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
         },
     )
     .await?;
+    // Whoever the edit newly mentions, or newly lets read a mention, is told (once per note).
+    if changed
+        .iter()
+        .any(|f| matches!(*f, "subject" | "body" | "bodyHtml" | "visibility"))
+    {
+        notifications::mentions_in_note(&txn, actor, &row).await?;
+    }
     txn.commit().await?;
     Ok(row)
 }
@@ -751,6 +760,8 @@ pub async fn delete<C: ConnectionTrait + TransactionTrait>(
         .filter(entity::timeline_event::Column::SubjectId.eq(id))
         .exec(&txn)
         .await?;
+    // Before the note (and its reminders, with it) goes: their summaries quote it.
+    notifications::forget_note(&txn, actor.org_id, id).await?;
     note::Entity::delete_by_id(id).exec(&txn).await?;
     timeline::record(
         &txn,

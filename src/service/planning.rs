@@ -1,7 +1,8 @@
-//! Planning a task: the one way a task row comes to be, with its tags, its reminder and its
-//! `TASK_CREATED` event, inside the caller's transaction. `createTask`, `copyTask`,
-//! `completeTask`'s follow-up and `createNote`'s task all plan through [`create_in`]; the checks
-//! that re-planning (`updateTask`) shares live here too.
+//! Planning a task: the one way a task row comes to be, with its tags, its reminder, its
+//! `TASK_CREATED` event and the notification of its responsible user (when that is someone
+//! else), inside the caller's transaction. `createTask`, `copyTask`, `completeTask`'s follow-up
+//! and `createNote`'s task all plan through [`create_in`]; the checks that re-planning
+//! (`updateTask`) shares live here too.
 //!
 //! Dependencies run one way: notes and tasks call down into this module; it calls neither of
 //! them (a note may plan a task, and completing a task may write a note, so the shared part
@@ -16,7 +17,7 @@ use serde_json::json;
 
 use super::{
     access::{self, VisibleContact},
-    now,
+    notifications, now,
     reminders::{self, RemindOf},
     replace_rows, settings,
     timeline::{self, Audience, EventKind, NewEvent, title_of},
@@ -257,5 +258,6 @@ pub async fn create_in<C: ConnectionTrait>(
         },
     )
     .await?;
+    notifications::task_assigned(db, actor, &row).await?;
     Ok(row)
 }

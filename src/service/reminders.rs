@@ -7,7 +7,7 @@
 //! `REMINDER_FIRED` timeline event.
 //!
 //! Dependencies run one way: notes and tasks store their reminders through [`add`]; this module
-//! calls only the timeline.
+//! calls only the timeline and notifications (a fired reminder tells its user).
 
 use chrono::{DateTime, Utc};
 use entity::reminder;
@@ -19,7 +19,7 @@ use sea_orm::{
 use serde_json::json;
 
 use super::{
-    Page, now,
+    Page, notifications, now,
     sql::Sql,
     timeline::{self, Audience, EventKind, NewEvent, title_of},
 };
@@ -194,7 +194,8 @@ pub async fn snooze<C: ConnectionTrait>(
 }
 
 /// Fires up to `limit` reminders due at `at`: marks them `FIRED` and writes their
-/// `REMINDER_FIRED` events (private to the reminded user), in one transaction. Returns them.
+/// `REMINDER_FIRED` events (private to the reminded user) and notifications, in one
+/// transaction. Returns them.
 #[tracing::instrument(skip_all, fields(limit = limit), err(level = "debug"))]
 pub async fn fire_due<C: ConnectionTrait + TransactionTrait>(
     db: &C,
@@ -233,7 +234,8 @@ pub async fn fire_due<C: ConnectionTrait + TransactionTrait>(
                 .await?
                 .map(|t| title_of(None, &t.description)),
             (None, None) => None,
-        };
+        }
+        .unwrap_or_else(|| "follow up".into());
         timeline::record(
             &txn,
             &actor,
@@ -242,16 +244,13 @@ pub async fn fire_due<C: ConnectionTrait + TransactionTrait>(
                 kind: EventKind::ReminderFired,
                 subject_kind: "Reminder",
                 subject_id: reminder.id,
-                summary: format!(
-                    "Reminder for {}: {}",
-                    actor.name,
-                    about.unwrap_or_else(|| "follow up".into())
-                ),
+                summary: format!("Reminder for {}: {about}", actor.name),
                 data: json!({ "noteId": reminder.note_id, "taskId": reminder.task_id }),
                 audience: Audience::Private(actor.user_id),
             },
         )
         .await?;
+        notifications::reminder_fired(&txn, reminder, &about).await?;
         bus::publish(
             &txn,
             &Signal::Reminders {

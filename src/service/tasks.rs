@@ -21,7 +21,7 @@ use super::{
     Page,
     access::{self, AccessLevel, VisibleContact},
     notes::{self, CreateNote},
-    now,
+    notifications, now,
     planning::{clean_tags, description, require_responsible, set_tags},
     settings,
     sql::Sql,
@@ -29,7 +29,7 @@ use super::{
 };
 use crate::{
     error::{ApiError, ApiResult},
-    service::actor::{Actor, ActorKind},
+    service::actor::Actor,
 };
 
 /// How a task is completed.
@@ -153,19 +153,6 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     Ok(task)
 }
 
-fn push_visible(sql: &mut Sql, actor: &Actor) {
-    sql.push(" FROM tasks t WHERE t.organization_id = ")
-        .bind(actor.org_id)
-        .push(" AND ");
-    match actor.kind {
-        // Tasks are the team's work: customer users see none.
-        ActorKind::Customer { .. } => {
-            sql.push("1 = 0");
-        }
-        ActorKind::Staff(_) => access::contact_visible(sql, actor, "t.contact_id"),
-    }
-}
-
 fn push_filter(sql: &mut Sql, filter: &TaskFilter) {
     if let Some(contact) = filter.contact_id {
         sql.push(" AND t.contact_id = ").bind(contact);
@@ -210,7 +197,7 @@ pub async fn list<C: ConnectionTrait>(
     };
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT t.*");
-    push_visible(&mut sql, actor);
+    access::push_tasks_from(&mut sql, actor);
     push_filter(&mut sql, filter);
     if let Some(cursor) = after {
         sql.push(&format!(" AND ({column} {cmp} "))
@@ -236,7 +223,7 @@ pub async fn count<C: ConnectionTrait>(
 ) -> ApiResult<i64> {
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT COUNT(*) AS n");
-    push_visible(&mut sql, actor);
+    access::push_tasks_from(&mut sql, actor);
     push_filter(&mut sql, filter);
     sql.count(db).await
 }
@@ -250,7 +237,7 @@ pub async fn get_many<C: ConnectionTrait>(
 ) -> ApiResult<HashMap<i64, task::Model>> {
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT t.*");
-    push_visible(&mut sql, actor);
+    access::push_tasks_from(&mut sql, actor);
     sql.push(" AND t.id IN ").bind_list(ids.iter().copied());
     let rows = task::Model::find_by_statement(sql.build()).all(db).await?;
     Ok(rows.into_iter().map(|t| (t.id, t)).collect())
@@ -266,7 +253,7 @@ pub async fn for_notes<C: ConnectionTrait>(
 ) -> ApiResult<HashMap<i64, Vec<task::Model>>> {
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT t.*");
-    push_visible(&mut sql, actor);
+    access::push_tasks_from(&mut sql, actor);
     sql.push(" AND t.note_id IN ")
         .bind_list(note_ids.iter().copied())
         .push(" ORDER BY t.id");
@@ -414,6 +401,9 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
         },
     )
     .await?;
+    if row.responsible_id != task.responsible_id {
+        notifications::task_assigned(&txn, actor, &row).await?;
+    }
     txn.commit().await?;
     Ok(row)
 }

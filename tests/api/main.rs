@@ -17,6 +17,7 @@ mod helpers;
 mod instances;
 mod live;
 mod notes;
+mod notifications;
 mod playground;
 mod query_count;
 mod receiver;

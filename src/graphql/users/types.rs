@@ -4,6 +4,7 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 
 use crate::{
+    error::ApiError,
     graphql::{
         contacts::Contact,
         context::{Caller, ContextExt},
@@ -96,6 +97,19 @@ impl User {
             Some(id) => Contact::load(ctx, id).await,
             None => Ok(None),
         }
+    }
+    /// How many of the caller's notifications are unread (as `notifications` with
+    /// `filter: { unread: true }` counts them). Only for the caller themself, as `me`: asked of
+    /// any other user it is `FORBIDDEN`.
+    async fn unread_notification_count(&self, ctx: &Context<'_>) -> Result<i64> {
+        let Caller { db, actor } = ctx.caller()?;
+        if self.0.id != actor.user_id {
+            return Err(ApiError::forbidden(
+                "unreadNotificationCount is readable only for yourself (me)",
+            )
+            .into());
+        }
+        Ok(service::notifications::count(db, actor, Some(true)).await?)
     }
 }
 
