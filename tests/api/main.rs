@@ -6,6 +6,7 @@ mod attachments;
 mod auth;
 mod background;
 mod batching;
+mod browser;
 mod console;
 mod contacts;
 mod contract;
