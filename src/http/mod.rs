@@ -8,7 +8,7 @@ mod multipart;
 mod negotiate;
 mod ops;
 pub mod serve;
-mod ws;
+pub mod ws;
 
 use std::sync::Arc;
 
@@ -39,8 +39,10 @@ pub struct AppState {
     pub storage: Arc<Storage>,
     /// How often live subscriptions poll for new rows.
     pub subscription_poll: std::time::Duration,
-    /// How long a WebSocket client has to send `connection_init`.
-    pub ws_init_timeout: std::time::Duration,
+    /// What every WebSocket connection runs with: timeouts, keep-alive, buffers.
+    pub ws: ws::WsSettings,
+    /// The open WebSocket connections, as shutdown sees them.
+    pub ws_open: ws::OpenSockets,
     /// The largest JSON request body, in bytes (larger ones get 413 before being read in full).
     pub max_body_bytes: usize,
     /// The largest WebSocket message or frame, in bytes.
