@@ -30,3 +30,4 @@ mod validation;
 mod webhook_delivery;
 mod webhook_processes;
 mod webhooks;
+mod websockets;
