@@ -8,6 +8,7 @@
 //! cargo bench --bench ws_idle_memory                                                  # SQLite
 //! BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo bench --bench ws_idle_memory
 //! BENCH_SOCKETS=5000 cargo bench --bench ws_idle_memory
+//! BENCH_SUBSCRIPTIONS=0 cargo bench --bench ws_idle_memory       # bare connections
 //! ```
 //!
 //! What runs: the `threadline` binary of this build as a child process on a fresh database (an
@@ -119,7 +120,10 @@ impl Gateway {
             .env("THREADLINE_LISTEN", "127.0.0.1:0")
             .env("THREADLINE_DATA_DIR", dir.join("data"))
             .env("THREADLINE_SUBSCRIPTION_POLL_MS", "600000")
-            .env("THREADLINE_WS_MAX_SOCKETS_PER_USER", (sockets + 10).to_string())
+            .env(
+                "THREADLINE_WS_MAX_SOCKETS_PER_USER",
+                (sockets + 10).to_string(),
+            )
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&stdout).expect("stdout file"))
@@ -180,6 +184,7 @@ async fn client(
     tally: Arc<Tally>,
     connecting: Arc<Semaphore>,
     stop: CancellationToken,
+    subscriptions: usize,
 ) {
     let permit = connecting.acquire_owned().await.expect("semaphore");
     let mut request = url.into_client_request().expect("request");
@@ -191,19 +196,20 @@ async fn client(
     let config = WebSocketConfig::default()
         .read_buffer_size(4096)
         .write_buffer_size(0);
-    let (mut socket, _) =
-        tokio_tungstenite::connect_async_with_config(request, Some(config), true)
-            .await
-            .expect("websocket");
+    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(request, Some(config), true)
+        .await
+        .expect("websocket");
     let send = |value: Value| Message::text(value.to_string());
     socket
         .send(send(json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {token}") } })))
         .await
         .expect("init");
-    socket
-        .send(send(json!({ "type": "subscribe", "id": "r", "payload": { "query": "subscription { reminders { id } }" } })))
-        .await
-        .expect("subscribe");
+    for i in 0..subscriptions {
+        socket
+            .send(send(json!({ "type": "subscribe", "id": format!("r{i}"), "payload": { "query": "subscription { reminders { id } }" } })))
+            .await
+            .expect("subscribe");
+    }
     socket
         .send(send(json!({ "type": "ping" })))
         .await
@@ -252,6 +258,12 @@ async fn client(
     let _ = socket.close(None).await;
 }
 
+/// `reminders` subscriptions per socket: `BENCH_SUBSCRIPTIONS`, 1 by default (0 measures a
+/// bare acknowledged connection; more show what each further subscription costs).
+fn subscriptions() -> usize {
+    env_number("BENCH_SUBSCRIPTIONS", 1)
+}
+
 /// Opens `n` more clients and waits until all of them are ready.
 async fn open(
     n: usize,
@@ -270,6 +282,7 @@ async fn open(
             tally.clone(),
             connecting.clone(),
             stop.clone(),
+            subscriptions(),
         ));
     }
     while tally.ready.load(Ordering::SeqCst) < target {
@@ -311,10 +324,17 @@ async fn main() {
 
     let per = |kib: u64, n: usize| kib as f64 / n as f64;
     let overall = per(end.saturating_sub(baseline), sockets - 1);
-    println!("idle graphql-transport-ws sockets, one `reminders` subscription each");
+    println!(
+        "idle graphql-transport-ws sockets, {} `reminders` subscription(s) each",
+        subscriptions()
+    );
     println!(
         "  database        {}",
-        if admin.is_some() { "PostgreSQL" } else { "SQLite" }
+        if admin.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        }
     );
     println!("  gateway RSS     {baseline} KiB with 1 socket (baseline)");
     println!(
