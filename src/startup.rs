@@ -184,6 +184,7 @@ impl Application {
                     .unwrap_or(usize::MAX),
             },
             ws_open: http::ws::OpenSockets::new(shutdown.begun.clone(), shutdown.expired.clone()),
+            ws_watchlist: Arc::default(),
             max_body_bytes: usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX),
             ws_max_message_bytes: usize::try_from(config.ws_max_message_bytes)
                 .unwrap_or(usize::MAX),
@@ -272,6 +273,10 @@ impl Application {
             tokio::time::sleep(grace).await;
             stopping.expired.cancel();
         });
+        let rechecks = tokio::spawn(http::ws::recheck_sockets(
+            self.state.clone(),
+            self.shutdown.expired.clone(),
+        ));
         let router = http::router(self.state.clone());
         let served = http::serve::serve(
             self.listener,
@@ -317,6 +322,7 @@ impl Application {
         // Anything left (a request or socket past the grace) is dropped now, not later.
         self.shutdown.expired.cancel();
         clock.abort();
+        rechecks.abort();
         served
     }
 }

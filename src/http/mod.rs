@@ -43,6 +43,8 @@ pub struct AppState {
     pub ws: ws::WsSettings,
     /// The open WebSocket connections, as shutdown sees them.
     pub ws_open: ws::OpenSockets,
+    /// The callers of the acknowledged WebSocket connections, re-checked together.
+    pub ws_watchlist: Arc<ws::Watchlist>,
     /// The largest JSON request body, in bytes (larger ones get 413 before being read in full).
     pub max_body_bytes: usize,
     /// The largest WebSocket message or frame, in bytes.

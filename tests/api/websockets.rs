@@ -182,6 +182,44 @@ async fn an_idle_socket_is_closed_and_a_subscription_keeps_it_open() {
     );
 }
 
+/// Each socket used to re-check its caller with its own statement every 5 s; now one round
+/// reads every socket's user together, so idle sockets cost the database nothing per socket,
+/// and the round still closes a socket whose token expired.
+#[tokio::test]
+async fn idle_sockets_are_rechecked_together() {
+    let app = spawn_app_with_config(|_| {}).await;
+    let w = world(&app).await;
+    let mut sockets = Vec::new();
+    for user in [&w.owner, &w.admin, &w.member_read] {
+        for _ in 0..10 {
+            sockets.push(ready(&app, &app.token(user)).await);
+        }
+    }
+    let mut expiring = ready(
+        &app,
+        &app.token_with_ttl(&w.member_write, Duration::from_secs(2)),
+    )
+    .await;
+    let before = app.statements().await;
+    // Over a whole re-check period (and more): the token expires, a round closes its socket.
+    let (code, reason) = closed(&mut expiring, Duration::from_secs(10), true).await;
+    assert_eq!(code, 4403, "{reason}");
+    tokio::time::sleep(Duration::from_millis(5500)).await;
+    let statements = app.statements().await - before;
+    // One statement a round (five rounds at most in this window), not one per socket.
+    assert!(
+        statements <= 5,
+        "{statements} statements for 31 idle sockets"
+    );
+    for socket in &mut sockets {
+        send(socket, json!({ "type": "ping" })).await;
+        match frame(socket, Duration::from_secs(5)).await {
+            Frame::Json(message) => assert_eq!(message["type"], "pong"),
+            other => panic!("the idle socket was closed: {other:?}"),
+        }
+    }
+}
+
 /// A socket whose kernel receive buffer is small, so that a client that stops reading soon
 /// stops the gateway's writes (instead of the kernel taking megabytes for it).
 async fn small_window_socket(app: &TestApp, token: &str) -> Socket {
