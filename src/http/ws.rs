@@ -390,13 +390,18 @@ impl Outbox {
         Queued::Yes
     }
 
-    /// Queues operation `id`'s last message (beyond its queue's capacity: it always fits).
+    /// Queues operation `id`'s last message (beyond its queue's capacity: it always fits),
+    /// unless it has one already.
     fn finish(&self, id: &str, message: Message) {
         let mut queues = self.lock();
         if queues.shut {
             return;
         }
-        if let Some(operation) = queues.operations.iter_mut().find(|o| &*o.id == id) {
+        if let Some(operation) = queues
+            .operations
+            .iter_mut()
+            .find(|o| &*o.id == id && !o.finished)
+        {
             operation.messages.push_back(message);
             operation.finished = true;
             operation.task = None;
@@ -603,6 +608,10 @@ impl Watchlist {
         }
         let mut revoked = 0;
         for watched in self.lock().values() {
+            if users.binary_search(&watched.user_id).is_err() {
+                // Acknowledged since this round read the users: the next round checks it.
+                continue;
+            }
             // As `auth::authenticate` decides, with the same kind as at `connection_init`.
             let still = keys.verify(&watched.token) == Some((watched.user_id, watched.org_id))
                 && now
@@ -1001,6 +1010,23 @@ struct Operating {
     outbox: Arc<Outbox>,
 }
 
+/// Ends an operation that stopped without its last message (its task panicked) with an
+/// `INTERNAL` error; does nothing when it has ended, was completed, or the connection closes.
+struct Ended<'a> {
+    outbox: &'a Outbox,
+    id: &'a str,
+}
+
+impl Drop for Ended<'_> {
+    fn drop(&mut self) {
+        let error = json!([{ "message": "internal error", "extensions": { "code": "INTERNAL" } }]);
+        self.outbox.finish(
+            self.id,
+            text(json!({ "id": self.id, "type": "error", "payload": error })),
+        );
+    }
+}
+
 /// The `error` payload of a subscription whose client fell behind.
 fn fell_behind(capacity: usize) -> Value {
     json!([{
@@ -1023,6 +1049,11 @@ async fn run_operation(with: Operating, actor: Actor, id: String, payload: Subsc
         metrics,
         outbox,
     } = with;
+    // Should the operation's task panic, its client still learns that it ended.
+    let _ended = Ended {
+        outbox: &outbox,
+        id: &id,
+    };
     let caller = RequestCaller::new(&db, Some(actor));
     let dispatcher = caller.dispatcher();
     let mut request = async_graphql::Request::new(payload.query)
@@ -1123,6 +1154,8 @@ mod tests {
         assert!(matches!(outbox.next("b", message("b1")), Queued::Yes));
         // The last message fits beyond the capacity.
         outbox.finish("a", message("a-error"));
+        // Only the first last message counts (a task that panicked after it adds nothing).
+        outbox.finish("a", message("a-internal"));
         assert_eq!(outbox.idle_since(), None);
         let order: Vec<String> = (0..5).map(|_| take(&outbox)).collect();
         assert_eq!(order, ["a1", "b1", "a2", "a-error", "wait"]);
