@@ -1,8 +1,9 @@
 //! Prometheus metrics: GraphQL requests by operation and outcome, their latency, the SQL
 //! statements the gateway ran (also how tests prove a page takes a fixed number of statements),
-//! and webhooks: attempts by outcome, their latency, and the outbox backlog (queue depth and
+//! webhooks: attempts by outcome, their latency, and the outbox backlog (queue depth and
 //! the oldest waiting delivery's age, read from the database when scraped, so every gateway
-//! process reports the shared queue).
+//! process reports the shared queue), and WebSockets: those open, those the gateway closed by
+//! reason, and subscriptions ended because their client fell behind.
 //!
 //! The exposition is `prometheus-client`'s Prometheus text format (version 0.0.4), so names,
 //! escaping and the histogram's cumulative buckets follow the library rather than our own

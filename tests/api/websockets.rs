@@ -1,7 +1,8 @@
 //! WebSockets that behave: keep-alive pings at the configured interval, a client that stops
 //! answering them or sits idle is closed, a subscription whose client reads too slowly is ended
-//! alone, and SIGTERM (or Ctrl-C) to the real binary completes every subscription, closes with
-//! 1001 and exits 0 within the grace period.
+//! alone, idle sockets are re-checked together, and SIGTERM (or Ctrl-C) to the real binary stops
+//! accepting, finishes the request in flight, completes every subscription, closes with 1001
+//! and exits 0 within the grace period (or at its end, dropping what is left).
 
 use std::{
     process::ExitStatus,
@@ -10,7 +11,7 @@ use std::{
 
 use futures_util::StreamExt;
 use serde_json::{Value, json};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
 
 use crate::{
@@ -474,6 +475,23 @@ async fn sigterm_completes_subscriptions_closes_with_1001_and_exits_0() {
         .expect("a demo contact")
         .to_owned();
 
+    // A request in flight at the signal: half of its body is sent before, half after
+    // (sent early, so that the gateway is reading its body when the signal comes).
+    let address = gateway.address.trim_start_matches("http://").to_owned();
+    let mut request = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    let body = r#"{"query": "{ me { email } }"}"#;
+    let head = format!(
+        "POST /graphql HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    request
+        .write_all(format!("{head}{}", &body[..10]).as_bytes())
+        .await
+        .expect("write");
+
     let mut socket = ws_to(&gateway, &token).await;
     send(&mut socket, json!({ "type": "subscribe", "id": "reminders", "payload": { "query": "subscription { reminders { id } }" } })).await;
     send(
@@ -491,6 +509,7 @@ async fn sigterm_completes_subscriptions_closes_with_1001_and_exits_0() {
         other => panic!("expected a pong: {other:?}"),
     }
 
+    tokio::time::sleep(Duration::from_millis(200)).await;
     let signalled = Instant::now();
     signal(&gateway, "TERM");
     let mut completed = Vec::new();
@@ -506,18 +525,33 @@ async fn sigterm_completes_subscriptions_closes_with_1001_and_exits_0() {
     completed.sort();
     assert_eq!(completed, ["reminders", "timeline"]);
     assert_eq!(code, 1001, "{reason}");
+    // It stopped accepting, while the request in flight keeps the process up.
+    assert!(
+        tokio::net::TcpStream::connect(&address).await.is_err(),
+        "a new connection was accepted after the signal"
+    );
+    assert!(
+        gateway.child.try_wait().expect("wait").is_none(),
+        "exited with a request in flight"
+    );
+    // The request in flight is finished and answered.
+    request
+        .write_all(&body.as_bytes()[10..])
+        .await
+        .expect("write the rest");
+    let mut answer = String::new();
+    tokio::time::timeout(grace, request.read_to_string(&mut answer))
+        .await
+        .expect("answered within the grace")
+        .expect("read the answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("owner@demo.test"), "{answer}");
     let status = exit(&mut gateway, grace).await;
     let took = signalled.elapsed();
     assert!(status.success(), "{status}:\n{}", gateway.output());
     assert!(
         took < grace,
         "exited after {took:?}, not within the grace of {grace:?}"
-    );
-    // It stopped accepting.
-    assert!(
-        tokio::net::TcpStream::connect(gateway.address.trim_start_matches("http://"))
-            .await
-            .is_err()
     );
 }
 
