@@ -55,6 +55,17 @@ pub const DEFAULT_WEBHOOK_CONCURRENCY: u64 = 32;
 pub const DEFAULT_WEBHOOK_RETENTION_DAYS: u64 = 30;
 /// The default time a WebSocket client has to send `connection_init`: 10 s.
 pub const DEFAULT_WS_INIT_TIMEOUT_MS: u64 = 10_000;
+/// The default time between two keep-alive pings on an acknowledged WebSocket: 30 s (below
+/// the 60 s idle timeout of common load balancers and proxies).
+pub const DEFAULT_WS_PING_INTERVAL_SECS: u64 = 30;
+/// The default time a WebSocket with no subscription and no message from its client stays
+/// open: 5 minutes.
+pub const DEFAULT_WS_IDLE_TIMEOUT_SECS: u64 = 300;
+/// The default number of messages one subscription may have waiting for a slow client before
+/// it is ended as fallen behind.
+pub const DEFAULT_WS_SUBSCRIPTION_BUFFER: u64 = 128;
+/// The default time shutdown waits for requests, WebSockets and background jobs to finish: 20 s.
+pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 20;
 
 /// Everything the gateway reads from its command line and environment. Each field is a flag
 /// (`--listen`) and a variable (`THREADLINE_LISTEN`); the flag wins when both are given.
@@ -118,6 +129,29 @@ pub struct Config {
     #[arg(long, global = true, env = "THREADLINE_WS_MAX_SOCKETS_PER_USER",
           default_value_t = DEFAULT_WS_MAX_SOCKETS_PER_USER, value_parser = connections)]
     pub ws_max_sockets_per_user: u64,
+    /// How often the gateway sends a `graphql-transport-ws` `ping` on an acknowledged
+    /// WebSocket: seconds, or a duration such as `30s`. A client that sends nothing at all
+    /// between two pings (it must answer each with `pong`) is closed with 4408.
+    #[arg(long, global = true, env = "THREADLINE_WS_PING_INTERVAL_SECS",
+          default_value = DEFAULT_WS_PING_INTERVAL_SECS.to_string(), value_parser = seconds)]
+    pub ws_ping_interval: Duration,
+    /// How long a WebSocket with no subscription running and no message from its client
+    /// (answers to pings do not count) stays open before it is closed with 1000: seconds, or a
+    /// duration such as `5m`.
+    #[arg(long, global = true, env = "THREADLINE_WS_IDLE_TIMEOUT_SECS",
+          default_value = DEFAULT_WS_IDLE_TIMEOUT_SECS.to_string(), value_parser = seconds)]
+    pub ws_idle_timeout: Duration,
+    /// How many messages one subscription may have waiting to be written to a client that
+    /// reads too slowly; one more ends the subscription with a `RATE_LIMITED` error.
+    #[arg(long, global = true, env = "THREADLINE_WS_SUBSCRIPTION_BUFFER",
+          default_value_t = DEFAULT_WS_SUBSCRIPTION_BUFFER, value_parser = messages)]
+    pub ws_subscription_buffer: u64,
+    /// How long shutdown (SIGTERM, Ctrl-C) waits for requests in flight, WebSockets to close
+    /// and background jobs to finish their pass before dropping what is left and exiting:
+    /// seconds, or a duration such as `20s`.
+    #[arg(long, global = true, env = "THREADLINE_SHUTDOWN_GRACE_SECS",
+          default_value = DEFAULT_SHUTDOWN_GRACE_SECS.to_string(), value_parser = seconds)]
+    pub shutdown_grace: Duration,
     /// How often the gateway removes attachment files that no attachment names (left by
     /// requests that never finished): seconds, or a duration such as `1h`.
     #[arg(long, global = true, env = "THREADLINE_ATTACHMENT_SWEEP_SECS",
@@ -396,6 +430,10 @@ fn requests(text: &str) -> Result<u64, String> {
     positive(text, "requests")
 }
 
+fn messages(text: &str) -> Result<u64, String> {
+    positive(text, "messages")
+}
+
 /// A positive duration: a bare number counts in `unit` (what the `_MS` and `_SECS` variables
 /// always took), anything else is read by `humantime` (`500ms`, `2s`, `1h 30m`).
 fn duration_in(text: &str, unit: fn(u64) -> Duration, unit_name: &str) -> Result<Duration, String> {
@@ -591,6 +629,38 @@ mod tests {
             "THREADLINE_MAX_CONNECTIONS",
         ] {
             let err = Config::from_lookup(|n| (n == name).then(|| "0".into())).expect_err("zero");
+            assert_eq!(err.name, name);
+        }
+    }
+
+    #[test]
+    fn websocket_and_shutdown_settings_default_and_must_be_positive() {
+        let config = Config::from_lookup(|_| None).expect("defaults");
+        assert_eq!(config.ws_ping_interval, Duration::from_secs(30));
+        assert_eq!(config.ws_idle_timeout, Duration::from_secs(300));
+        assert_eq!(
+            config.ws_subscription_buffer,
+            DEFAULT_WS_SUBSCRIPTION_BUFFER
+        );
+        assert_eq!(config.shutdown_grace, Duration::from_secs(20));
+        let read = |name: &'static str, value: &'static str| {
+            Config::from_lookup(move |n| (n == name).then(|| value.to_owned()))
+        };
+        let config = read("THREADLINE_WS_PING_INTERVAL_SECS", "500ms").expect("humantime");
+        assert_eq!(config.ws_ping_interval, Duration::from_millis(500));
+        let config = read("THREADLINE_WS_IDLE_TIMEOUT_SECS", "60").expect("bare seconds");
+        assert_eq!(config.ws_idle_timeout, Duration::from_secs(60));
+        let config = read("THREADLINE_WS_SUBSCRIPTION_BUFFER", "16").expect("a count");
+        assert_eq!(config.ws_subscription_buffer, 16);
+        let config = read("THREADLINE_SHUTDOWN_GRACE_SECS", "2m").expect("humantime");
+        assert_eq!(config.shutdown_grace, Duration::from_secs(120));
+        for name in [
+            "THREADLINE_WS_PING_INTERVAL_SECS",
+            "THREADLINE_WS_IDLE_TIMEOUT_SECS",
+            "THREADLINE_WS_SUBSCRIPTION_BUFFER",
+            "THREADLINE_SHUTDOWN_GRACE_SECS",
+        ] {
+            let err = read(name, "0").expect_err("zero");
             assert_eq!(err.name, name);
         }
     }

@@ -1,8 +1,9 @@
 //! Prometheus metrics: GraphQL requests by operation and outcome, their latency, the SQL
 //! statements the gateway ran (also how tests prove a page takes a fixed number of statements),
-//! and webhooks: attempts by outcome, their latency, and the outbox backlog (queue depth and
+//! webhooks: attempts by outcome, their latency, and the outbox backlog (queue depth and
 //! the oldest waiting delivery's age, read from the database when scraped, so every gateway
-//! process reports the shared queue).
+//! process reports the shared queue), and WebSockets: those open, those the gateway closed by
+//! reason, and subscriptions ended because their client fell behind.
 //!
 //! The exposition is `prometheus-client`'s Prometheus text format (version 0.0.4), so names,
 //! escaping and the histogram's cumulative buckets follow the library rather than our own
@@ -49,6 +50,12 @@ struct AttemptLabels {
     outcome: &'static str,
 }
 
+/// The labels of `threadline_websocket_server_closes_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CloseLabels {
+    reason: &'static str,
+}
+
 /// The gateway's counters, shared by every request.
 pub struct Metrics {
     registry: Registry,
@@ -62,6 +69,9 @@ pub struct Metrics {
     webhook_oldest_age: Gauge,
     live_registrations: Gauge,
     bus_signals: Gauge,
+    websockets_open: Gauge,
+    websocket_server_closes: Family<CloseLabels, Counter>,
+    subscriptions_fell_behind: Counter,
     /// The operation names already used as labels (the family cannot say which names it has
     /// without encoding them all).
     operations: Mutex<HashSet<String>>,
@@ -132,6 +142,24 @@ impl Default for Metrics {
             "Signals this process's bus has received since it started",
             bus_signals.clone(),
         );
+        let websockets_open = Gauge::default();
+        let websocket_server_closes = Family::<CloseLabels, Counter>::default();
+        let subscriptions_fell_behind = Counter::default();
+        registry.register(
+            "threadline_websockets_open",
+            "WebSocket connections open on this process",
+            websockets_open.clone(),
+        );
+        registry.register(
+            "threadline_websocket_server_closes",
+            "WebSocket connections the gateway closed by reason (idle, no_pong, shutdown)",
+            websocket_server_closes.clone(),
+        );
+        registry.register(
+            "threadline_websocket_subscriptions_fell_behind",
+            "Subscriptions ended because their client read too slowly",
+            subscriptions_fell_behind.clone(),
+        );
         Self {
             registry,
             live_registrations,
@@ -144,6 +172,9 @@ impl Default for Metrics {
             webhook_latency,
             webhook_queue_depth,
             webhook_oldest_age,
+            websockets_open,
+            websocket_server_closes,
+            subscriptions_fell_behind,
             operations: Mutex::default(),
         }
     }
@@ -156,6 +187,29 @@ impl Metrics {
         if failed {
             self.sql_failures.inc();
         }
+    }
+
+    /// Counts a WebSocket connection opening.
+    pub fn websocket_opened(&self) {
+        self.websockets_open.inc();
+    }
+
+    /// Counts a WebSocket connection closing.
+    pub fn websocket_closed(&self) {
+        self.websockets_open.dec();
+    }
+
+    /// Counts a WebSocket connection the gateway closed for `reason` (`idle`, `no_pong`,
+    /// `shutdown`).
+    pub fn websocket_closed_by_server(&self, reason: &'static str) {
+        self.websocket_server_closes
+            .get_or_create(&CloseLabels { reason })
+            .inc();
+    }
+
+    /// Counts a subscription ended because its client read too slowly.
+    pub fn subscription_fell_behind(&self) {
+        self.subscriptions_fell_behind.inc();
     }
 
     /// How many SQL statements have run so far.

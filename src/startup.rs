@@ -94,6 +94,10 @@ pub struct Application {
     jobs: Jobs,
     timers: bool,
     bus: BusParts,
+    /// Tells the server and the WebSockets that the process is stopping.
+    shutdown: http::serve::Shutdown,
+    /// How long shutdown waits before dropping what is left.
+    shutdown_grace: Duration,
 }
 
 /// The process's end of the live-updates bus (see [`crate::bus`]).
@@ -183,6 +187,7 @@ impl Application {
             hub.clone(),
         )
         .context("starting the webhook delivery worker")?;
+        let shutdown = http::serve::Shutdown::default();
         let state = AppState {
             schema: graphql::build(AppData {
                 db: db.clone(),
@@ -198,7 +203,15 @@ impl Application {
             subscription_poll: config.subscription_poll,
             hub: hub.clone(),
             playground: config.playground,
-            ws_init_timeout: config.ws_init_timeout,
+            ws: http::ws::WsSettings {
+                init_timeout: config.ws_init_timeout,
+                ping_interval: config.ws_ping_interval,
+                idle_timeout: config.ws_idle_timeout,
+                subscription_buffer: usize::try_from(config.ws_subscription_buffer)
+                    .unwrap_or(usize::MAX),
+            },
+            ws_open: http::ws::OpenSockets::new(shutdown.begun.clone(), shutdown.expired.clone()),
+            ws_watchlist: Arc::default(),
             max_body_bytes: usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX),
             ws_max_message_bytes: usize::try_from(config.ws_max_message_bytes)
                 .unwrap_or(usize::MAX),
@@ -226,6 +239,8 @@ impl Application {
                 broker,
                 safety: config.subscription_poll,
             },
+            shutdown,
+            shutdown_grace: config.shutdown_grace,
         })
     }
 
@@ -255,9 +270,14 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, with the periodic jobs (reminders, the sweep of
-    /// unreferenced attachment files) beside the server when their timers are on. Shutdown
-    /// cancels the jobs at once, lets the server finish the requests in flight, and waits up to
-    /// [`JOBS_SHUTDOWN_GRACE`] for the jobs to finish the pass they are in.
+    /// unreferenced attachment files) beside the server when their timers are on.
+    ///
+    /// Shutdown stops accepting connections and cancels the jobs at once; then, at the same
+    /// time, the server finishes the requests in flight, every WebSocket completes its
+    /// subscriptions and closes with 1001, and the jobs finish the pass they are in (for at
+    /// most [`JOBS_SHUTDOWN_GRACE`]). Whatever is still running when
+    /// `THREADLINE_SHUTDOWN_GRACE_SECS` has passed since the signal is dropped, and this
+    /// returns.
     pub async fn run_until(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -286,32 +306,78 @@ impl Application {
         } else {
             tokio::task::JoinSet::new()
         };
-        let stop = cancel.clone();
-        let shutdown = async move {
-            shutdown.await;
-            stop.cancel();
-        };
-        let router = http::router(self.state);
-        let served =
-            http::serve::serve(self.listener, router, self.connection_limits, shutdown).await;
-        // Also when serving failed: the jobs must not outlive the server.
-        cancel.cancel();
-        let _ = bus_task.await;
-        let stopped = tokio::time::timeout(JOBS_SHUTDOWN_GRACE, async {
-            while let Some(joined) = workers.join_next().await {
-                if let Err(error) = joined {
-                    tracing::error!(%error, "a background job ended abnormally");
-                }
+        let stopping = self.shutdown.clone();
+        let sockets = self.state.ws_open.clone();
+        let grace = self.shutdown_grace;
+        let jobs = cancel.clone();
+        // Starts the shutdown on the signal (or when serving ended on its own), and ends the
+        // grace period after it.
+        let clock = tokio::spawn(async move {
+            tokio::select! {
+                () = shutdown => {}
+                () = stopping.begun.cancelled() => {}
             }
-        })
-        .await;
-        if stopped.is_err() {
-            tracing::warn!(
-                grace = ?JOBS_SHUTDOWN_GRACE,
-                "background jobs did not finish their pass in time; abandoning them"
+            tracing::info!(
+                grace = ?grace,
+                sockets = sockets.count(),
+                "shutting down: finishing requests, closing WebSockets, stopping jobs"
             );
-            workers.abort_all();
-        }
+            stopping.begun.cancel();
+            jobs.cancel();
+            tokio::time::sleep(grace).await;
+            stopping.expired.cancel();
+        });
+        let rechecks = tokio::spawn(http::ws::recheck_sockets(
+            self.state.clone(),
+            self.shutdown.expired.clone(),
+        ));
+        let router = http::router(self.state.clone());
+        let served = http::serve::serve(
+            self.listener,
+            router,
+            self.connection_limits,
+            self.shutdown.clone(),
+        )
+        .await;
+        // Also when serving failed: the jobs and sockets must not outlive the server.
+        self.shutdown.begun.cancel();
+        cancel.cancel();
+        let expired = self.shutdown.expired.clone();
+        let sockets = self.state.ws_open.clone();
+        let sockets_closed = async {
+            tokio::select! {
+                () = sockets.all_closed() => {}
+                () = expired.cancelled() => tracing::warn!(
+                    open = sockets.count(),
+                    "WebSockets still open at the end of the shutdown grace; dropping them"
+                ),
+            }
+        };
+        let jobs_stopped = async {
+            let stopped = tokio::select! {
+                stopped = tokio::time::timeout(JOBS_SHUTDOWN_GRACE, async {
+                    while let Some(joined) = workers.join_next().await {
+                        if let Err(error) = joined {
+                            tracing::error!(%error, "a background job ended abnormally");
+                        }
+                    }
+                }) => stopped.is_ok(),
+                () = expired.cancelled() => false,
+            };
+            if !stopped {
+                tracing::warn!(
+                    grace = ?JOBS_SHUTDOWN_GRACE,
+                    "background jobs did not finish their pass in time; abandoning them"
+                );
+                workers.abort_all();
+            }
+        };
+        tokio::join!(sockets_closed, jobs_stopped);
+        // Anything left (a request or socket past the grace) is dropped now, not later.
+        self.shutdown.expired.cancel();
+        clock.abort();
+        rechecks.abort();
+        let _ = bus_task.await;
         served
     }
 }

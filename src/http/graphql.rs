@@ -71,6 +71,13 @@ pub async fn get_graphql(
             .protocols([ws::PROTOCOL])
             .max_message_size(state.ws_max_message_bytes)
             .max_frame_size(state.ws_max_message_bytes)
+            // Memory per idle socket: tungstenite's 128 KiB default read buffer is allocated
+            // (and zeroed) for every connection. Its write buffer only batches frames until a
+            // flush, and the writer flushes each message (`SinkExt::send`), so no buffering is
+            // lost by writing at once; it holds at most the message being written, so it needs
+            // no cap of its own (a slow client is bounded per subscription in `ws`).
+            .read_buffer_size(ws::READ_BUFFER_BYTES)
+            .write_buffer_size(0)
             .on_upgrade(move |socket| ws::serve(socket, state));
     }
     let Some(response_type) = negotiate(header_str(&headers, header::ACCEPT)) else {

@@ -9,7 +9,7 @@ mod multipart;
 mod negotiate;
 mod ops;
 pub mod serve;
-mod ws;
+pub mod ws;
 
 use std::sync::Arc;
 
@@ -44,8 +44,12 @@ pub struct AppState {
     pub hub: Arc<crate::bus::Hub>,
     /// What `GET /` serves.
     pub playground: crate::config::Playground,
-    /// How long a WebSocket client has to send `connection_init`.
-    pub ws_init_timeout: std::time::Duration,
+    /// What every WebSocket connection runs with: timeouts, keep-alive, buffers.
+    pub ws: ws::WsSettings,
+    /// The open WebSocket connections, as shutdown sees them.
+    pub ws_open: ws::OpenSockets,
+    /// The callers of the acknowledged WebSocket connections, re-checked together.
+    pub ws_watchlist: Arc<ws::Watchlist>,
     /// The largest JSON request body, in bytes (larger ones get 413 before being read in full).
     pub max_body_bytes: usize,
     /// The largest WebSocket message or frame, in bytes.

@@ -11,8 +11,12 @@
 //!   failing with "too many open files". A connection upgraded to a WebSocket leaves the count
 //!   when the upgrade completes; WebSockets have their own bounds (`connection_init` timeout,
 //!   sockets per user).
+//!
+//! Shutdown ([`Shutdown`]): the loop stops accepting, each connection finishes the request it
+//! is serving (an idle kept-alive one is closed at once), and connections still busy when the
+//! grace period (`THREADLINE_SHUTDOWN_GRACE_SECS`) expires are dropped.
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use axum::{Router, body::Body, extract::Request};
 use hyper::server::conn::http1;
@@ -24,6 +28,7 @@ use tokio::{
     net::TcpListener,
     sync::{Semaphore, watch},
 };
+use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 /// The bounds on connections.
@@ -35,19 +40,25 @@ pub struct ConnectionLimits {
     pub max_connections: usize,
 }
 
-/// Serves `router` on `listener` until `shutdown` completes, then stops accepting and waits for
-/// the requests in flight (graceful shutdown, as `axum::serve` does).
+/// How the server learns that the process is stopping.
+#[derive(Clone, Debug, Default)]
+pub struct Shutdown {
+    /// Cancelled when shutdown begins: stop accepting and let the requests in flight finish
+    /// (and WebSockets complete their subscriptions and close, see `ws`).
+    pub begun: CancellationToken,
+    /// Cancelled when the grace period is over: every connection left is dropped.
+    pub expired: CancellationToken,
+}
+
+/// Serves `router` on `listener` until shutdown begins, then stops accepting and waits for the
+/// requests in flight (graceful shutdown, as `axum::serve` does) until the grace expires.
+/// Upgraded connections (WebSockets) are not waited for here: `ws::OpenSockets` tracks them.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: ConnectionLimits,
-    shutdown: impl Future<Output = ()> + Send + 'static,
+    shutdown: Shutdown,
 ) -> std::io::Result<()> {
-    let (signal_tx, signal_rx) = watch::channel(());
-    tokio::spawn(async move {
-        shutdown.await;
-        drop(signal_rx);
-    });
     // Every connection task holds a receiver; the loop waits for all of them at the end.
     let (close_tx, close_rx) = watch::channel(());
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
@@ -57,7 +68,7 @@ pub async fn serve(
                 Ok(permit) => permit,
                 Err(_) => break,
             },
-            () = signal_tx.closed() => break,
+            () = shutdown.begun.cancelled() => break,
         };
         let (stream, _) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -69,7 +80,7 @@ pub async fn serve(
                     continue;
                 }
             },
-            () = signal_tx.closed() => break,
+            () = shutdown.begun.cancelled() => break,
         };
         let _ = stream.set_nodelay(true);
         let service = TowerToHyperService::new(
@@ -77,7 +88,7 @@ pub async fn serve(
                 .clone()
                 .map_request(|request: Request<hyper::body::Incoming>| request.map(Body::new)),
         );
-        let signal_tx = signal_tx.clone();
+        let shutdown = shutdown.clone();
         let close_rx = close_rx.clone();
         tokio::spawn(async move {
             // HTTP/1.1 only, as axum's loop served it here. (A protocol-sniffing builder would
@@ -94,9 +105,14 @@ pub async fn serve(
                         tracing::debug!(%error, "connection ended with an error");
                     }
                 }
-                () = signal_tx.closed() => {
+                () = shutdown.begun.cancelled() => {
                     connection.as_mut().graceful_shutdown();
-                    let _ = connection.await;
+                    tokio::select! {
+                        _ = connection.as_mut() => {}
+                        () = shutdown.expired.cancelled() => {
+                            tracing::warn!("dropping a connection still busy at the end of the shutdown grace");
+                        }
+                    }
                 }
             }
             drop(permit);
@@ -105,6 +121,9 @@ pub async fn serve(
     }
     drop(close_rx);
     drop(listener);
-    close_tx.closed().await;
+    tokio::select! {
+        () = close_tx.closed() => {}
+        () = shutdown.expired.cancelled() => {}
+    }
     Ok(())
 }

@@ -34,3 +34,4 @@ mod validation;
 mod webhook_delivery;
 mod webhook_processes;
 mod webhooks;
+mod websockets;

@@ -529,10 +529,10 @@ impl Holding {
 }
 
 /// The `threadline` binary run as a child process, killed (SIGKILL) when dropped.
-struct Gateway {
-    child: Child,
+pub(crate) struct Gateway {
+    pub(crate) child: Child,
     /// `http://127.0.0.1:PORT`, as its banner printed it.
-    address: String,
+    pub(crate) address: String,
     stdout: PathBuf,
     stderr: PathBuf,
 }
@@ -540,7 +540,7 @@ struct Gateway {
 impl Gateway {
     /// Runs `threadline serve` with exactly `env` (nothing inherited), its output in files
     /// under `dir` named after `name`, and waits for its banner.
-    async fn serve(dir: &Path, name: &str, env: &[(&str, String)]) -> Self {
+    pub(crate) async fn serve(dir: &Path, name: &str, env: &[(&str, String)]) -> Self {
         let stdout = dir.join(format!("{name}.out"));
         let stderr = dir.join(format!("{name}.err"));
         let child = Command::new(env!("CARGO_BIN_EXE_threadline"))
@@ -585,7 +585,7 @@ impl Gateway {
     }
 
     /// Everything it printed, for failure messages.
-    fn output(&self) -> String {
+    pub(crate) fn output(&self) -> String {
         format!(
             "--- stdout\n{}\n--- stderr\n{}",
             std::fs::read_to_string(&self.stdout).unwrap_or_default(),
@@ -618,7 +618,7 @@ impl Drop for Gateway {
 }
 
 /// `threadline token --user EMAIL` with `env`: a token for that user.
-async fn token_for(env: &[(&str, String)], email: &str) -> String {
+pub(crate) async fn token_for(env: &[(&str, String)], email: &str) -> String {
     let env: Vec<(String, String)> = env
         .iter()
         .map(|(k, v)| ((*k).to_owned(), v.clone()))
