@@ -40,7 +40,10 @@ fn missing(dir: &Path) -> Vec<String> {
         ));
     }
     if !dir.join("node_modules/playwright-core").exists() {
-        missing.push(format!("playwright-core (`npm ci --prefix {}`)", dir.display()));
+        missing.push(format!(
+            "playwright-core (`npm ci --prefix {}`)",
+            dir.display()
+        ));
     }
     missing
 }
@@ -57,10 +60,7 @@ async fn the_console_runs_a_query_and_a_subscription_in_a_browser_without_intern
             "THREADLINE_BROWSER_TESTS=required, but missing: {}",
             missing.join(", ")
         );
-        eprintln!(
-            "skipping the browser test; missing: {}",
-            missing.join(", ")
-        );
+        eprintln!("skipping the browser test; missing: {}", missing.join(", "));
         return;
     }
     // Auto mode, the default: the page must notice the CDN is unreachable and open the console.
