@@ -6,7 +6,9 @@
 //
 // It opens `/` (auto mode: GraphiQL's CDN is unreachable, so the built-in console must open
 // within a few seconds), runs a query with the demo token and sees its result, starts a
-// subscription, makes a change through the API and sees the event arrive. On failure it
+// subscription, makes a change through the API and sees the event arrive; nothing the page
+// loads is refused by its Content-Security-Policy. With GraphiQL's CDN answered by a stand-in,
+// GraphiQL alone fills the page. On failure it
 // writes failure.png to OUT_DIR; SCREENSHOT (a path) saves the console with its result.
 
 import { chromium } from "playwright-core";
@@ -44,6 +46,13 @@ page.on("requestfailed", (request) => {
 });
 const consoleErrors = [];
 page.on("pageerror", (error) => consoleErrors.push(String(error)));
+// The page's policy must admit everything the console does (its script, style, fetches and
+// its WebSocket): Chromium reports a refused load on the console.
+page.on("console", (message) => {
+  if (/Content Security Policy/i.test(message.text())) {
+    consoleErrors.push(message.text());
+  }
+});
 
 try {
   // 1. The page is usable within a couple of seconds although the CDN is unreachable.
@@ -119,6 +128,32 @@ try {
   check(arrived, "no event reached the console's subscription");
   check(consoleErrors.length === 0, "script errors: " + consoleErrors.join("; "));
   await page.click("#stop");
+
+  // 5. When GraphiQL does load (its CDN answered here by a stand-in: the browser has no
+  // internet), GraphiQL alone fills the page: the built-in console is hidden, not left
+  // underneath it.
+  const withCdn = await browser.newPage({ viewport: { width: 1400, height: 800 } });
+  await withCdn.route("https://unpkg.com/**", (route) => {
+    const url = route.request().url();
+    const body = url.endsWith(".css")
+      ? ""
+      : url.includes("/react@")
+        ? "window.React = { createElement: () => null };"
+        : url.includes("/react-dom@")
+          ? "window.ReactDOM = { createRoot: (el) => ({ render: () => { el.textContent = 'GraphiQL stand-in'; } }) };"
+          : "window.GraphiQL = function () {}; window.GraphiQL.createFetcher = () => null;";
+    return route.fulfill({
+      status: 200,
+      contentType: url.endsWith(".css") ? "text/css" : "text/javascript",
+      headers: { "Access-Control-Allow-Origin": "*" },
+      body,
+    });
+  });
+  await withCdn.goto(base + "/");
+  await withCdn.waitForSelector("body[data-ready=graphiql]", { timeout: 6000 });
+  check(await withCdn.isVisible("#graphiql"), "GraphiQL is shown");
+  check(!(await withCdn.isVisible("#console")), "the built-in console is hidden under GraphiQL");
+  await withCdn.close();
   console.log("ok");
   await browser.close();
 } catch (error) {
