@@ -7,8 +7,8 @@
 // It opens `/` (auto mode: GraphiQL's CDN is unreachable, so the built-in console must open
 // within a few seconds), runs a query with the demo token and sees its result, starts a
 // subscription, makes a change through the API and sees the event arrive; nothing the page
-// loads is refused by its Content-Security-Policy. With GraphiQL's CDN answered by a stand-in,
-// GraphiQL alone fills the page. On failure it
+// loads is refused by its Content-Security-Policy. GraphiQL's CDN answering with altered code is
+// refused (Subresource Integrity) and the console opens instead. On failure it
 // writes failure.png to OUT_DIR; SCREENSHOT (a path) saves the console with its result.
 
 import { chromium } from "playwright-core";
@@ -129,31 +129,40 @@ try {
   check(consoleErrors.length === 0, "script errors: " + consoleErrors.join("; "));
   await page.click("#stop");
 
-  // 5. When GraphiQL does load (its CDN answered here by a stand-in: the browser has no
-  // internet), GraphiQL alone fills the page: the built-in console is hidden, not left
-  // underneath it.
-  const withCdn = await browser.newPage({ viewport: { width: 1400, height: 800 } });
-  await withCdn.route("https://unpkg.com/**", (route) => {
+  // 5. Auto mode trusts the CDN with nothing: GraphiQL's files are pinned with their hashes
+  // (Subresource Integrity), so a CDN answering with other code (a stand-in here, through
+  // Playwright's routing: the browser has no internet) is refused and the built-in console
+  // opens. While GraphiQL is awaited only the loading line shows, not the unwired console.
+  const tampered = await browser.newPage({ viewport: { width: 1400, height: 800 } });
+  const served = [];
+  let release;
+  const held = new Promise((resolve) => (release = resolve));
+  await tampered.route("https://unpkg.com/**", async (route) => {
     const url = route.request().url();
-    const body = url.endsWith(".css")
-      ? ""
-      : url.includes("/react@")
-        ? "window.React = { createElement: () => null };"
-        : url.includes("/react-dom@")
-          ? "window.ReactDOM = { createRoot: (el) => ({ render: () => { el.textContent = 'GraphiQL stand-in'; } }) };"
-          : "window.GraphiQL = function () {}; window.GraphiQL.createFetcher = () => null;";
+    served.push(url);
+    await held;
+    const css = url.endsWith(".css");
     return route.fulfill({
       status: 200,
-      contentType: url.endsWith(".css") ? "text/css" : "text/javascript",
+      contentType: css ? "text/css" : "text/javascript",
       headers: { "Access-Control-Allow-Origin": "*" },
-      body,
+      body: css
+        ? "body { display: none; }"
+        : "window.React = window.ReactDOM = window.GraphiQL = { tampered: true };",
     });
   });
-  await withCdn.goto(base + "/");
-  await withCdn.waitForSelector("body[data-ready=graphiql]", { timeout: 6000 });
-  check(await withCdn.isVisible("#graphiql"), "GraphiQL is shown");
-  check(!(await withCdn.isVisible("#console")), "the built-in console is hidden under GraphiQL");
-  await withCdn.close();
+  await tampered.goto(base + "/", { waitUntil: "domcontentloaded" });
+  await tampered.waitForFunction(() => !document.getElementById("loading").hidden, null, {
+    timeout: 3000,
+  });
+  check(!(await tampered.isVisible("#console")), "the console stays hidden while GraphiQL loads");
+  release();
+  await tampered.waitForSelector("body[data-ready=console]", { timeout: 6000 });
+  check(served.some((u) => /@\d+\.\d+\.\d+\//.test(u)), "exact versions asked for: " + served.join(", "));
+  check(await tampered.evaluate(() => window.React === undefined), "the altered script did not run");
+  check(await tampered.isVisible("#console"), "the built-in console opened instead");
+  check(!(await tampered.isVisible("#graphiql")), "no GraphiQL");
+  await tampered.close();
   console.log("ok");
   await browser.close();
 } catch (error) {
