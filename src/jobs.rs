@@ -5,8 +5,8 @@
 //! cancellation token fires: at once while a pass leaves work behind, when woken ([`Wake`]: a
 //! signal on the live-updates bus from any gateway process, see [`crate::bus`], or a nudge
 //! from this one), else after its pause (its interval, or sooner when the job knows when its
-//! next work is due: the reminder scheduler); after a failed pass it backs off (doubling up to
-//! a minute). A pass in progress is
+//! next work is due: the reminder scheduler); after a failed pass it backs off (from a second,
+//! doubling up to a minute). A pass in progress is
 //! never cut short (it may be in the middle of a transaction): the runner only stops between
 //! passes and while it waits, then lets the job finish what it started ([`Job::stop`]); the
 //! caller bounds how long it waits for that (see `startup::Application::run_until`). Tests
@@ -114,11 +114,15 @@ async fn with_registration(registration: Registration, runner: impl Future<Outpu
     drop(registration);
 }
 
+/// The first back-off after a failed pass (or the job's interval, if shorter).
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+
 /// The longest a runner backs off after failed passes.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 /// Runs `job` at once and then every `every` (sooner when woken) until `cancel` fires. A failed
-/// pass is logged and tried again after a back-off that doubles, from `every` up to a minute.
+/// pass is logged and tried again after a back-off that doubles, from a second (or `every`, if
+/// shorter) up to a minute.
 pub async fn run<J: Job>(
     job: J,
     db: DatabaseConnection,
@@ -146,8 +150,11 @@ pub async fn run<J: Job>(
         let pause = if failures == 0 {
             next.min(every)
         } else {
+            // Not from `every`: for the reminder scheduler that is the longest it sleeps
+            // (30 s), and a moment without the database must not make reminders a minute late.
             every
-                .saturating_mul(2u32.saturating_pow(failures.min(16)))
+                .min(FIRST_BACKOFF)
+                .saturating_mul(2u32.saturating_pow(failures.min(16) - 1))
                 .min(MAX_BACKOFF.max(every))
         };
         tokio::select! {
@@ -520,6 +527,56 @@ mod tests {
             passes.try_recv().is_err(),
             "no new pass after the cancellation"
         );
+    }
+
+    /// A job whose first pass fails (the database was briefly unreachable), then succeeds.
+    struct Flaky(mpsc::UnboundedSender<usize>, AtomicUsize);
+
+    impl Job for Flaky {
+        type Done = ();
+        const NAME: &'static str = "flaky";
+
+        async fn run_once(&self, _db: &DatabaseConnection) -> ApiResult<()> {
+            let n = self.1.fetch_add(1, Ordering::SeqCst) + 1;
+            let _ = self.0.send(n);
+            if n == 1 {
+                return Err(crate::error::ApiError::Database(sea_orm::DbErr::Custom(
+                    "the database is down".into(),
+                )));
+            }
+            Ok(())
+        }
+    }
+
+    /// A failed pass is retried after a short back-off, not after twice the job's longest
+    /// sleep: the reminder scheduler sleeps up to 30 s between looks, and a database that was
+    /// down for a moment must not make every reminder due in the next minute late by that
+    /// minute.
+    #[tokio::test]
+    async fn a_failed_pass_is_retried_within_a_second_whatever_the_interval() {
+        let (passes, mut rx) = mpsc::unbounded_channel();
+        let cancel = CancellationToken::new();
+        let runner = tokio::spawn(run(
+            Flaky(passes, AtomicUsize::new(0)),
+            DatabaseConnection::default(),
+            Duration::from_secs(30),
+            cancel.clone(),
+        ));
+        assert_eq!(rx.recv().await, Some(1));
+        let failed = tokio::time::Instant::now();
+        let retried = tokio::time::timeout(Duration::from_secs(3), rx.recv()).await;
+        assert_eq!(
+            retried.ok().flatten(),
+            Some(2),
+            "no retry within 3 s of the failure"
+        );
+        let retried_after = failed.elapsed();
+        assert!(
+            retried_after <= Duration::from_millis(1500),
+            "retried after {retried_after:?}"
+        );
+        cancel.cancel();
+        runner.await.expect("no panic");
     }
 
     #[tokio::test]

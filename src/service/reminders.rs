@@ -277,13 +277,14 @@ pub async fn next_due<C: ConnectionTrait>(db: &C) -> ApiResult<Option<DateTime<U
         .flatten())
 }
 
-/// The actor's reminders that fired after (fired_at, id) = `after`, oldest first (for the
-/// `reminders` subscription).
+/// Up to `limit` of the actor's reminders that fired after (fired_at, id) = `after`, oldest
+/// first (for the `reminders` subscription).
 #[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn fired_since<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
     after: (DateTime<Utc>, i64),
+    limit: u64,
 ) -> ApiResult<Vec<reminder::Model>> {
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT r.* FROM reminders r WHERE r.organization_id = ")
@@ -296,7 +297,8 @@ pub async fn fired_since<C: ConnectionTrait>(
         .bind(after.0)
         .push(" AND r.id > ")
         .bind(after.1)
-        .push(")) ORDER BY r.fired_at, r.id LIMIT 100");
+        .push(")) ORDER BY r.fired_at, r.id")
+        .limit(limit);
     Ok(reminder::Model::find_by_statement(sql.build())
         .all(db)
         .await?)

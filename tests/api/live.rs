@@ -368,3 +368,111 @@ async fn the_bus_reconnects_and_catches_up_after_its_connection_is_killed() {
         "{next}"
     );
 }
+
+/// A burst larger than one read (a subscription reads 100 events per wake-up) reaches the
+/// subscriber whole and at once: 150 events committed together wake it once, and it reads
+/// again while the last read came back full instead of waiting for the next signal (which
+/// here would be the 30 s safety read).
+#[tokio::test]
+async fn a_burst_larger_than_one_read_reaches_the_timeline_subscriber_at_once() {
+    use sea_orm::TransactionTrait;
+    use threadline::service::timeline::{self, Audience, EventKind, NewEvent};
+
+    let (url, guard) = fresh_database().await;
+    let app = start(&url, false, guard).await;
+    let w = world(&app).await;
+    let cid = contact_id(w.contact);
+    let mut socket = ready(&app, &app.token(&w.owner)).await;
+    send(&mut socket, json!({ "type": "subscribe", "id": "t", "payload": { "query": LIVE, "variables": { "id": cid } } })).await;
+    wait_for_registrations(&app, 1).await;
+
+    const BURST: usize = 150;
+    let owner = crate::helpers::actor(&w.owner);
+    let txn = app.db.begin().await.expect("begin");
+    for i in 0..BURST {
+        timeline::record(
+            &txn,
+            &owner,
+            NewEvent {
+                contact_id: w.contact,
+                kind: EventKind::ContactUpdated,
+                subject_kind: "Contact",
+                subject_id: w.contact,
+                summary: format!("Imported change {i}"),
+                data: json!({}),
+                audience: Audience::Team,
+            },
+        )
+        .await
+        .expect("event");
+    }
+    txn.commit().await.expect("commit");
+
+    for i in 0..BURST {
+        let next = receive(&mut socket).await;
+        assert_eq!(next["type"], "next", "event {i}: {next}");
+        assert_eq!(
+            next["payload"]["data"]["timelineEvents"]["summary"],
+            format!("Imported change {i}"),
+            "{next}"
+        );
+    }
+}
+
+/// The same for the `reminders` subscription: 150 of the caller's reminders fired in one pass
+/// all reach it at once.
+#[tokio::test]
+async fn a_burst_larger_than_one_read_reaches_the_reminders_subscriber_at_once() {
+    let (url, guard) = fresh_database().await;
+    let app = start(&url, false, guard).await;
+    let w = world(&app).await;
+    let owner = app.token(&w.owner);
+    let mut socket = ready(&app, &owner).await;
+    send(&mut socket, json!({ "type": "subscribe", "id": "r", "payload": { "query": "subscription { reminders { id status } }" } })).await;
+    wait_for_registrations(&app, 1).await;
+
+    let note = app
+        .gql(
+            Some(&owner),
+            "mutation ($c: ID!) { createNote(input: { contactId: $c, subject: \"Renewal\" }) { id } }",
+            json!({ "c": contact_id(w.contact) }),
+        )
+        .await
+        .data()["createNote"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let note = threadline::ids::decode(threadline::ids::Kind::Note, &note).expect("note id");
+    const BURST: usize = 150;
+    let due = chrono::Utc::now() + chrono::Duration::seconds(1);
+    for _ in 0..BURST {
+        reminders::add(
+            &app.db,
+            w.owner.organization_id,
+            w.owner.id,
+            w.contact,
+            RemindOf::Note(note),
+            due,
+        )
+        .await
+        .expect("reminder");
+    }
+    // One pass fires them all, in one transaction: one signal.
+    let pass = threadline::jobs::FireReminders {
+        batch: 1000,
+        ..Default::default()
+    };
+    let fired = pass.run_at(&app.db, due).await.expect("fired");
+    assert_eq!(fired.count, BURST);
+    let mut seen = std::collections::HashSet::new();
+    for i in 0..BURST {
+        let next = receive(&mut socket).await;
+        assert_eq!(next["type"], "next", "reminder {i}: {next}");
+        assert_eq!(next["payload"]["data"]["reminders"]["status"], "FIRED");
+        let id = next["payload"]["data"]["reminders"]["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        assert!(seen.insert(id), "reminder {i} sent twice: {next}");
+    }
+}

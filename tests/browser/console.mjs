@@ -6,7 +6,9 @@
 //
 // It opens `/` (auto mode: GraphiQL's CDN is unreachable, so the built-in console must open
 // within a few seconds), runs a query with the demo token and sees its result, starts a
-// subscription, makes a change through the API and sees the event arrive. On failure it
+// subscription, makes a change through the API and sees the event arrive; nothing the page
+// loads is refused by its Content-Security-Policy. GraphiQL's CDN answering with altered code is
+// refused (Subresource Integrity) and the console opens instead. On failure it
 // writes failure.png to OUT_DIR; SCREENSHOT (a path) saves the console with its result.
 
 import { chromium } from "playwright-core";
@@ -44,6 +46,13 @@ page.on("requestfailed", (request) => {
 });
 const consoleErrors = [];
 page.on("pageerror", (error) => consoleErrors.push(String(error)));
+// The page's policy must admit everything the console does (its script, style, fetches and
+// its WebSocket): Chromium reports a refused load on the console.
+page.on("console", (message) => {
+  if (/Content Security Policy/i.test(message.text())) {
+    consoleErrors.push(message.text());
+  }
+});
 
 try {
   // 1. The page is usable within a couple of seconds although the CDN is unreachable.
@@ -119,6 +128,41 @@ try {
   check(arrived, "no event reached the console's subscription");
   check(consoleErrors.length === 0, "script errors: " + consoleErrors.join("; "));
   await page.click("#stop");
+
+  // 5. Auto mode trusts the CDN with nothing: GraphiQL's files are pinned with their hashes
+  // (Subresource Integrity), so a CDN answering with other code (a stand-in here, through
+  // Playwright's routing: the browser has no internet) is refused and the built-in console
+  // opens. While GraphiQL is awaited only the loading line shows, not the unwired console.
+  const tampered = await browser.newPage({ viewport: { width: 1400, height: 800 } });
+  const served = [];
+  let release;
+  const held = new Promise((resolve) => (release = resolve));
+  await tampered.route("https://unpkg.com/**", async (route) => {
+    const url = route.request().url();
+    served.push(url);
+    await held;
+    const css = url.endsWith(".css");
+    return route.fulfill({
+      status: 200,
+      contentType: css ? "text/css" : "text/javascript",
+      headers: { "Access-Control-Allow-Origin": "*" },
+      body: css
+        ? "body { display: none; }"
+        : "window.React = window.ReactDOM = window.GraphiQL = { tampered: true };",
+    });
+  });
+  await tampered.goto(base + "/", { waitUntil: "domcontentloaded" });
+  await tampered.waitForFunction(() => !document.getElementById("loading").hidden, null, {
+    timeout: 3000,
+  });
+  check(!(await tampered.isVisible("#console")), "the console stays hidden while GraphiQL loads");
+  release();
+  await tampered.waitForSelector("body[data-ready=console]", { timeout: 6000 });
+  check(served.some((u) => /@\d+\.\d+\.\d+\//.test(u)), "exact versions asked for: " + served.join(", "));
+  check(await tampered.evaluate(() => window.React === undefined), "the altered script did not run");
+  check(await tampered.isVisible("#console"), "the built-in console opened instead");
+  check(!(await tampered.isVisible("#graphiql")), "no GraphiQL");
+  await tampered.close();
   console.log("ok");
   await browser.close();
 } catch (error) {

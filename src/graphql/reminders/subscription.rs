@@ -15,6 +15,9 @@ use crate::{
     service::{self, contacts::VisibleContact},
 };
 
+/// Fired reminders read per wake-up; a larger burst is read in several rounds, without waiting.
+const BATCH: u64 = 100;
+
 /// The loaders a burst of fired reminders reads through, primed with the burst's contacts,
 /// notes and tasks at each poll (one statement per kind for the burst).
 struct Burst {
@@ -59,28 +62,35 @@ pub async fn live(
         user: actor.user_id,
     }));
     let start = (service::now(), 0_i64);
-    let state = (db, actor, start, VecDeque::<Reminder>::new());
+    // `more`: the last read filled a batch, so read again before waiting (a pass fires a
+    // whole batch in one transaction, whose identical signals arrive as one).
+    let state = (db, actor, start, VecDeque::<Reminder>::new(), false);
     Ok(futures_util::stream::unfold(
         state,
-        move |(db, actor, mut last, mut queue)| {
+        move |(db, actor, mut last, mut queue, mut more)| {
             let (readers, changed) = (readers.clone(), changed.clone());
             async move {
                 loop {
                     if let Some(reminder) = queue.pop_front() {
-                        return Some((Ok(reminder), (db, actor, last, queue)));
+                        return Some((Ok(reminder), (db, actor, last, queue, more)));
                     }
-                    changed.changed().await;
-                    match service::reminders::fired_since(&db, &actor, last).await {
+                    if !more {
+                        changed.changed().await;
+                    }
+                    match service::reminders::fired_since(&db, &actor, last, BATCH).await {
                         Ok(rows) => {
+                            more = rows.len() as u64 == BATCH;
                             if let Some(newest) = rows.last() {
                                 last = (newest.fired_at.unwrap_or(last.0), newest.id);
                             }
                             if let Err(error) = readers.prime(&rows).await {
-                                return Some((Err(error), (db, actor, last, queue)));
+                                return Some((Err(error), (db, actor, last, queue, false)));
                             }
                             queue.extend(rows.into_iter().map(Reminder));
                         }
-                        Err(error) => return Some((Err(error.into()), (db, actor, last, queue))),
+                        Err(error) => {
+                            return Some((Err(error.into()), (db, actor, last, queue, false)));
+                        }
                     }
                 }
             }

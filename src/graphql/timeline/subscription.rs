@@ -16,6 +16,9 @@ use crate::{
     service,
 };
 
+/// Events read per wake-up; a larger burst is read in several rounds, without waiting.
+const BATCH: u64 = 100;
+
 /// The live timeline of one contact: woken by the bus (see `crate::bus`) whenever an event about
 /// the contact is committed on any gateway instance, it reads the events newer than the last
 /// one sent, filtered by the caller's access in SQL each time, so it stops when access is
@@ -42,10 +45,13 @@ pub async fn live(
         start,
         std::collections::VecDeque::<TimelineEvent>::new(),
         false,
+        false,
     );
+    // `done`: an error ended it. `more`: the last read filled a batch, so read again before
+    // waiting (the signals of a larger burst may have collapsed into the wake-up just taken).
     Ok(futures_util::stream::unfold(
         state,
-        move |(db, actor, mut last, mut queue, done)| {
+        move |(db, actor, mut last, mut queue, done, mut more)| {
             let (readers, changed) = (readers.clone(), changed.clone());
             async move {
                 if done {
@@ -53,21 +59,30 @@ pub async fn live(
                 }
                 loop {
                     if let Some(event) = queue.pop_front() {
-                        return Some((Ok(event), (db, actor, last, queue, false)));
+                        return Some((Ok(event), (db, actor, last, queue, false, more)));
                     }
-                    changed.changed().await;
-                    let (contact, batch) =
-                        match service::timeline::newer(&db, &actor, contact_id, last, 100).await {
-                            Ok(found) => found,
-                            Err(error) => {
-                                return Some((Err(error.into()), (db, actor, last, queue, true)));
-                            }
-                        };
+                    if !more {
+                        changed.changed().await;
+                    }
+                    let (contact, batch) = match service::timeline::newer(
+                        &db, &actor, contact_id, last, BATCH,
+                    )
+                    .await
+                    {
+                        Ok(found) => found,
+                        Err(error) => {
+                            return Some((
+                                Err(error.into()),
+                                (db, actor, last, queue, true, false),
+                            ));
+                        }
+                    };
+                    more = batch.len() as u64 == BATCH;
                     if let Some(newest) = batch.last() {
                         last = newest.id;
                     }
                     if let Err(error) = readers.prime(&batch).await {
-                        return Some((Err(error), (db, actor, last, queue, true)));
+                        return Some((Err(error), (db, actor, last, queue, true, false)));
                     }
                     let contact = Arc::new(contact);
                     queue.extend(batch.into_iter().map(|row| TimelineEvent {

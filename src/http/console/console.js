@@ -25,6 +25,28 @@
   const MAX_HISTORY = 50;
   const GRAPHIQL_WAIT_MS = 2000;
   const CDN = "https://unpkg.com";
+  // GraphiQL's files at exact versions, each with the hash of its bytes (Subresource
+  // Integrity, computed from the packages on npm): the page holds the caller's token and the
+  // gateway's origin, so a CDN serving anything else must not run it. To upgrade, change a
+  // version and its hash together (`openssl dgst -sha384 -binary FILE | base64`).
+  const GRAPHIQL_CSS = {
+    href: CDN + "/graphiql@4.1.2/graphiql.min.css",
+    integrity: "sha384-1el1QShFBnnXTx9x/Cprg82hZWKt0ry29OAYIXt05swbi0KcZDFoj0CWguMpopJr",
+  };
+  const GRAPHIQL_SCRIPTS = [
+    {
+      src: CDN + "/react@18.3.1/umd/react.production.min.js",
+      integrity: "sha384-DGyLxAyjq0f9SPpVevD6IgztCFlnMF6oW/XQGmfe+IsZ8TqEiDrcHkMLKI6fiB/Z",
+    },
+    {
+      src: CDN + "/react-dom@18.3.1/umd/react-dom.production.min.js",
+      integrity: "sha384-gTGxhz21lVGYNMcdJOyq01Edg0jhn/c22nsx0kyqP0TxaV5WVdsSH1fSDUf5YJj1",
+    },
+    {
+      src: CDN + "/graphiql@4.1.2/graphiql.min.js",
+      integrity: "sha384-9XdHu7ajgGJziD4J1zNBKQ842Q/+zZfDv+ib1eMhZWBH6hPAs806x+Jbcf0yNO6B",
+    },
+  ];
 
   function el(tag, props, children) {
     const node = document.createElement(tag);
@@ -37,9 +59,9 @@
 
   // ---------------------------------------------------------------- GraphiQL (auto mode)
 
-  function loadScript(src) {
+  function loadScript({ src, integrity }) {
     return new Promise((resolve, reject) => {
-      const script = el("script", { src, crossOrigin: "anonymous" });
+      const script = el("script", { src, integrity, crossOrigin: "anonymous" });
       script.onload = resolve;
       script.onerror = () => reject(new Error("could not load " + src));
       document.head.append(script);
@@ -54,12 +76,10 @@
 
   async function tryGraphiQL() {
     const loading = (async () => {
-      document.head.append(
-        el("link", { rel: "stylesheet", href: CDN + "/graphiql@4/graphiql.min.css" })
-      );
-      await loadScript(CDN + "/react@18/umd/react.production.min.js");
-      await loadScript(CDN + "/react-dom@18/umd/react-dom.production.min.js");
-      await loadScript(CDN + "/graphiql@4/graphiql.min.js");
+      document.head.append(el("link", { rel: "stylesheet", crossOrigin: "anonymous", ...GRAPHIQL_CSS }));
+      for (const script of GRAPHIQL_SCRIPTS) {
+        await loadScript(script);
+      }
       if (!window.GraphiQL || !window.React || !window.ReactDOM) {
         throw new Error("GraphiQL did not start");
       }
