@@ -70,6 +70,42 @@ pub async fn publish<C: ConnectionTrait>(db: &C, signal: &Signal) -> ApiResult<(
     Ok(())
 }
 
+/// A stream of rows that subscribers read by id (`id > the last one sent`).
+#[derive(Clone, Copy, Debug)]
+pub enum Stream {
+    /// The timeline events of one contact.
+    Contact(i64),
+    /// The notifications of one user.
+    Notifications(i64),
+}
+
+/// Makes the rows of `stream` written on `db`'s transaction take their ids in commit order.
+///
+/// On PostgreSQL ids are handed out when a row is inserted, not when it commits: with two
+/// writers, id 11 may commit before id 10, and a subscriber that already sent 11 would never
+/// send 10. A transaction-level advisory lock per stream, taken before the insert and held
+/// until commit, serialises the writers of one stream (writers of different contacts or users
+/// do not wait for each other; two streams sharing a lock key only wait, never mix). SQLite
+/// has one writer at a time already.
+pub async fn order<C: ConnectionTrait>(db: &C, stream: Stream) -> ApiResult<()> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    // The two-int4 form: a key space apart from the single-bigint migration lock.
+    let (space, id): (i32, i64) = match stream {
+        Stream::Contact(id) => (0x7464, id),
+        Stream::Notifications(id) => (0x6e74, id),
+    };
+    let key = i32::try_from(id.rem_euclid(i64::from(i32::MAX))).unwrap_or_default();
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_advisory_xact_lock($1, $2)",
+        [space.into(), key.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
 /// A transport for signals: delivers what is published to a process's hub.
 pub trait Broker: Send + Sync + 'static {
     /// Hands every signal published from now on to `hub` until `cancel` fires. Calls

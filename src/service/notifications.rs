@@ -68,6 +68,8 @@ struct New<'a> {
 /// mention the user was already told about (the unique index on mentions). Returns whether it
 /// was written.
 async fn write<C: ConnectionTrait>(db: &C, new: New<'_>) -> ApiResult<bool> {
+    // The user's notifications take their ids in commit order (the subscription reads by id).
+    bus::order(db, bus::Stream::Notifications(new.user)).await?;
     let mut sql = Sql::new(db.get_database_backend());
     sql.push(
         "INSERT INTO notifications (organization_id, user_id, kind, actor_id, contact_id, \

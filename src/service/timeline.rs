@@ -144,6 +144,8 @@ pub async fn record<C: ConnectionTrait>(
     event: NewEvent<'_>,
 ) -> ApiResult<()> {
     let (audience, audience_user_id, audience_channel_id) = event.audience.columns();
+    // The contact's events take their ids in commit order (live subscribers read by id).
+    crate::bus::order(db, crate::bus::Stream::Contact(event.contact_id)).await?;
     let at = now();
     // The webhook deliveries of the event go on the same transaction (see `outbox`).
     let event_type = event.kind.webhook_type();

@@ -479,3 +479,71 @@ async fn a_burst_larger_than_one_read_reaches_the_reminders_subscriber_at_once()
         assert!(seen.insert(id), "reminder {i} sent twice: {next}");
     }
 }
+
+/// PostgreSQL hands out ids at insert, not at commit: a writer that took id N and committed
+/// after the writer of N+1 used to be skipped for good by a subscriber reading `id > last`.
+/// The writers of one contact's timeline now take their ids in commit order, so both events
+/// reach the subscriber.
+#[tokio::test]
+async fn events_of_writers_that_commit_out_of_order_all_reach_the_subscriber() {
+    use sea_orm::TransactionTrait;
+    let (url, guard) = fresh_database().await;
+    let app = start(&url, false, guard).await;
+    let w = world(&app).await;
+    let cid = contact_id(w.contact);
+    let owner = app.token(&w.owner);
+    let mut socket = ready(&app, &owner).await;
+    send(&mut socket, json!({ "type": "subscribe", "id": "t", "payload": { "query": LIVE, "variables": { "id": cid } } })).await;
+    wait_for_registrations(&app, 1).await;
+
+    // The first writer writes its note and holds its transaction open...
+    let txn = app.db.begin().await.expect("begin");
+    threadline::service::notes::create(
+        &txn,
+        &crate::helpers::actor(&w.owner),
+        threadline::service::notes::CreateNote {
+            contact_id: w.contact,
+            subject: Some("Held open".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("the first note");
+    // ...while a second writes and commits through the API (on PostgreSQL it now waits).
+    let second = {
+        let (address, client, token, cid) = (
+            app.address.clone(),
+            app.client.clone(),
+            owner.clone(),
+            cid.clone(),
+        );
+        tokio::spawn(async move {
+            client
+                .post(format!("{address}/graphql"))
+                .bearer_auth(token)
+                .json(&json!({ "query": "mutation ($c: ID!) { createNote(input: { contactId: $c, subject: \"Committed first\" }) { id } }", "variables": { "c": cid } }))
+                .send()
+                .await
+                .expect("the second note")
+                .status()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    txn.commit().await.expect("commit");
+    assert!(second.await.expect("task").is_success());
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let next = receive(&mut socket).await;
+        seen.push(
+            next["payload"]["data"]["timelineEvents"]["summary"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+    }
+    assert!(seen.iter().any(|s| s.contains("Held open")), "{seen:?}");
+    assert!(
+        seen.iter().any(|s| s.contains("Committed first")),
+        "{seen:?}"
+    );
+}

@@ -180,8 +180,14 @@
     return extra;
   }
 
+  /** The stored history, or none when what is stored is not a list (edited by hand, say). */
+  function historyList() {
+    const list = store.get("history", []);
+    return Array.isArray(list) ? list.filter((h) => h && typeof h.document === "string") : [];
+  }
+
   function remember(entry) {
-    const history = store.get("history", []).filter(
+    const history = historyList().filter(
       (h) => h.document !== entry.document || h.variables !== entry.variables
     );
     history.unshift(entry);
@@ -348,7 +354,7 @@
 
   function renderHistory() {
     const pane = $("history");
-    const history = store.get("history", []);
+    const history = historyList();
     if (history.length === 0) {
       pane.replaceChildren(el("p", { className: "muted", textContent: "Operations you run are kept here (in this browser)." }));
       return;
