@@ -55,6 +55,16 @@ pub const DEFAULT_WEBHOOK_CONCURRENCY: u64 = 32;
 pub const DEFAULT_WEBHOOK_RETENTION_DAYS: u64 = 30;
 /// The default time a WebSocket client has to send `connection_init`: 10 s.
 pub const DEFAULT_WS_INIT_TIMEOUT_MS: u64 = 10_000;
+/// The default lifetime of an access token from `signIn`.
+pub const DEFAULT_ACCESS_TOKEN_TTL: &str = "15m";
+/// The default time a sign-in session lives without a refresh.
+pub const DEFAULT_REFRESH_TOKEN_TTL: &str = "30d";
+/// The default window failed sign-ins are counted in.
+pub const DEFAULT_SIGN_IN_FAILURE_WINDOW: &str = "15m";
+/// The default failed sign-ins one account may have in the window.
+pub const DEFAULT_SIGN_IN_MAX_FAILURES_PER_ACCOUNT: u64 = 10;
+/// The default failed sign-ins one client address may have in the window.
+pub const DEFAULT_SIGN_IN_MAX_FAILURES_PER_IP: u64 = 100;
 
 /// Everything the gateway reads from its command line and environment. Each field is a flag
 /// (`--listen`) and a variable (`THREADLINE_LISTEN`); the flag wins when both are given.
@@ -168,6 +178,31 @@ pub struct Config {
     #[arg(long, global = true, env = "THREADLINE_WEBHOOK_RETENTION_DAYS",
           default_value_t = DEFAULT_WEBHOOK_RETENTION_DAYS, value_parser = days)]
     pub webhook_retention_days: u64,
+    /// How long an access token from `signIn` or `refreshSession` lasts: a duration such as
+    /// `15m`.
+    #[arg(long, global = true, env = "THREADLINE_ACCESS_TOKEN_TTL",
+          default_value = DEFAULT_ACCESS_TOKEN_TTL, value_parser = human_duration)]
+    pub access_token_ttl: Duration,
+    /// How long a sign-in session lives without a refresh (each refresh starts it again): a
+    /// duration such as `30d`.
+    #[arg(long, global = true, env = "THREADLINE_REFRESH_TOKEN_TTL",
+          default_value = DEFAULT_REFRESH_TOKEN_TTL, value_parser = human_duration)]
+    pub refresh_token_ttl: Duration,
+    /// The window failed sign-ins are counted in (from an account's or address's first
+    /// failure): a duration such as `15m`.
+    #[arg(long, global = true, env = "THREADLINE_SIGN_IN_FAILURE_WINDOW",
+          default_value = DEFAULT_SIGN_IN_FAILURE_WINDOW, value_parser = human_duration)]
+    pub sign_in_failure_window: Duration,
+    /// How many failed sign-ins one account (email) may have in the window; then
+    /// `RATE_LIMITED` until it ends.
+    #[arg(long, global = true, env = "THREADLINE_SIGN_IN_MAX_FAILURES_PER_ACCOUNT",
+          default_value_t = DEFAULT_SIGN_IN_MAX_FAILURES_PER_ACCOUNT, value_parser = attempts)]
+    pub sign_in_max_failures_per_account: u64,
+    /// How many failed sign-ins one client address (an IPv6 /64) may have in the window; then
+    /// `RATE_LIMITED` until it ends.
+    #[arg(long, global = true, env = "THREADLINE_SIGN_IN_MAX_FAILURES_PER_IP",
+          default_value_t = DEFAULT_SIGN_IN_MAX_FAILURES_PER_IP, value_parser = attempts)]
+    pub sign_in_max_failures_per_ip: u64,
 }
 
 /// A configuration value that could not be used.
@@ -371,6 +406,10 @@ fn requests(text: &str) -> Result<u64, String> {
     positive(text, "requests")
 }
 
+fn attempts(text: &str) -> Result<u64, String> {
+    positive(text, "attempts")
+}
+
 /// A positive duration: a bare number counts in `unit` (what the `_MS` and `_SECS` variables
 /// always took), anything else is read by `humantime` (`500ms`, `2s`, `1h 30m`).
 fn duration_in(text: &str, unit: fn(u64) -> Duration, unit_name: &str) -> Result<Duration, String> {
@@ -481,6 +520,11 @@ mod tests {
             config.ws_max_sockets_per_user,
             DEFAULT_WS_MAX_SOCKETS_PER_USER
         );
+        assert_eq!(config.access_token_ttl, Duration::from_secs(15 * 60));
+        assert_eq!(config.refresh_token_ttl, Duration::from_secs(30 * 86_400));
+        assert_eq!(config.sign_in_failure_window, Duration::from_secs(15 * 60));
+        assert_eq!(config.sign_in_max_failures_per_account, 10);
+        assert_eq!(config.sign_in_max_failures_per_ip, 100);
     }
 
     #[test]

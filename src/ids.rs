@@ -46,6 +46,8 @@ pub enum Kind {
     WebhookEndpoint,
     /// One delivery of an event to a webhook endpoint.
     WebhookDelivery,
+    /// A sign-in session (in access tokens' `sid`).
+    Session,
 }
 
 impl Kind {
@@ -71,6 +73,7 @@ impl Kind {
             Self::Message => "Message",
             Self::WebhookEndpoint => "WebhookEndpoint",
             Self::WebhookDelivery => "WebhookDelivery",
+            Self::Session => "Session",
         }
     }
 
@@ -95,6 +98,7 @@ impl Kind {
             Self::Message,
             Self::WebhookEndpoint,
             Self::WebhookDelivery,
+            Self::Session,
         ]
         .into_iter()
         .find(|k| k.name() == name)

@@ -14,6 +14,7 @@ pub mod notes;
 pub mod page;
 pub mod reminders;
 pub mod schema;
+pub mod sessions;
 pub mod settings;
 pub mod tasks;
 pub mod timeline;

@@ -19,6 +19,7 @@ use super::{
     reminders::{
         mutation::RemindersMutation, query::RemindersQuery, subscription::RemindersSubscription,
     },
+    sessions::{mutation::SessionsMutation, query::SessionsQuery},
     settings::{mutation::SettingsMutation, query::SettingsQuery},
     tasks::{mutation::TasksMutation, query::TasksQuery},
     timeline::{query::TimelineQuery, subscription::TimelineSubscription},
@@ -45,6 +46,7 @@ pub struct QueryRoot(
     ContactQuery,
     SettingsQuery,
     WebhooksQuery,
+    SessionsQuery,
 );
 
 /// Write operations: the core mutations merged with the settings and webhook mutations.
@@ -58,6 +60,7 @@ pub struct MutationRoot(
     RemindersMutation,
     SettingsMutation,
     WebhooksMutation,
+    SessionsMutation,
 );
 
 // Live updates, over `GET /graphql` with the `graphql-transport-ws` protocol. No doc comment:

@@ -16,7 +16,9 @@ use super::{
     AppState,
     negotiate::{ResponseType, negotiate},
 };
-use crate::{auth, error::ApiError, service::actor::Actor};
+use crate::{
+    auth, error::ApiError, graphql::context::ClientInfo, service::actor::Actor,
+};
 
 /// The caller of a request: `None` when it carried no valid token (an invalid or expired token
 /// leaves the request anonymous, so every field but introspection answers `UNAUTHENTICATED`).
@@ -58,6 +60,28 @@ impl FromRequestParts<AppState> for Caller {
                 .and_then(|v| v.to_str().ok());
             AuthUnavailable(negotiate(accept).unwrap_or(ResponseType::Json))
         })
+    }
+}
+
+/// Where a request came from: the connection's peer address (set by the accept loop) and the
+/// `User-Agent` header. Never fails; what is unknown is `None`.
+#[derive(Clone, Debug, Default)]
+pub struct Client(pub ClientInfo);
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        Ok(Client(ClientInfo { ip, user_agent }))
     }
 }
 
