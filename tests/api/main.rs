@@ -21,6 +21,7 @@ mod query_count;
 mod receiver;
 mod reminders;
 mod schema;
+mod sign_in;
 mod style;
 mod subscriptions;
 mod tasks;
