@@ -10,6 +10,7 @@
 //! are refused and must be reissued (see the README). A token issued by `signIn` also names
 //! its session (`sid`), which must still be open: signing out ends its access tokens at once.
 
+pub mod oidc;
 pub mod ring_provider;
 
 use std::time::Duration;
@@ -187,6 +188,80 @@ pub async fn authenticate<C: ConnectionTrait>(
     Ok(actor)
 }
 
+/// Resolves a bearer token from either source: a token signed with one of the identity
+/// provider's algorithms goes to `oidc` (when one is configured), anything else to the
+/// gateway's own HS256 check.
+pub async fn authenticate_any<C: ConnectionTrait>(
+    db: &C,
+    keys: &TokenKeys,
+    oidc: Option<&oidc::Oidc>,
+    token: &str,
+) -> ApiResult<Actor> {
+    match oidc {
+        Some(oidc) if oidc::Oidc::handles(token) => authenticate_oidc(db, oidc, token).await,
+        _ => authenticate(db, keys, token).await,
+    }
+}
+
+/// Resolves an identity provider's token: its (verified) email names an active user, or,
+/// with `THREADLINE_OIDC_AUTO_CREATE`, a new `MEMBER` of the instance's only organization.
+async fn authenticate_oidc<C: ConnectionTrait>(
+    db: &C,
+    oidc: &oidc::Oidc,
+    token: &str,
+) -> ApiResult<Actor> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+    let identity = oidc.verify(token).await.ok_or(ApiError::Unauthenticated)?;
+    let by_email =
+        || entity::user::Entity::find().filter(entity::user::Column::Email.eq(&identity.email));
+    let mut user = by_email().one(db).await?;
+    if user.is_none() && oidc.config().auto_create {
+        let mut orgs = entity::organization::Entity::find()
+            .limit(2)
+            .all(db)
+            .await?;
+        if orgs.len() != 1 {
+            tracing::warn!(
+                organizations = orgs.len(),
+                "THREADLINE_OIDC_AUTO_CREATE needs exactly one organization to add users to"
+            );
+            return Err(ApiError::Unauthenticated);
+        }
+        let org = orgs.remove(0).id;
+        let name = identity
+            .name
+            .clone()
+            .filter(|n| crate::service::validate::name("name", n).is_ok())
+            .unwrap_or_else(|| {
+                identity
+                    .email
+                    .split('@')
+                    .next()
+                    .unwrap_or("user")
+                    .to_owned()
+            });
+        let input = crate::service::users::CreateUser {
+            email: identity.email.clone(),
+            name,
+            kind: crate::service::users::NewUserKind::Staff(Role::Member),
+        };
+        match crate::service::users::insert_unchecked(db, org, &input).await {
+            Ok(created) => {
+                tracing::info!(
+                    user_id = created.id,
+                    "created a user on first sign-in through the identity provider"
+                );
+                user = Some(created);
+            }
+            // Two first requests at once: the other one created it.
+            Err(ApiError::Conflict(_)) => user = by_email().one(db).await?,
+            Err(other) => return Err(other),
+        }
+    }
+    let user = user.filter(|u| u.active).ok_or(ApiError::Unauthenticated)?;
+    actor_of(&user).ok_or(ApiError::Unauthenticated)
+}
+
 /// The actor a user row acts as.
 pub fn actor_of(user: &entity::user::Model) -> Option<Actor> {
     let kind = match (user.kind.as_str(), user.role.as_deref(), user.contact_id) {
@@ -263,7 +338,10 @@ mod tests {
         let hs256 = json!({ "alg": "HS256", "typ": "JWT" });
         // A hand-signed token with the right claims passes: the checks below fail for what
         // they change, not for how the token was made.
-        assert!(keys.verify(&hand_signed("secret", hs256.clone(), claims(60))).is_some());
+        assert!(
+            keys.verify(&hand_signed("secret", hs256.clone(), claims(60)))
+                .is_some()
+        );
         for header in [
             json!({ "alg": "none", "typ": "JWT" }),
             json!({ "alg": "HS512", "typ": "JWT" }),

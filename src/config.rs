@@ -65,6 +65,10 @@ pub const DEFAULT_SIGN_IN_FAILURE_WINDOW: &str = "15m";
 pub const DEFAULT_SIGN_IN_MAX_FAILURES_PER_ACCOUNT: u64 = 10;
 /// The default failed sign-ins one client address may have in the window.
 pub const DEFAULT_SIGN_IN_MAX_FAILURES_PER_IP: u64 = 100;
+/// The default claim of an identity provider's token that holds the user's email.
+pub const DEFAULT_OIDC_USER_CLAIM: &str = "email";
+/// The default shortest time between two fetches of the provider's keys for an unknown `kid`.
+pub const DEFAULT_OIDC_JWKS_MIN_REFETCH: &str = "30s";
 
 /// Everything the gateway reads from its command line and environment. Each field is a flag
 /// (`--listen`) and a variable (`THREADLINE_LISTEN`); the flag wins when both are given.
@@ -203,6 +207,58 @@ pub struct Config {
     #[arg(long, global = true, env = "THREADLINE_SIGN_IN_MAX_FAILURES_PER_IP",
           default_value_t = DEFAULT_SIGN_IN_MAX_FAILURES_PER_IP, value_parser = attempts)]
     pub sign_in_max_failures_per_ip: u64,
+    /// The identity provider's issuer (`iss`); with the audience and the JWKS URL, its tokens
+    /// are accepted beside the gateway's own.
+    #[arg(long, global = true, env = "THREADLINE_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+    /// The audience (`aud`) the identity provider's tokens must carry: the gateway's client id
+    /// there.
+    #[arg(long, global = true, env = "THREADLINE_OIDC_AUDIENCE")]
+    pub oidc_audience: Option<String>,
+    /// Where the identity provider publishes its signing keys (its `jwks_uri`).
+    #[arg(long, global = true, env = "THREADLINE_OIDC_JWKS_URL", value_parser = http_url)]
+    pub oidc_jwks_url: Option<String>,
+    /// The claim of the identity provider's tokens that holds the user's email (with `email`,
+    /// only tokens with `email_verified: true` are accepted).
+    #[arg(long, global = true, env = "THREADLINE_OIDC_USER_CLAIM",
+          default_value = DEFAULT_OIDC_USER_CLAIM)]
+    pub oidc_user_claim: String,
+    /// Whether a valid identity-provider token for an unknown email creates a `MEMBER` (in the
+    /// instance's only organization); otherwise it is refused.
+    #[arg(long, global = true, env = "THREADLINE_OIDC_AUTO_CREATE", default_value_t = false,
+          value_parser = flag, action = clap::ArgAction::Set)]
+    pub oidc_auto_create: bool,
+    /// The shortest time between two fetches of the identity provider's keys made for a token
+    /// with an unknown `kid`: a duration such as `30s`.
+    #[arg(long, global = true, env = "THREADLINE_OIDC_JWKS_MIN_REFETCH",
+          default_value = DEFAULT_OIDC_JWKS_MIN_REFETCH, value_parser = human_duration)]
+    pub oidc_jwks_min_refetch: Duration,
+}
+
+impl Config {
+    /// The identity provider's settings, when its issuer, audience and JWKS URL are all set;
+    /// an error naming what is missing when only some are.
+    pub fn oidc(&self) -> Result<Option<crate::auth::oidc::OidcConfig>, ConfigError> {
+        match (&self.oidc_issuer, &self.oidc_audience, &self.oidc_jwks_url) {
+            (None, None, None) => Ok(None),
+            (Some(issuer), Some(audience), Some(jwks_url)) => {
+                Ok(Some(crate::auth::oidc::OidcConfig {
+                    issuer: issuer.clone(),
+                    audience: audience.clone(),
+                    jwks_url: jwks_url.clone(),
+                    user_claim: self.oidc_user_claim.clone(),
+                    auto_create: self.oidc_auto_create,
+                    min_refetch: self.oidc_jwks_min_refetch,
+                }))
+            }
+            _ => Err(ConfigError {
+                name: "THREADLINE_OIDC_ISSUER".into(),
+                message: "set THREADLINE_OIDC_ISSUER, THREADLINE_OIDC_AUDIENCE and \
+                          THREADLINE_OIDC_JWKS_URL together (or none of them)"
+                    .into(),
+            }),
+        }
+    }
 }
 
 /// A configuration value that could not be used.
@@ -353,6 +409,15 @@ fn listen_address(text: &str) -> Result<SocketAddr, String> {
     text.trim()
         .parse()
         .map_err(|_| format!("`{text}` is not an address such as 127.0.0.1:8080"))
+}
+
+fn http_url(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if text.starts_with("https://") || text.starts_with("http://") {
+        Ok(text.to_owned())
+    } else {
+        Err(format!("`{text}` is not an http(s) URL"))
+    }
 }
 
 fn jwt_secret(text: &str) -> Result<String, String> {

@@ -149,7 +149,9 @@ async fn password_token(config: &Config, email: &str, ttl: Duration) -> anyhow::
     let made = threadline::service::sessions::create_password_token_unchecked(&db, email, ttl)
         .await
         .map_err(|error| match error {
-            threadline::error::ApiError::NotFound(_) => anyhow::anyhow!("no user with email {email}"),
+            threadline::error::ApiError::NotFound(_) => {
+                anyhow::anyhow!("no user with email {email}")
+            }
             other => anyhow::Error::new(other).context("making the set-password token"),
         })?;
     println!(

@@ -195,6 +195,13 @@ impl Application {
         } else {
             (None, None)
         };
+        let oidc = match config.oidc()? {
+            Some(settings) => Some(
+                crate::auth::oidc::Oidc::new(settings)
+                    .context("preparing the identity provider's token check")?,
+            ),
+            None => None,
+        };
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("listening on {}", config.listen))?;
@@ -222,6 +229,7 @@ impl Application {
             }),
             db,
             keys,
+            oidc,
             metrics,
             storage,
             subscription_poll: config.subscription_poll,

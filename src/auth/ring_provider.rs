@@ -27,8 +27,12 @@ static PROVIDER: CryptoProvider = CryptoProvider {
     signer_factory: new_signer,
     verifier_factory: new_verifier,
     key_utils: KeyUtils {
-        rsa_pub_components_from_private_key: |_| Err(ErrorKind::InvalidRsaKey(UNSUPPORTED.into()).into()),
-        rsa_pub_components_from_public_key: |_| Err(ErrorKind::InvalidRsaKey(UNSUPPORTED.into()).into()),
+        rsa_pub_components_from_private_key: |_| {
+            Err(ErrorKind::InvalidRsaKey(UNSUPPORTED.into()).into())
+        },
+        rsa_pub_components_from_public_key: |_| {
+            Err(ErrorKind::InvalidRsaKey(UNSUPPORTED.into()).into())
+        },
         ec_pub_components_from_private_key: |_, _| Err(ErrorKind::InvalidEcdsaKey.into()),
         ed_pub_components_from_private_key: |_, _| Err(ErrorKind::InvalidEddsaKey.into()),
         compute_digest,

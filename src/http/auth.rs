@@ -16,9 +16,7 @@ use super::{
     AppState,
     negotiate::{ResponseType, negotiate},
 };
-use crate::{
-    auth, error::ApiError, graphql::context::ClientInfo, service::actor::Actor,
-};
+use crate::{auth, error::ApiError, graphql::context::ClientInfo, service::actor::Actor};
 
 /// The caller of a request: `None` when it carried no valid token (an invalid or expired token
 /// leaves the request anonymous, so every field but introspection answers `UNAUTHENTICATED`).
@@ -100,7 +98,7 @@ async fn caller_of(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiE
 /// The actor a bearer token stands for now: `None` when the token is invalid or expired or its
 /// user is deactivated; an error only when the database cannot be asked.
 pub async fn authenticate_token(state: &AppState, token: &str) -> Result<Option<Actor>, ApiError> {
-    match auth::authenticate(&state.db, &state.keys, token).await {
+    match auth::authenticate_any(&state.db, &state.keys, state.oidc.as_deref(), token).await {
         Ok(actor) => Ok(Some(actor)),
         Err(ApiError::Unauthenticated) => Ok(None),
         Err(other) => Err(other),

@@ -34,9 +34,8 @@ fn argon2() -> ApiResult<Argon2<'static>> {
 
 /// How many hashes run at once on this process: each holds 19 MiB and a core for tens of
 /// milliseconds, so a burst of sign-ins queues here instead of exhausting memory.
-static HASHING: LazyLock<Semaphore> = LazyLock::new(|| {
-    Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
-});
+static HASHING: LazyLock<Semaphore> =
+    LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())));
 
 /// The hash checked when there is no real one (an unknown email, a user without a password),
 /// so that every failed sign-in costs the same as a wrong password.
@@ -59,7 +58,10 @@ pub fn validate(field: &str, password: &str) -> ApiResult<()> {
         ));
     }
     if password.trim().is_empty() {
-        return Err(ApiError::bad_input(field, "a password cannot be only spaces"));
+        return Err(ApiError::bad_input(
+            field,
+            "a password cannot be only spaces",
+        ));
     }
     Ok(())
 }
@@ -127,17 +129,28 @@ mod tests {
     #[tokio::test]
     async fn hashes_verify_with_the_owasp_parameters() {
         let hash = hash("correct horse battery").await.expect("hash");
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
         assert!(!hash.contains("correct horse"));
         assert!(
             verify("correct horse battery", Some(hash.clone()))
                 .await
                 .expect("verify")
         );
-        assert!(!verify("wrong horse battery", Some(hash)).await.expect("verify"));
+        assert!(
+            !verify("wrong horse battery", Some(hash))
+                .await
+                .expect("verify")
+        );
         // No hash: the dummy is checked, and nothing matches it.
         assert!(!verify("anything at all", None).await.expect("verify"));
-        assert!(!verify("x", Some("not a hash".into())).await.expect("verify"));
+        assert!(
+            !verify("x", Some("not a hash".into()))
+                .await
+                .expect("verify")
+        );
     }
 
     #[test]

@@ -23,9 +23,9 @@ use std::{net::IpAddr, time::Duration};
 use chrono::{DateTime, Utc};
 use entity::{password_token, refresh_token, session, user, user_password};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
     FromQueryResult, QueryFilter, QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
-    sea_query::Expr, Condition,
+    sea_query::Expr,
 };
 use sha2::{Digest, Sha256};
 
@@ -270,12 +270,10 @@ async fn open_session<C: ConnectionTrait>(
     .insert(db)
     .await?;
     let refresh_token = insert_refresh_token(db, &session, at).await?;
-    let (access_token, access_expires_at) = config.keys.issue_for_session(
-        user.id,
-        user.organization_id,
-        session.id,
-        config.access_ttl,
-    );
+    let (access_token, access_expires_at) =
+        config
+            .keys
+            .issue_for_session(user.id, user.organization_id, session.id, config.access_ttl);
     actor.session_id = Some(session.id);
     Ok(Issued {
         access_token,
@@ -409,12 +407,10 @@ pub async fn refresh<C: ConnectionTrait + TransactionTrait>(
         .await?;
     let refresh_token = insert_refresh_token(&txn, &session, at).await?;
     txn.commit().await?;
-    let (access_token, access_expires_at) = config.keys.issue_for_session(
-        user.id,
-        user.organization_id,
-        session.id,
-        config.access_ttl,
-    );
+    let (access_token, access_expires_at) =
+        config
+            .keys
+            .issue_for_session(user.id, user.organization_id, session.id, config.access_ttl);
     actor.session_id = Some(session.id);
     Ok(Issued {
         access_token,
@@ -982,12 +978,7 @@ mod throttle {
     pub async fn clear_account<C: ConnectionTrait>(db: &C, counters: &[Counter]) -> ApiResult<()> {
         let mut sql = Sql::new(db.get_database_backend());
         sql.push("DELETE FROM sign_in_failures WHERE key IN ")
-            .bind_list(
-                counters
-                    .iter()
-                    .filter(|c| c.account)
-                    .map(|c| c.key.clone()),
-            );
+            .bind_list(counters.iter().filter(|c| c.account).map(|c| c.key.clone()));
         db.execute_raw(sql.build()).await?;
         Ok(())
     }

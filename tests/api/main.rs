@@ -16,6 +16,7 @@ mod helpers;
 mod instances;
 mod live;
 mod notes;
+mod oidc;
 mod playground;
 mod query_count;
 mod receiver;

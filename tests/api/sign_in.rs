@@ -62,7 +62,10 @@ fn tokens(response: &Gql, field: &str) -> (String, String) {
     let session = &response.data()[field];
     (
         session["accessToken"].as_str().expect("access").to_owned(),
-        session["refreshToken"].as_str().expect("refresh").to_owned(),
+        session["refreshToken"]
+            .as_str()
+            .expect("refresh")
+            .to_owned(),
     )
 }
 
@@ -92,10 +95,16 @@ async fn sign_in_refresh_rotation_and_reuse_detection() {
     assert_eq!(session["user"]["email"], "read@acme.test");
     // The answer is read as the user who signed in (an anonymous request otherwise).
     assert_eq!(session["user"]["role"], "MEMBER");
-    let expires: chrono::DateTime<chrono::Utc> =
-        session["expiresAt"].as_str().expect("expiresAt").parse().expect("a time");
+    let expires: chrono::DateTime<chrono::Utc> = session["expiresAt"]
+        .as_str()
+        .expect("expiresAt")
+        .parse()
+        .expect("a time");
     let minutes = (expires - chrono::Utc::now()).num_minutes();
-    assert!((13..=15).contains(&minutes), "15 minutes by default: {minutes}");
+    assert!(
+        (13..=15).contains(&minutes),
+        "15 minutes by default: {minutes}"
+    );
     let (access, first_refresh) = tokens(&signed_in, "signIn");
     assert!(first_refresh.starts_with("rt_"));
     // Only a hash of the refresh token is stored.
@@ -121,12 +130,11 @@ async fn sign_in_refresh_rotation_and_reuse_detection() {
     let (second_access, second_refresh) = tokens(&refreshed, "refreshSession");
     assert_ne!(second_refresh, first_refresh);
     assert_eq!(
-        app.gql(Some(&second_access), ME, json!({}))
-            .await
-            .data()["me"]["email"],
+        app.gql(Some(&second_access), ME, json!({})).await.data()["me"]["email"],
         "read@acme.test"
     );
-    let (third_access, third_refresh) = tokens(&refresh(&app, &second_refresh).await, "refreshSession");
+    let (third_access, third_refresh) =
+        tokens(&refresh(&app, &second_refresh).await, "refreshSession");
 
     // Reusing a rotated token (a stolen copy) revokes the whole family: the newest refresh
     // token and every access token of the session stop working.
@@ -151,7 +159,9 @@ async fn sign_in_refresh_rotation_and_reuse_detection() {
         .expect("query")
         .expect("the session");
     assert_eq!(
-        reason.try_get::<String>("", "revoked_reason").expect("reason"),
+        reason
+            .try_get::<String>("", "revoked_reason")
+            .expect("reason"),
         "REFRESH_TOKEN_REUSED"
     );
     // Signing in again opens a new, working session.
@@ -196,7 +206,11 @@ async fn wrong_password_unknown_email_and_no_password_are_indistinguishable() {
     .data();
     let mut answers = Vec::new();
     for (what, email, password) in [
-        ("wrong password", "read@acme.test", "not the password at all"),
+        (
+            "wrong password",
+            "read@acme.test",
+            "not the password at all",
+        ),
         ("unknown email", "nobody@acme.test", PASSWORD),
         ("no password set", "none@acme.test", PASSWORD),
         ("deactivated", "write@acme.test", PASSWORD),
@@ -205,11 +219,7 @@ async fn wrong_password_unknown_email_and_no_password_are_indistinguishable() {
         let response = sign_in(&app, email, password).await;
         assert!(response.body["data"].is_null(), "{what}: {}", response.body);
         let error = &response.body["errors"][0];
-        answers.push((
-            what,
-            error["message"].clone(),
-            error["extensions"].clone(),
-        ));
+        answers.push((what, error["message"].clone(), error["extensions"].clone()));
     }
     let (_, message, extensions) = answers[0].clone();
     assert_eq!(extensions, json!({ "code": "UNAUTHENTICATED" }));
@@ -229,7 +239,10 @@ async fn wrong_password_unknown_email_and_no_password_are_indistinguishable() {
         .expect("hashes");
     for row in stored {
         let hash: String = row.try_get("", "password_hash").expect("hash");
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
         assert!(!hash.contains(PASSWORD));
     }
 }
@@ -324,7 +337,11 @@ async fn sign_out_and_sign_out_everywhere_end_sessions_and_their_access_tokens()
     let (tablet_access, tablet_refresh) =
         tokens(&sign_in(&app, "read@acme.test", PASSWORD).await, "signIn");
     let everywhere = app
-        .gql(Some(&tablet_access), "mutation { signOutEverywhere }", json!({}))
+        .gql(
+            Some(&tablet_access),
+            "mutation { signOutEverywhere }",
+            json!({}),
+        )
         .await;
     assert_eq!(everywhere.data()["signOutEverywhere"], true);
     for token in [&phone_refresh, &tablet_refresh] {
@@ -386,7 +403,10 @@ async fn my_sessions_lists_devices_and_one_can_be_revoked() {
             json!({}),
         )
         .await;
-    let sessions = listed.data()["mySessions"].as_array().expect("a list").clone();
+    let sessions = listed.data()["mySessions"]
+        .as_array()
+        .expect("a list")
+        .clone();
     assert_eq!(sessions.len(), 2);
     let by_agent = |agent: &str| {
         sessions
@@ -423,7 +443,11 @@ async fn my_sessions_lists_devices_and_one_can_be_revoked() {
         .await
         .expect_code("UNAUTHENTICATED");
     let left = app
-        .gql(Some(&laptop_access), "{ mySessions { current } }", json!({}))
+        .gql(
+            Some(&laptop_access),
+            "{ mySessions { current } }",
+            json!({}),
+        )
         .await;
     assert_eq!(left.data()["mySessions"], json!([{ "current": true }]));
 }
@@ -432,7 +456,13 @@ async fn my_sessions_lists_devices_and_one_can_be_revoked() {
 async fn passwords_are_set_by_admins_and_changed_with_the_old_one() {
     let app = spawn_app_with_config(|c| c.sign_in_max_failures_per_account = 50).await;
     let w = world(&app).await;
-    let second_owner = staff(&app.db, w.owner.organization_id, "owner2@acme.test", Role::Owner).await;
+    let second_owner = staff(
+        &app.db,
+        w.owner.organization_id,
+        "owner2@acme.test",
+        Role::Owner,
+    )
+    .await;
     let set = |by: &entity::user::Model, target: &entity::user::Model, password: &str| {
         let token = app.token(by);
         let vars = json!({ "id": user_id(target.id), "password": password });
@@ -481,7 +511,10 @@ async fn passwords_are_set_by_admins_and_changed_with_the_old_one() {
         )
         .await;
     wrong.expect_code("BAD_USER_INPUT");
-    assert_eq!(wrong.body["errors"][0]["extensions"]["field"], "oldPassword");
+    assert_eq!(
+        wrong.body["errors"][0]["extensions"]["field"],
+        "oldPassword"
+    );
     let changed = app
         .gql(
             Some(&this_access),
@@ -504,7 +537,9 @@ async fn passwords_are_set_by_admins_and_changed_with_the_old_one() {
 
     // An admin setting a password ends the user's sessions.
     let (read_access, _) = tokens(&sign_in(&app, "read@acme.test", PASSWORD).await, "signIn");
-    set(&w.admin, &w.member_read, "reset by the admin").await.data();
+    set(&w.admin, &w.member_read, "reset by the admin")
+        .await
+        .data();
     app.gql(Some(&read_access), ME, json!({}))
         .await
         .expect_code("UNAUTHENTICATED");

@@ -23,9 +23,9 @@ pub struct SessionsMutation;
 /// Where the request came from: sign-in is throttled per client address, so it runs only where
 /// the transport knows it (`POST /graphql`).
 fn client<'a>(ctx: &'a Context<'_>) -> Result<Client<'a>, ApiError> {
-    let info = request(ctx)?.client().ok_or_else(|| {
-        ApiError::forbidden("sign in with POST /graphql, not over a WebSocket")
-    })?;
+    let info = request(ctx)?
+        .client()
+        .ok_or_else(|| ApiError::forbidden("sign in with POST /graphql, not over a WebSocket"))?;
     Ok(Client {
         ip: info.ip,
         user_agent: info.user_agent.as_deref(),
