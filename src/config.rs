@@ -680,6 +680,37 @@ mod tests {
     }
 
     #[test]
+    fn the_identity_provider_needs_all_three_settings() {
+        let config = Config::from_lookup(|_| None).expect("defaults");
+        assert!(config.oidc().expect("no provider").is_none());
+        let partial = Config::from_lookup(|n| {
+            (n == "THREADLINE_OIDC_ISSUER").then(|| "https://idp.test".into())
+        })
+        .expect("parsed");
+        let err = partial.oidc().expect_err("issuer alone");
+        assert!(
+            err.message.contains("THREADLINE_OIDC_JWKS_URL"),
+            "{}",
+            err.message
+        );
+        let full = Config::from_lookup(|n| match n {
+            "THREADLINE_OIDC_ISSUER" => Some("https://idp.test".into()),
+            "THREADLINE_OIDC_AUDIENCE" => Some("threadline".into()),
+            "THREADLINE_OIDC_JWKS_URL" => Some("https://idp.test/jwks".into()),
+            _ => None,
+        })
+        .expect("parsed");
+        let oidc = full.oidc().expect("valid").expect("a provider");
+        assert_eq!(oidc.user_claim, "email");
+        assert!(!oidc.auto_create);
+        assert_eq!(oidc.min_refetch, Duration::from_secs(30));
+        let err =
+            Config::from_lookup(|n| (n == "THREADLINE_OIDC_JWKS_URL").then(|| "ftp://x".into()))
+                .expect_err("not http");
+        assert_eq!(err.name, "THREADLINE_OIDC_JWKS_URL");
+    }
+
+    #[test]
     fn concurrent_uploads_per_user_default_and_must_be_positive() {
         let config = Config::from_lookup(|_| None).expect("defaults");
         assert_eq!(
