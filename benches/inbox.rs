@@ -118,12 +118,14 @@ async fn main() {
         org_id: 1,
         kind: ActorKind::Staff(Role::Member),
         name: "U2".into(),
+        session_id: None,
     };
     let owner = Actor {
         user_id: 1,
         org_id: 1,
         kind: ActorKind::Staff(Role::Owner),
         name: "U1".into(),
+        session_id: None,
     };
     let explain = match backend {
         DbBackend::Postgres => "EXPLAIN (ANALYZE, COSTS OFF) ",

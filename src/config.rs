@@ -66,6 +66,20 @@ pub const DEFAULT_WS_IDLE_TIMEOUT_SECS: u64 = 300;
 pub const DEFAULT_WS_SUBSCRIPTION_BUFFER: u64 = 128;
 /// The default time shutdown waits for requests, WebSockets and background jobs to finish: 20 s.
 pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 20;
+/// The default lifetime of an access token from `signIn`.
+pub const DEFAULT_ACCESS_TOKEN_TTL: &str = "15m";
+/// The default time a sign-in session lives without a refresh.
+pub const DEFAULT_REFRESH_TOKEN_TTL: &str = "30d";
+/// The default window failed sign-ins are counted in.
+pub const DEFAULT_SIGN_IN_FAILURE_WINDOW: &str = "15m";
+/// The default failed sign-ins one account may have in the window.
+pub const DEFAULT_SIGN_IN_MAX_FAILURES_PER_ACCOUNT: u64 = 10;
+/// The default failed sign-ins one client address may have in the window.
+pub const DEFAULT_SIGN_IN_MAX_FAILURES_PER_IP: u64 = 100;
+/// The default claim of an identity provider's token that holds the user's email.
+pub const DEFAULT_OIDC_USER_CLAIM: &str = "email";
+/// The default shortest time between two fetches of the provider's keys for an unknown `kid`.
+pub const DEFAULT_OIDC_JWKS_MIN_REFETCH: &str = "30s";
 
 /// Everything the gateway reads from its command line and environment. Each field is a flag
 /// (`--listen`) and a variable (`THREADLINE_LISTEN`); the flag wins when both are given.
@@ -208,6 +222,83 @@ pub struct Config {
     #[arg(long, global = true, env = "THREADLINE_PLAYGROUND", default_value = "auto",
           value_parser = playground)]
     pub playground: Playground,
+    /// How long an access token from `signIn` or `refreshSession` lasts: a duration such as
+    /// `15m`.
+    #[arg(long, global = true, env = "THREADLINE_ACCESS_TOKEN_TTL",
+          default_value = DEFAULT_ACCESS_TOKEN_TTL, value_parser = human_duration)]
+    pub access_token_ttl: Duration,
+    /// How long a sign-in session lives without a refresh (each refresh starts it again): a
+    /// duration such as `30d`.
+    #[arg(long, global = true, env = "THREADLINE_REFRESH_TOKEN_TTL",
+          default_value = DEFAULT_REFRESH_TOKEN_TTL, value_parser = human_duration)]
+    pub refresh_token_ttl: Duration,
+    /// The window failed sign-ins are counted in (from an account's or address's first
+    /// failure): a duration such as `15m`.
+    #[arg(long, global = true, env = "THREADLINE_SIGN_IN_FAILURE_WINDOW",
+          default_value = DEFAULT_SIGN_IN_FAILURE_WINDOW, value_parser = human_duration)]
+    pub sign_in_failure_window: Duration,
+    /// How many failed sign-ins one account (email) may have in the window; then
+    /// `RATE_LIMITED` until it ends.
+    #[arg(long, global = true, env = "THREADLINE_SIGN_IN_MAX_FAILURES_PER_ACCOUNT",
+          default_value_t = DEFAULT_SIGN_IN_MAX_FAILURES_PER_ACCOUNT, value_parser = attempts)]
+    pub sign_in_max_failures_per_account: u64,
+    /// How many failed sign-ins one client address (an IPv6 /64) may have in the window; then
+    /// `RATE_LIMITED` until it ends.
+    #[arg(long, global = true, env = "THREADLINE_SIGN_IN_MAX_FAILURES_PER_IP",
+          default_value_t = DEFAULT_SIGN_IN_MAX_FAILURES_PER_IP, value_parser = attempts)]
+    pub sign_in_max_failures_per_ip: u64,
+    /// The identity provider's issuer (`iss`); with the audience and the JWKS URL, its tokens
+    /// are accepted beside the gateway's own.
+    #[arg(long, global = true, env = "THREADLINE_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+    /// The audience (`aud`) the identity provider's tokens must carry: the gateway's client id
+    /// there.
+    #[arg(long, global = true, env = "THREADLINE_OIDC_AUDIENCE")]
+    pub oidc_audience: Option<String>,
+    /// Where the identity provider publishes its signing keys (its `jwks_uri`).
+    #[arg(long, global = true, env = "THREADLINE_OIDC_JWKS_URL", value_parser = http_url)]
+    pub oidc_jwks_url: Option<String>,
+    /// The claim of the identity provider's tokens that holds the user's email (with `email`,
+    /// only tokens with `email_verified: true` are accepted).
+    #[arg(long, global = true, env = "THREADLINE_OIDC_USER_CLAIM",
+          default_value = DEFAULT_OIDC_USER_CLAIM)]
+    pub oidc_user_claim: String,
+    /// Whether a valid identity-provider token for an unknown email creates a `MEMBER` (in the
+    /// instance's only organization); otherwise it is refused.
+    #[arg(long, global = true, env = "THREADLINE_OIDC_AUTO_CREATE", default_value_t = false,
+          value_parser = flag, action = clap::ArgAction::Set)]
+    pub oidc_auto_create: bool,
+    /// The shortest time between two fetches of the identity provider's keys made for a token
+    /// with an unknown `kid`: a duration such as `30s`.
+    #[arg(long, global = true, env = "THREADLINE_OIDC_JWKS_MIN_REFETCH",
+          default_value = DEFAULT_OIDC_JWKS_MIN_REFETCH, value_parser = human_duration)]
+    pub oidc_jwks_min_refetch: Duration,
+}
+
+impl Config {
+    /// The identity provider's settings, when its issuer, audience and JWKS URL are all set;
+    /// an error naming what is missing when only some are.
+    pub fn oidc(&self) -> Result<Option<crate::auth::oidc::OidcConfig>, ConfigError> {
+        match (&self.oidc_issuer, &self.oidc_audience, &self.oidc_jwks_url) {
+            (None, None, None) => Ok(None),
+            (Some(issuer), Some(audience), Some(jwks_url)) => {
+                Ok(Some(crate::auth::oidc::OidcConfig {
+                    issuer: issuer.clone(),
+                    audience: audience.clone(),
+                    jwks_url: jwks_url.clone(),
+                    user_claim: self.oidc_user_claim.clone(),
+                    auto_create: self.oidc_auto_create,
+                    min_refetch: self.oidc_jwks_min_refetch,
+                }))
+            }
+            _ => Err(ConfigError {
+                name: "THREADLINE_OIDC_ISSUER".into(),
+                message: "set THREADLINE_OIDC_ISSUER, THREADLINE_OIDC_AUDIENCE and \
+                          THREADLINE_OIDC_JWKS_URL together (or none of them)"
+                    .into(),
+            }),
+        }
+    }
 }
 
 /// What `GET /` serves (`THREADLINE_PLAYGROUND`).
@@ -379,6 +470,15 @@ fn listen_address(text: &str) -> Result<SocketAddr, String> {
         .map_err(|_| format!("`{text}` is not an address such as 127.0.0.1:8080"))
 }
 
+fn http_url(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if text.starts_with("https://") || text.starts_with("http://") {
+        Ok(text.to_owned())
+    } else {
+        Err(format!("`{text}` is not an http(s) URL"))
+    }
+}
+
 fn jwt_secret(text: &str) -> Result<String, String> {
     if text.len() < 32 {
         return Err("use at least 32 characters (or unset it to have one generated)".into());
@@ -432,6 +532,10 @@ fn requests(text: &str) -> Result<u64, String> {
 
 fn messages(text: &str) -> Result<u64, String> {
     positive(text, "messages")
+}
+
+fn attempts(text: &str) -> Result<u64, String> {
+    positive(text, "attempts")
 }
 
 /// A positive duration: a bare number counts in `unit` (what the `_MS` and `_SECS` variables
@@ -544,6 +648,11 @@ mod tests {
             config.ws_max_sockets_per_user,
             DEFAULT_WS_MAX_SOCKETS_PER_USER
         );
+        assert_eq!(config.access_token_ttl, Duration::from_secs(15 * 60));
+        assert_eq!(config.refresh_token_ttl, Duration::from_secs(30 * 86_400));
+        assert_eq!(config.sign_in_failure_window, Duration::from_secs(15 * 60));
+        assert_eq!(config.sign_in_max_failures_per_account, 10);
+        assert_eq!(config.sign_in_max_failures_per_ip, 100);
     }
 
     #[test]
@@ -663,6 +772,37 @@ mod tests {
             let err = read(name, "0").expect_err("zero");
             assert_eq!(err.name, name);
         }
+    }
+
+    #[test]
+    fn the_identity_provider_needs_all_three_settings() {
+        let config = Config::from_lookup(|_| None).expect("defaults");
+        assert!(config.oidc().expect("no provider").is_none());
+        let partial = Config::from_lookup(|n| {
+            (n == "THREADLINE_OIDC_ISSUER").then(|| "https://idp.test".into())
+        })
+        .expect("parsed");
+        let err = partial.oidc().expect_err("issuer alone");
+        assert!(
+            err.message.contains("THREADLINE_OIDC_JWKS_URL"),
+            "{}",
+            err.message
+        );
+        let full = Config::from_lookup(|n| match n {
+            "THREADLINE_OIDC_ISSUER" => Some("https://idp.test".into()),
+            "THREADLINE_OIDC_AUDIENCE" => Some("threadline".into()),
+            "THREADLINE_OIDC_JWKS_URL" => Some("https://idp.test/jwks".into()),
+            _ => None,
+        })
+        .expect("parsed");
+        let oidc = full.oidc().expect("valid").expect("a provider");
+        assert_eq!(oidc.user_claim, "email");
+        assert!(!oidc.auto_create);
+        assert_eq!(oidc.min_refetch, Duration::from_secs(30));
+        let err =
+            Config::from_lookup(|n| (n == "THREADLINE_OIDC_JWKS_URL").then(|| "ftp://x".into()))
+                .expect_err("not http");
+        assert_eq!(err.name, "THREADLINE_OIDC_JWKS_URL");
     }
 
     #[test]

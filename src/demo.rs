@@ -11,7 +11,8 @@
 //! Support mailbox, Ben may read it) and conversations on both.
 
 use sea_orm::{
-    DatabaseConnection, DatabaseTransaction, EntityTrait, PaginatorTrait, TransactionTrait,
+    ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
+    TransactionTrait,
 };
 
 use crate::{
@@ -25,7 +26,7 @@ use crate::{
         contacts::{self, AddressInput, CreateContact, EmailInput, PhoneInput},
         conversations::{self, NewMessage},
         notes::{self, AttachedTo, CreateNote, Visibility},
-        now, organizations,
+        now, organizations, sessions,
         settings::{self, TaskTypeInput, TemplateInput},
         tasks::{self, CreateTask},
         users::{self, CreateUser, NewUserKind},
@@ -55,20 +56,29 @@ const CONTACTS: [(&str, &str); 20] = [
     ("Ravi Patel", "Patel Electronics"),
 ];
 
+/// The demo users' password on a loopback listener, where only this machine can use it (on any
+/// other listener, `--demo` gets a random one, printed in the banner).
+pub const DEMO_PASSWORD: &str = "threadline-demo";
+
 /// Creates the demo organization when the database has none and no other process is creating
-/// it; returns its owner then, `None` otherwise.
-pub async fn seed_if_empty(db: &DatabaseConnection) -> ApiResult<Option<entity::user::Model>> {
+/// it, every demo user signing in with `password`; returns its owner then, `None` otherwise.
+pub async fn seed_if_empty(
+    db: &DatabaseConnection,
+    password: &str,
+) -> ApiResult<Option<entity::user::Model>> {
     if entity::organization::Entity::find().count(db).await? > 0 {
         return Ok(None);
     }
+    // One hash for the five demo users: they share the documented password anyway.
+    let hash = crate::service::passwords::hash(password).await?;
     // All or nothing: a failed seed leaves an empty database, so the next start tries again.
     let txn = db.begin().await?;
-    let owner = seed(&txn).await?;
+    let owner = seed(&txn, &hash).await?;
     txn.commit().await?;
     Ok(owner)
 }
 
-async fn seed(db: &DatabaseTransaction) -> ApiResult<Option<entity::user::Model>> {
+async fn seed(db: &DatabaseTransaction, hash: &str) -> ApiResult<Option<entity::user::Model>> {
     // Claim the seeding: of two processes starting on one empty database only one wins.
     let claim = format!("{:x}", u128::from_le_bytes(db::random_bytes::<16>()));
     let winner = db::setting_or_insert(db, "demo_seeded_by", || claim.clone()).await?;
@@ -181,6 +191,13 @@ async fn seed(db: &DatabaseTransaction) -> ApiResult<Option<entity::user::Model>
     )
     .await?;
     tracing::info!(organization = org.id, "created the demo organization");
+    let everyone = entity::user::Entity::find()
+        .filter(entity::user::Column::OrganizationId.eq(org.id))
+        .all(db)
+        .await?;
+    for user in &everyone {
+        sessions::insert_password_hash(db, user, hash.to_owned()).await?;
+    }
     Ok(Some(owner))
 }
 

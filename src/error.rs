@@ -9,6 +9,19 @@ pub enum ApiError {
     /// No valid token, or the token's user is gone or deactivated.
     #[error("authentication required: send a valid `Authorization: Bearer <token>` header")]
     Unauthenticated,
+    /// Sign-in credentials (an email and password, a refresh token, a set-password token)
+    /// that do not hold: one message whatever was wrong, so that an answer never tells
+    /// whether an email is registered.
+    #[error("{0}")]
+    BadCredentials(&'static str),
+    /// Too many failed attempts: wait `retry_after_secs` before trying again.
+    #[error("{message}")]
+    RateLimited {
+        /// What was limited and for how long.
+        message: String,
+        /// Seconds until an attempt may succeed again.
+        retry_after_secs: u64,
+    },
     /// The caller may see the record but not do this to it.
     #[error("{0}")]
     Forbidden(String),
@@ -72,7 +85,8 @@ impl ApiError {
     /// The stable `extensions.code` of this error.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::Unauthenticated | Self::BadCredentials(_) => "UNAUTHENTICATED",
+            Self::RateLimited { .. } => "RATE_LIMITED",
             Self::Forbidden(_) => "FORBIDDEN",
             Self::NotFound(_) => "NOT_FOUND",
             Self::BadInput { .. } => "BAD_USER_INPUT",

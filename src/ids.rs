@@ -48,6 +48,8 @@ pub enum Kind {
     WebhookDelivery,
     /// A notification for a user.
     Notification,
+    /// A sign-in session (in access tokens' `sid`).
+    Session,
 }
 
 impl Kind {
@@ -74,6 +76,7 @@ impl Kind {
             Self::WebhookEndpoint => "WebhookEndpoint",
             Self::WebhookDelivery => "WebhookDelivery",
             Self::Notification => "Notification",
+            Self::Session => "Session",
         }
     }
 
@@ -99,6 +102,7 @@ impl Kind {
             Self::WebhookEndpoint,
             Self::WebhookDelivery,
             Self::Notification,
+            Self::Session,
         ]
         .into_iter()
         .find(|k| k.name() == name)

@@ -1,4 +1,5 @@
-//! The `threadline` command: `serve` (the default), `migrate`, `token` and `schema`.
+//! The `threadline` command: `serve` (the default), `migrate`, `token`, `password-token` and
+//! `schema`.
 
 use std::time::Duration;
 
@@ -47,6 +48,16 @@ enum Command {
         #[arg(long, default_value = "7d", value_parser = config::human_duration)]
         ttl: Duration,
     },
+    /// Print a one-time set-password token for a user (for a first password, or a forgotten
+    /// one, when no email is set up): they choose a password with `setPasswordWithToken`.
+    PasswordToken {
+        /// The user's email.
+        #[arg(long)]
+        user: String,
+        /// How long the token works: 90s, 15m, 12h, 30d, 2w, or "1h 30m".
+        #[arg(long, default_value = "24h", value_parser = config::human_duration)]
+        ttl: Duration,
+    },
     /// Print the GraphQL schema (SDL), as kept in schema/schema.graphql.
     Schema,
 }
@@ -78,6 +89,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Token { user, ttl } => token(&config, &user, ttl).await,
+        Command::PasswordToken { user, ttl } => password_token(&config, &user, ttl).await,
         Command::Schema => {
             print!("{}", graphql::sdl());
             Ok(())
@@ -91,6 +103,12 @@ async fn serve(config: &Config, demo: bool) -> anyhow::Result<()> {
     println!();
     println!("  Threadline is serving GraphQL at http://{addr}/graphql");
     println!("  Playground:  http://{addr}/");
+    if let Some(password) = &app.demo_password {
+        println!(
+            "  Demo users (owner@, admin@, ana@, ben@, customer@demo.test) sign in with the \
+             password: {password}"
+        );
+    }
     match &app.demo_token {
         Some(token) => {
             println!("  Demo organization created. Token for owner@demo.test (valid 30 days):");
@@ -123,6 +141,33 @@ async fn token(config: &Config, email: &str, ttl: Duration) -> anyhow::Result<()
         bail!("{email} is deactivated: its tokens would not work");
     }
     println!("{}", keys.issue(user.id, user.organization_id, ttl));
+    Ok(())
+}
+
+async fn password_token(config: &Config, email: &str, ttl: Duration) -> anyhow::Result<()> {
+    let db = startup::open_database(config, Default::default(), Default::default()).await?;
+    let made = threadline::service::sessions::create_password_token_unchecked(&db, email, ttl)
+        .await
+        .map_err(|error| match error {
+            threadline::error::ApiError::NotFound(_) => {
+                anyhow::anyhow!("no user with email {email}")
+            }
+            other => anyhow::Error::new(other).context("making the set-password token"),
+        })?;
+    println!(
+        "One-time set-password token for {} (works once, until {}):",
+        made.user.email,
+        made.expires_at.to_rfc3339()
+    );
+    println!();
+    println!("  {}", made.token);
+    println!();
+    println!("They choose a password with this mutation (no access token needed), then sign in:");
+    println!();
+    println!(
+        "  mutation {{ setPasswordWithToken(token: \"{}\", password: \"...\") }}",
+        made.token
+    );
     Ok(())
 }
 

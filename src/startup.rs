@@ -4,7 +4,10 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
-use base64::{Engine, engine::general_purpose::STANDARD};
+use base64::{
+    Engine,
+    engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD},
+};
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -21,7 +24,7 @@ use crate::{
     http::{self, AppState},
     jobs::Jobs,
     metrics::Metrics,
-    service::attachments::Storage,
+    service::{attachments::Storage, sessions::SignInConfig},
 };
 
 /// How the application starts.
@@ -90,6 +93,9 @@ pub struct Application {
     state: AppState,
     /// The demo owner's token, when the demo organization was created on this start.
     pub demo_token: Option<String>,
+    /// The demo users' password, when the demo organization was created on this start:
+    /// [`demo::DEMO_PASSWORD`] on a loopback listener, a random one elsewhere.
+    pub demo_password: Option<String>,
     connection_limits: http::serve::ConnectionLimits,
     jobs: Jobs,
     timers: bool,
@@ -151,6 +157,18 @@ pub async fn token_keys(config: &Config, db: &DatabaseConnection) -> anyhow::Res
     Ok(TokenKeys::new(&secret))
 }
 
+/// The sign-in settings of `config`, signing with `keys`.
+pub fn sign_in_config(config: &Config, keys: TokenKeys) -> SignInConfig {
+    SignInConfig {
+        keys,
+        access_ttl: config.access_token_ttl,
+        refresh_ttl: config.refresh_token_ttl,
+        failure_window: config.sign_in_failure_window,
+        max_failures_per_account: config.sign_in_max_failures_per_account,
+        max_failures_per_ip: config.sign_in_max_failures_per_ip,
+    }
+}
+
 impl Application {
     /// Opens the database, prepares the secret and demo data, and binds the listen address.
     pub async fn build(config: &Config, options: StartOptions) -> anyhow::Result<Self> {
@@ -163,13 +181,30 @@ impl Application {
         crate::service::notes::reclean_stored_html_once(&db)
             .await
             .context("removing remote image sources from stored notes")?;
-        let demo_token = if options.demo {
-            demo::seed_if_empty(&db)
+        // A documented password is only for a demo this machine alone can reach.
+        let password = if config.listen.ip().is_loopback() {
+            demo::DEMO_PASSWORD.to_owned()
+        } else {
+            URL_SAFE_NO_PAD.encode(db::random_bytes::<12>())
+        };
+        let (demo_token, demo_password) = if options.demo {
+            demo::seed_if_empty(&db, &password)
                 .await
                 .context("creating the demo organization")?
-                .map(|owner| keys.issue(owner.id, owner.organization_id, BANNER_TOKEN_TTL))
+                .map(|owner| {
+                    let token = keys.issue(owner.id, owner.organization_id, BANNER_TOKEN_TTL);
+                    (token, password)
+                })
+                .unzip()
         } else {
-            None
+            (None, None)
+        };
+        let oidc = match config.oidc()? {
+            Some(settings) => Some(
+                crate::auth::oidc::Oidc::new(settings)
+                    .context("preparing the identity provider's token check")?,
+            ),
+            None => None,
         };
         let listener = TcpListener::bind(config.listen)
             .await
@@ -195,9 +230,11 @@ impl Application {
                 poll: PollInterval(config.subscription_poll),
                 hub: hub.clone(),
                 webhook_guard: Arc::new(webhooks::ssrf::Guard::new(config.webhook_allow_private)),
+                sign_in: Arc::new(sign_in_config(config, keys.clone())),
             }),
             db,
             keys,
+            oidc,
             metrics,
             storage,
             subscription_poll: config.subscription_poll,
@@ -228,6 +265,7 @@ impl Application {
             listener,
             state,
             demo_token,
+            demo_password,
             connection_limits: http::serve::ConnectionLimits {
                 header_read_timeout: config.header_read_timeout,
                 max_connections: usize::try_from(config.max_connections).unwrap_or(usize::MAX),

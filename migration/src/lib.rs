@@ -15,6 +15,7 @@ mod m20261123_000005_contact_labels;
 mod m20261124_000006_attachment_hash_index;
 mod m20261130_000007_webhooks;
 mod m20261130_000008_notifications;
+mod m20261130_000009_sign_in;
 
 /// Runs Threadline's migrations in order.
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000006_attachment_hash_index::Migration),
             Box::new(m20261130_000007_webhooks::Migration),
             Box::new(m20261130_000008_notifications::Migration),
+            Box::new(m20261130_000009_sign_in::Migration),
         ]
     }
 }

@@ -18,6 +18,12 @@ impl ErrorExtensions for ApiError {
             if let Self::BadInput { field, .. } = self {
                 ext.set("field", field.as_str());
             }
+            if let Self::RateLimited {
+                retry_after_secs, ..
+            } = self
+            {
+                ext.set("retryAfter", *retry_after_secs);
+            }
         })
     }
 }

@@ -15,6 +15,7 @@ pub mod notifications;
 pub mod page;
 pub mod reminders;
 pub mod schema;
+pub mod sessions;
 pub mod settings;
 pub mod tasks;
 pub mod timeline;

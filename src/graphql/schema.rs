@@ -23,6 +23,7 @@ use super::{
     reminders::{
         mutation::RemindersMutation, query::RemindersQuery, subscription::RemindersSubscription,
     },
+    sessions::{mutation::SessionsMutation, query::SessionsQuery},
     settings::{mutation::SettingsMutation, query::SettingsQuery},
     tasks::{mutation::TasksMutation, query::TasksQuery},
     timeline::{query::TimelineQuery, subscription::TimelineSubscription},
@@ -50,6 +51,7 @@ pub struct QueryRoot(
     SettingsQuery,
     WebhooksQuery,
     NotificationsQuery,
+    SessionsQuery,
 );
 
 /// Write operations: the core mutations merged with the settings and webhook mutations.
@@ -64,6 +66,7 @@ pub struct MutationRoot(
     SettingsMutation,
     WebhooksMutation,
     NotificationsMutation,
+    SessionsMutation,
 );
 
 // Live updates, over `GET /graphql` with the `graphql-transport-ws` protocol. No doc comment:

@@ -16,7 +16,7 @@ use super::{
     AppState,
     negotiate::{ResponseType, negotiate},
 };
-use crate::{auth, error::ApiError, service::actor::Actor};
+use crate::{auth, error::ApiError, graphql::context::ClientInfo, service::actor::Actor};
 
 /// The caller of a request: `None` when it carried no valid token (an invalid or expired token
 /// leaves the request anonymous, so every field but introspection answers `UNAUTHENTICATED`).
@@ -61,6 +61,28 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// Where a request came from: the connection's peer address (set by the accept loop) and the
+/// `User-Agent` header. Never fails; what is unknown is `None`.
+#[derive(Clone, Debug, Default)]
+pub struct Client(pub ClientInfo);
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        Ok(Client(ClientInfo { ip, user_agent }))
+    }
+}
+
 /// The caller behind a request's `Authorization: Bearer` header (`None` when anonymous).
 async fn caller_of(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
     let token = headers
@@ -76,7 +98,7 @@ async fn caller_of(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiE
 /// The actor a bearer token stands for now: `None` when the token is invalid or expired or its
 /// user is deactivated; an error only when the database cannot be asked.
 pub async fn authenticate_token(state: &AppState, token: &str) -> Result<Option<Actor>, ApiError> {
-    match auth::authenticate(&state.db, &state.keys, token).await {
+    match auth::authenticate_any(&state.db, &state.keys, state.oidc.as_deref(), token).await {
         Ok(actor) => Ok(Some(actor)),
         Err(ApiError::Unauthenticated) => Ok(None),
         Err(other) => Err(other),

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 
 use super::{
     AppState,
-    auth::Caller,
+    auth::{Caller, Client},
     multipart::{self, MultipartError},
     negotiate::{ResponseType, negotiate},
     ws,
@@ -31,7 +31,7 @@ use super::{
 use crate::{
     graphql::{
         batch::Driven,
-        context::RequestCaller,
+        context::{ClientInfo, RequestCaller},
         extension::{ExecutionStarted, assign_request_code},
     },
     service::actor::Actor,
@@ -50,6 +50,7 @@ pub struct GetParams {
 pub async fn get_graphql(
     State(state): State<AppState>,
     Caller(actor): Caller,
+    Client(client): Client,
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
     params: Result<Query<GetParams>, QueryRejection>,
@@ -125,7 +126,7 @@ pub async fn get_graphql(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    execute(state, actor, request, response_type).await
+    execute(state, actor, client, request, response_type).await
 }
 
 /// `POST /graphql` with a JSON body `{query, variables, operationName}` (at most
@@ -134,6 +135,7 @@ pub async fn get_graphql(
 pub async fn post_graphql(
     State(state): State<AppState>,
     Caller(actor): Caller,
+    Client(client): Client,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -145,7 +147,7 @@ pub async fn post_graphql(
         .map(|m| m.trim().to_ascii_lowercase())
         .unwrap_or_default();
     if mime == "multipart/form-data" {
-        return post_multipart(state, actor, headers, body, response_type).await;
+        return post_multipart(state, actor, client, headers, body, response_type).await;
     }
     if mime != "application/json" {
         return request_error(
@@ -179,7 +181,7 @@ pub async fn post_graphql(
         Ok(request) => request,
         Err(message) => return request_error(response_type, StatusCode::BAD_REQUEST, &message),
     };
-    execute(state, actor, request, response_type).await
+    execute(state, actor, client, request, response_type).await
 }
 
 /// The GraphQL request in a JSON body `{query, variables, operationName}` (a `POST` body, or a
@@ -268,6 +270,7 @@ fn body_too_large(response_type: ResponseType, limit: usize) -> Response {
 async fn post_multipart(
     state: AppState,
     actor: Option<Actor>,
+    client: ClientInfo,
     headers: HeaderMap,
     body: Body,
     response_type: ResponseType,
@@ -339,7 +342,7 @@ async fn post_multipart(
             return internal_error(response_type);
         }
     };
-    execute(state, Some(actor), request, response_type).await
+    execute(state, Some(actor), client, request, response_type).await
 }
 
 /// 401 `UNAUTHENTICATED`: a request that needs a valid token (an upload) came without one.
@@ -424,6 +427,7 @@ fn operation_label(request: &mut async_graphql::Request) -> Option<String> {
 async fn execute(
     state: AppState,
     actor: Option<Actor>,
+    client: ClientInfo,
     request: async_graphql::Request,
     response_type: ResponseType,
 ) -> Response {
@@ -436,7 +440,7 @@ async fn execute(
         None => Some("unauthenticated".to_owned()),
     };
     let executed = ExecutionStarted::default();
-    let caller = RequestCaller::new(&state.db, actor);
+    let caller = RequestCaller::new(&state.db, actor).with_client(client);
     let dispatcher = caller.dispatcher();
     let request = request.data(caller).data(executed.clone());
     let mut response = Driven::new(dispatcher, state.schema.execute(request)).await;

@@ -34,6 +34,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     /// Token signing keys.
     pub keys: TokenKeys,
+    /// The identity provider's token verifier, when one is configured.
+    pub oidc: Option<Arc<crate::auth::oidc::Oidc>>,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
     /// Attachment storage.

@@ -70,7 +70,7 @@ pub async fn serve(
             },
             () = shutdown.begun.cancelled() => break,
         };
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
@@ -86,7 +86,14 @@ pub async fn serve(
         let service = TowerToHyperService::new(
             router
                 .clone()
-                .map_request(|request: Request<hyper::body::Incoming>| request.map(Body::new)),
+                // The peer's address, for handlers that take `ConnectInfo` (sign-in throttling).
+                .map_request(move |request: Request<hyper::body::Incoming>| {
+                    let mut request = request.map(Body::new);
+                    request
+                        .extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                    request
+                }),
         );
         let shutdown = shutdown.clone();
         let close_rx = close_rx.clone();

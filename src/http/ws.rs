@@ -73,7 +73,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{AppState, auth::authenticate_token, limits::PerUserSlot};
 use crate::{
-    auth::{self, ActorKind, TokenKeys},
+    auth::{self, ActorKind},
     error::ApiError,
     graphql::{AppSchema, batch::Driven, context::RequestCaller},
     metrics::Metrics,
@@ -545,8 +545,23 @@ struct Watched {
     user_id: i64,
     org_id: i64,
     kind: ActorKind,
-    token: Arc<str>,
+    /// When the token expires (Unix seconds), read from it once its signature was checked at
+    /// `connection_init` (ours or the identity provider's: signatures do not change later).
+    expires_at: Option<i64>,
     outbox: Arc<Outbox>,
+}
+
+/// The `exp` claim of a token whose signature was already verified.
+fn token_expiry(token: &str) -> Option<i64> {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    serde_json::from_slice::<Value>(&bytes)
+        .ok()?
+        .get("exp")?
+        .as_i64()
 }
 
 /// A connection's place on the watchlist; dropping it takes the connection off.
@@ -577,7 +592,7 @@ impl Watchlist {
                 user_id: actor.user_id,
                 org_id: actor.org_id,
                 kind: actor.kind,
-                token,
+                expires_at: token_expiry(&token),
                 outbox: outbox.clone(),
             },
         );
@@ -590,11 +605,7 @@ impl Watchlist {
     /// One round: reads every watched user (one statement per [`RECHECK_CHUNK`] users) and
     /// closes, with 4403, each connection whose user is gone, deactivated, moved or changed
     /// role or kind, or whose token expired. Returns how many it closed.
-    pub async fn recheck(
-        &self,
-        db: &DatabaseConnection,
-        keys: &TokenKeys,
-    ) -> Result<usize, sea_orm::DbErr> {
+    pub async fn recheck(&self, db: &DatabaseConnection) -> Result<usize, sea_orm::DbErr> {
         let mut users: Vec<i64> = self.lock().values().map(|w| w.user_id).collect();
         users.sort_unstable();
         users.dedup();
@@ -613,7 +624,10 @@ impl Watchlist {
                 continue;
             }
             // As `auth::authenticate` decides, with the same kind as at `connection_init`.
-            let still = keys.verify(&watched.token) == Some((watched.user_id, watched.org_id))
+            let unexpired = watched
+                .expires_at
+                .is_none_or(|exp| exp > chrono::Utc::now().timestamp());
+            let still = unexpired
                 && now
                     .get(&watched.user_id)
                     .filter(|u| u.active && u.organization_id == watched.org_id)
@@ -638,7 +652,7 @@ pub async fn recheck_sockets(state: AppState, stop: CancellationToken) {
             _ = every.tick() => {}
             () = stop.cancelled() => return,
         }
-        if let Err(error) = state.ws_watchlist.recheck(&state.db, &state.keys).await {
+        if let Err(error) = state.ws_watchlist.recheck(&state.db).await {
             tracing::warn!(%error, "re-checking the websockets' users failed");
         }
     }

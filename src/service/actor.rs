@@ -51,6 +51,9 @@ pub struct Actor {
     pub kind: ActorKind,
     /// The user's display name, for timeline summaries.
     pub name: String,
+    /// The sign-in session the caller's access token belongs to (`None` for tokens printed by
+    /// `threadline token`, and for actors made inside the gateway).
+    pub session_id: Option<i64>,
 }
 
 impl Actor {

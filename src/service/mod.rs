@@ -9,13 +9,14 @@
 //! - `contacts`, `channels`, `collaborators`, `conversations`;
 //! - `planning` (a task row, for tasks and for a note's task);
 //! - `grants` (contact and channel collaborators), `reminders`;
+//! - `sessions` (sign-in, passwords, refresh tokens);
 //! - `timeline`, `users`, `attachments`, `notifications` (assignments, mentions, fired reminders);
 //! - `deliveries` (claiming, settling and listing webhook deliveries);
 //! - `outbox` (webhook deliveries, written with each timeline event);
 //! - `payload` (the record a webhook event carries), `endpoints` (webhook endpoints);
 //! - `access` (who may see a contact, a channel, a note), `settings`;
 //! - `children` (a record's emails, phones, addresses, tags, attachments);
-//! - `sql`, `validate`, `organizations`, `actor` (who a call runs as), `mentions` (who a text names).
+//! - `sql`, `validate`, `organizations`, `passwords`, `actor` (who a call runs as), `mentions` (who a text names).
 //!
 //! Public entry points that do I/O carry `#[tracing::instrument]`: a span with the ids at hand,
 //! and the error, if any, recorded at debug level (a caller's mistake is not the gateway's
@@ -37,9 +38,11 @@ pub mod notes;
 pub mod notifications;
 pub mod organizations;
 pub mod outbox;
+pub mod passwords;
 pub mod payload;
 pub mod planning;
 pub mod reminders;
+pub mod sessions;
 pub mod settings;
 pub mod sql;
 pub mod tasks;

@@ -10,6 +10,7 @@ use entity::user;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult,
     IntoActiveModel, PaginatorTrait, QueryFilter, TransactionSession, TransactionTrait,
+    sea_query::Expr,
 };
 
 use super::{IdWindow, access, now, sql::Sql, validate};
@@ -355,6 +356,20 @@ pub async fn set_active<C: ConnectionTrait + TransactionTrait>(
     row.deactivated_at = Set((!active).then_some(at));
     row.updated_at = Set(at);
     let user = row.update(&txn).await?;
+    if !active {
+        // Their sign-in sessions end too: reactivating a user does not revive them.
+        entity::session::Entity::update_many()
+            .col_expr(entity::session::Column::RevokedAt, Expr::value(at))
+            .col_expr(
+                entity::session::Column::RevokedReason,
+                Expr::value("USER_DEACTIVATED"),
+            )
+            .filter(entity::session::Column::OrganizationId.eq(user.organization_id))
+            .filter(entity::session::Column::UserId.eq(user.id))
+            .filter(entity::session::Column::RevokedAt.is_null())
+            .exec(&txn)
+            .await?;
+    }
     changed(&txn, &user).await?;
     txn.commit().await?;
     Ok(user)

@@ -44,16 +44,9 @@ fn operations(markdown: &str) -> Vec<(String, Value)> {
 async fn every_playground_operation_runs_on_the_demo_data() {
     // As the page says to run it for a receiver on this machine.
     let app = spawn_demo_app_with_config(|c| c.webhook_allow_private = true).await;
-    let owner = {
-        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-        entity::user::Entity::find()
-            .filter(entity::user::Column::Email.eq("owner@demo.test"))
-            .one(&app.db)
-            .await
-            .expect("query")
-            .expect("the demo owner")
-    };
-    let token = app.token(&owner);
+    // The page starts by signing in (as the demo owner); every later operation runs with the
+    // access token it returns.
+    let mut token = String::new();
     let page = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/playground.md"))
         .expect("playground.md");
     let ops = operations(&page);
@@ -62,18 +55,31 @@ async fn every_playground_operation_runs_on_the_demo_data() {
         "playground.md shows {} operations",
         ops.len()
     );
-    for (query, variables) in ops {
+    assert!(
+        ops[0].0.contains("signIn("),
+        "playground.md starts with signing in"
+    );
+    for (i, (query, variables)) in ops.into_iter().enumerate() {
         // Subscriptions need a WebSocket: tests/api/subscriptions.rs covers them.
         if query.trim_start().starts_with("subscription") {
             continue;
         }
-        let response = app.gql(Some(&token), &query, variables).await;
+        let response = match i {
+            0 => app.gql(None, &query, variables).await,
+            _ => app.gql(Some(&token), &query, variables).await,
+        };
         assert!(
             response.body.get("errors").is_none(),
             "{query}\n=> {}",
             response.body
         );
         assert!(!response.body["data"].is_null());
+        if i == 0 {
+            token = response.body["data"]["signIn"]["accessToken"]
+                .as_str()
+                .expect("the access token")
+                .to_owned();
+        }
     }
     // The demo is what the docs promise: 20 contacts, Ana's and Ben's grants, a customer user.
     let ana = {
