@@ -48,6 +48,10 @@ pub struct Shutdown {
     pub begun: CancellationToken,
     /// Cancelled when the grace period is over: every connection left is dropped.
     pub expired: CancellationToken,
+    /// Cancelled by [`serve`] once the listener is closed (after `begun`): WebSockets close
+    /// only then, so a client that sees its socket closed for shutdown and reconnects is
+    /// refused instead of reaching a process that is going away.
+    pub not_accepting: CancellationToken,
 }
 
 /// Serves `router` on `listener` until shutdown begins, then stops accepting and waits for the
@@ -128,6 +132,7 @@ pub async fn serve(
     }
     drop(close_rx);
     drop(listener);
+    shutdown.not_accepting.cancel();
     tokio::select! {
         () = close_tx.closed() => {}
         () = shutdown.expired.cancelled() => {}

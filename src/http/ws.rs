@@ -130,7 +130,7 @@ pub struct WsSettings {
 /// close, and waits until they have.
 #[derive(Clone, Debug)]
 pub struct OpenSockets {
-    /// Cancelled when shutdown begins.
+    /// Cancelled when shutdown has begun and the listener is closed.
     closing: CancellationToken,
     /// Cancelled when the shutdown grace is over: connections still open are dropped.
     expired: CancellationToken,
