@@ -70,13 +70,16 @@ pub async fn publish<C: ConnectionTrait>(db: &C, signal: &Signal) -> ApiResult<(
     Ok(())
 }
 
-/// A stream of rows that subscribers read by id (`id > the last one sent`).
+/// A stream of rows that subscribers read in order (`> the last one sent`).
 #[derive(Clone, Copy, Debug)]
 pub enum Stream {
     /// The timeline events of one contact.
     Contact(i64),
     /// The notifications of one user.
     Notifications(i64),
+    /// Fired reminders, read by `(fired_at, id)`: the passes of every gateway, one at a time
+    /// (a pass is one short transaction), so that a later pass's `fired_at` is later.
+    FiredReminders,
 }
 
 /// Makes the rows of `stream` written on `db`'s transaction take their ids in commit order.
@@ -95,6 +98,7 @@ pub async fn order<C: ConnectionTrait>(db: &C, stream: Stream) -> ApiResult<()> 
     let (space, id): (i32, i64) = match stream {
         Stream::Contact(id) => (0x7464, id),
         Stream::Notifications(id) => (0x6e74, id),
+        Stream::FiredReminders => (0x7266, 0),
     };
     let key = i32::try_from(id.rem_euclid(i64::from(i32::MAX))).unwrap_or_default();
     db.execute_raw(Statement::from_sql_and_values(

@@ -203,14 +203,25 @@ pub async fn fire_due<C: ConnectionTrait + TransactionTrait>(
     limit: u64,
 ) -> ApiResult<Vec<reminder::Model>> {
     let txn = db.begin().await?;
+    // The `reminders` subscription reads by `(fired_at, id)`: a pass that began earlier but
+    // committed later than another gateway's must not stamp an earlier `fired_at`. On
+    // PostgreSQL the passes take turns (a transaction-level lock) and stamp the database's
+    // clock read after taking it, so every pass's rows come after those of the pass before,
+    // whatever the gateways' clocks say. SQLite has one writer, one process.
+    bus::order(&txn, bus::Stream::FiredReminders).await?;
+    let postgres = txn.get_database_backend() == DbBackend::Postgres;
     let mut sql = Sql::new(txn.get_database_backend());
-    sql.push("UPDATE reminders SET status = 'FIRED', fired_at = ")
-        .bind(at)
-        .push(" WHERE id IN (SELECT id FROM reminders WHERE status = 'PENDING' AND remind_at <= ")
+    sql.push("UPDATE reminders SET status = 'FIRED', fired_at = ");
+    if postgres {
+        sql.push("clock_timestamp()");
+    } else {
+        sql.bind(at);
+    }
+    sql.push(" WHERE id IN (SELECT id FROM reminders WHERE status = 'PENDING' AND remind_at <= ")
         .bind(at)
         .push(" ORDER BY remind_at")
         .limit(limit);
-    if txn.get_database_backend() == DbBackend::Postgres {
+    if postgres {
         sql.push(" FOR UPDATE SKIP LOCKED");
     }
     sql.push(") RETURNING *");

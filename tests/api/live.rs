@@ -564,3 +564,89 @@ async fn events_of_writers_that_commit_out_of_order_all_reach_the_subscriber() {
         "{seen:?}"
     );
 }
+
+/// The `reminders` subscription reads by `(fired_at, id)`. A firing pass that stamped its
+/// `fired_at` first but committed after another gateway's pass (held up writing an event on a
+/// busy contact) used to be skipped for good by a subscriber that had already sent the later
+/// pass's reminder. Passes now take turns on PostgreSQL and stamp the database's clock once
+/// they have their turn: both reminders reach the subscriber. (SQLite has one writer: the
+/// passes cannot interleave there, and the test checks that both arrive.)
+#[tokio::test]
+async fn reminders_of_passes_that_commit_out_of_order_all_reach_the_subscriber() {
+    use sea_orm::TransactionTrait;
+    let (url, guard) = fresh_database().await;
+    let app = start(&url, false, guard).await;
+    let w = world(&app).await;
+    let owner = app.token(&w.owner);
+    let mut socket = ready(&app, &owner).await;
+    send(&mut socket, json!({ "type": "subscribe", "id": "r", "payload": { "query": "subscription { reminders { id note { subject } } }" } })).await;
+    wait_for_registrations(&app, 1).await;
+
+    let mut notes = Vec::new();
+    for (contact, subject) in [(w.contact, "Held up"), (w.other_contact, "Committed first")] {
+        let id = app
+            .gql(
+                Some(&owner),
+                "mutation ($c: ID!, $s: String!) { createNote(input: { contactId: $c, subject: $s }) { id } }",
+                json!({ "c": contact_id(contact), "s": subject }),
+            )
+            .await
+            .data()["createNote"]["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        let note = threadline::ids::decode(threadline::ids::Kind::Note, &id).expect("note id");
+        notes.push((contact, note));
+    }
+    // Ahead of the subscription's start (it sends what fires after it began).
+    let first_due = chrono::Utc::now() + chrono::Duration::seconds(1);
+    let second_due = first_due + chrono::Duration::seconds(1);
+    for ((contact, note), due) in notes.into_iter().zip([first_due, second_due]) {
+        reminders::add(
+            &app.db,
+            w.owner.organization_id,
+            w.owner.id,
+            contact,
+            RemindOf::Note(note),
+            due,
+        )
+        .await
+        .expect("reminder");
+    }
+
+    // Another writer holds the first contact's timeline (its per-contact lock)...
+    let busy = app.db.begin().await.expect("begin");
+    threadline::bus::order(&busy, threadline::bus::Stream::Contact(w.contact))
+        .await
+        .expect("the contact's lock");
+    // ...so the first pass marks its reminder fired and waits to write its event...
+    let first = {
+        let db = app.db.clone();
+        tokio::spawn(async move { reminders::fire_due(&db, first_due, 100).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // ...while a second pass fires the other contact's reminder (it used to commit first).
+    let second = {
+        let db = app.db.clone();
+        tokio::spawn(async move { reminders::fire_due(&db, second_due, 100).await })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    busy.commit().await.expect("commit");
+    assert_eq!(first.await.expect("task").expect("the first pass").len(), 1);
+    assert_eq!(
+        second.await.expect("task").expect("the second pass").len(),
+        1
+    );
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let next = receive(&mut socket).await;
+        seen.push(
+            next["payload"]["data"]["reminders"]["note"]["subject"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+    }
+    seen.sort();
+    assert_eq!(seen, ["Committed first", "Held up"]);
+}
