@@ -240,6 +240,7 @@ impl Application {
             subscription_poll: config.subscription_poll,
             hub: hub.clone(),
             playground: config.playground,
+            demo_sign_in: http::console::demo::offered_on(config.listen),
             ws: http::ws::WsSettings {
                 init_timeout: config.ws_init_timeout,
                 ping_interval: config.ws_ping_interval,
@@ -247,7 +248,10 @@ impl Application {
                 subscription_buffer: usize::try_from(config.ws_subscription_buffer)
                     .unwrap_or(usize::MAX),
             },
-            ws_open: http::ws::OpenSockets::new(shutdown.not_accepting.clone(), shutdown.expired.clone()),
+            ws_open: http::ws::OpenSockets::new(
+                shutdown.not_accepting.clone(),
+                shutdown.expired.clone(),
+            ),
             ws_watchlist: Arc::default(),
             max_body_bytes: usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX),
             ws_max_message_bytes: usize::try_from(config.ws_max_message_bytes)
