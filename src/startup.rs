@@ -240,6 +240,7 @@ impl Application {
             subscription_poll: config.subscription_poll,
             hub: hub.clone(),
             playground: config.playground,
+            demo_sign_in: http::console::demo::offered_on(config.listen),
             ws: http::ws::WsSettings {
                 init_timeout: config.ws_init_timeout,
                 ping_interval: config.ws_ping_interval,

@@ -4,9 +4,14 @@
 //! its CDN and opens the built-in console when that does not load within two seconds; in
 //! `builtin` mode it never asks the CDN; `off` serves nothing. The examples of `playground.md`
 //! are one click away (`/console/examples.json`, read from the copy built into the binary).
+//! On a loopback listener with the demo organization, the console also offers the demo users
+//! and signs in with one click (`/console/demo.json`, see [`demo`]); on any other listener that
+//! route does not exist and the examples show a placeholder instead of the demo password.
 //!
 //! Every answer carries a Content-Security-Policy that admits the gateway's own origin only
 //! (plus the CDN, in `auto` mode), `X-Content-Type-Options: nosniff` and a `Referrer-Policy`.
+
+pub mod demo;
 
 use std::sync::LazyLock;
 
@@ -20,7 +25,7 @@ use axum::{
 use serde::Serialize;
 
 use super::AppState;
-use crate::config::Playground;
+use crate::{config::Playground, demo::DEMO_PASSWORD};
 
 const PAGE: &str = include_str!("console/index.html");
 const SCRIPT: &str = include_str!("console/console.js");
@@ -46,16 +51,23 @@ static CSP_AUTO: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// The console's routes (`/` and its assets), or none when the playground is off.
-pub fn routes(mode: Playground) -> Router<AppState> {
+/// The console's routes (`/` and its assets), or none when the playground is off. The demo
+/// sign-in's route exists only when `demo_sign_in` (the listener is a loopback address, see
+/// [`demo::offered_on`]).
+pub fn routes(mode: Playground, demo_sign_in: bool) -> Router<AppState> {
     if mode == Playground::Off {
         return Router::new();
     }
-    Router::new()
+    let routes = Router::new()
         .route("/", get(page))
         .route("/console/console.js", get(script))
         .route("/console/console.css", get(style))
-        .route("/console/examples.json", get(examples))
+        .route("/console/examples.json", get(examples));
+    if demo_sign_in {
+        routes.route("/console/demo.json", get(demo_users))
+    } else {
+        routes
+    }
 }
 
 fn secured(mode: Playground, content_type: &'static str, body: impl IntoResponse) -> Response {
@@ -101,11 +113,44 @@ async fn style(State(state): State<AppState>) -> Response {
 }
 
 async fn examples(State(state): State<AppState>) -> Response {
+    let examples = if state.demo_sign_in {
+        EXAMPLES.as_slice()
+    } else {
+        PUBLIC_EXAMPLES.as_slice()
+    };
     secured(
         state.playground,
         "application/json",
-        (StatusCode::OK, Json(EXAMPLES.as_slice())),
+        (StatusCode::OK, Json(examples)),
     )
+}
+
+/// `GET /console/demo.json` (loopback listeners only): the demo users and their password, or
+/// 404 when this database has none to offer. Never stored by the browser or a proxy.
+async fn demo_users(State(state): State<AppState>) -> Response {
+    let mut response = match demo::demo_sign_in(&state.db).await {
+        Ok(Some(offer)) => secured(state.playground, "application/json", Json(offer)),
+        Ok(None) => secured(
+            state.playground,
+            "text/plain; charset=utf-8",
+            (StatusCode::NOT_FOUND, "no demo users to sign in as\n"),
+        ),
+        Err(error) => {
+            tracing::error!(%error, "reading the demo users for the console");
+            secured(
+                state.playground,
+                "text/plain; charset=utf-8",
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the demo users could not be read\n",
+                ),
+            )
+        }
+    };
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 /// One example of `playground.md`: the operation under a heading and the variables after it.
@@ -124,6 +169,22 @@ pub struct Example {
 }
 
 static EXAMPLES: LazyLock<Vec<Example>> = LazyLock::new(|| examples_of(PLAYGROUND_MD));
+
+/// What stands for the demo password in the examples served on a non-loopback listener.
+pub const PASSWORD_PLACEHOLDER: &str = "your password";
+
+/// The examples a non-loopback listener serves: the same, without the demo password (a
+/// database created on a loopback listener may still have it when served publicly).
+static PUBLIC_EXAMPLES: LazyLock<Vec<Example>> = LazyLock::new(|| {
+    EXAMPLES
+        .iter()
+        .map(|e| Example {
+            document: e.document.replace(DEMO_PASSWORD, PASSWORD_PLACEHOLDER),
+            variables: e.variables.replace(DEMO_PASSWORD, PASSWORD_PLACEHOLDER),
+            ..e.clone()
+        })
+        .collect()
+});
 
 /// Reads the examples of a markdown page: each fenced `graphql` block with the heading above
 /// it, and the fenced `json` block that follows it (before the next operation), if any.
@@ -215,5 +276,24 @@ mod tests {
         assert!(EXAMPLES.len() >= 10, "{} examples", EXAMPLES.len());
         assert!(EXAMPLES.iter().any(|e| e.kind == "subscription"));
         assert!(EXAMPLES.iter().all(|e| !e.title.is_empty()));
+    }
+
+    #[test]
+    fn public_examples_are_the_same_without_the_demo_password() {
+        assert!(EXAMPLES.iter().any(|e| e.variables.contains(DEMO_PASSWORD)));
+        assert_eq!(PUBLIC_EXAMPLES.len(), EXAMPLES.len());
+        for (public, local) in PUBLIC_EXAMPLES.iter().zip(EXAMPLES.iter()) {
+            assert!(!public.document.contains(DEMO_PASSWORD), "{}", public.title);
+            assert!(
+                !public.variables.contains(DEMO_PASSWORD),
+                "{}",
+                public.title
+            );
+            assert_eq!(
+                public.variables,
+                local.variables.replace(DEMO_PASSWORD, PASSWORD_PLACEHOLDER)
+            );
+            assert_eq!(public.title, local.title);
+        }
     }
 }

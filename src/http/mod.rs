@@ -46,6 +46,9 @@ pub struct AppState {
     pub hub: Arc<crate::bus::Hub>,
     /// What `GET /` serves.
     pub playground: crate::config::Playground,
+    /// Whether the console may offer the demo sign-in: the listener is a loopback address
+    /// (see [`console::demo`]).
+    pub demo_sign_in: bool,
     /// What every WebSocket connection runs with: timeouts, keep-alive, buffers.
     pub ws: ws::WsSettings,
     /// The open WebSocket connections, as shutdown sees them.
@@ -83,8 +86,9 @@ pub fn router(state: AppState) -> Router {
     // `/graphql` reads its bodies itself, as streams with their own limits (see `graphql`);
     // no other route reads a body.
     let playground = state.playground;
+    let demo_sign_in = state.demo_sign_in;
     Router::new()
-        .merge(console::routes(playground))
+        .merge(console::routes(playground, demo_sign_in))
         .route(
             "/graphql",
             get(graphql::get_graphql).post(graphql::post_graphql),

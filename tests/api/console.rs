@@ -1,11 +1,20 @@
 //! The playground served by the gateway (issue 14): the built-in console and its assets, the
-//! three `THREADLINE_PLAYGROUND` modes and the page's security headers. The console itself is
-//! driven in a real browser by `browser.rs`.
+//! three `THREADLINE_PLAYGROUND` modes, the page's security headers, and the demo sign-in the
+//! console offers on a loopback listener only (issue 13). The console itself is driven in a
+//! real browser by `browser.rs`.
 
-use serde_json::Value;
-use threadline::config::Playground;
+use sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
+use threadline::{config::Playground, demo::DEMO_PASSWORD};
 
-use crate::helpers::{TestApp, spawn_app_with_config};
+use crate::helpers::{
+    TestApp, fresh_database, spawn_app_with_config, spawn_demo_app_with_config, start,
+    start_with_timers, user_id,
+};
+
+const SIGN_IN: &str = "mutation ($email: String!, $password: String!) {
+  signIn(email: $email, password: $password) { accessToken user { email role } }
+}";
 
 async fn get(app: &TestApp, path: &str) -> reqwest::Response {
     app.client
@@ -104,9 +113,208 @@ async fn auto_mode_admits_the_graphiql_cdn_and_off_serves_nothing() {
             .contains("data-mode=\"auto\"")
     );
 
-    let off = spawn_app_with_config(|c| c.playground = Playground::Off).await;
+    let off = spawn_demo_app_with_config(|c| c.playground = Playground::Off).await;
     assert_eq!(get(&off, "/").await.status(), 404);
     assert_eq!(get(&off, "/console/console.js").await.status(), 404);
+    assert_eq!(get(&off, "/console/demo.json").await.status(), 404);
     // The API itself is unaffected.
     assert_eq!(get(&off, "/healthz").await.status(), 200);
+}
+
+/// The demo users `/console/demo.json` offers, as (name, email, role).
+fn offered(body: &Value) -> Vec<(String, String, String)> {
+    body["users"]
+        .as_array()
+        .expect("a list of users")
+        .iter()
+        .map(|u| {
+            let field = |name: &str| u[name].as_str().expect("a string").to_owned();
+            (field("name"), field("email"), field("role"))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_loopback_console_offers_the_demo_users_and_their_password() {
+    let app = spawn_demo_app_with_config(|c| c.playground = Playground::Builtin).await;
+    let answer = get(&app, "/console/demo.json").await;
+    assert_eq!(answer.status(), 200);
+    assert!(header(&answer, "content-type").starts_with("application/json"));
+    assert_eq!(header(&answer, "cache-control"), "no-store");
+    assert!(
+        header(&answer, "content-security-policy").contains("default-src 'none'"),
+        "the console's headers too"
+    );
+    let body: Value = answer.json().await.expect("json");
+    assert_eq!(body["password"], DEMO_PASSWORD);
+    let users = offered(&body);
+    let expected = [
+        ("Olivia Owner", "owner@demo.test", "OWNER"),
+        ("Adam Admin", "admin@demo.test", "ADMIN"),
+        ("Ana Member", "ana@demo.test", "MEMBER"),
+        ("Ben Member", "ben@demo.test", "MEMBER"),
+    ];
+    assert_eq!(
+        users,
+        expected.map(|(n, e, r)| (n.to_owned(), e.to_owned(), r.to_owned())),
+        "the staff demo users, in order (not the customer user)"
+    );
+    // What the picker does with a click: the real `signIn` with what the server offered.
+    let password = body["password"].as_str().expect("password");
+    for (_, email, role) in &users {
+        let signed = app
+            .gql(
+                None,
+                SIGN_IN,
+                json!({ "email": email, "password": password }),
+            )
+            .await;
+        assert_eq!(signed.data()["signIn"]["user"]["email"], email.as_str());
+        assert_eq!(signed.data()["signIn"]["user"]["role"], role.as_str());
+    }
+    // Here the examples keep the password, so the SignIn example runs as it is.
+    assert!(
+        get(&app, "/console/examples.json")
+            .await
+            .text()
+            .await
+            .expect("json")
+            .contains(DEMO_PASSWORD)
+    );
+
+    // Only users who can still sign in are offered: a deactivated one is not, nor one whose
+    // password was removed.
+    let owner = app.demo_token.clone().expect("the demo owner's token");
+    let ben = user_by_email(&app, "ben@demo.test").await;
+    app.gql(
+        Some(&owner),
+        "mutation ($id: ID!) { deactivateUser(id: $id) { active } }",
+        json!({ "id": user_id(ben.id) }),
+    )
+    .await
+    .data();
+    let admin = user_by_email(&app, "admin@demo.test").await;
+    app.db
+        .execute_unprepared(&format!(
+            "DELETE FROM user_passwords WHERE user_id = {}",
+            admin.id
+        ))
+        .await
+        .expect("deleted");
+    let body: Value = get(&app, "/console/demo.json")
+        .await
+        .json()
+        .await
+        .expect("json");
+    let emails: Vec<String> = offered(&body).into_iter().map(|u| u.1).collect();
+    assert_eq!(emails, ["owner@demo.test", "ana@demo.test"]);
+
+    // A changed password is not checked here (the picker stays), and `signIn` then says why
+    // it refuses: that answer is what the console shows.
+    let ana = user_by_email(&app, "ana@demo.test").await;
+    app.gql(
+        Some(&owner),
+        "mutation ($id: ID!, $p: String!) { setUserPassword(userId: $id, password: $p) { id } }",
+        json!({ "id": user_id(ana.id), "p": "a-new-password-for-ana" }),
+    )
+    .await
+    .data();
+    let refused = app
+        .gql(
+            None,
+            SIGN_IN,
+            json!({ "email": "ana@demo.test", "password": DEMO_PASSWORD }),
+        )
+        .await;
+    let message = refused.expect_code("UNAUTHENTICATED");
+    assert!(!message.is_empty());
+}
+
+async fn user_by_email(app: &TestApp, email: &str) -> entity::user::Model {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    entity::user::Entity::find()
+        .filter(entity::user::Column::Email.eq(email))
+        .one(&app.db)
+        .await
+        .expect("query")
+        .expect("the user")
+}
+
+#[tokio::test]
+async fn without_the_demo_organization_there_is_no_demo_sign_in() {
+    let app = spawn_app_with_config(|c| c.playground = Playground::Builtin).await;
+    assert_eq!(get(&app, "/").await.status(), 200);
+    assert_eq!(get(&app, "/console/demo.json").await.status(), 404);
+}
+
+#[tokio::test]
+async fn a_public_listener_has_no_demo_sign_in_and_never_shows_the_password() {
+    // The risky case: a database whose demo was created on a loopback listener (the users
+    // have the documented password), then served on every address.
+    let (url, guard) = fresh_database().await;
+    let local = start(&url, true, guard.clone()).await;
+    assert!(local.demo_token.is_some(), "the demo organization");
+    assert_eq!(get(&local, "/console/demo.json").await.status(), 200);
+    let mut public = start_with_timers(&url, guard, |c| {
+        c.listen = "0.0.0.0:0".parse().expect("address");
+        c.playground = Playground::Builtin;
+    })
+    .await;
+    assert!(public.address.contains("0.0.0.0"), "{}", public.address);
+    public.address = public.address.replace("0.0.0.0", "127.0.0.1");
+
+    // The password works there: showing it would hand out the demo accounts.
+    let signed = public
+        .gql(
+            None,
+            SIGN_IN,
+            json!({ "email": "owner@demo.test", "password": DEMO_PASSWORD }),
+        )
+        .await;
+    assert_eq!(signed.data()["signIn"]["user"]["role"], "OWNER");
+
+    let answer = get(&public, "/console/demo.json").await;
+    assert_eq!(answer.status(), 404);
+    assert!(
+        answer
+            .headers()
+            .get("content-type")
+            .is_none_or(|t| t != "application/json")
+    );
+    let paths = [
+        "/",
+        "/console/console.js",
+        "/console/console.css",
+        "/console/examples.json",
+        "/console/demo.json",
+    ];
+    for path in paths {
+        let body = get(&public, path).await.text().await.expect("text");
+        assert!(
+            !body.contains(DEMO_PASSWORD),
+            "{path} shows the demo password on a public listener"
+        );
+        for name in ["Olivia Owner", "Adam Admin", "Ana Member"] {
+            assert!(!body.contains(name), "{path} lists the demo user {name}");
+        }
+    }
+    // The SignIn example is still there, with a placeholder.
+    let examples: Value = get(&public, "/console/examples.json")
+        .await
+        .json()
+        .await
+        .expect("json");
+    let sign_in = examples
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|e| e["name"] == "SignIn")
+        .expect("the SignIn example");
+    assert!(
+        sign_in["variables"]
+            .as_str()
+            .expect("text")
+            .contains("\"password\": \"your password\""),
+        "{sign_in}"
+    );
 }

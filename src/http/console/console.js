@@ -211,8 +211,12 @@
     $("stop").hidden = true;
   }
 
-  async function run() {
+  async function run(retried) {
     stopSubscription();
+    // The console's own session is renewed before a request that would carry an expired token.
+    if (session && usesSessionToken() && Date.parse(session.expiresAt) <= Date.now()) {
+      await refreshSession();
+    }
     let variables;
     let sendHeaders;
     try {
@@ -253,6 +257,14 @@
         /* not JSON: shown as it came */
       }
       const failed = !response.ok || (shown && shown.errors);
+      // Sent with the console's session token and refused as unauthenticated (the token
+      // expired while the tab slept, say): renew the session once and run again.
+      const refused =
+        shown && Array.isArray(shown.errors) && shown.errors.some((e) => e && e.extensions && e.extensions.code === "UNAUTHENTICATED");
+      const sentSessionToken = session && sendHeaders.Authorization === bearer(session.accessToken);
+      if (refused && sentSessionToken && !retried && (await refreshSession())) {
+        return run(true);
+      }
       setStatus(response.status + " " + response.statusText + " · " + elapsed + " ms", failed ? "error" : "ok");
       show(shown);
     } catch (error) {
@@ -305,6 +317,259 @@
         setStatus("Closed: " + close.code + (close.reason ? " " + close.reason : ""), close.code === 1000 ? "ok" : "error");
       }
     };
+  }
+
+  // ---------------------------------------------------------------- sign-in
+
+  // The console's own sign-in session: signed in with the demo picker, kept in localStorage
+  // (so a reload keeps it), its access token in the Headers pane, renewed with refreshSession
+  // a little before it expires. The server offers the picker (`/console/demo.json`) only on a
+  // loopback listener with the demo organization; sign-out works whenever a session exists.
+  const SESSION_FIELDS = "accessToken refreshToken expiresAt user { name email role }";
+  const SIGN_IN = "mutation ConsoleSignIn($email: String!, $password: String!) {\n  signIn(email: $email, password: $password) { " + SESSION_FIELDS + " }\n}";
+  const REFRESH = "mutation ConsoleRefresh($refreshToken: String!) {\n  refreshSession(refreshToken: $refreshToken) { " + SESSION_FIELDS + " }\n}";
+  const SIGN_OUT = "mutation ConsoleSignOut($refreshToken: String!) {\n  signOut(refreshToken: $refreshToken)\n}";
+  /** How long before the access token expires it is renewed (at most a fifth of its life). */
+  const REFRESH_LEAD_MS = 60000;
+  let demo = null;
+  let session = null;
+  let refreshTimer = null;
+
+  const bearer = (token) => "Bearer " + token;
+
+  function validSession(value) {
+    return value && typeof value.accessToken === "string" && typeof value.refreshToken === "string" && value.user ? value : null;
+  }
+
+  function signInMessage(text, kind) {
+    const message = $("signin-message");
+    message.textContent = text || "";
+    message.className = kind || "muted";
+    message.hidden = !text;
+  }
+
+  /** The server's errors, each with its code: shown as they are, never hidden. */
+  function errorText(body) {
+    return (body && Array.isArray(body.errors) ? body.errors : [])
+      .map((e) => e.message + (e.extensions && e.extensions.code ? " (" + e.extensions.code + ")" : ""))
+      .join("; ");
+  }
+
+  /** Sends one of the console's own operations (not kept in the history). */
+  async function post(query, variables) {
+    const response = await fetch("/graphql", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ query, variables }),
+    });
+    const text = await response.text();
+    try {
+      return { response, body: JSON.parse(text) };
+    } catch (_) {
+      throw new Error(response.status + " " + response.statusText + ": " + text.slice(0, 200));
+    }
+  }
+
+  /** The Authorization header of the Headers pane, if any (undefined when it is not JSON). */
+  function paneAuthorization() {
+    try {
+      const extra = parseJson(headersEl().value, "Headers");
+      const key = Object.keys(extra).find((k) => k.toLowerCase() === "authorization");
+      return key ? extra[key] : null;
+    } catch (_) {
+      return undefined;
+    }
+  }
+
+  function usesSessionToken() {
+    return session && paneAuthorization() === bearer(session.accessToken);
+  }
+
+  /** Puts `token` in the Headers pane's Authorization header (none: removes it). */
+  function writeAuthorization(token) {
+    const extra = parseJson(headersEl().value, "Headers");
+    for (const key of Object.keys(extra)) {
+      if (key.toLowerCase() === "authorization") {
+        delete extra[key];
+      }
+    }
+    if (token) {
+      extra.Authorization = bearer(token);
+    }
+    headersEl().value = Object.keys(extra).length ? JSON.stringify(extra, null, 2) + "\n" : "";
+    store.set("headers", headersEl().value);
+  }
+
+  /** Takes `next` as the console's session; its token replaces the previous one in Headers
+   * when that was there (or always, for a new sign-in). */
+  function adopt(next, signedIn) {
+    const previous = session;
+    if (signedIn || (previous && paneAuthorization() === bearer(previous.accessToken))) {
+      writeAuthorization(next.accessToken);
+    }
+    session = next;
+    store.set("session", next);
+    scheduleRefresh();
+    renderSignIn();
+  }
+
+  /** Forgets the session here (the server's end is `signOut`'s business). */
+  function forget() {
+    const ending = session;
+    session = null;
+    store.set("session", null);
+    clearTimeout(refreshTimer);
+    if (ending && paneAuthorization() === bearer(ending.accessToken)) {
+      writeAuthorization(null);
+    }
+    renderSignIn();
+  }
+
+  function scheduleRefresh() {
+    clearTimeout(refreshTimer);
+    if (!session) {
+      return;
+    }
+    const left = Date.parse(session.expiresAt) - Date.now();
+    const lead = Math.min(REFRESH_LEAD_MS, Math.max(0, left) / 5);
+    const wait = Math.min(Math.max(0, left - lead), 2147483647);
+    refreshTimer = setTimeout(() => refreshSession(), wait);
+  }
+
+  /** Renews the session with refreshSession; true when it was renewed. Tabs take turns (a
+   * refresh token works once: two tabs refreshing with the same one would end the session). */
+  async function refreshSession() {
+    const work = async () => {
+      if (!session) {
+        return false;
+      }
+      const stored = validSession(store.get("session", null));
+      if (stored && stored.refreshToken !== session.refreshToken) {
+        // Another tab renewed it (or signed in again) meanwhile: take its tokens.
+        adopt(stored, false);
+        return true;
+      }
+      try {
+        const { response, body } = await post(REFRESH, { refreshToken: session.refreshToken });
+        const renewed = body && body.data && body.data.refreshSession;
+        if (!renewed) {
+          const why = errorText(body) || response.status + " " + response.statusText;
+          forget();
+          signInMessage("The session could not be renewed: " + why, "error");
+          return false;
+        }
+        adopt(renewed, false);
+        return true;
+      } catch (error) {
+        signInMessage("The session could not be renewed: " + error.message, "error");
+        return false;
+      }
+    };
+    return navigator.locks ? navigator.locks.request("threadline.session", work) : work();
+  }
+
+  async function signInAs(user) {
+    try {
+      parseJson(headersEl().value, "Headers");
+    } catch (error) {
+      signInMessage(error.message + " (the access token goes there)", "error");
+      return;
+    }
+    if (session) {
+      await signOut();
+    }
+    signInMessage("Signing in as " + user.email + "…");
+    try {
+      const { response, body } = await post(SIGN_IN, { email: user.email, password: demo.password });
+      const signed = body && body.data && body.data.signIn;
+      if (!signed) {
+        const why = errorText(body) || response.status + " " + response.statusText;
+        signInMessage("Signing in as " + user.email + " failed: " + why, "error");
+        setStatus("signIn failed: " + why, "error");
+        show(body);
+        return;
+      }
+      adopt(signed, true);
+      signInMessage("");
+      setStatus("Signed in as " + signed.user.email + "; the access token is in Headers.", "ok");
+    } catch (error) {
+      signInMessage("Signing in as " + user.email + " failed: " + error.message, "error");
+    }
+  }
+
+  async function signOut() {
+    const ending = session;
+    if (!ending) {
+      return;
+    }
+    let why = "";
+    try {
+      const { response, body } = await post(SIGN_OUT, { refreshToken: ending.refreshToken });
+      if (!body || !body.data) {
+        why = errorText(body) || response.status + " " + response.statusText;
+      }
+    } catch (error) {
+      why = error.message;
+    }
+    forget();
+    if (why) {
+      signInMessage("Signing out failed: " + why, "error");
+    } else {
+      signInMessage("Signed out of " + ending.user.email + ".");
+    }
+  }
+
+  /** Greys the Token field out while the Headers pane's Authorization header replaces it. */
+  function markToken() {
+    const replaced = Boolean(paneAuthorization());
+    $("token").classList.toggle("overridden", replaced);
+    $("token").title = replaced ? "Not sent: the Headers pane has an Authorization header" : "";
+  }
+
+  function renderSignIn() {
+    markToken();
+    $("signin").hidden = !demo && !session;
+    $("session").hidden = !session;
+    if (session) {
+      $("who-name").textContent = session.user.name;
+      $("who-detail").textContent = session.user.email + " · " + (session.user.role || "");
+      $("renews").textContent = "Access token valid until " + new Date(session.expiresAt).toLocaleTimeString() + ", renewed before";
+    }
+    $("demo-users").hidden = !demo;
+    if (demo) {
+      $("demo-password").textContent = demo.password;
+      $("demo-list").replaceChildren(
+        ...demo.users.map((user) => {
+          const button = el("button", { className: "item", title: "Sign in as " + user.email, onclick: () => signInAs(user) }, [
+            user.name,
+            el("small", { textContent: user.email }),
+            el("small", { textContent: user.role }),
+          ]);
+          button.dataset.email = user.email;
+          if (session && session.user.email === user.email) {
+            button.classList.add("current");
+          }
+          return button;
+        })
+      );
+    }
+  }
+
+  async function startSignIn() {
+    $("signout").addEventListener("click", () => signOut());
+    // A session kept from an earlier visit is renewed on the same schedule (at once when its
+    // access token has expired meanwhile).
+    session = validSession(store.get("session", null));
+    scheduleRefresh();
+    try {
+      // 404 unless the server listens on loopback and has the demo users (see demo.rs).
+      const response = await fetch("/console/demo.json", { cache: "no-store" });
+      const offer = response.ok ? await response.json() : null;
+      demo = offer && Array.isArray(offer.users) && offer.users.length ? offer : null;
+    } catch (_) {
+      demo = null;
+    }
+    renderSignIn();
   }
 
   // ---------------------------------------------------------------- prettify
@@ -507,7 +772,10 @@
     $("token").value = store.get("token", "");
     $("token").addEventListener("input", () => store.set("token", $("token").value.trim()));
     headersEl().value = store.get("headers", "");
-    headersEl().addEventListener("input", () => store.set("headers", headersEl().value));
+    headersEl().addEventListener("input", () => {
+      store.set("headers", headersEl().value);
+      markToken();
+    });
     docEl().value = store.get("document", "query Me {\n  me { id name email role }\n}\n");
     varsEl().value = store.get("variables", "");
     docEl().addEventListener("input", () => {
@@ -529,7 +797,7 @@
         run();
       }
     });
-    $("run").addEventListener("click", run);
+    $("run").addEventListener("click", () => run());
     $("stop").addEventListener("click", () => stopSubscription("stopped"));
     $("prettify").addEventListener("click", prettify);
     $("schema-search").addEventListener("input", (e) => renderSchema(e.target.value));
@@ -544,13 +812,16 @@
     refreshPicker();
     renderHistory();
     renderExamples();
+    startSignIn();
     loadSchema();
     document.body.dataset.ready = "console";
   }
 
   async function start() {
     const mode = document.body.dataset.mode;
-    if (mode === "auto") {
+    // `/?console=builtin` opens the built-in console (and its demo sign-in) in auto mode too.
+    const builtinAsked = new URLSearchParams(window.location.search).get("console") === "builtin";
+    if (mode === "auto" && !builtinAsked) {
       $("console").hidden = true;
       $("loading").hidden = false;
       try {
