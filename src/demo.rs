@@ -60,6 +60,19 @@ const CONTACTS: [(&str, &str); 20] = [
 /// other listener, `--demo` gets a random one, printed in the banner).
 pub const DEMO_PASSWORD: &str = "threadline-demo";
 
+/// The demo organization's staff users, owner first (the console's demo sign-in offers them
+/// in this order).
+pub const STAFF_EMAILS: [&str; 4] = [
+    "owner@demo.test",
+    "admin@demo.test",
+    "ana@demo.test",
+    "ben@demo.test",
+];
+
+/// The instance setting the seeding claims: its presence says the demo organization was
+/// created on this database.
+pub const SEEDED_SETTING: &str = "demo_seeded_by";
+
 /// Creates the demo organization when the database has none and no other process is creating
 /// it, every demo user signing in with `password`; returns its owner then, `None` otherwise.
 pub async fn seed_if_empty(
@@ -81,7 +94,7 @@ pub async fn seed_if_empty(
 async fn seed(db: &DatabaseTransaction, hash: &str) -> ApiResult<Option<entity::user::Model>> {
     // Claim the seeding: of two processes starting on one empty database only one wins.
     let claim = format!("{:x}", u128::from_le_bytes(db::random_bytes::<16>()));
-    let winner = db::setting_or_insert(db, "demo_seeded_by", || claim.clone()).await?;
+    let winner = db::setting_or_insert(db, SEEDED_SETTING, || claim.clone()).await?;
     if winner != claim {
         return Ok(None);
     }
@@ -94,25 +107,25 @@ async fn seed(db: &DatabaseTransaction, hash: &str) -> ApiResult<Option<entity::
     let owner = users::insert_unchecked(
         db,
         org.id,
-        &staff("owner@demo.test", "Olivia Owner", Role::Owner),
+        &staff(STAFF_EMAILS[0], "Olivia Owner", Role::Owner),
     )
     .await?;
     users::insert_unchecked(
         db,
         org.id,
-        &staff("admin@demo.test", "Adam Admin", Role::Admin),
+        &staff(STAFF_EMAILS[1], "Adam Admin", Role::Admin),
     )
     .await?;
     let ana = users::insert_unchecked(
         db,
         org.id,
-        &staff("ana@demo.test", "Ana Member", Role::Member),
+        &staff(STAFF_EMAILS[2], "Ana Member", Role::Member),
     )
     .await?;
     let ben = users::insert_unchecked(
         db,
         org.id,
-        &staff("ben@demo.test", "Ben Member", Role::Member),
+        &staff(STAFF_EMAILS[3], "Ben Member", Role::Member),
     )
     .await?;
     let as_actor = |u: &entity::user::Model| {

@@ -17,26 +17,14 @@
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 use serde::Serialize;
 
-use crate::demo::DEMO_PASSWORD;
-
-/// The demo organization's staff users the picker offers, in the order it shows them.
-pub const DEMO_USERS: [&str; 4] = [
-    "owner@demo.test",
-    "admin@demo.test",
-    "ana@demo.test",
-    "ben@demo.test",
-];
-
-/// The instance setting the demo seeding writes (see [`crate::demo::seed_if_empty`]): its
-/// presence says the demo organization was created on this database.
-const SEEDED: &str = "demo_seeded_by";
+use crate::demo::{DEMO_PASSWORD, SEEDED_SETTING as SEEDED, STAFF_EMAILS as DEMO_USERS};
 
 /// What the picker is built from.
 #[derive(Debug, PartialEq, Eq, Serialize)]
 pub struct DemoSignIn {
     /// The demo users' documented password.
     pub password: &'static str,
-    /// The demo users who may sign in, in [`DEMO_USERS`] order.
+    /// The demo users who may sign in, in [`crate::demo::STAFF_EMAILS`] order.
     pub users: Vec<DemoUser>,
 }
 
