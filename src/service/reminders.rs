@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use entity::reminder;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
-    FromQueryResult, IntoActiveModel, QueryFilter, QuerySelect, TransactionSession,
+    FromQueryResult, IntoActiveModel, QueryFilter, QuerySelect, Statement, TransactionSession,
     TransactionTrait,
 };
 use serde_json::json;
@@ -286,6 +286,25 @@ pub async fn next_due<C: ConnectionTrait>(db: &C) -> ApiResult<Option<DateTime<U
         .one(db)
         .await?
         .flatten())
+}
+
+/// Where a `reminders` subscription starts reading: the clock that stamps `fired_at` (the
+/// database's on PostgreSQL, see [`fire_due`]; this process's on SQLite), so that a gateway
+/// whose clock runs ahead of the database's does not skip what fires just after a client
+/// subscribed.
+#[tracing::instrument(skip_all, err(level = "debug"))]
+pub async fn fired_clock<C: ConnectionTrait>(db: &C) -> ApiResult<DateTime<Utc>> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(now());
+    }
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT clock_timestamp() AS now",
+        ))
+        .await?
+        .ok_or_else(|| ApiError::Internal("the database returned no clock".into()))?;
+    Ok(row.try_get::<DateTime<Utc>>("", "now")?)
 }
 
 /// Up to `limit` of the actor's reminders that fired after (fired_at, id) = `after`, oldest

@@ -61,7 +61,7 @@ pub async fn live(
         org: actor.org_id,
         user: actor.user_id,
     }));
-    let start = (service::now(), 0_i64);
+    let start = (service::reminders::fired_clock(&db).await?, 0_i64);
     // `more`: the last read filled a batch, so read again before waiting (a pass fires a
     // whole batch in one transaction, whose identical signals arrive as one).
     let state = (db, actor, start, VecDeque::<Reminder>::new(), false);
