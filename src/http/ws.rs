@@ -61,7 +61,7 @@ use futures_util::{
     SinkExt, StreamExt,
     stream::{SplitSink, SplitStream},
 };
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::{
@@ -548,6 +548,8 @@ struct Watched {
     /// When the token expires (Unix seconds), read from it once its signature was checked at
     /// `connection_init` (ours or the identity provider's: signatures do not change later).
     expires_at: Option<i64>,
+    /// The sign-in session the token belongs to: signing it out closes the connection.
+    session_id: Option<i64>,
     outbox: Arc<Outbox>,
 }
 
@@ -593,6 +595,7 @@ impl Watchlist {
                 org_id: actor.org_id,
                 kind: actor.kind,
                 expires_at: token_expiry(&token),
+                session_id: actor.session_id,
                 outbox: outbox.clone(),
             },
         );
@@ -603,12 +606,22 @@ impl Watchlist {
     }
 
     /// One round: reads every watched user (one statement per [`RECHECK_CHUNK`] users) and
+    /// the sign-in sessions their tokens belong to (likewise; none for tokens without one), and
     /// closes, with 4403, each connection whose user is gone, deactivated, moved or changed
-    /// role or kind, or whose token expired. Returns how many it closed.
+    /// role or kind, whose session was signed out, or whose token expired. Returns how many it
+    /// closed.
     pub async fn recheck(&self, db: &DatabaseConnection) -> Result<usize, sea_orm::DbErr> {
-        let mut users: Vec<i64> = self.lock().values().map(|w| w.user_id).collect();
-        users.sort_unstable();
-        users.dedup();
+        let (mut users, mut sessions): (Vec<i64>, Vec<i64>) = {
+            let watched = self.lock();
+            (
+                watched.values().map(|w| w.user_id).collect(),
+                watched.values().filter_map(|w| w.session_id).collect(),
+            )
+        };
+        for ids in [&mut users, &mut sessions] {
+            ids.sort_unstable();
+            ids.dedup();
+        }
         let mut now = HashMap::with_capacity(users.len());
         for chunk in users.chunks(RECHECK_CHUNK) {
             let rows = entity::user::Entity::find()
@@ -617,9 +630,25 @@ impl Watchlist {
                 .await?;
             now.extend(rows.into_iter().map(|row| (row.id, row)));
         }
+        let mut open = std::collections::HashSet::with_capacity(sessions.len());
+        for chunk in sessions.chunks(RECHECK_CHUNK) {
+            let rows: Vec<i64> = entity::session::Entity::find()
+                .select_only()
+                .column(entity::session::Column::Id)
+                .filter(entity::session::Column::Id.is_in(chunk.iter().copied()))
+                .filter(entity::session::Column::RevokedAt.is_null())
+                .into_tuple()
+                .all(db)
+                .await?;
+            open.extend(rows);
+        }
         let mut revoked = 0;
         for watched in self.lock().values() {
-            if users.binary_search(&watched.user_id).is_err() {
+            if users.binary_search(&watched.user_id).is_err()
+                || watched
+                    .session_id
+                    .is_some_and(|s| sessions.binary_search(&s).is_err())
+            {
                 // Acknowledged since this round read the users: the next round checks it.
                 continue;
             }
@@ -627,7 +656,9 @@ impl Watchlist {
             let unexpired = watched
                 .expires_at
                 .is_none_or(|exp| exp > chrono::Utc::now().timestamp());
+            let signed_in = watched.session_id.is_none_or(|s| open.contains(&s));
             let still = unexpired
+                && signed_in
                 && now
                     .get(&watched.user_id)
                     .filter(|u| u.active && u.organization_id == watched.org_id)

@@ -221,6 +221,58 @@ async fn idle_sockets_are_rechecked_together() {
     }
 }
 
+/// Signing out ends the session's sockets too (the access token is still unexpired): a
+/// re-check round closes them with 4403, while a socket of another session of the same user
+/// stays open.
+#[tokio::test]
+async fn signing_out_closes_the_sessions_sockets() {
+    const PASSWORD: &str = "correct horse battery staple";
+    let app = spawn_app_with_config(|_| {}).await;
+    let w = world(&app).await;
+    app.gql(
+        Some(&app.token(&w.owner)),
+        "mutation ($id: ID!, $p: String!) { setUserPassword(userId: $id, password: $p) { id } }",
+        json!({ "id": crate::helpers::user_id(w.member_read.id), "p": PASSWORD }),
+    )
+    .await
+    .data();
+    let mut sessions = Vec::new();
+    for _ in 0..2 {
+        let signed_in = app
+            .gql(
+                None,
+                "mutation ($e: String!, $p: String!) { signIn(email: $e, password: $p) { accessToken refreshToken } }",
+                json!({ "e": w.member_read.email, "p": PASSWORD }),
+            )
+            .await;
+        let session = &signed_in.data()["signIn"];
+        sessions.push((
+            session["accessToken"].as_str().expect("access").to_owned(),
+            session["refreshToken"]
+                .as_str()
+                .expect("refresh")
+                .to_owned(),
+        ));
+    }
+    let mut signed_out = ready(&app, &sessions[0].0).await;
+    let mut other = ready(&app, &sessions[1].0).await;
+    let out = app
+        .gql(
+            None,
+            "mutation ($t: String!) { signOut(refreshToken: $t) }",
+            json!({ "t": sessions[0].1 }),
+        )
+        .await;
+    assert_eq!(out.data()["signOut"], true);
+    let (code, reason) = closed(&mut signed_out, Duration::from_secs(10), true).await;
+    assert_eq!(code, 4403, "{reason}");
+    send(&mut other, json!({ "type": "ping" })).await;
+    match frame(&mut other, Duration::from_secs(5)).await {
+        Frame::Json(message) => assert_eq!(message["type"], "pong"),
+        other => panic!("the other session's socket was closed: {other:?}"),
+    }
+}
+
 /// A socket whose kernel receive buffer is small, so that a client that stops reading soon
 /// stops the gateway's writes (instead of the kernel taking megabytes for it).
 async fn small_window_socket(app: &TestApp, token: &str) -> Socket {
