@@ -57,6 +57,10 @@ pub struct ClientInfo {
     pub ip: Option<std::net::IpAddr>,
     /// The `User-Agent` header.
     pub user_agent: Option<String>,
+    /// Whether the request comes from this machine: a loopback peer, `Host` and `Origin`, and
+    /// no proxy headers (see [`crate::http::console::local`]). Only the documented demo
+    /// password asks.
+    pub local: bool,
 }
 
 /// A user signed in by one root field of a request.

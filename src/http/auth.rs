@@ -61,8 +61,9 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// Where a request came from: the connection's peer address (set by the accept loop) and the
-/// `User-Agent` header. Never fails; what is unknown is `None`.
+/// Where a request came from: the connection's peer address (set by the accept loop), the
+/// `User-Agent` header, and whether it comes from this machine (see
+/// [`super::console::local`]). Never fails; what is unknown is `None` (and not local).
 #[derive(Clone, Debug, Default)]
 pub struct Client(pub ClientInfo);
 
@@ -79,7 +80,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        Ok(Client(ClientInfo { ip, user_agent }))
+        let local = super::console::local::is_local_request(ip, &parts.uri, &parts.headers);
+        Ok(Client(ClientInfo {
+            ip,
+            user_agent,
+            local,
+        }))
     }
 }
 

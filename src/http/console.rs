@@ -5,13 +5,16 @@
 //! `builtin` mode it never asks the CDN; `off` serves nothing. The examples of `playground.md`
 //! are one click away (`/console/examples.json`, read from the copy built into the binary).
 //! On a loopback listener with the demo organization, the console also offers the demo users
-//! and signs in with one click (`/console/demo.json`, see [`demo`]); on any other listener that
-//! route does not exist and the examples show a placeholder instead of the demo password.
+//! and signs in with one click (`/console/demo.json`, see [`demo`]), to a request from this
+//! machine only (see [`local`]); on any other listener that route does not exist and the
+//! examples show a placeholder instead of the demo password.
 //!
 //! Every answer carries a Content-Security-Policy that admits the gateway's own origin only
-//! (plus the CDN, in `auto` mode), `X-Content-Type-Options: nosniff` and a `Referrer-Policy`.
+//! (plus the CDN, in `auto` mode), `X-Content-Type-Options: nosniff` and a `Referrer-Policy`,
+//! and no CORS headers (see [`super::router`]).
 
 pub mod demo;
+pub mod local;
 
 use std::sync::LazyLock;
 
@@ -24,7 +27,7 @@ use axum::{
 };
 use serde::Serialize;
 
-use super::AppState;
+use super::{AppState, auth::Client};
 use crate::{config::Playground, demo::DEMO_PASSWORD};
 
 const PAGE: &str = include_str!("console/index.html");
@@ -126,9 +129,19 @@ async fn examples(State(state): State<AppState>) -> Response {
 }
 
 /// `GET /console/demo.json` (loopback listeners only): the demo users and their password, or
-/// 404 when this database has none to offer. Never stored by the browser or a proxy.
-async fn demo_users(State(state): State<AppState>) -> Response {
-    let mut response = match demo::demo_sign_in(&state.db).await {
+/// 404 when this database has none to offer or the request may not come from this machine (a
+/// proxy, a rebound host name, another page: see [`local`]). Never stored by the browser or a
+/// proxy.
+async fn demo_users(State(state): State<AppState>, Client(client): Client) -> Response {
+    let offer = if client.local {
+        demo::demo_sign_in(&state.db).await
+    } else {
+        tracing::debug!(
+            "not offering the demo sign-in to a request that may not come from this machine"
+        );
+        Ok(None)
+    };
+    let mut response = match offer {
         Ok(Some(offer)) => secured(state.playground, "application/json", Json(offer)),
         Ok(None) => secured(
             state.playground,

@@ -71,8 +71,12 @@ pub struct AppState {
 
 /// The application's router.
 ///
-/// CORS admits any origin: the API authenticates with bearer tokens, never cookies, so a
-/// cross-site page cannot act as a user, and browser apps on other origins need it.
+/// CORS admits any origin on the API (`/graphql`, `/attachments`, `/healthz`, `/metrics`): it
+/// authenticates with bearer tokens, never cookies, so a cross-site page cannot act as a user,
+/// and browser apps on other origins need it. The console's routes (the page, its assets,
+/// `examples.json`, `demo.json`) carry no CORS headers at all: no other origin has any business
+/// reading them, and `demo.json` holds the demo password. The layer is a route layer, so an
+/// unknown path (`/console/demo.json` where it is not offered) gets a plain 404 without them.
 pub fn router(state: AppState) -> Router {
     let cors = CorsLayer::new()
         .allow_origin(tower_http::cors::Any)
@@ -85,10 +89,7 @@ pub fn router(state: AppState) -> Router {
         ]);
     // `/graphql` reads its bodies itself, as streams with their own limits (see `graphql`);
     // no other route reads a body.
-    let playground = state.playground;
-    let demo_sign_in = state.demo_sign_in;
-    Router::new()
-        .merge(console::routes(playground, demo_sign_in))
+    let api = Router::new()
         .route(
             "/graphql",
             get(graphql::get_graphql).post(graphql::post_graphql),
@@ -96,7 +97,10 @@ pub fn router(state: AppState) -> Router {
         .route("/attachments/{id}", get(attachments::download))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
-        .layer(cors)
+        .route_layer(cors);
+    Router::new()
+        .merge(console::routes(state.playground, state.demo_sign_in))
+        .merge(api)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -318,3 +318,160 @@ async fn a_public_listener_has_no_demo_sign_in_and_never_shows_the_password() {
         "{sign_in}"
     );
 }
+
+/// `GET path` with extra request headers.
+async fn get_with(app: &TestApp, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+    let mut request = app.client.get(format!("{}{path}", app.address));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.expect("sent")
+}
+
+/// The test gateway's `host:port`, as a browser on this machine names it in `Host`.
+fn authority(app: &TestApp) -> String {
+    app.address.trim_start_matches("http://").to_owned()
+}
+
+const CONSOLE_PATHS: [&str; 5] = [
+    "/",
+    "/console/console.js",
+    "/console/console.css",
+    "/console/examples.json",
+    "/console/demo.json",
+];
+
+#[tokio::test]
+async fn the_console_answers_no_other_origin_and_the_api_still_does() {
+    let app = spawn_demo_app_with_config(|c| c.playground = Playground::Builtin).await;
+    let evil = [("origin", "https://evil.example")];
+    for path in CONSOLE_PATHS {
+        let answer = get_with(&app, path, &evil).await;
+        assert!(
+            answer
+                .headers()
+                .keys()
+                .all(|name| !name.as_str().starts_with("access-control-")),
+            "{path} answers another origin with CORS headers: {:?}",
+            answer.headers()
+        );
+        // A preflight for it gets none either.
+        let preflight = app
+            .client
+            .request(reqwest::Method::OPTIONS, format!("{}{path}", app.address))
+            .header("origin", "https://evil.example")
+            .header("access-control-request-method", "GET")
+            .send()
+            .await
+            .expect("sent");
+        assert!(
+            preflight
+                .headers()
+                .get("access-control-allow-origin")
+                .is_none(),
+            "a preflight for {path} is admitted: {:?}",
+            preflight.headers()
+        );
+    }
+    // Where the password is, another origin is not even told it exists.
+    let demo = get_with(&app, "/console/demo.json", &evil).await;
+    assert_eq!(demo.status(), 404);
+    assert!(!demo.text().await.expect("text").contains(DEMO_PASSWORD));
+
+    // The API keeps CORS for frontends on other origins, preflight included.
+    let preflight = app
+        .client
+        .request(reqwest::Method::OPTIONS, format!("{}/graphql", app.address))
+        .header("origin", "https://app.example")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type",
+        )
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(header(&preflight, "access-control-allow-origin"), "*");
+    assert!(
+        header(&preflight, "access-control-allow-headers").contains("authorization"),
+        "{:?}",
+        preflight.headers()
+    );
+    let query = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .header("origin", "https://app.example")
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(header(&query, "access-control-allow-origin"), "*");
+    let health = get_with(&app, "/healthz", &[("origin", "https://app.example")]).await;
+    assert_eq!(header(&health, "access-control-allow-origin"), "*");
+}
+
+#[tokio::test]
+async fn the_demo_sign_in_is_offered_to_this_machine_only() {
+    let app = spawn_demo_app_with_config(|c| c.playground = Playground::Builtin).await;
+    let port = authority(&app)
+        .rsplit_once(':')
+        .expect("a port")
+        .1
+        .to_owned();
+    let at = |host: &str| format!("{host}:{port}");
+    let offered = |answer: reqwest::Response| async move {
+        let status = answer.status();
+        let body = answer.text().await.expect("text");
+        assert_eq!(
+            status == 200,
+            body.contains(DEMO_PASSWORD),
+            "{status}: {body}"
+        );
+        status == 200
+    };
+
+    // A browser on this machine: the page's own origin, or a local frontend's.
+    let same_origin = format!("http://{}", authority(&app));
+    for headers in [
+        vec![],
+        vec![("origin", same_origin.as_str())],
+        vec![("origin", "http://localhost:5173")],
+        vec![("host", "localhost")],
+    ] {
+        let answer = get_with(&app, "/console/demo.json", &headers).await;
+        assert!(offered(answer).await, "{headers:?}");
+    }
+    let localhost = at("localhost");
+    let ipv6 = at("[::1]");
+    let other_loopback = at("127.0.0.2");
+    for host in [&localhost, &ipv6, &other_loopback] {
+        let answer = get_with(&app, "/console/demo.json", &[("host", host.as_str())]).await;
+        assert!(offered(answer).await, "Host: {host}");
+    }
+
+    // DNS rebinding: a page of evil.example whose name now resolves to 127.0.0.1 asks with its
+    // own name in Host (and in Origin, when the browser sends one).
+    let rebound = at("evil.example");
+    let refused: Vec<Vec<(&str, &str)>> = vec![
+        vec![("host", rebound.as_str())],
+        vec![
+            ("host", rebound.as_str()),
+            ("origin", "http://evil.example"),
+        ],
+        vec![("host", "127.0.0.1.nip.io")],
+        vec![("origin", "https://evil.example")],
+        vec![("origin", "null")],
+        // A reverse proxy in front of the loopback listener, passing the public name or not.
+        vec![("x-forwarded-for", "203.0.113.9")],
+        vec![("forwarded", "for=203.0.113.9;proto=https")],
+        vec![("x-real-ip", "203.0.113.9")],
+        vec![("host", "crm.example.com"), ("x-forwarded-proto", "https")],
+        vec![("x-forwarded-host", "crm.example.com")],
+        vec![("via", "1.1 proxy")],
+    ];
+    for headers in refused {
+        let answer = get_with(&app, "/console/demo.json", &headers).await;
+        assert_eq!(answer.status(), 404, "{headers:?}");
+        assert!(!offered(answer).await, "{headers:?}");
+    }
+}
