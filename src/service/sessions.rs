@@ -39,6 +39,11 @@ use crate::{
 /// The one answer to wrong sign-in credentials, whatever was wrong (unknown email, wrong
 /// password, no password set, deactivated user).
 pub const WRONG_CREDENTIALS: &str = "the email or password is not correct";
+/// The answer to the documented demo password from a request that may not come from this
+/// machine (whatever the email, so it tells nothing about the account).
+pub const DEMO_PASSWORD_NOT_LOCAL: &str = "the demo password signs in only from this machine: \
+     this request came through a proxy, or from a page or host name that is not loopback \
+     (open the console at http://127.0.0.1:PORT/ or http://localhost:PORT/)";
 /// The one answer to a refresh token that does not hold (unknown, rotated, revoked, expired).
 pub const INVALID_REFRESH_TOKEN: &str =
     "the refresh token is not valid (expired, revoked or already used): sign in again";
@@ -101,6 +106,9 @@ pub struct Client<'a> {
     pub ip: Option<IpAddr>,
     /// Its `User-Agent` header.
     pub user_agent: Option<&'a str>,
+    /// Whether it comes from this machine (loopback peer, `Host` and `Origin`, no proxy
+    /// headers): the documented demo password signs in only then.
+    pub local: bool,
 }
 
 /// What `signIn` and `refreshSession` hand out.
@@ -197,6 +205,11 @@ pub async fn token_user<C: ConnectionTrait>(
 /// are [`ApiError::BadCredentials`] with [`WRONG_CREDENTIALS`], after the same password-hash
 /// work; too many recent failures for the account or the client address are `RATE_LIMITED`
 /// before any check.
+///
+/// The documented demo password ([`crate::demo::DEMO_PASSWORD`]) is refused before anything
+/// else ([`DEMO_PASSWORD_NOT_LOCAL`]) unless the request is [`Client::local`]: any web page may
+/// post `signIn` to a developer's loopback gateway (CORS admits every origin, for real
+/// frontends), and no real frontend ever sends that password.
 #[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn sign_in<C: ConnectionTrait + TransactionTrait>(
     db: &C,
@@ -205,6 +218,14 @@ pub async fn sign_in<C: ConnectionTrait + TransactionTrait>(
     email: &str,
     password: &str,
 ) -> ApiResult<Issued> {
+    if password == crate::demo::DEMO_PASSWORD && !client.local {
+        tracing::warn!(
+            client = ?client.ip,
+            "refused a sign-in with the demo password from a request that may not come from \
+             this machine (a proxy, or a page or host name that is not loopback)"
+        );
+        return Err(ApiError::BadCredentials(DEMO_PASSWORD_NOT_LOCAL));
+    }
     let email = email.trim().to_lowercase();
     let counters = throttle::counters(config, &email, client.ip);
     throttle::check(db, config, &counters).await?;

@@ -625,3 +625,92 @@ async fn the_demo_users_sign_in_with_the_demo_password() {
         );
     }
 }
+
+/// Runs `signIn` with extra request headers (an `Origin`, a `Host`, a proxy's headers).
+async fn sign_in_with(app: &TestApp, email: &str, password: &str, headers: &[(&str, &str)]) -> Gql {
+    let mut request = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .json(&json!({
+            "query": SIGN_IN,
+            "variables": { "email": email, "password": password },
+        }));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.expect("request sent");
+    Gql {
+        body: response.json().await.expect("JSON body"),
+    }
+}
+
+#[tokio::test]
+async fn the_demo_password_signs_in_only_from_this_machine() {
+    use threadline::demo::DEMO_PASSWORD;
+
+    let app = crate::helpers::spawn_app_with(true).await;
+    let port = app.address.rsplit_once(':').expect("a port").1.to_owned();
+    let rebound = format!("evil.example:{port}");
+    let page = format!("http://127.0.0.1:{port}");
+    // Any web page may post to a loopback gateway (CORS admits every origin); a page of
+    // another site, a rebound host name, a proxy: none gets in with the documented password,
+    // whatever the email (so the answer tells nothing about the account).
+    let elsewhere: [&[(&str, &str)]; 7] = [
+        &[("origin", "https://evil.example")],
+        &[("origin", "null")],
+        &[("host", &rebound)],
+        &[("host", &rebound), ("origin", "http://evil.example")],
+        &[("x-forwarded-for", "203.0.113.9")],
+        &[("forwarded", "for=203.0.113.9")],
+        &[("x-real-ip", "203.0.113.9")],
+    ];
+    for headers in elsewhere {
+        for email in ["owner@demo.test", "nobody@demo.test"] {
+            let message = sign_in_with(&app, email, DEMO_PASSWORD, headers)
+                .await
+                .expect_code("UNAUTHENTICATED");
+            assert_eq!(message, sessions::DEMO_PASSWORD_NOT_LOCAL, "{headers:?}");
+        }
+    }
+    // The console's own page, a frontend served on this machine, a client with no Origin.
+    let here: [&[(&str, &str)]; 4] = [
+        &[("origin", &page)],
+        &[("origin", "http://localhost:5173")],
+        &[("host", "localhost")],
+        &[],
+    ];
+    for headers in here {
+        let signed = sign_in_with(&app, "ana@demo.test", DEMO_PASSWORD, headers).await;
+        assert_eq!(
+            signed.data()["signIn"]["user"]["email"],
+            "ana@demo.test",
+            "{headers:?}"
+        );
+    }
+    // A real password is not concerned: a frontend on another origin signs in as usual.
+    let owner = app.demo_token.clone().expect("the owner's token");
+    let ben = {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        entity::user::Entity::find()
+            .filter(entity::user::Column::Email.eq("ben@demo.test"))
+            .one(&app.db)
+            .await
+            .expect("query")
+            .expect("Ben")
+    };
+    app.gql(
+        Some(&owner),
+        SET_PASSWORD,
+        json!({ "id": user_id(ben.id), "password": PASSWORD }),
+    )
+    .await
+    .data();
+    let signed = sign_in_with(
+        &app,
+        "ben@demo.test",
+        PASSWORD,
+        &[("origin", "https://app.example")],
+    )
+    .await;
+    assert_eq!(signed.data()["signIn"]["user"]["email"], "ben@demo.test");
+}

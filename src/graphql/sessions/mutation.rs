@@ -29,6 +29,7 @@ fn client<'a>(ctx: &'a Context<'_>) -> Result<Client<'a>, ApiError> {
     Ok(Client {
         ip: info.ip,
         user_agent: info.user_agent.as_deref(),
+        local: info.local,
     })
 }
 
