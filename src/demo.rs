@@ -12,7 +12,7 @@
 
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
-    TransactionTrait,
+    TransactionTrait, sea_query::Expr,
 };
 
 use crate::{
@@ -69,6 +69,9 @@ pub const STAFF_EMAILS: [&str; 4] = [
     "ben@demo.test",
 ];
 
+/// The demo organization's customer user (of its first contact, Maria Garcia).
+pub const CUSTOMER_EMAIL: &str = "customer@demo.test";
+
 /// The instance setting the seeding claims: its presence says the demo organization was
 /// created on this database.
 pub const SEEDED_SETTING: &str = "demo_seeded_by";
@@ -89,6 +92,97 @@ pub async fn seed_if_empty(
     let owner = seed(&txn, &hash).await?;
     txn.commit().await?;
     Ok(owner)
+}
+
+/// Replaces the documented [`DEMO_PASSWORD`] of the demo users who still have it by `fresh`,
+/// and ends their sessions; returns their emails (empty when none had it, or the database was
+/// never seeded with the demo).
+///
+/// For a start on a listener that is not loopback: a database first seeded on loopback keeps
+/// the documented password, which anyone who reads the README could then use there. One argon2
+/// check per demo user. The update only takes when the stored hash is still the one checked, so
+/// of two processes starting together only one replaces it (and reports it).
+pub async fn retire_documented_password(
+    db: &DatabaseConnection,
+    fresh: &str,
+) -> ApiResult<Vec<String>> {
+    use entity::{user, user_password};
+
+    if db::setting(db, SEEDED_SETTING).await?.is_none() {
+        return Ok(Vec::new());
+    }
+    // Emails are unique across the instance: the demo owner's organization is the demo one.
+    let Some(owner) = user::Entity::find()
+        .filter(user::Column::Email.eq(STAFF_EMAILS[0]))
+        .one(db)
+        .await?
+    else {
+        return Ok(Vec::new());
+    };
+    let org = owner.organization_id;
+    let emails = STAFF_EMAILS.iter().copied().chain([CUSTOMER_EMAIL]);
+    let demo_users = user::Entity::find()
+        .filter(user::Column::OrganizationId.eq(org))
+        .filter(user::Column::Email.is_in(emails))
+        .all(db)
+        .await?;
+    let stored = user_password::Entity::find()
+        .filter(user_password::Column::OrganizationId.eq(org))
+        .filter(user_password::Column::UserId.is_in(demo_users.iter().map(|u| u.id)))
+        .all(db)
+        .await?;
+    let mut documented = Vec::new();
+    for row in stored {
+        if crate::service::passwords::verify(DEMO_PASSWORD, Some(row.password_hash.clone())).await?
+        {
+            documented.push(row);
+        }
+    }
+    if documented.is_empty() {
+        return Ok(Vec::new());
+    }
+    let hash = crate::service::passwords::hash(fresh).await?;
+    let txn = db.begin().await?;
+    let mut replaced = Vec::new();
+    for row in documented {
+        let updated = user_password::Entity::update_many()
+            .col_expr(
+                user_password::Column::PasswordHash,
+                Expr::value(hash.clone()),
+            )
+            .col_expr(user_password::Column::ChangedAt, Expr::value(now()))
+            .filter(user_password::Column::OrganizationId.eq(org))
+            .filter(user_password::Column::UserId.eq(row.user_id))
+            .filter(user_password::Column::PasswordHash.eq(row.password_hash))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        if updated == 0 {
+            continue;
+        }
+        sessions::revoke_all(
+            &txn,
+            org,
+            row.user_id,
+            None,
+            sessions::RevokeReason::PasswordChanged,
+        )
+        .await?;
+        replaced.push(row.user_id);
+    }
+    txn.commit().await?;
+    // In the documented order: owner first, the customer last.
+    Ok(STAFF_EMAILS
+        .iter()
+        .copied()
+        .chain([CUSTOMER_EMAIL])
+        .filter(|email| {
+            demo_users
+                .iter()
+                .any(|u| u.email == *email && replaced.contains(&u.id))
+        })
+        .map(str::to_owned)
+        .collect())
 }
 
 async fn seed(db: &DatabaseTransaction, hash: &str) -> ApiResult<Option<entity::user::Model>> {
@@ -197,7 +291,7 @@ async fn seed(db: &DatabaseTransaction, hash: &str) -> ApiResult<Option<entity::
         db,
         org.id,
         &CreateUser {
-            email: "customer@demo.test".into(),
+            email: CUSTOMER_EMAIL.into(),
             name: CONTACTS[0].0.into(),
             kind: NewUserKind::Customer(contact_ids[0]),
         },

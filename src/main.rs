@@ -103,11 +103,20 @@ async fn serve(config: &Config, demo: bool) -> anyhow::Result<()> {
     println!();
     println!("  Threadline is serving GraphQL at http://{addr}/graphql");
     println!("  Playground:  http://{addr}/");
-    if let Some(password) = &app.demo_password {
-        println!(
+    match (&app.demo_password, app.demo_password_replaced.as_slice()) {
+        (Some(password), []) => println!(
             "  Demo users (owner@, admin@, ana@, ben@, customer@demo.test) sign in with the \
              password: {password}"
-        );
+        ),
+        (Some(password), replaced) => {
+            println!(
+                "  The documented demo password works only on a loopback listener: it was \
+                 replaced, and their sessions ended, for {}.",
+                replaced.join(", ")
+            );
+            println!("  They now sign in with the password: {password}");
+        }
+        (None, _) => {}
     }
     match &app.demo_token {
         Some(token) => {

@@ -94,8 +94,14 @@ pub struct Application {
     /// The demo owner's token, when the demo organization was created on this start.
     pub demo_token: Option<String>,
     /// The demo users' password, when the demo organization was created on this start:
-    /// [`demo::DEMO_PASSWORD`] on a loopback listener, a random one elsewhere.
+    /// [`demo::DEMO_PASSWORD`] on a loopback listener, a random one elsewhere; or the random
+    /// one that replaced the documented password on this start (see
+    /// [`Application::demo_password_replaced`]).
     pub demo_password: Option<String>,
+    /// The demo users whose documented password ([`demo::DEMO_PASSWORD`]) was replaced by
+    /// [`Application::demo_password`] on this start: a listener that is not loopback serving a
+    /// database first seeded on loopback (their sessions were ended too).
+    pub demo_password_replaced: Vec<String>,
     connection_limits: http::serve::ConnectionLimits,
     jobs: Jobs,
     timers: bool,
@@ -187,18 +193,36 @@ impl Application {
         } else {
             URL_SAFE_NO_PAD.encode(db::random_bytes::<12>())
         };
-        let (demo_token, demo_password) = if options.demo {
+        let (demo_token, mut demo_password) = if options.demo {
             demo::seed_if_empty(&db, &password)
                 .await
                 .context("creating the demo organization")?
                 .map(|owner| {
                     let token = keys.issue(owner.id, owner.organization_id, BANNER_TOKEN_TTL);
-                    (token, password)
+                    (token, password.clone())
                 })
                 .unzip()
         } else {
             (None, None)
         };
+        // A database first seeded on loopback, served elsewhere, must not keep the documented
+        // password (whatever --demo says: the users exist already).
+        let mut demo_password_replaced = Vec::new();
+        if !config.listen.ip().is_loopback() && demo_token.is_none() {
+            demo_password_replaced = demo::retire_documented_password(&db, &password)
+                .await
+                .context("replacing the demo users' documented password")?;
+            if !demo_password_replaced.is_empty() {
+                tracing::warn!(
+                    listen = %config.listen,
+                    users = %demo_password_replaced.join(", "),
+                    "the demo users had the documented demo password, which only a loopback \
+                     listener may keep: replaced it by a random one (printed in the banner) and \
+                     ended their sessions"
+                );
+                demo_password = Some(password);
+            }
+        }
         let oidc = match config.oidc()? {
             Some(settings) => Some(
                 crate::auth::oidc::Oidc::new(settings)
@@ -270,6 +294,7 @@ impl Application {
             state,
             demo_token,
             demo_password,
+            demo_password_replaced,
             connection_limits: http::serve::ConnectionLimits {
                 header_read_timeout: config.header_read_timeout,
                 max_connections: usize::try_from(config.max_connections).unwrap_or(usize::MAX),

@@ -255,7 +255,25 @@ async fn a_public_listener_has_no_demo_sign_in_and_never_shows_the_password() {
     let local = start(&url, true, guard.clone()).await;
     assert!(local.demo_token.is_some(), "the demo organization");
     assert_eq!(get(&local, "/console/demo.json").await.status(), 200);
-    let mut public = start_with_timers(&url, guard, |c| {
+    let local_examples: Value = get(&local, "/console/examples.json")
+        .await
+        .json()
+        .await
+        .expect("json");
+    // A session opened on loopback with the documented password.
+    let early = local
+        .gql(
+            None,
+            SIGN_IN,
+            json!({ "email": "ana@demo.test", "password": DEMO_PASSWORD }),
+        )
+        .await;
+    let early = early.data()["signIn"]["accessToken"]
+        .as_str()
+        .expect("an access token")
+        .to_owned();
+
+    let mut public = start_with_timers(&url, guard.clone(), |c| {
         c.listen = "0.0.0.0:0".parse().expect("address");
         c.playground = Playground::Builtin;
     })
@@ -263,15 +281,62 @@ async fn a_public_listener_has_no_demo_sign_in_and_never_shows_the_password() {
     assert!(public.address.contains("0.0.0.0"), "{}", public.address);
     public.address = public.address.replace("0.0.0.0", "127.0.0.1");
 
-    // The password works there: showing it would hand out the demo accounts.
+    // Start-up replaced the documented password of every demo user, and says so.
+    assert_eq!(
+        public.demo_password_replaced,
+        [
+            "owner@demo.test",
+            "admin@demo.test",
+            "ana@demo.test",
+            "ben@demo.test",
+            "customer@demo.test"
+        ]
+    );
+    let fresh = public
+        .demo_password
+        .clone()
+        .expect("the banner's new password");
+    assert_ne!(fresh, DEMO_PASSWORD);
+    assert!(fresh.len() >= 16, "{fresh}");
+    for app in [&public, &local] {
+        let refused = app
+            .gql(
+                None,
+                SIGN_IN,
+                json!({ "email": "owner@demo.test", "password": DEMO_PASSWORD }),
+            )
+            .await
+            .expect_code("UNAUTHENTICATED");
+        assert_eq!(refused, threadline::service::sessions::WRONG_CREDENTIALS);
+    }
     let signed = public
         .gql(
             None,
             SIGN_IN,
-            json!({ "email": "owner@demo.test", "password": DEMO_PASSWORD }),
+            json!({ "email": "owner@demo.test", "password": fresh }),
         )
         .await;
     assert_eq!(signed.data()["signIn"]["user"]["role"], "OWNER");
+    // The session opened with the documented password ended with it.
+    public
+        .gql(Some(&early), "{ me { email } }", json!({}))
+        .await
+        .expect_code("UNAUTHENTICATED");
+    // Another process started the same way finds nothing left to replace.
+    let again = start_with_timers(&url, guard, |c| {
+        c.listen = "0.0.0.0:0".parse().expect("address");
+    })
+    .await;
+    assert!(again.demo_password_replaced.is_empty());
+    assert_eq!(again.demo_password, None);
+    let signed = public
+        .gql(
+            None,
+            SIGN_IN,
+            json!({ "email": "ana@demo.test", "password": fresh }),
+        )
+        .await;
+    assert_eq!(signed.data()["signIn"]["user"]["role"], "MEMBER");
 
     let answer = get(&public, "/console/demo.json").await;
     assert_eq!(answer.status(), 404);
@@ -281,29 +346,36 @@ async fn a_public_listener_has_no_demo_sign_in_and_never_shows_the_password() {
             .get("content-type")
             .is_none_or(|t| t != "application/json")
     );
-    let paths = [
-        "/",
-        "/console/console.js",
-        "/console/console.css",
-        "/console/examples.json",
-        "/console/demo.json",
-    ];
-    for path in paths {
+    // What the README promises: no page, script, style or picker answer names the demo users,
+    // and no example holds the password (the examples keep playground.md's demo emails).
+    for path in CONSOLE_PATHS {
         let body = get(&public, path).await.text().await.expect("text");
-        assert!(
-            !body.contains(DEMO_PASSWORD),
-            "{path} shows the demo password on a public listener"
-        );
-        for name in ["Olivia Owner", "Adam Admin", "Ana Member"] {
+        for secret in [DEMO_PASSWORD, fresh.as_str()] {
+            assert!(
+                !body.contains(secret),
+                "{path} shows a demo password on a public listener"
+            );
+        }
+        for name in ["Olivia Owner", "Adam Admin", "Ana Member", "Ben Member"] {
             assert!(!body.contains(name), "{path} lists the demo user {name}");
         }
+        if path != "/console/examples.json" {
+            assert!(!body.contains("@demo.test"), "{path} names a demo user");
+        }
     }
-    // The SignIn example is still there, with a placeholder.
+    // The examples are those of loopback, with a placeholder for the password.
     let examples: Value = get(&public, "/console/examples.json")
         .await
         .json()
         .await
         .expect("json");
+    let placeholder = serde_json::to_string(&local_examples)
+        .expect("json")
+        .replace(
+            DEMO_PASSWORD,
+            threadline::http::console::PASSWORD_PLACEHOLDER,
+        );
+    assert_eq!(serde_json::to_string(&examples).expect("json"), placeholder);
     let sign_in = examples
         .as_array()
         .expect("a list")

@@ -86,6 +86,11 @@ pub struct TestApp {
     pub data_dir: tempfile::TempDir,
     /// The demo owner's token, when this instance created the demo organization.
     pub demo_token: Option<String>,
+    /// The demo users' password as the banner prints it, when this instance created the demo
+    /// organization or replaced its documented password.
+    pub demo_password: Option<String>,
+    /// The demo users whose documented password this instance replaced at start-up.
+    pub demo_password_replaced: Vec<String>,
     /// The gateway's bus hub (who waits for which signals).
     pub hub: Arc<threadline::bus::Hub>,
     /// How many times [`TestApp::statements`] scraped `/metrics`.
@@ -227,6 +232,8 @@ async fn start_with(
     let db = app.db().clone();
     let keys = app.keys().clone();
     let demo_token = app.demo_token.clone();
+    let demo_password = app.demo_password.clone();
+    let demo_password_replaced = app.demo_password_replaced.clone();
     let jobs = app.jobs().clone();
     let hub = app.hub().clone();
     let (tx, rx) = oneshot::channel::<()>();
@@ -246,6 +253,8 @@ async fn start_with(
         jobs,
         data_dir,
         demo_token,
+        demo_password,
+        demo_password_replaced,
         hub,
         scrapes: std::sync::atomic::AtomicU64::new(0),
         _db: guard,
