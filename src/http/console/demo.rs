@@ -3,13 +3,17 @@
 //! Design: the server decides, the page only asks. The route exists only when the gateway
 //! listens on a loopback address (on any other listener it is not registered, so it answers 404
 //! like any unknown path, and nothing the console serves there holds the demo password or the
-//! users). On a loopback listener it answers 404 as well unless the demo organization was
-//! created on this database and some of its staff users (`owner`, `admin`, `ana`, `ben`
+//! users). On a loopback listener it answers 404 as well unless the request comes from this
+//! machine (see [`super::local`]: a page of another site, a rebound host name or a proxy's
+//! client is refused, and the console's routes carry no CORS headers), the demo organization
+//! was created on this database and some of its staff users (`owner`, `admin`, `ana`, `ben`
 //! `@demo.test`) are active and have a password; then it lists them (name, email, role) with
 //! [`DEMO_PASSWORD`], and the console signs in through the real `signIn` mutation. Whether the
 //! password still works is not checked here (that would be an argon2 verification per user and
 //! page load): when an admin changed it, or the demo was created with `--demo` on another
-//! address (a random password), `signIn` refuses and the console shows the server's message.
+//! address (a random password), or a start on another address replaced it
+//! ([`crate::demo::retire_documented_password`]), `signIn` refuses and the console shows the
+//! server's message.
 //!
 //! A JSON endpoint rather than data written into the page keeps the page static and its
 //! Content-Security-Policy free of inline scripts.
