@@ -63,10 +63,12 @@ impl Reader {
         // One catch-up at a time: the marks move forward only.
         let mut marks = self.marks.lock().await;
         let Some(mut now) = *marks else {
+            let event = newest(db, "timeline_events").await?;
             *marks = Some(Marks {
-                event: newest(db, "timeline_events").await?,
+                event,
                 notification: newest(db, "notifications").await?,
             });
+            hub.forget_events_up_to(event);
             return Ok(0);
         };
         let mut found = 0;
@@ -81,6 +83,11 @@ impl Reader {
             .limit(BATCH);
             let rows = EventRow::find_by_statement(sql.build()).all(db).await?;
             for row in &rows {
+                now.event = now.event.max(row.id);
+                // Its signals (the reminder's too: one transaction, one delivery) arrived.
+                if !hub.missed_event(row.id) {
+                    continue;
+                }
                 hub.deliver(Signal::Timeline {
                     org: row.organization_id,
                     contact: row.contact_id,
@@ -94,7 +101,6 @@ impl Reader {
                         user,
                     });
                 }
-                now.event = now.event.max(row.id);
             }
             found += rows.len();
             if (rows.len() as u64) < BATCH {
@@ -122,6 +128,7 @@ impl Reader {
                 break;
             }
         }
+        hub.forget_events_up_to(now.event);
         *marks = Some(now);
         Ok(found)
     }
