@@ -6,8 +6,14 @@
 //! says how to run it and holds the numbers.
 
 pub mod database;
+pub mod driver;
+pub mod gateway;
+pub mod load;
+pub mod plan;
+pub mod procfs;
 pub mod rng;
 pub mod scale;
 pub mod seed;
 pub mod sql;
 pub mod words;
+pub mod workload;
