@@ -22,7 +22,7 @@ use crate::{
     database,
     gateway::Gateway,
     load::{self, Operation, Outcome, Sample, Stop},
-    plan::Plan,
+    plan::{Marks, Plan},
     procfs,
     rng::Rng,
     workload::Workload,
@@ -344,6 +344,14 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
             baseline: baseline.as_ref().map(|_| Measure::default()),
         };
 
+        // What a writing workload adds is removed afterwards: every run meets the dataset as
+        // generated.
+        let marks = if workload.writes() {
+            Some(Marks::take(&db).await?)
+        } else {
+            None
+        };
+
         // Warm up both sides (errors count; latencies do not).
         let warm = load::run(
             through_gateway.clone(),
@@ -416,6 +424,10 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
             measure.statements_per_request = Some(measure.sample.statements as f64 / requests);
         }
         println!("{}", progress(&row));
+        if let Some(marks) = marks {
+            let removed = marks.restore(&db).await?;
+            println!("    (removed the {removed} rows it wrote)");
+        }
         rows.push(row);
     }
     let peak = pid.as_deref().and_then(procfs::peak_rss_kib);

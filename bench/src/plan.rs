@@ -156,3 +156,48 @@ impl Plan {
             .flat_map(|o| std::iter::once(&o.owner).chain(o.members.iter().map(|m| &m.user)))
     }
 }
+
+/// The newest row ids of the tables a write workload adds to, taken before it runs, so that
+/// [`Marks::restore`] can remove what it wrote and the next run meets the dataset as generated.
+#[derive(Clone, Debug)]
+pub struct Marks(Vec<(&'static str, &'static str, i64)>);
+
+/// The tables W5 writes to, with the column that grows with each new row, children first.
+const WRITTEN: [(&str, &str, &str); 7] = [
+    ("timeline_events", "id", "timeline_events"),
+    ("notifications", "id", "notifications"),
+    ("reminders", "id", "reminders"),
+    ("task_tags", "task_id", "tasks"),
+    ("tasks", "id", "tasks"),
+    ("note_labels", "note_id", "notes"),
+    ("notes", "id", "notes"),
+];
+
+impl Marks {
+    /// Reads the newest ids now.
+    pub async fn take(db: &DatabaseConnection) -> anyhow::Result<Self> {
+        let mut marks = Vec::new();
+        for (table, column, parent) in WRITTEN {
+            let max = rows(db, &format!("SELECT COALESCE(MAX(id), 0) FROM {parent}"))
+                .await?
+                .first()
+                .map(|r| r.try_get_by_index::<i64>(0))
+                .transpose()?
+                .unwrap_or(0);
+            marks.push((table, column, max));
+        }
+        Ok(Self(marks))
+    }
+
+    /// Deletes every row newer than the marks; returns how many.
+    pub async fn restore(&self, db: &DatabaseConnection) -> anyhow::Result<u64> {
+        let mut removed = 0;
+        for (table, column, max) in &self.0 {
+            removed += db
+                .execute_unprepared(&format!("DELETE FROM {table} WHERE {column} > {max}"))
+                .await?
+                .rows_affected();
+        }
+        Ok(removed)
+    }
+}

@@ -158,6 +158,11 @@ impl Workload {
         ALL.into_iter().find(|w| w.key() == key.trim())
     }
 
+    /// Whether the workload writes (its rows are removed after the run).
+    pub fn writes(self) -> bool {
+        self == Self::CreateNote
+    }
+
     /// Whether the workload has a plain-SQL baseline.
     pub fn has_baseline(self) -> bool {
         self != Self::Typename
@@ -455,19 +460,20 @@ async fn inbox(db: &DatabaseConnection, draw: &Draw) -> Result<u32, sea_orm::DbE
     } else {
         ""
     };
+    // The page first, then the unread counts of its 50 conversations only.
     let rows = all(
         db,
         &format!(
-            "SELECT cv.id, cv.last_message_at, c.id, c.name, ch.id, ch.display_name, \
-             (SELECT COUNT(*) FROM messages m WHERE m.organization_id = cv.organization_id \
-               AND m.conversation_id = cv.id AND m.direction = 'INBOUND' \
+            "SELECT p.id, p.last_message_at, c.id, c.name, ch.id, ch.display_name, \
+             (SELECT COUNT(*) FROM messages m WHERE m.organization_id = p.organization_id \
+               AND m.conversation_id = p.id AND m.direction = 'INBOUND' \
                AND m.id > COALESCE((SELECT r.last_read_message_id FROM conversation_reads r \
-                 WHERE r.conversation_id = cv.id AND r.user_id = $2), 0)) AS unread \
-             FROM conversations cv{grants} \
-             JOIN contacts c ON c.id = cv.contact_id \
-             JOIN channels ch ON ch.id = cv.channel_id \
-             WHERE cv.organization_id = $1 \
-             ORDER BY cv.last_message_at DESC, cv.id DESC LIMIT 51"
+                 WHERE r.conversation_id = p.id AND r.user_id = $2), 0)) AS unread \
+             FROM (SELECT cv.* FROM conversations cv{grants} WHERE cv.organization_id = $1 \
+                   ORDER BY cv.last_message_at DESC, cv.id DESC LIMIT 51) p \
+             JOIN contacts c ON c.id = p.contact_id \
+             JOIN channels ch ON ch.id = p.channel_id \
+             ORDER BY p.last_message_at DESC, p.id DESC"
         ),
         vec![draw.user.org_id.into(), draw.user.id.into()],
     )

@@ -14,6 +14,7 @@ use threadline::{
 };
 use threadline_bench::{
     database::{self, Fresh},
+    plan::{Marks, Plan},
     scale::SMALL,
     seed,
 };
@@ -193,6 +194,24 @@ async fn the_small_dataset_has_its_counts_and_a_member_sees_a_tenth_of_the_conta
         .expect("count");
     let archived = number(&db, "SELECT COUNT(*) FROM contacts WHERE archived = TRUE").await;
     assert_eq!(owner_active + archived, 500);
+
+    // The driver's view: every member can be drawn from, and what a write workload adds
+    // is removed again.
+    let plan = Plan::load(&db).await.expect("plan");
+    assert_eq!(plan.orgs.len(), 1);
+    assert_eq!(plan.orgs[0].members.len(), 7);
+    assert!(plan.orgs[0].members.iter().all(|m| m.visible.len() == 50));
+    assert_eq!(plan.orgs[0].contacts.len(), 500);
+    let marks = Marks::take(&db).await.expect("marks");
+    db.execute_unprepared(
+        "INSERT INTO notes (organization_id, contact_id, author_id, body, visibility, created_at, updated_at) \
+         VALUES (1, 1, 1, 'written by a run', 'TEAM', '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')",
+    )
+    .await
+    .expect("a note");
+    assert_eq!(number(&db, "SELECT COUNT(*) FROM notes").await, 5_001);
+    assert_eq!(marks.restore(&db).await.expect("restore"), 1);
+    assert_eq!(number(&db, "SELECT COUNT(*) FROM notes").await, 5_000);
 
     // The same seed gives the same rows in another database; and a new row takes a fresh id
     // (PostgreSQL's sequences were moved past the generated ones).
