@@ -475,6 +475,14 @@ fn progress(row: &Row) -> String {
             row.ratio().unwrap_or(0.0)
         ));
     }
+    let examples = row.gateway.sample.error_examples.iter().chain(
+        row.baseline
+            .iter()
+            .flat_map(|b| b.sample.error_examples.iter()),
+    );
+    for e in examples.take(3) {
+        line.push_str(&format!("\n    error: {e}"));
+    }
     line
 }
 

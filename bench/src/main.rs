@@ -108,8 +108,26 @@ fn parse_workload(key: &str) -> Result<Workload, String> {
     })
 }
 
+/// Runs `work` until it ends or the process is asked to stop (Ctrl-C, SIGTERM): then `work`
+/// is dropped, which stops the gateway it started, and the caller can still clean up.
+async fn interruptible<T>(work: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        result = work => result,
+        _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted"),
+        () = terminate => anyhow::bail!("terminated"),
+    }
+}
+
 async fn run(options: &Options) -> anyhow::Result<()> {
-    let report = driver::run(options).await?;
+    let report = interruptible(driver::run(options)).await?;
     println!();
     println!("{}", report.markdown());
     let errors = report.errors();
@@ -135,7 +153,7 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .context("connecting to the database")?;
             println!("generating {scale}, seed {seed}");
-            let seeded = seed::seed(&db, scale, seed).await?;
+            let seeded = interruptible(seed::seed(&db, scale, seed)).await?;
             for (table, rows) in &seeded.rows {
                 println!("  {table:<24} {rows:>10}");
             }
@@ -176,7 +194,7 @@ async fn main() -> anyhow::Result<()> {
             let fresh = Fresh::create(postgres.as_deref()).await?;
             let outcome = async {
                 let db = database::connect(&fresh.url).await?;
-                let seeded = seed::seed(&db, scale::SMALL, 1).await?;
+                let seeded = interruptible(seed::seed(&db, scale::SMALL, 1)).await?;
                 let _ = db.close().await;
                 println!("generated {} in {:.1?}", scale::SMALL, seeded.elapsed);
                 let options = Options {

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait};
 
 /// A user the driver acts as.
 #[derive(Clone, Debug)]
@@ -189,14 +189,57 @@ impl Marks {
         Ok(Self(marks))
     }
 
-    /// Deletes every row newer than the marks; returns how many.
+    /// Deletes every row newer than the marks (children first); returns how many.
+    ///
+    /// The foreign-key checks are off while it runs: deleting a task or a note makes the
+    /// database look for rows that point at it through columns without an index (`tasks.note_id`,
+    /// `tasks.copied_from_id`...), a full scan per deleted row, hours for a long W5 run. Only
+    /// rows the run wrote are deleted, and nothing older points at them. On PostgreSQL that
+    /// takes a superuser (`session_replication_role`); without one the rows stay, with a note.
     pub async fn restore(&self, db: &DatabaseConnection) -> anyhow::Result<u64> {
         let mut removed = 0;
-        for (table, column, max) in &self.0 {
-            removed += db
-                .execute_unprepared(&format!("DELETE FROM {table} WHERE {column} > {max}"))
-                .await?
-                .rows_affected();
+        match db.get_database_backend() {
+            DbBackend::Postgres => {
+                let txn = db.begin().await?;
+                if let Err(e) = txn
+                    .execute_unprepared("SET LOCAL session_replication_role = replica")
+                    .await
+                {
+                    eprintln!(
+                        "note: the rows W5 wrote stay in the database ({e}); generate the \
+                         dataset again before a run that must start from it"
+                    );
+                    return Ok(0);
+                }
+                for (table, column, max) in &self.0 {
+                    removed += txn
+                        .execute_unprepared(&format!("DELETE FROM {table} WHERE {column} > {max}"))
+                        .await?
+                        .rows_affected();
+                }
+                txn.commit().await?;
+            }
+            _ => {
+                // A pragma, so outside the transaction, on the pool's one SQLite connection.
+                db.execute_unprepared("PRAGMA foreign_keys = OFF").await?;
+                let deleted = async {
+                    let txn = db.begin().await?;
+                    let mut n = 0;
+                    for (table, column, max) in &self.0 {
+                        n += txn
+                            .execute_unprepared(&format!(
+                                "DELETE FROM {table} WHERE {column} > {max}"
+                            ))
+                            .await?
+                            .rows_affected();
+                    }
+                    txn.commit().await?;
+                    Ok::<u64, sea_orm::DbErr>(n)
+                }
+                .await;
+                db.execute_unprepared("PRAGMA foreign_keys = ON").await?;
+                removed += deleted?;
+            }
         }
         Ok(removed)
     }

@@ -11,7 +11,8 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, QueryResult, Statement, TransactionTrait, Value,
+    ConnectionTrait, DatabaseConnection, DbBackend, QueryResult, SqliteTransactionMode, Statement,
+    TransactionOptions, TransactionTrait, Value,
 };
 use serde_json::{Value as Json, json};
 use threadline::ids::{self, Kind};
@@ -559,7 +560,15 @@ async fn note_search(db: &DatabaseConnection, draw: &Draw) -> Result<u32, sea_or
 async fn create_note(db: &DatabaseConnection, draw: &Draw) -> Result<u32, sea_orm::DbErr> {
     let (org, user) = (draw.user.org_id, draw.user.id);
     let backend = db.get_database_backend();
-    let txn = db.begin().await?;
+    // On SQLite a write transaction takes the write lock at BEGIN (and waits for it): one
+    // that starts reading and then writes fails at once if another connection (the
+    // gateway's background jobs) wrote in between.
+    let txn = db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        })
+        .await?;
     let contact = all(
         &txn,
         "SELECT c.id, c.name, g.access FROM contacts c JOIN contact_collaborators g \
