@@ -247,7 +247,10 @@ impl Application {
                 subscription_buffer: usize::try_from(config.ws_subscription_buffer)
                     .unwrap_or(usize::MAX),
             },
-            ws_open: http::ws::OpenSockets::new(shutdown.not_accepting.clone(), shutdown.expired.clone()),
+            ws_open: http::ws::OpenSockets::new(
+                shutdown.not_accepting.clone(),
+                shutdown.expired.clone(),
+            ),
             ws_watchlist: Arc::default(),
             max_body_bytes: usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX),
             ws_max_message_bytes: usize::try_from(config.ws_max_message_bytes)

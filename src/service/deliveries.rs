@@ -17,7 +17,7 @@
 //!   skipping those another claim holds); an endpoint at its cap is set aside for the rest of
 //!   the claim, so a backlog there never holds up deliveries to other endpoints.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use entity::{webhook_attempt, webhook_delivery, webhook_endpoint};
@@ -129,21 +129,20 @@ pub struct Claimed {
 /// at endpoints not set aside yet (at their cap, or held by another process's claim).
 const CLAIM_ROUNDS: usize = 16;
 
-/// Claims up to `limit` deliveries due at `at`, leased until `at + lease`.
+/// Claims up to `limit` deliveries due at `at`, leased until `at + lease`, on the caller's
+/// transaction (see [`settle_and_claim`]).
 ///
 /// The first round looks at the due deliveries oldest first, twice as many as it may take. An
 /// endpoint at its cap can take none of them; when some were left for that reason, the next
 /// round looks only at the other endpoints that have deliveries due (found through the
 /// endpoints, not by reading past the backlog), so a backlog at one endpoint's cap never holds
 /// up the others.
-#[tracing::instrument(skip_all, err(level = "debug"))]
-pub async fn claim<C: ConnectionTrait + TransactionTrait>(
-    db: &C,
+async fn claim_on<C: ConnectionTrait>(
+    txn: &C,
     at: DateTime<Utc>,
     lease: Duration,
     limit: u64,
 ) -> ApiResult<Vec<Claimed>> {
-    let txn = db.begin().await?;
     let mut claim = Claim {
         postgres: txn.get_database_backend() == DbBackend::Postgres,
         at,
@@ -157,20 +156,19 @@ pub async fn claim<C: ConnectionTrait + TransactionTrait>(
     let mut only = None;
     for _ in 0..CLAIM_ROUNDS {
         let wanted = limit.saturating_sub(claim.claimed.len());
-        if wanted == 0 || !claim.round(&txn, wanted, only.as_deref()).await? {
+        if wanted == 0 || !claim.round(txn, wanted, only.as_deref()).await? {
             break;
         }
         let wanted = limit.saturating_sub(claim.claimed.len());
         if wanted == 0 {
             break;
         }
-        let others = claim.endpoints_with_due_work(&txn, wanted).await?;
+        let others = claim.endpoints_with_due_work(txn, wanted).await?;
         if others.is_empty() {
             break;
         }
         only = Some(others);
     }
-    txn.commit().await?;
     Ok(claim.claimed)
 }
 
@@ -407,61 +405,199 @@ pub enum Settled {
     Stale,
 }
 
-/// Records an attempt of a claimed delivery and what it leads to: success; 410, which
-/// disables the endpoint; or a retry on the schedule (honouring `Retry-After`), giving up when
-/// the schedule is spent; an endpoint failing for five days straight is disabled.
-#[tracing::instrument(skip_all, fields(delivery_id = claimed.delivery.id), err(level = "debug"))]
-pub async fn settle<C: ConnectionTrait + TransactionTrait>(
+/// A finished attempt of a claimed delivery, waiting to be recorded.
+#[derive(Clone, Debug)]
+pub struct Finished {
+    /// The delivery as claimed, with its endpoint.
+    pub claimed: Claimed,
+    /// How the attempt went.
+    pub attempt: Attempt,
+    /// When it finished.
+    pub at: DateTime<Utc>,
+}
+
+/// Records the `finished` attempts, then claims up to `limit` deliveries due at `at`, leased
+/// until `at + lease`, all in one transaction: a worker's pass costs one transaction however
+/// many attempts it records and deliveries it claims, and the claim sees what was just
+/// recorded (the deliveries no longer in flight, the next delivery about a record now free to
+/// go).
+///
+/// Each attempt leads to success; 410, which disables the endpoint; or a retry on the schedule
+/// (honouring `Retry-After`), giving up when the schedule is spent; an endpoint failing for
+/// five days straight is disabled. Only the holder of a delivery's lease settles it.
+///
+/// Returns what each attempt led to (in the order given) and the claimed deliveries. When it
+/// fails nothing is written: the attempts can be recorded by a later call (and once their
+/// lease has run out, another worker attempts them again: at least once, never lost).
+#[tracing::instrument(skip_all, fields(finished = finished.len(), limit), err(level = "debug"))]
+pub async fn settle_and_claim<C: ConnectionTrait + TransactionTrait>(
     db: &C,
-    claimed: &Claimed,
-    attempt: &Attempt,
+    finished: &[Finished],
     at: DateTime<Utc>,
-) -> ApiResult<Settled> {
-    let delivery = &claimed.delivery;
+    lease: Duration,
+    limit: u64,
+) -> ApiResult<(Vec<Settled>, Vec<Claimed>)> {
+    if finished.is_empty() && limit == 0 {
+        return Ok((Vec::new(), Vec::new()));
+    }
     let txn = db.begin().await?;
-    let (status, next) = match attempt.outcome {
+    let settled = settle_on(&txn, finished).await?;
+    let claimed = if limit == 0 {
+        Vec::new()
+    } else {
+        claim_on(&txn, at, lease, limit).await?
+    };
+    txn.commit().await?;
+    Ok((settled, claimed))
+}
+
+/// The most attempts one statement records (six values a row in the delivery update, ten in
+/// the attempt insert: far below SQLite's 32,766 bound values).
+const SETTLE_CHUNK: usize = 500;
+
+/// What an attempt leads to for its delivery: its next state, and when it is tried again.
+fn decide(finished: &Finished) -> (DeliveryStatus, Option<DateTime<Utc>>) {
+    match finished.attempt.outcome {
         Outcome::Delivered => (DeliveryStatus::Succeeded, None),
         Outcome::Gone => (DeliveryStatus::Failed, None),
         Outcome::Retry | Outcome::Refused => {
-            let next_attempt = usize::try_from(delivery.attempts)
+            let next_attempt = usize::try_from(finished.claimed.delivery.attempts)
                 .unwrap_or(usize::MAX)
                 .saturating_add(1);
-            match retry::delay_before(next_attempt, retry::random_jitter(), attempt.retry_after) {
+            let retry_after = finished.attempt.retry_after;
+            match retry::delay_before(next_attempt, retry::random_jitter(), retry_after) {
                 Some(delay) => (
                     DeliveryStatus::Pending,
-                    Some(at + Duration::from_std(delay).unwrap_or(Duration::days(1))),
+                    Some(finished.at + Duration::from_std(delay).unwrap_or(Duration::days(1))),
                 ),
                 None => (DeliveryStatus::Failed, None),
             }
         }
-    };
-    // Only the holder of the lease settles the delivery.
-    let mut sql = Sql::new(txn.get_database_backend());
-    sql.push("UPDATE webhook_deliveries SET status = ")
-        .bind(status.as_str())
-        .push(", lease_until = NULL, last_status_code = ")
-        .bind(attempt.status.map(i32::from))
-        .push(", next_attempt_at = ")
-        .bind(next.unwrap_or(delivery.next_attempt_at))
-        .push(", finished_at = ")
-        .bind(next.is_none().then_some(at))
-        .push(" WHERE id = ")
-        .bind(delivery.id)
-        .push(" AND status = 'SENDING' AND attempts = ")
-        .bind(delivery.attempts);
-    let updated = txn.execute_raw(sql.build()).await?.rows_affected();
-    if updated == 0 && !exists(&txn, delivery.id).await? {
-        // Deleted with its endpoint while the attempt was in flight: nothing left to log it
-        // against (an admin's ordinary action, not a fault).
-        txn.commit().await?;
-        return Ok(Settled::Stale);
     }
+}
+
+/// Records `finished` on `txn` in a few statements whatever their number: one update of the
+/// deliveries, one insert of the attempts, and statements about an endpoint only when its
+/// health changes.
+async fn settle_on<C: ConnectionTrait>(txn: &C, finished: &[Finished]) -> ApiResult<Vec<Settled>> {
+    if finished.is_empty() {
+        return Ok(Vec::new());
+    }
+    let decisions: Vec<_> = finished.iter().map(decide).collect();
+    let updated = update_deliveries(txn, finished, &decisions).await?;
+    let key = |f: &Finished| (f.claimed.delivery.id, f.claimed.delivery.attempts);
+    // Not updated: taken over by another worker once the lease ran out (the attempt is still
+    // logged), or deleted with its endpoint while the attempt was in flight (nothing is left to
+    // log it against: an admin's ordinary action, not a fault).
+    let missing: Vec<i64> = finished
+        .iter()
+        .filter(|f| !updated.contains(&key(f)))
+        .map(|f| f.claimed.delivery.id)
+        .collect();
+    let existing = if missing.is_empty() {
+        HashSet::new()
+    } else {
+        existing_deliveries(txn, &missing).await?
+    };
+    let logged: Vec<&Finished> = finished
+        .iter()
+        .filter(|f| updated.contains(&key(f)) || existing.contains(&f.claimed.delivery.id))
+        .collect();
+    for chunk in logged.chunks(SETTLE_CHUNK) {
+        webhook_attempt::Entity::insert_many(chunk.iter().map(|f| attempt_row(f)))
+            .exec_without_returning(txn)
+            .await?;
+    }
+    record_health(txn, &logged).await?;
+    Ok(finished
+        .iter()
+        .zip(&decisions)
+        .map(|(f, (status, _))| match status {
+            _ if !updated.contains(&key(f)) => Settled::Stale,
+            DeliveryStatus::Succeeded => Settled::Succeeded,
+            DeliveryStatus::Pending => Settled::Retrying,
+            _ => Settled::Failed,
+        })
+        .collect())
+}
+
+/// Moves the deliveries on as `decisions` say, in one statement per chunk, each only while this
+/// worker still holds it (`SENDING`, with the attempt count it claimed); returns the
+/// `(id, attempts)` of those it moved.
+async fn update_deliveries<C: ConnectionTrait>(
+    txn: &C,
+    finished: &[Finished],
+    decisions: &[(DeliveryStatus, Option<DateTime<Utc>>)],
+) -> ApiResult<HashSet<(i64, i32)>> {
+    #[derive(FromQueryResult)]
+    struct Moved {
+        id: i64,
+        attempts: i32,
+    }
+    let mut moved = HashSet::new();
+    for (chunk, decided) in finished
+        .chunks(SETTLE_CHUNK)
+        .zip(decisions.chunks(SETTLE_CHUNK))
+    {
+        let mut sql = Sql::new(txn.get_database_backend());
+        // A list of values joined to the table (`UPDATE ... FROM`, in both databases): one
+        // statement moves every delivery, each to its own state.
+        sql.push("WITH v (d_id, d_attempts, d_status, d_code, d_next, d_finished) AS (VALUES ");
+        for (n, (f, (status, next))) in chunk.iter().zip(decided).enumerate() {
+            let delivery = &f.claimed.delivery;
+            sql.push(if n == 0 { "(" } else { ", (" })
+                .bind(delivery.id)
+                .push(", ")
+                .bind(delivery.attempts)
+                .push(", ")
+                .bind(status.as_str())
+                .push(", ")
+                .bind(f.attempt.status.map(i32::from))
+                .push(", ")
+                .bind(next.unwrap_or(delivery.next_attempt_at))
+                .push(", ")
+                .bind(next.is_none().then_some(f.at))
+                .push(")");
+        }
+        sql.push(
+            ") UPDATE webhook_deliveries SET status = v.d_status, lease_until = NULL, \
+             last_status_code = v.d_code, next_attempt_at = v.d_next, finished_at = v.d_finished \
+             FROM v WHERE id = v.d_id AND status = 'SENDING' AND attempts = v.d_attempts \
+             RETURNING id, attempts",
+        );
+        for row in Moved::find_by_statement(sql.build()).all(txn).await? {
+            moved.insert((row.id, row.attempts));
+        }
+    }
+    Ok(moved)
+}
+
+/// Which of the deliveries `ids` are still there.
+async fn existing_deliveries<C: ConnectionTrait>(txn: &C, ids: &[i64]) -> ApiResult<HashSet<i64>> {
+    #[derive(FromQueryResult)]
+    struct Id {
+        id: i64,
+    }
+    let mut sql = Sql::new(txn.get_database_backend());
+    sql.push("SELECT id FROM webhook_deliveries WHERE id IN ")
+        .bind_list(ids.iter().copied());
+    Ok(Id::find_by_statement(sql.build())
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|r| r.id)
+        .collect())
+}
+
+/// The delivery log's row of a finished attempt.
+fn attempt_row(finished: &Finished) -> webhook_attempt::ActiveModel {
+    let (delivery, attempt) = (&finished.claimed.delivery, &finished.attempt);
     webhook_attempt::ActiveModel {
         organization_id: Set(delivery.organization_id),
         delivery_id: Set(delivery.id),
         endpoint_id: Set(delivery.endpoint_id),
         attempt: Set(delivery.attempts),
-        attempted_at: Set(at),
+        attempted_at: Set(finished.at),
         outcome: Set(AttemptOutcome::from(attempt.outcome).as_str().to_owned()),
         status_code: Set(attempt.status.map(i32::from)),
         latency_ms: Set(i64::try_from(attempt.latency.as_millis()).unwrap_or(i64::MAX)),
@@ -469,74 +605,96 @@ pub async fn settle<C: ConnectionTrait + TransactionTrait>(
         response_excerpt: Set(Some(attempt.response_excerpt.clone()).filter(|e| !e.is_empty())),
         ..Default::default()
     }
-    .insert(&txn)
-    .await?;
+}
 
-    // The endpoint's health. Each statement changes (and so locks) the endpoint's row only when
-    // its health changes: a claim skips an endpoint row another transaction holds, and most
-    // attempts change nothing here.
-    let mut sql = Sql::new(txn.get_database_backend());
-    let health = match attempt.outcome {
-        // A success clears the failing streak, if there is one. The endpoint as claimed says
-        // whether there was: skipping the statement when it was healthy then saves a round
-        // trip per delivery, and a failure recorded since (by a send that overlapped this one)
-        // is cleared by the next success claimed after it, so the five days of "failing
-        // straight" start at most one attempt early. When it runs, the update writes (and on
-        // PostgreSQL locks) the endpoint row only if there is a streak to clear: a row lock
-        // per success would queue concurrent settles, and the claim's `FOR UPDATE`, on it.
-        Outcome::Delivered if claimed.endpoint.failing_since.is_none() => None,
-        Outcome::Delivered => {
-            sql.push("UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ")
-                .bind(delivery.endpoint_id)
-                .push(" AND failing_since IS NOT NULL");
-            Some(sql)
+/// The endpoints' health after `logged` (in the order the attempts finished), endpoint by
+/// endpoint in id order (so two workers recording at once take the rows' locks in the same
+/// order). Each statement changes (and so locks) an endpoint's row only when its health
+/// changes: a claim skips an endpoint row another transaction holds, and most attempts change
+/// nothing here.
+///
+/// - A success ends the failing streak. The endpoint as claimed says whether there was one:
+///   when none of its claims saw one, nothing is written (a failure recorded since, by a send
+///   that overlapped, is cleared by the next success claimed after it, so the five days of
+///   "failing straight" start at most one attempt early).
+/// - A failure starts a streak (at the first failure after the last success) unless one is
+///   running, and disables the endpoint once the streak is five days old.
+/// - A 410 disables the endpoint.
+async fn record_health<C: ConnectionTrait>(txn: &C, logged: &[&Finished]) -> ApiResult<()> {
+    let mut by_endpoint: BTreeMap<i64, Vec<&Finished>> = BTreeMap::new();
+    for f in logged {
+        by_endpoint
+            .entry(f.claimed.delivery.endpoint_id)
+            .or_default()
+            .push(f);
+    }
+    let failed = |f: &&&Finished| matches!(f.attempt.outcome, Outcome::Retry | Outcome::Refused);
+    for (endpoint_id, attempts) in by_endpoint {
+        let last_success = attempts
+            .iter()
+            .rposition(|f| f.attempt.outcome == Outcome::Delivered);
+        let after_success = &attempts[last_success.map_or(0, |i| i + 1)..];
+        let first_failure = after_success.iter().find(failed).map(|f| f.at);
+        let last_failure = after_success.iter().rfind(failed).map(|f| f.at);
+        let mut statements = Vec::new();
+        match (first_failure, last_failure) {
+            (Some(first), Some(last)) => {
+                let mut sql = Sql::new(txn.get_database_backend());
+                sql.push("UPDATE webhook_endpoints SET failing_since = ")
+                    .bind(first)
+                    .push(" WHERE id = ")
+                    .bind(endpoint_id);
+                if last_success.is_some() {
+                    // The success in between ended any older streak.
+                    sql.push(" AND (failing_since IS NULL OR failing_since < ")
+                        .bind(first)
+                        .push(")");
+                } else {
+                    sql.push(" AND failing_since IS NULL");
+                }
+                statements.push(sql);
+                let mut sql = Sql::new(txn.get_database_backend());
+                sql.push("UPDATE webhook_endpoints SET enabled = ")
+                    .bind(false)
+                    .push(", disabled_reason = 'FAILING', updated_at = ")
+                    .bind(last)
+                    .push(" WHERE id = ")
+                    .bind(endpoint_id)
+                    .push(" AND enabled AND failing_since <= ")
+                    .bind(last - Duration::days(FAILING_LIMIT_DAYS));
+                statements.push(sql);
+            }
+            _ if last_success.is_some()
+                && attempts
+                    .iter()
+                    .any(|f| f.claimed.endpoint.failing_since.is_some()) =>
+            {
+                let mut sql = Sql::new(txn.get_database_backend());
+                sql.push("UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ")
+                    .bind(endpoint_id)
+                    .push(" AND failing_since IS NOT NULL");
+                statements.push(sql);
+            }
+            _ => {}
         }
-        Outcome::Gone => {
-            sql.push("UPDATE webhook_endpoints SET enabled = ")
-                .bind(false)
-                .push(", disabled_reason = 'GONE', updated_at = ")
-                .bind(at)
-                .push(" WHERE id = ")
-                .bind(delivery.endpoint_id);
-            Some(sql)
-        }
-        Outcome::Retry | Outcome::Refused => {
-            sql.push("UPDATE webhook_endpoints SET failing_since = ")
-                .bind(at)
-                .push(" WHERE id = ")
-                .bind(delivery.endpoint_id)
-                .push(" AND failing_since IS NULL");
-            txn.execute_raw(sql.build()).await?;
+        if let Some(gone) = attempts
+            .iter()
+            .rfind(|f| f.attempt.outcome == Outcome::Gone)
+        {
             let mut sql = Sql::new(txn.get_database_backend());
             sql.push("UPDATE webhook_endpoints SET enabled = ")
                 .bind(false)
-                .push(", disabled_reason = 'FAILING', updated_at = ")
-                .bind(at)
+                .push(", disabled_reason = 'GONE', updated_at = ")
+                .bind(gone.at)
                 .push(" WHERE id = ")
-                .bind(delivery.endpoint_id)
-                .push(" AND enabled AND failing_since <= ")
-                .bind(at - Duration::days(FAILING_LIMIT_DAYS));
-            Some(sql)
+                .bind(endpoint_id);
+            statements.push(sql);
         }
-    };
-    if let Some(sql) = health {
-        txn.execute_raw(sql.build()).await?;
+        for sql in statements {
+            txn.execute_raw(sql.build()).await?;
+        }
     }
-    txn.commit().await?;
-    Ok(match (updated, status) {
-        (0, _) => Settled::Stale,
-        (_, DeliveryStatus::Succeeded) => Settled::Succeeded,
-        (_, DeliveryStatus::Pending) => Settled::Retrying,
-        _ => Settled::Failed,
-    })
-}
-
-/// Whether delivery `id` is still there.
-async fn exists<C: ConnectionTrait>(db: &C, id: i64) -> ApiResult<bool> {
-    Ok(webhook_delivery::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .is_some())
+    Ok(())
 }
 
 /// Removes attempt rows older than `keep`, and deliveries finished before then whose attempts
