@@ -12,12 +12,23 @@
 //! - **per-record order**: a delivery waits while an earlier one to the same endpoint about the
 //!   same record is still pending or being sent, so a receiver sees `note.created` before
 //!   `note.updated` even when the first needed retries;
-//! - **per-endpoint cap**: no more than the endpoint's `max_in_flight` deliveries are being sent
-//!   at once, counted over every process (the claim locks the endpoint rows it counts for,
+//! - **per-endpoint cap**: no more than the endpoint's `max_in_flight` requests are under way at
+//!   once, counted over every process (the claim locks the endpoint rows it counts for,
 //!   skipping those another claim holds); an endpoint at its cap is set aside for the rest of
 //!   the claim, so a backlog there never holds up deliveries to other endpoints.
+//!
+//! A worker may hold a few more deliveries of an endpoint than it may send at once (queued in
+//! its process behind the sends under way, so that the next request goes out as soon as one
+//! finishes instead of after a round trip to the database; see `crate::delivery`). They are
+//! `SENDING` too, so the count a claim reads is an upper bound of the requests under way: a
+//! claim lets this worker send to an endpoint at most its cap less the deliveries other workers
+//! hold there ([`Claimed`] with the allowance), and no other worker's claim can then count fewer
+//! than this worker holds. The sum over workers stays within the cap.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::{
+    collections::{BTreeMap, HashMap, HashSet},
+    sync::Arc,
+};
 
 use chrono::{DateTime, Duration, Utc};
 use entity::{webhook_attempt, webhook_delivery, webhook_endpoint};
@@ -121,8 +132,8 @@ impl From<Outcome> for AttemptOutcome {
 pub struct Claimed {
     /// The delivery (attempts already counts this one).
     pub delivery: webhook_delivery::Model,
-    /// Its endpoint.
-    pub endpoint: webhook_endpoint::Model,
+    /// Its endpoint (as the claim read it; shared by the claim's deliveries to it).
+    pub endpoint: Arc<webhook_endpoint::Model>,
 }
 
 /// The most rounds one claim looks for due deliveries in: each round after the first looks only
@@ -137,18 +148,21 @@ const CLAIM_ROUNDS: usize = 16;
 /// round looks only at the other endpoints that have deliveries due (found through the
 /// endpoints, not by reading past the backlog), so a backlog at one endpoint's cap never holds
 /// up the others.
-async fn claim_on<C: ConnectionTrait>(
+async fn claim_on<'h, C: ConnectionTrait>(
     txn: &C,
     at: DateTime<Utc>,
     lease: Duration,
     limit: u64,
-) -> ApiResult<Vec<Claimed>> {
+    holding: &'h HashMap<i64, Holding>,
+) -> ApiResult<Claim<'h>> {
     let mut claim = Claim {
         postgres: txn.get_database_backend() == DbBackend::Postgres,
         at,
         lease_until: at + lease,
+        holding,
         endpoints: HashMap::new(),
-        in_flight: HashMap::new(),
+        room: HashMap::new(),
+        allowed: HashMap::new(),
         set_aside: HashSet::new(),
         claimed: Vec::new(),
     };
@@ -169,18 +183,22 @@ async fn claim_on<C: ConnectionTrait>(
         }
         only = Some(others);
     }
-    Ok(claim.claimed)
+    Ok(claim)
 }
 
 /// The state of one claim across its rounds.
-struct Claim {
+struct Claim<'a> {
     postgres: bool,
     at: DateTime<Utc>,
     lease_until: DateTime<Utc>,
+    /// What the claiming worker holds already, by endpoint.
+    holding: &'a HashMap<i64, Holding>,
     /// The endpoints this claim holds (locked on PostgreSQL), by id.
-    endpoints: HashMap<i64, webhook_endpoint::Model>,
-    /// Their deliveries being sent, counted over every process.
-    in_flight: HashMap<i64, i64>,
+    endpoints: HashMap<i64, Arc<webhook_endpoint::Model>>,
+    /// How many more deliveries the worker may take of each of them.
+    room: HashMap<i64, i64>,
+    /// How many requests the worker may have under way to each of them.
+    allowed: HashMap<i64, usize>,
     /// Endpoints at their cap, or held by another process's claim: not looked at again.
     set_aside: HashSet<i64>,
     claimed: Vec<Claimed>,
@@ -204,7 +222,7 @@ const NOT_BEHIND_ANOTHER: &str = " AND NOT EXISTS (SELECT 1 FROM webhook_deliver
      WHERE p.endpoint_id = d.endpoint_id AND p.record_key = d.record_key AND p.id < d.id \
      AND p.status IN ('PENDING', 'SENDING'))";
 
-impl Claim {
+impl Claim<'_> {
     /// One round: up to `wanted` more deliveries, from the endpoints in `only` if given.
     /// Returns whether another round may find more: some deliveries were left because their
     /// endpoint was set aside, and (for the first round, which looks at every endpoint) it did
@@ -215,9 +233,10 @@ impl Claim {
         wanted: usize,
         only: Option<&[i64]>,
     ) -> ApiResult<bool> {
-        // Endpoint enabled, nothing earlier about the same record still open. Twice what is
-        // wanted: the caps below may set some aside.
-        let asked = wanted.saturating_mul(2);
+        // Endpoint enabled, nothing earlier about the same record still open. What is wanted
+        // (rows read and, on PostgreSQL, locked beyond it would be for nothing unless caps set
+        // some aside, and then the next round looks at the other endpoints).
+        let asked = wanted;
         let mut sql = Sql::new(txn.get_database_backend());
         sql.push(
             "SELECT d.* FROM webhook_deliveries d \
@@ -261,14 +280,14 @@ impl Claim {
             let Some(endpoint) = self.endpoints.get(&delivery.endpoint_id) else {
                 continue;
             };
-            let busy = self.in_flight.entry(endpoint.id).or_insert(0);
-            if *busy >= i64::from(endpoint.max_in_flight) {
+            let room = self.room.entry(endpoint.id).or_insert(0);
+            if *room <= 0 {
                 self.set_aside.insert(endpoint.id);
                 left_behind = true;
                 continue;
             }
-            *busy += 1;
-            let endpoint = endpoint.clone();
+            *room -= 1;
+            let endpoint = Arc::clone(endpoint);
             // Written for all the round's rows at once below.
             let mut delivery = delivery;
             delivery.status = DeliveryStatus::Sending.as_str().to_owned();
@@ -286,7 +305,7 @@ impl Claim {
                 .push(", lease_until = ")
                 .bind(self.lease_until)
                 .push(", attempts = attempts + 1 WHERE id IN ")
-                .bind_list(new.iter().map(|c| c.delivery.id));
+                .bind_list(padded(new.iter().map(|c| c.delivery.id)));
             txn.execute_raw(sql.build()).await?;
         }
         Ok(left_behind && !(saw_all && only.is_none()))
@@ -323,10 +342,12 @@ impl Claim {
             .collect())
     }
 
-    /// Takes hold of the candidates' endpoints not held yet and counts what they have in
-    /// flight over every process. On PostgreSQL the endpoint rows are locked (`SKIP LOCKED`:
-    /// one held by another process's claim is set aside for this one, so claims never wait on
-    /// each other), so the count cannot change under this claim.
+    /// Takes hold of the candidates' endpoints not held yet, counts what they have in flight
+    /// over every process and works out how many requests this worker may have under way to
+    /// each (the cap less what other workers hold) and how many more deliveries it may take. On
+    /// PostgreSQL the endpoint rows are locked (`SKIP LOCKED`: one held by another process's
+    /// claim is set aside for this one, so claims never wait on each other), so the count
+    /// cannot change under this claim.
     async fn hold_endpoints<C: ConnectionTrait>(
         &mut self,
         txn: &C,
@@ -344,7 +365,7 @@ impl Claim {
         }
         let mut sql = Sql::new(txn.get_database_backend());
         sql.push("SELECT * FROM webhook_endpoints WHERE id IN ")
-            .bind_list(new_ids.iter().copied())
+            .bind_list(padded(new_ids.iter().copied()))
             .push(" ORDER BY id");
         // `NO KEY UPDATE`, not `UPDATE`: it still keeps two claims (and the endpoint updates
         // of `settle`) apart, but not the `KEY SHARE` locks the outbox's foreign keys take, so
@@ -373,18 +394,33 @@ impl Claim {
         )
         .bind(self.at)
         .push(" AND endpoint_id IN ")
-        .bind_list(held.iter().map(|e| e.id))
+        .bind_list(padded(held.iter().map(|e| e.id)))
         .push(" GROUP BY endpoint_id");
         #[derive(FromQueryResult)]
         struct InFlight {
             endpoint_id: i64,
             n: i64,
         }
-        for row in InFlight::find_by_statement(sql.build()).all(txn).await? {
-            self.in_flight.insert(row.endpoint_id, row.n);
-        }
+        let in_flight: HashMap<i64, i64> = InFlight::find_by_statement(sql.build())
+            .all(txn)
+            .await?
+            .into_iter()
+            .map(|row| (row.endpoint_id, row.n))
+            .collect();
         for endpoint in held {
-            self.endpoints.insert(endpoint.id, endpoint);
+            let holding = self.holding.get(&endpoint.id).copied().unwrap_or_default();
+            let mine = i64::try_from(holding.held).unwrap_or(i64::MAX);
+            // This worker's deliveries are in the count (leased, not yet recorded).
+            let others = (in_flight.get(&endpoint.id).copied().unwrap_or(0) - mine).max(0);
+            let allowed = (i64::from(endpoint.max_in_flight) - others).max(0);
+            let ahead = holding.ahead.clamp(0.0, MAX_AHEAD);
+            // Rounded up: an endpoint worth queueing for gets at least one delivery ahead.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+            let queued = (allowed as f64 * ahead).ceil() as i64;
+            self.room.insert(endpoint.id, allowed + queued - mine);
+            self.allowed
+                .insert(endpoint.id, usize::try_from(allowed).unwrap_or(0));
+            self.endpoints.insert(endpoint.id, Arc::new(endpoint));
         }
         Ok(())
     }
@@ -416,44 +452,109 @@ pub struct Finished {
     pub at: DateTime<Utc>,
 }
 
-/// Records the `finished` attempts, then claims up to `limit` deliveries due at `at`, leased
-/// until `at + lease`, all in one transaction: a worker's pass costs one transaction however
-/// many attempts it records and deliveries it claims, and the claim sees what was just
-/// recorded (the deliveries no longer in flight, the next delivery about a record now free to
-/// go).
+/// What a worker holds of one endpoint's deliveries, for its next claim.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Holding {
+    /// Deliveries it has claimed and not yet recorded: being sent, or queued to be.
+    pub held: usize,
+    /// How many deliveries it wants queued per request it may have under way (0: none; the
+    /// delivery worker asks for some when the endpoint answers faster than a pass takes).
+    pub ahead: f64,
+}
+
+/// The most deliveries a worker queues per request it may have under way to an endpoint.
+pub const MAX_AHEAD: f64 = 16.0;
+
+/// What a worker's pass writes and asks for.
+#[derive(Clone, Copy, Debug)]
+pub struct Batch<'a> {
+    /// Attempts that finished, to record.
+    pub finished: &'a [Finished],
+    /// Deliveries it claimed but will not send (stopping, or queued too long): given back,
+    /// due as they were.
+    pub release: &'a [Claimed],
+    /// What it holds already, by endpoint (see [`Holding`]).
+    pub holding: &'a HashMap<i64, Holding>,
+    /// The most deliveries to claim.
+    pub limit: u64,
+}
+
+/// What a pass recorded and claimed.
+#[derive(Debug, Default)]
+pub struct Worked {
+    /// What each finished attempt led to, in the order given.
+    pub settled: Vec<Settled>,
+    /// The deliveries claimed, oldest due first.
+    pub claimed: Vec<Claimed>,
+    /// For each endpoint the claim looked at: how many requests the worker may have under way
+    /// to it (its cap less what other workers hold), until its next claim there.
+    pub allowed: HashMap<i64, usize>,
+}
+
+/// Records the `finished` attempts, gives back the released deliveries, then claims up to
+/// `limit` deliveries due at `at`, leased until `at + lease`, all in one transaction: a worker's
+/// pass costs one transaction however many attempts it records and deliveries it claims, and
+/// the claim sees what was just recorded (the deliveries no longer in flight, the next
+/// delivery about a record now free to go).
 ///
 /// Each attempt leads to success; 410, which disables the endpoint; or a retry on the schedule
 /// (honouring `Retry-After`), giving up when the schedule is spent; an endpoint failing for
 /// five days straight is disabled. Only the holder of a delivery's lease settles it.
 ///
-/// Returns what each attempt led to (in the order given) and the claimed deliveries. When it
-/// fails nothing is written: the attempts can be recorded by a later call (and once their
-/// lease has run out, another worker attempts them again: at least once, never lost).
-#[tracing::instrument(skip_all, fields(finished = finished.len(), limit), err(level = "debug"))]
+/// When it fails nothing is written: the attempts can be recorded by a later call (and once
+/// their lease has run out, another worker attempts them again: at least once, never lost).
+#[tracing::instrument(skip_all, fields(finished = batch.finished.len(), limit = batch.limit), err(level = "debug"))]
 pub async fn settle_and_claim<C: ConnectionTrait + TransactionTrait>(
     db: &C,
-    finished: &[Finished],
+    batch: Batch<'_>,
     at: DateTime<Utc>,
     lease: Duration,
-    limit: u64,
-) -> ApiResult<(Vec<Settled>, Vec<Claimed>)> {
-    if finished.is_empty() && limit == 0 {
-        return Ok((Vec::new(), Vec::new()));
+) -> ApiResult<Worked> {
+    if batch.finished.is_empty() && batch.release.is_empty() && batch.limit == 0 {
+        return Ok(Worked::default());
     }
     let txn = db.begin().await?;
-    let settled = settle_on(&txn, finished).await?;
-    let claimed = if limit == 0 {
-        Vec::new()
-    } else {
-        claim_on(&txn, at, lease, limit).await?
+    let settled = settle_on(&txn, batch.finished).await?;
+    release_on(&txn, batch.release).await?;
+    let mut worked = Worked {
+        settled,
+        ..Worked::default()
     };
+    if batch.limit > 0 {
+        let claim = claim_on(&txn, at, lease, batch.limit, batch.holding).await?;
+        worked.claimed = claim.claimed;
+        worked.allowed = claim.allowed;
+    }
     txn.commit().await?;
-    Ok((settled, claimed))
+    Ok(worked)
+}
+
+/// Gives back deliveries claimed and never sent: due again as they were, the claim's attempt
+/// count undone (each only while the worker still holds it).
+async fn release_on<C: ConnectionTrait>(txn: &C, released: &[Claimed]) -> ApiResult<()> {
+    for chunk in released.chunks(SETTLE_CHUNK) {
+        let mut sql = Sql::new(txn.get_database_backend());
+        sql.push("WITH v (d_id, d_attempts) AS (VALUES ");
+        for (n, c) in chunk.iter().enumerate() {
+            sql.push(if n == 0 { "(" } else { ", (" })
+                .bind(c.delivery.id)
+                .push(", ")
+                .bind(c.delivery.attempts)
+                .push(")");
+        }
+        sql.push(
+            ") UPDATE webhook_deliveries SET status = 'PENDING', lease_until = NULL, \
+             attempts = attempts - 1 FROM v \
+             WHERE id = v.d_id AND status = 'SENDING' AND attempts = v.d_attempts",
+        );
+        txn.execute_raw(sql.build()).await?;
+    }
+    Ok(())
 }
 
 /// The most attempts one statement records (six values a row in the delivery update, ten in
 /// the attempt insert: far below SQLite's 32,766 bound values).
-const SETTLE_CHUNK: usize = 500;
+const SETTLE_CHUNK: usize = 512;
 
 /// What an attempt leads to for its delivery: its next state, and when it is tried again.
 fn decide(finished: &Finished) -> (DeliveryStatus, Option<DateTime<Utc>>) {
@@ -543,7 +644,15 @@ async fn update_deliveries<C: ConnectionTrait>(
         // A list of values joined to the table (`UPDATE ... FROM`, in both databases): one
         // statement moves every delivery, each to its own state.
         sql.push("WITH v (d_id, d_attempts, d_status, d_code, d_next, d_finished) AS (VALUES ");
-        for (n, (f, (status, next))) in chunk.iter().zip(decided).enumerate() {
+        // Padded to a power of two with copies of the last row (one delivery joined to equal
+        // rows is moved once), so the statement's text repeats and its prepared form is reused.
+        let rows = chunk.iter().zip(decided);
+        let last = rows.clone().last().into_iter();
+        let rows = rows.chain(
+            last.cycle()
+                .take(chunk.len().next_power_of_two() - chunk.len()),
+        );
+        for (n, (f, (status, next))) in rows.enumerate() {
             let delivery = &f.claimed.delivery;
             sql.push(if n == 0 { "(" } else { ", (" })
                 .bind(delivery.id)
@@ -570,6 +679,16 @@ async fn update_deliveries<C: ConnectionTrait>(
         }
     }
     Ok(moved)
+}
+
+/// `items` padded to a power of two with copies of the last: an `IN` list's statement text
+/// then takes a few forms, each prepared once and reused, instead of one per length.
+fn padded<T: Copy>(items: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut items: Vec<T> = items.into_iter().collect();
+    if let Some(&last) = items.last() {
+        items.resize(items.len().next_power_of_two(), last);
+    }
+    items
 }
 
 /// Which of the deliveries `ids` are still there.
