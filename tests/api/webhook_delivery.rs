@@ -787,84 +787,124 @@ const WORKER_INDEXES: &[&str] = &[
     "webhook_deliveries_pkey",
 ];
 
-/// What is wrong with how `statement` reads `webhook_deliveries`, by the database's own plan:
-/// a full scan, or an index that holds the delivery log. On SQLite the plan's lines name the
-/// table by the aliases the worker's statements use (`d`, `p`) or by its name.
-async fn log_reads_in_plan(db: &DatabaseConnection, statement: &Statement) -> Vec<String> {
-    let backend = db.get_database_backend();
-    let explain = |prefix: &str| {
-        Statement::from_sql_and_values(
-            backend,
-            format!("{prefix} {}", statement.sql),
-            statement.values.clone().map(|v| v.0).unwrap_or_default(),
-        )
-    };
-    let mut problems = Vec::new();
-    if backend == DbBackend::Postgres {
-        let row = db
-            .query_one_raw(explain("EXPLAIN (FORMAT JSON)"))
-            .await
-            .expect("explain")
-            .expect("a plan");
-        let plan: Value = row.try_get("", "QUERY PLAN").expect("the plan as JSON");
-        let mut nodes = vec![plan[0]["Plan"].clone()];
-        while let Some(node) = nodes.pop() {
-            if node["Relation Name"] == "webhook_deliveries" && node["Node Type"] == "Seq Scan" {
-                problems.push(format!("a sequential scan: {node}"));
-            }
-            if let Some(index) = node["Index Name"].as_str()
-                && index.starts_with("webhook_deliveries")
-                && !WORKER_INDEXES.contains(&index)
-            {
-                problems.push(format!("the index {index}, which holds the log"));
-            }
-            nodes.extend(node["Plans"].as_array().cloned().unwrap_or_default());
-        }
-    } else {
-        for row in db
-            .query_all_raw(explain("EXPLAIN QUERY PLAN"))
-            .await
-            .expect("explain")
-        {
-            let detail: String = row.try_get("", "detail").expect("detail");
-            let mut words = detail.split_whitespace();
-            let (Some(how), Some(what)) = (words.next(), words.next()) else {
-                continue;
-            };
-            let deliveries = matches!(what, "d" | "p" | "webhook_deliveries");
-            if !deliveries || !matches!(how, "SCAN" | "SEARCH") {
-                continue;
-            }
-            let through_worker_index = WORKER_INDEXES
-                .iter()
-                .any(|index| detail.contains(&format!("INDEX {index}")))
-                || detail.contains("INTEGER PRIMARY KEY");
-            if !through_worker_index {
-                problems.push(format!("{detail:?}"));
-            }
-        }
+/// The statements `db` runs while `work` runs on it (through a clone of the connection with a
+/// statement callback of its own).
+async fn statements_of<F, Fut>(db: &DatabaseConnection, work: F) -> Vec<Statement>
+where
+    F: FnOnce(DatabaseConnection) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let seen: Arc<Mutex<Vec<Statement>>> = Arc::default();
+    let mut probe = db.clone();
+    {
+        let seen = seen.clone();
+        probe.set_metric_callback(move |info| {
+            seen.lock().expect("seen").push(info.statement.clone());
+        });
     }
-    problems
+    work(probe).await;
+    let seen = seen.lock().expect("seen").clone();
+    seen
 }
 
-/// How many rows of `webhook_deliveries` running `statement` reads (PostgreSQL's counters of
-/// the transaction, which is rolled back).
-async fn deliveries_read_by(db: &DatabaseConnection, statement: &Statement) -> i64 {
+/// How the worker's `statements` read `webhook_deliveries`, replayed in order in one
+/// transaction that is rolled back (so a `SET LOCAL` among them applies to those after it):
+/// for each statement that mentions the table, what is wrong with its plan (a full scan, an
+/// index that holds the delivery log, sorting what it read) and, on PostgreSQL, how many rows
+/// of the table it read (the transaction's counters).
+async fn replay(
+    db: &DatabaseConnection,
+    statements: &[Statement],
+) -> Vec<(String, Vec<String>, i64)> {
+    let backend = db.get_database_backend();
+    let postgres = backend == DbBackend::Postgres;
     let txn = db.begin().await.expect("begin");
-    txn.execute_raw(statement.clone()).await.expect("replay");
-    let read: i64 = txn
-        .query_one_raw(Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT (COALESCE(seq_tup_read, 0) + COALESCE(idx_tup_fetch, 0))::bigint AS n \
-             FROM pg_stat_xact_user_tables WHERE relname = 'webhook_deliveries'",
-        ))
-        .await
-        .expect("counters")
-        .expect("a row")
-        .try_get("", "n")
-        .expect("n");
+    let mut found = Vec::new();
+    for statement in statements {
+        let sql = statement.sql.trim();
+        if sql.starts_with("SET ") {
+            txn.execute_raw(statement.clone())
+                .await
+                .expect("replay a setting");
+            continue;
+        }
+        if !sql.contains("webhook_deliveries") {
+            continue;
+        }
+        let explain = |prefix: &str| {
+            Statement::from_sql_and_values(
+                backend,
+                format!("{prefix} {sql}"),
+                statement.values.clone().map(|v| v.0).unwrap_or_default(),
+            )
+        };
+        let mut problems = Vec::new();
+        let mut rows_read = 0;
+        if postgres {
+            let row = txn
+                .query_one_raw(explain("EXPLAIN (FORMAT JSON)"))
+                .await
+                .expect("explain")
+                .expect("a plan");
+            let plan: Value = row.try_get("", "QUERY PLAN").expect("the plan as JSON");
+            let mut nodes = vec![plan[0]["Plan"].clone()];
+            while let Some(node) = nodes.pop() {
+                let on_deliveries = node["Relation Name"] == "webhook_deliveries";
+                if on_deliveries && node["Node Type"] == "Seq Scan" {
+                    problems.push(format!("a sequential scan: {node}"));
+                }
+                if let Some(index) = node["Index Name"].as_str()
+                    && index.starts_with("webhook_deliveries")
+                    && !WORKER_INDEXES.contains(&index)
+                {
+                    problems.push(format!("the index {index}, which holds the log"));
+                }
+                nodes.extend(node["Plans"].as_array().cloned().unwrap_or_default());
+            }
+            let counters = Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT (COALESCE(seq_tup_read, 0) + COALESCE(idx_tup_fetch, 0))::bigint AS n \
+                 FROM pg_stat_xact_user_tables WHERE relname = 'webhook_deliveries'",
+            );
+            let count = |row: Option<sea_orm::QueryResult>| {
+                row.map_or(0, |r| r.try_get::<i64>("", "n").expect("n"))
+            };
+            let before = count(txn.query_one_raw(counters.clone()).await.expect("counters"));
+            txn.execute_raw(statement.clone()).await.expect("replay");
+            let after = count(txn.query_one_raw(counters).await.expect("counters"));
+            rows_read = after - before;
+        } else {
+            for row in txn
+                .query_all_raw(explain("EXPLAIN QUERY PLAN"))
+                .await
+                .expect("explain")
+            {
+                let detail: String = row.try_get("", "detail").expect("detail");
+                if detail.contains("TEMP B-TREE FOR ORDER BY") {
+                    problems.push(format!("{detail:?}: it sorts what it read"));
+                }
+                let mut words = detail.split_whitespace();
+                let (Some(how), Some(what)) = (words.next(), words.next()) else {
+                    continue;
+                };
+                // The worker's statements name the table `d` and `p`, or by its name.
+                let deliveries = matches!(what, "d" | "p" | "webhook_deliveries");
+                if !deliveries || !matches!(how, "SCAN" | "SEARCH") {
+                    continue;
+                }
+                let through_worker_index = WORKER_INDEXES
+                    .iter()
+                    .any(|index| detail.contains(&format!("INDEX {index}")))
+                    || detail.contains("INTEGER PRIMARY KEY");
+                if !through_worker_index {
+                    problems.push(format!("{detail:?}"));
+                }
+            }
+        }
+        found.push((sql.to_owned(), problems, rows_read));
+    }
     txn.rollback().await.expect("rollback");
-    read
+    found
 }
 
 /// A worker looks for due deliveries once a second and after every send, and records every
@@ -910,72 +950,90 @@ async fn a_claim_reads_what_is_due_not_the_delivery_log() {
             .expect("analyze");
     }
 
-    // The worker's statements, seen through a handle of its own on the same database.
-    let seen: Arc<Mutex<Vec<Statement>>> = Arc::default();
-    let mut probe = app.db.clone();
-    {
-        let seen = seen.clone();
-        probe.set_metric_callback(move |info| {
-            seen.lock().expect("seen").push(info.statement.clone());
-        });
-    }
-    // With nothing due, a look...
-    let pass = app
-        .jobs
-        .webhooks
-        .pass_at(&probe, Utc::now())
-        .await
-        .expect("pass");
-    assert_eq!(pass.started, 0);
-    let idle = seen.lock().expect("seen").len();
-    assert!(idle >= 1, "the look ran a statement");
-    // ...and with something to send: the claim (counting what is in flight to the endpoint),
-    // then the attempt recorded by the next pass.
-    note(&app, &owner, &contact_id(w.contact), "Busy").await;
-    let pass = app
-        .jobs
-        .webhooks
-        .pass_at(&probe, Utc::now())
-        .await
-        .expect("pass");
-    assert_eq!(pass.started, 1);
-    let drained = app
-        .jobs
-        .webhooks
-        .drain_at(&probe, Utc::now())
-        .await
-        .expect("the rest");
-    assert_eq!(drained.succeeded, 1);
+    // With nothing due, a look; then, with something to send, the claim (counting what is in
+    // flight to the endpoint) and the attempt recorded by the next pass.
+    let (worker, writer, token) = (&app.jobs.webhooks, &app, &owner);
+    let contact = contact_id(w.contact);
+    let statements = statements_of(&app.db, |probe| async move {
+        let pass = worker.pass_at(&probe, Utc::now()).await.expect("pass");
+        assert_eq!(pass.started, 0);
+        note(writer, token, &contact, "Busy").await;
+        let pass = worker.pass_at(&probe, Utc::now()).await.expect("pass");
+        assert_eq!(pass.started, 1);
+        let drained = worker.drain_at(&probe, Utc::now()).await.expect("the rest");
+        assert_eq!(drained.succeeded, 1);
+    })
+    .await;
     assert_eq!(receiver.received().len(), 2);
 
-    let statements: Vec<Statement> = seen
-        .lock()
-        .expect("seen")
-        .iter()
-        .filter(|s| s.sql.contains("webhook_deliveries"))
-        .cloned()
-        .collect();
-    let kinds = |word: &str| statements.iter().filter(|s| s.sql.contains(word)).count();
-    assert!(
-        kinds("FOR UPDATE") >= 2 || !postgres,
-        "claims seen: {statements:#?}"
-    );
+    let replayed = replay(&app.db, &statements).await;
+    let kinds = |word: &str| replayed.iter().filter(|(s, ..)| s.contains(word)).count();
+    assert!(kinds("SELECT d.*") >= 2, "claims seen: {statements:#?}");
     assert!(kinds("UPDATE webhook_deliveries") >= 2, "{statements:#?}");
-    for statement in &statements {
-        let problems = log_reads_in_plan(&app.db, statement).await;
+    for (sql, problems, read) in &replayed {
         assert!(
             problems.is_empty(),
-            "{} reads the delivery log: {problems:?}",
-            statement.sql
+            "{sql} reads the delivery log: {problems:?}"
         );
-        if postgres {
-            let read = deliveries_read_by(&app.db, statement).await;
-            assert!(
-                read < 100,
-                "{} read {read} deliveries beside a log of 200,000",
-                statement.sql
-            );
-        }
+        assert!(
+            *read < 100,
+            "{sql} read {read} deliveries beside a log of 200,000"
+        );
+    }
+}
+
+/// A claim takes the oldest due deliveries through the due index in its order, reading about
+/// as many as it takes: a backlog of thousands costs a claim of one no more than a backlog of
+/// one (PostgreSQL would otherwise read every due delivery and sort them whenever its
+/// statistics say few are due, as for a new table or after a burst).
+#[tokio::test]
+async fn a_claim_reads_about_what_it_takes_not_the_backlog() {
+    let app = app().await;
+    let w = world(&app).await;
+    let owner = app.token(&w.owner);
+    let receiver = Receiver::start().await;
+    endpoint(
+        &app,
+        &owner,
+        &receiver.url,
+        json!({ "eventTypes": ["note.created"], "maxInFlight": 1 }),
+    )
+    .await;
+    note(&app, &owner, &contact_id(w.contact), "First").await;
+    let pending = webhook_delivery::Entity::find()
+        .one(&app.db)
+        .await
+        .expect("query")
+        .expect("the delivery");
+    // 3,000 more due, each its own record.
+    let rows: Vec<webhook_delivery::ActiveModel> = (0..3_000)
+        .map(|n| {
+            let mut row: webhook_delivery::ActiveModel = pending.clone().into();
+            row.id = NotSet;
+            row.record_key = Set(format!("Note:{}", 1_000_000 + n));
+            row
+        })
+        .collect();
+    for chunk in rows.chunks(1000) {
+        webhook_delivery::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&app.db)
+            .await
+            .expect("backlog rows");
+    }
+    let worker = &app.jobs.webhooks;
+    let statements = statements_of(&app.db, |probe| async move {
+        let pass = worker.pass_at(&probe, Utc::now()).await.expect("pass");
+        assert_eq!((pass.claimed, pass.started), (1, 1), "the endpoint's cap");
+    })
+    .await;
+    let replayed = replay(&app.db, &statements).await;
+    assert!(
+        replayed.iter().any(|(sql, ..)| sql.contains("SELECT d.*")),
+        "{statements:#?}"
+    );
+    for (sql, problems, read) in &replayed {
+        assert!(problems.is_empty(), "{sql}: {problems:?}");
+        assert!(*read < 50, "{sql} read {read} deliveries to claim one");
     }
 }
 
