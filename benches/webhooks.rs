@@ -262,6 +262,10 @@ fn rate(n: usize, took: Duration) -> f64 {
 #[tokio::main]
 async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
+    // `BENCH_LOG=1 RUST_LOG=threadline::delivery=debug` shows every pass of the worker.
+    if std::env::var_os("BENCH_LOG").is_some() {
+        threadline::telemetry::init();
+    }
     let events = env_number("BENCH_EVENTS", DEFAULT_EVENTS).max(1);
     let cap = env_number("BENCH_MAX_IN_FLIGHT", DEFAULT_MAX_IN_FLIGHT);
     let dir = tempfile::tempdir().expect("temp dir");

@@ -15,7 +15,7 @@
 //!
 //! The durable work lives in tables and is claimed there (`FOR UPDATE SKIP LOCKED` on
 //! PostgreSQL): reminders (`service::reminders::fire_due`) and webhook deliveries
-//! (`service::deliveries::claim`, sent by [`crate::delivery`]); both are safe with several
+//! (`service::deliveries::settle_and_claim`, sent by [`crate::delivery`]); both are safe with several
 //! gateway processes at once, and the wake-ups only make them prompt.
 
 use std::{future::Future, sync::Arc, time::Duration};
@@ -68,7 +68,7 @@ pub trait Job: Send + Sync + 'static {
     }
 
     /// Finishes what the passes started and left running (called once the runner stops).
-    fn stop(&self) -> impl Future<Output = ()> + Send {
+    fn stop(&self, _db: &DatabaseConnection) -> impl Future<Output = ()> + Send {
         async {}
     }
 }
@@ -163,7 +163,7 @@ pub async fn run<J: Job>(
             () = wake.wait(), if failures == 0 => {}
         }
     }
-    job.stop().await;
+    job.stop(&db).await;
     tracing::debug!(job = J::NAME, "stopped");
 }
 
