@@ -677,7 +677,7 @@ async fn update_deliveries<C: ConnectionTrait>(
         // Padded to a power of two with copies of the last row (one delivery joined to equal
         // rows is moved once), so the statement's text repeats and its prepared form is reused.
         let rows = chunk.iter().zip(decided);
-        let last = rows.clone().last().into_iter();
+        let last = rows.clone().next_back().into_iter();
         let rows = rows.chain(
             last.cycle()
                 .take(chunk.len().next_power_of_two() - chunk.len()),

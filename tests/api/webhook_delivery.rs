@@ -803,8 +803,7 @@ where
         });
     }
     work(probe).await;
-    let seen = seen.lock().expect("seen").clone();
-    seen
+    seen.lock().expect("seen").clone()
 }
 
 /// How the worker's `statements` read `webhook_deliveries`, replayed in order in one
