@@ -43,7 +43,8 @@ pub const WRONG_CREDENTIALS: &str = "the email or password is not correct";
 /// machine (whatever the email, so it tells nothing about the account).
 pub const DEMO_PASSWORD_NOT_LOCAL: &str = "the demo password signs in only from this machine: \
      this request came through a proxy, or from a page or host name that is not loopback \
-     (open the console at http://127.0.0.1:PORT/ or http://localhost:PORT/)";
+     (open the console on this machine at http://127.0.0.1 or http://localhost, on the port \
+     the gateway printed at start-up)";
 /// The one answer to a refresh token that does not hold (unknown, rotated, revoked, expired).
 pub const INVALID_REFRESH_TOKEN: &str =
     "the refresh token is not valid (expired, revoked or already used): sign in again";
