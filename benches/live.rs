@@ -30,6 +30,11 @@
 //! the subscribers. It prints one line per measure and exits non-zero when a target is missed
 //! or anything was lost. The client and the gateway (and PostgreSQL) share the machine: run it
 //! on an otherwise idle machine and compare runs made on the same one.
+//!
+//! `BENCH_SMOKE=1` makes it a smoke run (`.ci/run` uses it, with few subscribers and in the
+//! dev profile): it still fails when a reminder or an event does not arrive, but a missed
+//! speed or memory target is printed, not an error, since a debug build on a busy CI machine
+//! measures nothing.
 
 use std::{
     collections::HashMap,
@@ -568,6 +573,10 @@ async fn main() {
         println!(
             "MISSED: reminders {reminders_ok}, events {events_ok}, memory {memory_ok}, idle {idle_ok}"
         );
+        if std::env::var("BENCH_SMOKE").is_ok_and(|v| v == "1") {
+            println!("smoke run: targets are not checked, everything arrived");
+            return;
+        }
         std::process::exit(1);
     }
 }

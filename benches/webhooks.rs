@@ -40,6 +40,9 @@
 //! the machine's cores, and the loop measures nothing but HTTP on loopback, so both rates and
 //! the ratio move with the machine and whatever else runs on it; compare runs made on the same
 //! machine. Run it in release mode (`cargo bench` does) on an otherwise idle machine.
+//!
+//! `BENCH_SMOKE=1` makes it a smoke run (`.ci/run` uses it, with few events and in the dev
+//! profile): a lost or doubled delivery still fails it, a missed ratio is only printed.
 
 use std::{
     sync::{
@@ -479,6 +482,10 @@ async fn main() {
             .expect("drop the bench database");
     }
     if !ok {
+        if std::env::var("BENCH_SMOKE").is_ok_and(|v| v == "1") {
+            println!("smoke run: the ratio is not checked, every event was delivered once");
+            return;
+        }
         std::process::exit(1);
     }
 }
