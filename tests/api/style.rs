@@ -40,6 +40,8 @@ fn imports_are_grouped_std_external_crate_and_merged_per_crate() {
         "entity/src",
         "migration/src",
         "webhooks/src",
+        "bench/src",
+        "bench/tests",
     ] {
         rust_files(&root.join(dir), &mut files);
     }
