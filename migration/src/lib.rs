@@ -16,6 +16,7 @@ mod m20261124_000006_attachment_hash_index;
 mod m20261130_000007_webhooks;
 mod m20261130_000008_notifications;
 mod m20261130_000009_sign_in;
+mod m20261201_000010_tasks_note_idx;
 
 /// Runs Threadline's migrations in order.
 pub struct Migrator;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000007_webhooks::Migration),
             Box::new(m20261130_000008_notifications::Migration),
             Box::new(m20261130_000009_sign_in::Migration),
+            Box::new(m20261201_000010_tasks_note_idx::Migration),
         ]
     }
 }
