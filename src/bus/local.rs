@@ -13,7 +13,7 @@ use sea_orm::Statement;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio_util::sync::CancellationToken;
 
-use super::{Broker, Hub, SQLITE_PUBLISH, Signal};
+use super::{Broker, Hub, SQLITE_PUBLISH, Signal, signal::parse_payload};
 
 /// How many signals may wait for a slow listener before it must catch up by reading.
 const BUFFER: usize = 4096;
@@ -29,7 +29,7 @@ impl Default for Tap {
 }
 
 impl Tap {
-    /// Broadcasts the signal `statement` publishes, if it is the bus's statement.
+    /// Broadcasts the signals `statement` publishes, if it is the bus's statement.
     pub fn observe(&self, statement: &Statement) {
         if statement.sql != SQLITE_PUBLISH {
             return;
@@ -42,13 +42,18 @@ impl Tap {
                 sea_orm::Value::String(Some(text)) => Some(text.to_string()),
                 _ => None,
             });
-        match text.as_deref().map(str::parse::<Signal>) {
-            // Nobody listening (not started yet, or stopping) is not an error.
-            Some(Ok(signal)) => {
-                let _ = self.0.send(signal);
+        let Some(text) = text else {
+            tracing::warn!("ignoring a bus statement without its signal");
+            return;
+        };
+        for signal in parse_payload(&text) {
+            match signal {
+                // Nobody listening (not started yet, or stopping) is not an error.
+                Ok(signal) => {
+                    let _ = self.0.send(signal);
+                }
+                Err(error) => tracing::warn!(%error, "ignoring a malformed bus signal"),
             }
-            Some(Err(error)) => tracing::warn!(%error, "ignoring a malformed bus signal"),
-            None => tracing::warn!("ignoring a bus statement without its signal"),
         }
     }
 

@@ -56,17 +56,25 @@ pub const SQLITE_PUBLISH: &str = "SELECT $1 AS threadline_bus";
 /// Publishes `signal` on `db`'s transaction (or at once outside one): it reaches the listeners
 /// when the transaction commits, and never if it rolls back.
 pub async fn publish<C: ConnectionTrait>(db: &C, signal: &Signal) -> ApiResult<()> {
+    publish_all(db, std::slice::from_ref(signal)).await
+}
+
+/// Publishes `signals` as [`publish`] does, in one statement (one `NOTIFY`) for as many as fit
+/// in a payload: a write that records several timeline events and their webhook deliveries
+/// tells the other processes once.
+pub async fn publish_all<C: ConnectionTrait>(db: &C, signals: &[Signal]) -> ApiResult<()> {
     let backend = db.get_database_backend();
-    let text = signal.to_string();
-    let statement = match backend {
-        DbBackend::Postgres => Statement::from_sql_and_values(
-            backend,
-            "SELECT pg_notify($1, $2)",
-            [CHANNEL.into(), text.into()],
-        ),
-        _ => Statement::from_sql_and_values(backend, SQLITE_PUBLISH, [text.into()]),
-    };
-    db.execute_raw(statement).await?;
+    for text in signal::payloads(signals) {
+        let statement = match backend {
+            DbBackend::Postgres => Statement::from_sql_and_values(
+                backend,
+                "SELECT pg_notify($1, $2)",
+                [CHANNEL.into(), text.into()],
+            ),
+            _ => Statement::from_sql_and_values(backend, SQLITE_PUBLISH, [text.into()]),
+        };
+        db.execute_raw(statement).await?;
+    }
     Ok(())
 }
 

@@ -8,7 +8,7 @@ use sea_orm::{
 };
 use tokio_util::sync::CancellationToken;
 
-use super::{Broker, CHANNEL, Hub, Signal};
+use super::{Broker, CHANNEL, Hub, signal::parse_payload};
 
 /// Listens for the signals every process publishes with `pg_notify`.
 #[derive(Debug)]
@@ -47,9 +47,13 @@ impl Broker for Notify {
                         hub.wake_after_reconnect();
                         continue;
                     };
-                    match notification.payload().parse::<Signal>() {
-                        Ok(signal) => hub.deliver(signal),
-                        Err(error) => tracing::warn!(%error, "ignoring a malformed bus signal"),
+                    for signal in parse_payload(notification.payload()) {
+                        match signal {
+                            Ok(signal) => hub.deliver(signal),
+                            Err(error) => {
+                                tracing::warn!(%error, "ignoring a malformed bus signal");
+                            }
+                        }
                     }
                 }
                 #[allow(unreachable_code)]

@@ -65,6 +65,45 @@ impl fmt::Display for Signal {
 #[error("not a bus signal: {0:?}")]
 pub struct NotASignal(String);
 
+/// What separates the signals of one payload: a transaction publishes all of its signals (its
+/// timeline events, its webhook deliveries) in one `NOTIFY`.
+pub const SEPARATOR: char = ';';
+
+/// The most bytes of one payload: PostgreSQL refuses a notification of 8,000 bytes or more.
+pub const MAX_PAYLOAD: usize = 7_999;
+
+/// The payloads that carry `signals`, in order, without repeats: as few as fit in
+/// [`MAX_PAYLOAD`] bytes each (one for any ordinary write).
+pub fn payloads(signals: &[Signal]) -> Vec<String> {
+    let mut payloads = Vec::new();
+    let mut current = String::new();
+    let mut seen = Vec::with_capacity(signals.len());
+    for signal in signals {
+        if seen.contains(signal) {
+            continue;
+        }
+        seen.push(*signal);
+        let text = signal.to_string();
+        if !current.is_empty() && current.len() + 1 + text.len() > MAX_PAYLOAD {
+            payloads.push(std::mem::take(&mut current));
+        }
+        if !current.is_empty() {
+            current.push(SEPARATOR);
+        }
+        current.push_str(&text);
+    }
+    if !current.is_empty() {
+        payloads.push(current);
+    }
+    payloads
+}
+
+/// The signals of a payload (see [`payloads`]), each parsed on its own: one malformed part
+/// does not hide the others.
+pub fn parse_payload(text: &str) -> impl Iterator<Item = Result<Signal, NotASignal>> + '_ {
+    text.split(SEPARATOR).map(str::parse)
+}
+
 impl FromStr for Signal {
     type Err = NotASignal;
 
@@ -112,6 +151,57 @@ mod tests {
         for signal in all {
             assert_eq!(signal.to_string().parse::<Signal>().ok(), Some(signal));
         }
+    }
+
+    #[test]
+    fn several_signals_travel_in_one_payload_and_read_back() {
+        let signals = [
+            Signal::Timeline {
+                org: 1,
+                contact: 22,
+                event: 333,
+            },
+            Signal::Timeline {
+                org: 1,
+                contact: 22,
+                event: 334,
+            },
+            Signal::Deliveries,
+            Signal::Deliveries,
+        ];
+        let written = payloads(&signals);
+        assert_eq!(written, ["t:1:22:333;t:1:22:334;w"]);
+        let read: Vec<Signal> = parse_payload(&written[0])
+            .collect::<Result<_, _>>()
+            .expect("parses");
+        assert_eq!(read, signals[..3]);
+        assert!(payloads(&[]).is_empty());
+    }
+
+    #[test]
+    fn a_long_batch_is_split_below_the_notification_limit() {
+        let signals: Vec<Signal> = (0..2_000)
+            .map(|event| Signal::Timeline {
+                org: 1,
+                contact: 2,
+                event: 1_000_000 + event,
+            })
+            .collect();
+        let written = payloads(&signals);
+        assert!(written.len() > 1);
+        assert!(written.iter().all(|p| p.len() <= MAX_PAYLOAD));
+        let read: Vec<Signal> = written
+            .iter()
+            .flat_map(|p| parse_payload(p))
+            .collect::<Result<_, _>>()
+            .expect("parses");
+        assert_eq!(read, signals);
+    }
+
+    #[test]
+    fn a_malformed_part_leaves_the_others() {
+        let read: Vec<bool> = parse_payload("w;x:1;s").map(|r| r.is_ok()).collect();
+        assert_eq!(read, [true, false, true]);
     }
 
     #[test]
