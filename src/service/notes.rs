@@ -24,7 +24,7 @@ use super::{
     reminders::{self, RemindOf},
     settings::{self, Labelled},
     sql::Sql,
-    timeline::{self, Audience, EventKind, NewEvent},
+    timeline::{self, Audience, EventKind, Events, NewEvent},
     validate,
 };
 pub use super::{
@@ -443,14 +443,26 @@ fn expanded_fits(part: &str, filled: &str, max: usize) -> ApiResult<()> {
     ))
 }
 
+/// What [`create`] wrote, as it committed: the note, its labels (by name) and its task, so
+/// the answer needs no second read.
+#[derive(Clone, Debug)]
+pub struct Created {
+    /// The note.
+    pub note: note::Model,
+    /// Its labels, by name.
+    pub labels: Vec<label::Model>,
+    /// The task written with it, if one was asked for.
+    pub task: Option<entity::task::Model>,
+}
+
 /// Creates a note (`WRITE` on the contact), with its labels, the task and the reminder asked
-/// for, and its `NOTE_CREATED` event, all in one transaction.
+/// for, and its `NOTE_CREATED` event (and the task's `TASK_CREATED`), all in one transaction.
 #[tracing::instrument(skip_all, fields(contact_id = input.contact_id), err(level = "debug"))]
 pub async fn create<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
     input: CreateNote,
-) -> ApiResult<(note::Model, Option<entity::task::Model>)> {
+) -> ApiResult<Created> {
     actor.require_staff("write notes")?;
     let mut subject = validate::subject("input.subject", input.subject.as_deref())?;
     let mut body = validate::body("input.body", input.body.as_deref())?;
@@ -469,7 +481,8 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     let txn = db.begin().await?;
     let contact = require_can_create(&txn, actor, input.contact_id).await?;
     let labels =
-        settings::require_labels(&txn, actor.org_id, &input.label_ids, "input.labelIds").await?;
+        settings::require_label_rows(&txn, actor.org_id, &input.label_ids, "input.labelIds")
+            .await?;
     if let Some(type_id) = input.type_id {
         settings::task_type(&txn, actor.org_id, type_id).await?;
     }
@@ -517,26 +530,29 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     }
     .insert(&txn)
     .await?;
-    settings::set_labels(&txn, Labelled::Note, actor.org_id, row.id, &labels).await?;
+    let label_ids: Vec<i64> = labels.iter().map(|l| l.id).collect();
+    settings::add_labels(&txn, Labelled::Note, actor.org_id, row.id, &label_ids).await?;
     super::attachments::record(&txn, actor, row.id, &input.attachments).await?;
-    timeline::record(
-        &txn,
-        actor,
-        NewEvent {
-            contact_id: contact.contact.id,
-            kind: EventKind::NoteCreated,
-            subject_kind: "Note",
-            subject_id: row.id,
-            summary: format!(
-                "{} added a note: {}",
-                actor.name,
-                title_of(subject.as_deref(), &body)
-            ),
-            data: json!({}),
-            audience: visibility.audience(actor.user_id),
-        },
-    )
-    .await?;
+    // The note's event and its task's are written together, before the commit.
+    let mut events = Events::new(actor);
+    events
+        .add(
+            &txn,
+            NewEvent {
+                contact_id: contact.contact.id,
+                kind: EventKind::NoteCreated,
+                subject_kind: "Note",
+                subject_id: row.id,
+                summary: format!(
+                    "{} added a note: {}",
+                    actor.name,
+                    title_of(subject.as_deref(), &body)
+                ),
+                data: json!({}),
+                audience: visibility.audience(actor.user_id),
+            },
+        )
+        .await?;
     notifications::mentions_in_note(&txn, actor, &row).await?;
     if let Some(remind_at) = input.remind_at {
         reminders::add(
@@ -563,14 +579,20 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
                         ..planning::Origin::default()
                     },
                     "input.task.",
+                    &mut events,
                 )
                 .await?,
             )
         }
         None => None,
     };
+    events.write(&txn).await?;
     txn.commit().await?;
-    Ok((row, task))
+    Ok(Created {
+        note: row,
+        labels,
+        task,
+    })
 }
 
 /// Checks that the actor may write a note about `contact_id` and returns the contact: a staff

@@ -97,40 +97,50 @@ pub fn delivery(new: Pending<'_>) -> webhook_delivery::ActiveModel {
     }
 }
 
-/// Writes the deliveries of `event` for organization `org` on the caller's transaction, and
-/// announces them (PostgreSQL delivers the announcement at commit). Returns how many.
-#[tracing::instrument(skip_all, fields(event_type = event.event_type), err(level = "debug"))]
-pub async fn enqueue<C: ConnectionTrait>(
+/// Writes the deliveries of `events` (one write's, in order) for organization `org` on the
+/// caller's transaction, reading the endpoints once for all of them, and returns how many. It
+/// does not announce them: the caller publishes [`crate::bus::Signal::Deliveries`] with its
+/// other signals when this returns more than 0 (see `timeline::Events::write`), so a write
+/// tells the other processes once.
+#[tracing::instrument(skip_all, fields(events = events.len()), err(level = "debug"))]
+pub async fn enqueue_all<C: ConnectionTrait>(
     db: &C,
     org: i64,
-    event: &OutboxEvent<'_>,
+    events: &[OutboxEvent<'_>],
 ) -> ApiResult<usize> {
-    let targets: Vec<webhook_endpoint::Model> = webhook_endpoint::Entity::find()
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let endpoints: Vec<webhook_endpoint::Model> = webhook_endpoint::Entity::find()
         .filter(webhook_endpoint::Column::OrganizationId.eq(org))
         .filter(webhook_endpoint::Column::Enabled.eq(true))
         .all(db)
-        .await?
-        .into_iter()
-        .filter(|e| endpoints::matches(&e.event_types, event.event_type))
-        .collect();
-    if targets.is_empty() {
+        .await?;
+    if endpoints.is_empty() {
         return Ok(0);
     }
-    let data = payload::render(
-        db,
-        org,
-        event.subject_kind,
-        event.subject_id,
-        event.contact_id,
-        event.details,
-    )
-    .await?;
-    let body = body(event.event_type, event.at, data, event.details)?;
-    let message_id = new_message_id()?;
-    let record_key = format!("{}:{}", event.subject_kind, event.subject_id);
-    let rows: Vec<webhook_delivery::ActiveModel> = targets
-        .iter()
-        .map(|endpoint| {
+    let mut rows: Vec<webhook_delivery::ActiveModel> = Vec::new();
+    for event in events {
+        let targets: Vec<&webhook_endpoint::Model> = endpoints
+            .iter()
+            .filter(|e| endpoints::matches(&e.event_types, event.event_type))
+            .collect();
+        if targets.is_empty() {
+            continue;
+        }
+        let data = payload::render(
+            db,
+            org,
+            event.subject_kind,
+            event.subject_id,
+            event.contact_id,
+            event.details,
+        )
+        .await?;
+        let body = body(event.event_type, event.at, data, event.details)?;
+        let message_id = new_message_id()?;
+        let record_key = format!("{}:{}", event.subject_kind, event.subject_id);
+        rows.extend(targets.iter().map(|endpoint| {
             delivery(Pending {
                 org,
                 endpoint_id: endpoint.id,
@@ -140,8 +150,8 @@ pub async fn enqueue<C: ConnectionTrait>(
                 payload: &body,
                 at: event.at,
             })
-        })
-        .collect();
+        }));
+    }
     let count = rows.len();
     // A statement binds at most 32,766 values on SQLite (65,535 on PostgreSQL): an organization
     // with thousands of endpoints gets its rows in several statements.
@@ -152,7 +162,6 @@ pub async fn enqueue<C: ConnectionTrait>(
             .exec_without_returning(db)
             .await?;
     }
-    announce(db).await?;
     Ok(count)
 }
 

@@ -20,7 +20,7 @@ use super::{
     notifications, now,
     reminders::{self, RemindOf},
     replace_rows, settings,
-    timeline::{self, Audience, EventKind, NewEvent, title_of},
+    timeline::{Audience, EventKind, Events, NewEvent, title_of},
     users, validate,
 };
 use crate::{
@@ -109,6 +109,16 @@ pub(super) fn description(field: &str, text: &str) -> ApiResult<String> {
         .ok_or_else(|| ApiError::bad_input(field, "must not be empty"))
 }
 
+fn tag_rows(org: i64, task_id: i64, tags: &[String]) -> Vec<task_tag::ActiveModel> {
+    tags.iter()
+        .map(|tag| task_tag::ActiveModel {
+            task_id: Set(task_id),
+            organization_id: Set(org),
+            tag: Set(tag.clone()),
+        })
+        .collect()
+}
+
 /// Replaces a task's tags on the caller's transaction.
 pub(super) async fn set_tags<C: ConnectionTrait>(
     db: &C,
@@ -116,29 +126,27 @@ pub(super) async fn set_tags<C: ConnectionTrait>(
     task_id: i64,
     tags: &[String],
 ) -> ApiResult<()> {
-    let rows = tags
-        .iter()
-        .map(|tag| task_tag::ActiveModel {
-            task_id: Set(task_id),
-            organization_id: Set(org),
-            tag: Set(tag.clone()),
-        })
-        .collect();
     let old = task_tag::Entity::delete_many()
         .filter(task_tag::Column::OrganizationId.eq(org))
         .filter(task_tag::Column::TaskId.eq(task_id));
-    replace_rows(db, old, rows).await
+    replace_rows(db, old, tag_rows(org, task_id, tags)).await
 }
 
-/// Checks that `user_id` may be responsible for a task on `contact`: an active staff user who
-/// can see the contact (owners and admins always can; members need a grant).
+/// Checks that `user_id` may be responsible for a task on `contact` (which the actor may
+/// write to): an active staff user who can see the contact (owners and admins always can;
+/// members need a grant). The actor themselves needs no statement: they are staff, signed in
+/// and active (checked for this request), and `contact` is one they may see.
 pub(super) async fn require_responsible<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
-    contact_id: i64,
+    contact: &VisibleContact,
     user_id: i64,
     field: &str,
 ) -> ApiResult<()> {
+    if user_id == actor.user_id && actor.is_staff() {
+        return Ok(());
+    }
+    let contact_id = contact.contact.id;
     let user = users::require_active_staff(db, actor, user_id, field).await?;
     let Some(responsible) = crate::auth::actor_of(&user) else {
         return Err(ApiError::bad_input(field, "must be a staff user"));
@@ -171,6 +179,7 @@ pub struct Origin {
 }
 
 /// Creates a task on `contact` (already checked for `WRITE`) inside the caller's transaction;
+/// its `TASK_CREATED` event goes into `events`, which the caller writes before it commits.
 /// `prefix` names the input in errors (`input.`, `input.task.`, `input.followUp.`).
 pub async fn create_in<C: ConnectionTrait>(
     db: &C,
@@ -179,6 +188,7 @@ pub async fn create_in<C: ConnectionTrait>(
     input: CreateTask,
     origin: Origin,
     prefix: &str,
+    events: &mut Events<'_>,
 ) -> ApiResult<task::Model> {
     let f = |name: &str| format!("{prefix}{name}");
     let text = description(&f("description"), &input.description)?;
@@ -198,14 +208,7 @@ pub async fn create_in<C: ConnectionTrait>(
         .responsible_id
         .or(contact.contact.consultant_id)
         .unwrap_or(actor.user_id);
-    require_responsible(
-        db,
-        actor,
-        contact.contact.id,
-        responsible,
-        &f("responsibleId"),
-    )
-    .await?;
+    require_responsible(db, actor, contact, responsible, &f("responsibleId")).await?;
     let at = now();
     let row = task::ActiveModel {
         organization_id: Set(actor.org_id),
@@ -232,7 +235,13 @@ pub async fn create_in<C: ConnectionTrait>(
     }
     .insert(db)
     .await?;
-    set_tags(db, actor.org_id, row.id, &tags).await?;
+    // A new task has no tags to replace.
+    let tags = tag_rows(actor.org_id, row.id, &tags);
+    if !tags.is_empty() {
+        task_tag::Entity::insert_many(tags)
+            .exec_without_returning(db)
+            .await?;
+    }
     if let Some(remind_at) = input.remind_at {
         reminders::add(
             db,
@@ -244,20 +253,20 @@ pub async fn create_in<C: ConnectionTrait>(
         )
         .await?;
     }
-    timeline::record(
-        db,
-        actor,
-        NewEvent {
-            contact_id: contact.contact.id,
-            kind: EventKind::TaskCreated,
-            subject_kind: "Task",
-            subject_id: row.id,
-            summary: format!("{} planned a task: {}", actor.name, title_of(None, &text)),
-            data: json!({ "responsibleId": responsible }),
-            audience: Audience::Team,
-        },
-    )
-    .await?;
+    events
+        .add(
+            db,
+            NewEvent {
+                contact_id: contact.contact.id,
+                kind: EventKind::TaskCreated,
+                subject_kind: "Task",
+                subject_id: row.id,
+                summary: format!("{} planned a task: {}", actor.name, title_of(None, &text)),
+                data: json!({ "responsibleId": responsible }),
+                audience: Audience::Team,
+            },
+        )
+        .await?;
     notifications::task_assigned(db, actor, &row).await?;
     Ok(row)
 }

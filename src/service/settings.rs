@@ -402,21 +402,43 @@ pub async fn require_labels<C: ConnectionTrait>(
     ids: &[i64],
     field: &str,
 ) -> ApiResult<Vec<i64>> {
+    let mut ids: Vec<i64> = require_label_rows(db, org, ids, field)
+        .await?
+        .iter()
+        .map(|l| l.id)
+        .collect();
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+/// Checks the labels as [`require_labels`] does and returns their rows, by name (as
+/// [`labels_of`] lists a record's labels), for a write that answers with what it wrote.
+pub async fn require_label_rows<C: ConnectionTrait>(
+    db: &C,
+    org: i64,
+    ids: &[i64],
+    field: &str,
+) -> ApiResult<Vec<label::Model>> {
     let mut ids = ids.to_vec();
     ids.sort_unstable();
     ids.dedup();
     if ids.len() > 50 {
         return Err(ApiError::bad_input(field, "at most 50 labels"));
     }
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Ordered in SQL, so the database's collation orders them as `labels_of` does.
     let found = label::Entity::find()
         .filter(label::Column::OrganizationId.eq(org))
         .filter(label::Column::Id.is_in(ids.iter().copied()))
+        .order_by_asc(label::Column::Name)
         .all(db)
         .await?;
     if found.len() != ids.len() {
         return Err(ApiError::NotFound("Label"));
     }
-    Ok(ids)
+    Ok(found)
 }
 
 /// The records that carry labels, each kind with its own table of links.
@@ -455,9 +477,22 @@ pub async fn set_labels<C: ConnectionTrait>(
         .push(&format!(" AND {column} = "))
         .bind(record_id);
     db.execute_raw(delete.build()).await?;
+    add_labels(db, on, org, record_id, ids).await
+}
+
+/// Gives record `record_id` the labels `ids` (checked by [`require_labels`]) on the caller's
+/// transaction, for a record written on it that has none yet (nothing to replace).
+pub async fn add_labels<C: ConnectionTrait>(
+    db: &C,
+    on: Labelled,
+    org: i64,
+    record_id: i64,
+    ids: &[i64],
+) -> ApiResult<()> {
     if ids.is_empty() {
         return Ok(());
     }
+    let (table, column) = on.table_and_column();
     let mut insert = Sql::new(db.get_database_backend());
     insert.push(&format!(
         "INSERT INTO {table} ({column}, label_id, organization_id) VALUES "

@@ -25,7 +25,7 @@ use super::{
     planning::{clean_tags, description, require_responsible, set_tags},
     settings,
     sql::Sql,
-    timeline::{self, Audience, EventKind, NewEvent, title_of},
+    timeline::{self, Audience, EventKind, Events, NewEvent, title_of},
 };
 use crate::{
     error::{ApiError, ApiResult},
@@ -148,7 +148,18 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         "planning a task",
     )
     .await?;
-    let task = create_in(&txn, actor, &contact, input, Origin::default(), "input.").await?;
+    let mut events = Events::new(actor);
+    let task = create_in(
+        &txn,
+        actor,
+        &contact,
+        input,
+        Origin::default(),
+        "input.",
+        &mut events,
+    )
+    .await?;
+    events.write(&txn).await?;
     txn.commit().await?;
     Ok(task)
 }
@@ -346,7 +357,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
         settings::task_type(&txn, actor.org_id, type_id).await?;
     }
     if let Some(user) = input.responsible_id {
-        require_responsible(&txn, actor, contact.contact.id, user, "input.responsibleId").await?;
+        require_responsible(&txn, actor, &contact, user, "input.responsibleId").await?;
     }
     let start = input.start_at.unwrap_or(task.start_at);
     let end = input.end_at.unwrap_or(task.end_at);
@@ -469,10 +480,10 @@ pub async fn complete<C: ConnectionTrait + TransactionTrait>(
                     "plan a follow-up with CONTINUE instead",
                 ));
             }
-            let (note, _) = notes::create(&txn, actor, note)
+            let created = notes::create(&txn, actor, note)
                 .await
                 .map_err(|e| prefix_field(e, "input.note."))?;
-            Some(note)
+            Some(created.note)
         }
         None => None,
     };
@@ -484,25 +495,27 @@ pub async fn complete<C: ConnectionTrait + TransactionTrait>(
     row.completed_by = Set(Some(actor.user_id));
     row.updated_at = Set(at);
     let closed = row.update(&txn).await?;
-    timeline::record(
-        &txn,
-        actor,
-        NewEvent {
-            contact_id: task.contact_id,
-            kind: EventKind::TaskCompleted,
-            subject_kind: "Task",
-            subject_id: id,
-            summary: format!(
-                "{} completed a task ({}): {}",
-                actor.name,
-                outcome.name,
-                title_of(None, &task.description)
-            ),
-            data: json!({ "outcome": outcome.name, "status": status.as_str() }),
-            audience: Audience::Team,
-        },
-    )
-    .await?;
+    // The completion and its follow-up are recorded together.
+    let mut events = Events::new(actor);
+    events
+        .add(
+            &txn,
+            NewEvent {
+                contact_id: task.contact_id,
+                kind: EventKind::TaskCompleted,
+                subject_kind: "Task",
+                subject_id: id,
+                summary: format!(
+                    "{} completed a task ({}): {}",
+                    actor.name,
+                    outcome.name,
+                    title_of(None, &task.description)
+                ),
+                data: json!({ "outcome": outcome.name, "status": status.as_str() }),
+                audience: Audience::Team,
+            },
+        )
+        .await?;
     let follow_up = if input.action == CompleteAction::Continue {
         let follow = match input.follow_up {
             Some(mut follow) => {
@@ -515,10 +528,22 @@ pub async fn complete<C: ConnectionTrait + TransactionTrait>(
             continued_from_id: Some(id),
             ..Origin::default()
         };
-        Some(create_in(&txn, actor, &contact, follow, origin, "input.followUp.").await?)
+        Some(
+            create_in(
+                &txn,
+                actor,
+                &contact,
+                follow,
+                origin,
+                "input.followUp.",
+                &mut events,
+            )
+            .await?,
+        )
     } else {
         None
     };
+    events.write(&txn).await?;
     txn.commit().await?;
     Ok(Completion {
         task: closed,
@@ -604,7 +629,9 @@ pub async fn copy<C: ConnectionTrait + TransactionTrait>(
         copied_from_id: Some(id),
         ..Origin::default()
     };
-    let copy = create_in(&txn, actor, &contact, input, origin, "input.").await?;
+    let mut events = Events::new(actor);
+    let copy = create_in(&txn, actor, &contact, input, origin, "input.", &mut events).await?;
+    events.write(&txn).await?;
     txn.commit().await?;
     Ok(copy)
 }

@@ -8,7 +8,7 @@
 //! outbox, never contacts or users.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, FromQueryResult};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, FromQueryResult};
 use serde_json::Value;
 
 use super::{
@@ -19,7 +19,8 @@ use super::{
     sql::Sql,
 };
 use crate::{
-    error::ApiResult,
+    bus::Signal,
+    error::{ApiError, ApiResult},
     service::actor::{Actor, ActorKind},
 };
 
@@ -137,59 +138,128 @@ pub struct NewEvent<'a> {
     pub audience: Audience,
 }
 
-/// Records `event` as done by `actor`, on the caller's connection or transaction.
+/// Records `event` as done by `actor`, on the caller's connection or transaction (a write
+/// with several events collects them in [`Events`] instead).
 pub async fn record<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
     event: NewEvent<'_>,
 ) -> ApiResult<()> {
-    let (audience, audience_user_id, audience_channel_id) = event.audience.columns();
-    // The contact's events take their ids in commit order (live subscribers read by id).
-    crate::bus::order(db, crate::bus::Stream::Contact(event.contact_id)).await?;
-    let at = now();
-    // The webhook deliveries of the event go on the same transaction (see `outbox`).
-    let event_type = event.kind.webhook_type();
-    outbox::enqueue(
-        db,
-        actor.org_id,
-        &OutboxEvent {
-            event_type: &event_type,
-            subject_kind: event.subject_kind,
-            subject_id: event.subject_id,
-            contact_id: event.contact_id,
-            details: &event.data,
-            at,
-        },
-    )
-    .await?;
-    let row = entity::timeline_event::ActiveModel {
-        audience: Set(audience.to_owned()),
-        audience_user_id: Set(audience_user_id),
-        audience_channel_id: Set(audience_channel_id),
-        organization_id: Set(actor.org_id),
-        contact_id: Set(event.contact_id),
-        occurred_at: Set(at),
-        kind: Set(event.kind.as_str().to_owned()),
-        actor_id: Set(Some(actor.user_id)),
-        subject_kind: Set(event.subject_kind.to_owned()),
-        subject_id: Set(event.subject_id),
-        summary: Set(event.summary),
-        data: Set(event.data),
-        ..Default::default()
+    let mut events = Events::new(actor);
+    events.add(db, event).await?;
+    events.write(db).await
+}
+
+/// The timeline events of one write by `actor`, recorded together on its transaction: each
+/// contact's stream lock is taken once, when its first event is added (where a single
+/// [`record`] takes it, so writes lock in the same order as ever), and [`Events::write`] then
+/// reads the webhook endpoints once, inserts every event in one statement and publishes every
+/// signal in one `NOTIFY`. `createNote` with a task writes its two events this way.
+///
+/// Nothing is written until [`Events::write`], which the write must call before it commits.
+#[must_use = "the events are written only by `Events::write`"]
+pub struct Events<'a> {
+    actor: &'a Actor,
+    pending: Vec<(NewEvent<'a>, DateTime<Utc>)>,
+    locked: Vec<i64>,
+}
+
+impl<'a> Events<'a> {
+    /// No events yet, for a write by `actor`.
+    pub fn new(actor: &'a Actor) -> Self {
+        Self {
+            actor,
+            pending: Vec::new(),
+            locked: Vec::new(),
+        }
     }
-    .insert(db)
-    .await?;
-    // Live subscribers of the contact look again once this commits.
-    crate::bus::publish(
-        db,
-        &crate::bus::Signal::Timeline {
-            org: actor.org_id,
-            contact: event.contact_id,
-            event: row.id,
-        },
-    )
-    .await?;
-    Ok(())
+
+    /// Adds `event` (it happens now), taking its contact's stream lock on `db`'s transaction if
+    /// this write has not yet.
+    pub async fn add<C: ConnectionTrait>(&mut self, db: &C, event: NewEvent<'a>) -> ApiResult<()> {
+        if !self.locked.contains(&event.contact_id) {
+            // The contact's events take their ids in commit order (live subscribers read by id).
+            crate::bus::order(db, crate::bus::Stream::Contact(event.contact_id)).await?;
+            self.locked.push(event.contact_id);
+        }
+        self.pending.push((event, now()));
+        Ok(())
+    }
+
+    /// Writes the events on `db`'s transaction, in the order they were added: their webhook
+    /// deliveries (see [`outbox`]), the events, and one signal for the live subscribers (and the
+    /// delivery workers) of every process, delivered when the transaction commits.
+    pub async fn write<C: ConnectionTrait>(self, db: &C) -> ApiResult<()> {
+        let Self { actor, pending, .. } = self;
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let event_types: Vec<String> = pending
+            .iter()
+            .map(|(event, _)| event.kind.webhook_type())
+            .collect();
+        let outgoing: Vec<OutboxEvent<'_>> = pending
+            .iter()
+            .zip(&event_types)
+            .map(|((event, at), event_type)| OutboxEvent {
+                event_type,
+                subject_kind: event.subject_kind,
+                subject_id: event.subject_id,
+                contact_id: event.contact_id,
+                details: &event.data,
+                at: *at,
+            })
+            .collect();
+        // The webhook deliveries of the events go on the same transaction (see `outbox`).
+        let deliveries = outbox::enqueue_all(db, actor.org_id, &outgoing).await?;
+        let contacts: Vec<i64> = pending.iter().map(|(e, _)| e.contact_id).collect();
+        let rows: Vec<entity::timeline_event::ActiveModel> = pending
+            .into_iter()
+            .map(|(event, at)| {
+                let (audience, audience_user_id, audience_channel_id) = event.audience.columns();
+                entity::timeline_event::ActiveModel {
+                    audience: Set(audience.to_owned()),
+                    audience_user_id: Set(audience_user_id),
+                    audience_channel_id: Set(audience_channel_id),
+                    organization_id: Set(actor.org_id),
+                    contact_id: Set(event.contact_id),
+                    occurred_at: Set(at),
+                    kind: Set(event.kind.as_str().to_owned()),
+                    actor_id: Set(Some(actor.user_id)),
+                    subject_kind: Set(event.subject_kind.to_owned()),
+                    subject_id: Set(event.subject_id),
+                    summary: Set(event.summary),
+                    data: Set(event.data),
+                    ..Default::default()
+                }
+            })
+            .collect();
+        let ids = entity::timeline_event::Entity::insert_many(rows)
+            .exec_with_returning_keys(db)
+            .await?;
+        if ids.len() != contacts.len() {
+            return Err(ApiError::Internal(format!(
+                "wrote {} timeline events, got {} ids back",
+                contacts.len(),
+                ids.len()
+            )));
+        }
+        // Live subscribers of the contacts look again once this commits (the ids come back in
+        // the order of the rows); the delivery workers claim what was written.
+        let mut signals: Vec<Signal> = contacts
+            .into_iter()
+            .zip(ids)
+            .map(|(contact, event)| Signal::Timeline {
+                org: actor.org_id,
+                contact,
+                event,
+            })
+            .collect();
+        if deliveries > 0 {
+            signals.push(Signal::Deliveries);
+        }
+        crate::bus::publish_all(db, &signals).await
+    }
 }
 
 /// A short title for summaries: the subject, else the start of the body (of a note, a task, a

@@ -38,8 +38,7 @@ impl NotesMutation {
         };
         service_input.attachments = stored.clone();
         let created = service::notes::create(db, actor, service_input).await;
-        let (note, _task) = settle_uploads(ctx, &stored, created).await?;
-        Ok(Note::new(note))
+        Ok(Note::created(settle_uploads(ctx, &stored, created).await?))
     }
 
     /// Attaches a file to a note (GraphQL multipart request; same rights as editing the note).

@@ -87,12 +87,33 @@ pub struct AttachedRecord {
 pub struct Note {
     /// The row.
     pub row: entity::note::Model,
+    /// Its labels and tasks when the request itself just wrote them (`createNote`), so the
+    /// answer shows them without reading them back; otherwise they come through the loaders.
+    written: Option<Written>,
+}
+
+/// What `createNote` wrote beside the note.
+struct Written {
+    labels: Vec<entity::label::Model>,
+    tasks: Vec<entity::task::Model>,
 }
 
 impl Note {
     /// A note the caller may see; related rows come through the request's loaders.
     pub fn new(row: entity::note::Model) -> Self {
-        Self { row }
+        Self { row, written: None }
+    }
+
+    /// The note `createNote` just committed, with the labels and task it wrote (a new note has
+    /// no others).
+    pub fn created(created: service::notes::Created) -> Self {
+        Self {
+            row: created.note,
+            written: Some(Written {
+                labels: created.labels,
+                tasks: created.task.into_iter().collect(),
+            }),
+        }
     }
 
     /// The note `id` through the request's loader, if there is one and the caller may see it.
@@ -143,11 +164,15 @@ impl Note {
         if !ctx.caller()?.actor.is_staff() {
             return Ok(Vec::new());
         }
-        let rows = ctx
-            .loaders()?
-            .note_labels
-            .load_or_default(self.row.id)
-            .await?;
+        let rows = match &self.written {
+            Some(written) => written.labels.clone(),
+            None => {
+                ctx.loaders()?
+                    .note_labels
+                    .load_or_default(self.row.id)
+                    .await?
+            }
+        };
         Ok(rows.into_iter().map(Label::new).collect())
     }
     /// Its type.
@@ -195,11 +220,15 @@ impl Note {
         complexity = "crate::graphql::page::list_cost(crate::graphql::page::SETTINGS_LIST_COST, child_complexity)"
     )]
     async fn tasks(&self, ctx: &Context<'_>) -> Result<Vec<Task>> {
-        let rows = ctx
-            .loaders()?
-            .note_tasks
-            .load_or_default(self.row.id)
-            .await?;
+        let rows = match &self.written {
+            Some(written) => written.tasks.clone(),
+            None => {
+                ctx.loaders()?
+                    .note_tasks
+                    .load_or_default(self.row.id)
+                    .await?
+            }
+        };
         Ok(rows.into_iter().map(Task::new).collect())
     }
     /// When it was written.
