@@ -81,6 +81,69 @@ async fn a_subscriber_gets_what_another_gateway_wrote_at_once_and_nothing_it_may
     assert!(writer.hub.signals_delivered() > 0);
 }
 
+/// A note written with its task records two events and tells the other gateways in one
+/// `NOTIFY` (`query_count` pins that): a subscriber there gets both, and its bus heard of each
+/// of them, so the safety read has nothing left to wake anyone for.
+#[tokio::test]
+async fn both_events_of_a_note_with_a_task_reach_another_gateway_through_the_bus() {
+    let (url, guard) = fresh_database().await;
+    let reader = start(&url, false, guard.clone()).await;
+    let writer_app;
+    let writer = if is_postgres(&url) {
+        writer_app = start(&url, false, guard.clone()).await;
+        &writer_app
+    } else {
+        &reader
+    };
+    let w = world(&reader).await;
+    let cid = contact_id(w.contact);
+    let member = reader.token(&w.member_read);
+    let owner = writer.token(&w.owner);
+    let mut socket = ready(&reader, &member).await;
+    send(&mut socket, json!({ "type": "subscribe", "id": "t", "payload": { "query": LIVE, "variables": { "id": cid } } })).await;
+    wait_for_registrations(&reader, 1).await;
+
+    writer
+        .gql(
+            Some(&owner),
+            "mutation ($c: ID!) { createNote(input: { contactId: $c, subject: \"Renewal\", task: { description: \"Send the offer\" } }) { id } }",
+            json!({ "c": cid }),
+        )
+        .await
+        .data();
+    let mut kinds = Vec::new();
+    while kinds.len() < 2 {
+        let next = receive(&mut socket).await;
+        assert_eq!(next["type"], "next", "{next}");
+        kinds.push(
+            next["payload"]["data"]["timelineEvents"]["kind"]
+                .as_str()
+                .expect("kind")
+                .to_owned(),
+        );
+    }
+    assert_eq!(kinds, ["NOTE_CREATED", "TASK_CREATED"]);
+    #[derive(FromQueryResult)]
+    struct Id {
+        id: i64,
+    }
+    let events = Id::find_by_statement(Statement::from_string(
+        reader.db.get_database_backend(),
+        "SELECT id FROM timeline_events WHERE kind IN ('NOTE_CREATED', 'TASK_CREATED')".to_owned(),
+    ))
+    .all(&reader.db)
+    .await
+    .expect("events");
+    assert_eq!(events.len(), 2);
+    for event in events {
+        assert!(
+            !reader.hub.missed_event(event.id),
+            "the reader's bus never heard of event {}",
+            event.id
+        );
+    }
+}
+
 async fn wait_for_registrations(app: &TestApp, at_least: usize) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while app.hub.registrations() < at_least {

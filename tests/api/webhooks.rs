@@ -311,6 +311,79 @@ async fn a_change_writes_one_delivery_per_matching_enabled_endpoint_in_its_trans
     assert!(left.is_empty());
 }
 
+/// A note written with its label and task records two events in one go (one read of the
+/// endpoints for both): each goes to the endpoints subscribed to it, with the record as the
+/// API shows it.
+#[tokio::test]
+async fn a_note_with_its_task_sends_each_event_to_the_endpoints_that_want_it() {
+    let app = app_allowing_loopback().await;
+    let w = world(&app).await;
+    let owner = app.token(&w.owner);
+    let endpoint_row = |created: &Value| {
+        let id = created["endpoint"]["id"].as_str().expect("id");
+        threadline::ids::decode(threadline::ids::Kind::WebhookEndpoint, id).expect("row id")
+    };
+    let notes = register(
+        &app,
+        &owner,
+        json!({ "url": "http://127.0.0.1:9/notes", "eventTypes": ["note.*"] }),
+    )
+    .await;
+    let everything = register(
+        &app,
+        &owner,
+        json!({ "url": "http://127.0.0.1:9/all", "eventTypes": ["*"] }),
+    )
+    .await;
+    let tasks = register(
+        &app,
+        &owner,
+        json!({ "url": "http://127.0.0.1:9/tasks", "eventTypes": ["task.created"] }),
+    )
+    .await;
+    let label = app
+        .gql(
+            Some(&owner),
+            "mutation { createLabel(input: { name: \"Hot\" }) { id } }",
+            json!({}),
+        )
+        .await
+        .data()["createLabel"]["id"]
+        .clone();
+    let note = app
+        .gql(Some(&owner), "mutation ($input: CreateNoteInput!) { createNote(input: $input) { id tasks { id } } }",
+            json!({ "input": { "contactId": contact_id(w.contact), "subject": "Call", "body": "Renewal",
+                "labelIds": [label], "task": { "description": "Send the offer" } } }))
+        .await;
+    let note = note.data()["createNote"].clone();
+
+    let written = deliveries(&app).await;
+    let sent: Vec<(&str, i64)> = written
+        .iter()
+        .map(|d| (d.event_type.as_str(), d.endpoint_id))
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            ("note.created", endpoint_row(&notes)),
+            ("note.created", endpoint_row(&everything)),
+            ("task.created", endpoint_row(&everything)),
+            ("task.created", endpoint_row(&tasks)),
+        ]
+    );
+    // One webhook-id per event, shared by its endpoints.
+    assert_eq!(written[0].message_id, written[1].message_id);
+    assert_eq!(written[2].message_id, written[3].message_id);
+    assert_ne!(written[0].message_id, written[2].message_id);
+    let note_body = &bodies(&app, "note.created").await[0];
+    assert_eq!(note_body["data"]["id"], note["id"]);
+    assert_eq!(note_body["data"]["labels"][0]["id"], label);
+    let task_body = &bodies(&app, "task.created").await[0];
+    assert_eq!(task_body["data"]["id"], note["tasks"][0]["id"]);
+    assert_eq!(task_body["data"]["note"]["id"], note["id"]);
+    assert_eq!(task_body["data"]["description"], "Send the offer");
+}
+
 /// The bodies of the deliveries written so far for `event_type`, oldest first.
 async fn bodies(app: &TestApp, event_type: &str) -> Vec<Value> {
     deliveries(app)
