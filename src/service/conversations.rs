@@ -112,16 +112,11 @@ pub struct NewMessage {
     pub external_id: Option<String>,
 }
 
-/// Appends `FROM conversations cv WHERE` with the access rule: the conversation's contact and
-/// its channel are both visible to the actor (all of the organization's for owners and admins,
-/// granted ones for members; customer users see no channel, hence no conversation).
+/// Appends `FROM conversations cv WHERE` with the access rule
+/// ([`access::push_conversation_visible`]).
 fn conversations_from(sql: &mut Sql, actor: &Actor) {
-    sql.push(" FROM conversations cv WHERE cv.organization_id = ")
-        .bind(actor.org_id)
-        .push(" AND ");
-    access::contact_visible(sql, actor, "cv.contact_id");
-    sql.push(" AND ");
-    access::channel_visible(sql, actor, "cv.channel_id");
+    sql.push(" FROM conversations cv WHERE ");
+    access::push_conversation_visible(sql, actor, "cv");
 }
 
 fn unread_condition(sql: &mut Sql, actor: &Actor) {
@@ -226,9 +221,8 @@ pub async fn messages_by_id<C: ConnectionTrait>(
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT m.* FROM messages m WHERE m.id IN ")
         .bind_list(ids.iter().copied())
-        .push(" AND m.conversation_id IN (SELECT cv.id");
-    conversations_from(&mut sql, actor);
-    sql.push(")");
+        .push(" AND ");
+    access::push_message_visible(&mut sql, actor, "m");
     let rows = message::Model::find_by_statement(sql.build())
         .all(db)
         .await?;
