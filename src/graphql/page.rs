@@ -116,6 +116,16 @@ pub fn decode_cursor(cursor: Option<&str>) -> ApiResult<Option<i64>> {
         .ok_or_else(|| ApiError::bad_input("after", "is not a cursor this list gave out"))
 }
 
+/// Whether the items of the connection field `ctx` resolves (under `nodes`, or `edges { node }`)
+/// select `field`, through fragments too: the page then reads the rows that field shows in its
+/// own statement instead of leaving them to a loader. (`@skip`/`@include` are not evaluated: a
+/// skipped field is read for nothing, never missed.)
+pub fn items_select(ctx: &async_graphql::Context<'_>, field: &str) -> bool {
+    let look = ctx.look_ahead();
+    look.field("nodes").field(field).exists()
+        || look.field("edges").field("node").field(field).exists()
+}
+
 /// Builds a connection from a page of `(cursor, item)` pairs, the connection's own extra
 /// `fields` (such as `totalCount`, or `EmptyFields`) and whether there are pages before and
 /// after it.

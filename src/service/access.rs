@@ -188,6 +188,33 @@ impl Resource {
         }
     }
 
+    /// Appends what makes the record `column` names visible to `actor` as a join, for a query
+    /// over rows hanging off it (placed before its `WHERE`): members get an inner join on their
+    /// grant, aliased `alias` (its level is [`granted_level`]); owners and admins need none.
+    /// Returns `false` for a customer user, who holds no grants: state
+    /// [`Resource::push_visible`] in the `WHERE` clause instead.
+    ///
+    /// A join lets the planner start from the member's few grants and hands the query their
+    /// levels; [`Resource::push_visible`] (an `EXISTS` per row) is the shape for conditions
+    /// inside other clauses.
+    pub fn push_grant_join(self, sql: &mut Sql, actor: &Actor, column: &str, alias: &str) -> bool {
+        match actor.kind {
+            ActorKind::Staff(_) if actor.is_org_admin() => true,
+            ActorKind::Staff(_) => {
+                sql.push(&format!(
+                    " JOIN {grants} {alias} ON {alias}.organization_id = ",
+                    grants = self.grants_table()
+                ))
+                .bind(actor.org_id)
+                .push(&format!(" AND {alias}.user_id = "))
+                .bind(actor.user_id)
+                .push(&format!(" AND {alias}.{} = {column}", self.grants_column()));
+                true
+            }
+            ActorKind::Customer { .. } => false,
+        }
+    }
+
     /// Checks that the caller's level `have` on the record is at least `need`: `FORBIDDEN`
     /// naming what needs it (`what`) otherwise.
     pub fn require_level(self, have: AccessLevel, need: AccessLevel, what: &str) -> ApiResult<()> {
@@ -214,6 +241,17 @@ pub fn contact_visible(sql: &mut Sql, actor: &Actor, contact_column: &str) {
 /// customer users.
 pub fn channel_visible(sql: &mut Sql, actor: &Actor, channel_column: &str) {
     Resource::Channel.push_visible(sql, actor, channel_column);
+}
+
+/// The caller's level on a record reached through [`Resource::push_grant_join`] with `alias`,
+/// as an SQL expression: `'ADMIN'` for owners and admins, the grant's level for members, `None`
+/// for customer users (who reach no record through grants).
+pub fn granted_level(actor: &Actor, alias: &str) -> Option<String> {
+    match actor.kind {
+        ActorKind::Staff(_) if actor.is_org_admin() => Some("'ADMIN'".to_owned()),
+        ActorKind::Staff(_) => Some(format!("{alias}.access")),
+        ActorKind::Customer { .. } => None,
+    }
 }
 
 /// Reads a row selected by [`Resource::push_select`]: the record and the caller's level.
@@ -369,22 +407,31 @@ pub fn push_note_select(sql: &mut Sql, actor: &Actor) {
     push_notes_from(sql, actor);
 }
 
-/// Appends `FROM notes n WHERE <n visible to actor>`: its contact is visible, and the note is
-/// the actor's own, shared with the team (staff), or shared with the customer (customer user).
-/// (`PRIVATE`, `TEAM` and `CUSTOMER` are the stored texts of `notes::Visibility`.)
+/// Appends `FROM notes n WHERE <n visible to actor>` (see [`push_note_visible`]).
 pub fn push_notes_from(sql: &mut Sql, actor: &Actor) {
-    sql.push(" FROM notes n WHERE n.organization_id = ")
+    sql.push(" FROM notes n WHERE ");
+    push_note_visible(sql, actor, "n");
+}
+
+/// Appends the condition "note `alias` is visible to `actor`": it is of the actor's
+/// organization, its contact is visible, and it is the actor's own, shared with the team
+/// (staff), or shared with the customer (customer user). (`PRIVATE`, `TEAM` and `CUSTOMER` are
+/// the stored texts of `notes::Visibility`.)
+pub fn push_note_visible(sql: &mut Sql, actor: &Actor, alias: &str) {
+    sql.push(&format!("{alias}.organization_id = "))
         .bind(actor.org_id)
         .push(" AND ");
-    contact_visible(sql, actor, "n.contact_id");
+    contact_visible(sql, actor, &format!("{alias}.contact_id"));
     match actor.kind {
         ActorKind::Staff(_) => {
-            sql.push(" AND (n.visibility <> 'PRIVATE' OR n.author_id = ")
-                .bind(actor.user_id)
-                .push(")");
+            sql.push(&format!(
+                " AND ({alias}.visibility <> 'PRIVATE' OR {alias}.author_id = "
+            ))
+            .bind(actor.user_id)
+            .push(")");
         }
         ActorKind::Customer { .. } => {
-            sql.push(" AND n.visibility = 'CUSTOMER'");
+            sql.push(&format!(" AND {alias}.visibility = 'CUSTOMER'"));
         }
     }
 }
@@ -435,18 +482,87 @@ pub async fn require_editable_note<C: ConnectionTrait>(
     Ok(note)
 }
 
-/// Appends `FROM tasks t WHERE <t visible to actor>`: tasks are the team's work, so staff see
-/// those of the contacts they may see and customer users see none.
+/// Appends `FROM tasks t WHERE <t visible to actor>` (see [`push_task_visible`]).
 pub fn push_tasks_from(sql: &mut Sql, actor: &Actor) {
-    sql.push(" FROM tasks t WHERE t.organization_id = ")
+    sql.push(" FROM tasks t WHERE ");
+    push_task_visible(sql, actor, "t");
+}
+
+/// Appends the condition "task `alias` is visible to `actor`": tasks are the team's work, so
+/// staff see those of the contacts they may see and customer users see none.
+pub fn push_task_visible(sql: &mut Sql, actor: &Actor, alias: &str) {
+    sql.push(&format!("{alias}.organization_id = "))
         .bind(actor.org_id)
         .push(" AND ");
     match actor.kind {
         ActorKind::Customer { .. } => {
             sql.push("1 = 0");
         }
-        ActorKind::Staff(_) => contact_visible(sql, actor, "t.contact_id"),
+        ActorKind::Staff(_) => contact_visible(sql, actor, &format!("{alias}.contact_id")),
     }
+}
+
+/// Appends the condition "conversation `alias` is visible to `actor`": it is of the actor's
+/// organization and both its contact and its channel are visible (all of the organization's
+/// for owners and admins, granted ones for members; customer users see no channel, hence no
+/// conversation).
+pub fn push_conversation_visible(sql: &mut Sql, actor: &Actor, alias: &str) {
+    sql.push(&format!("{alias}.organization_id = "))
+        .bind(actor.org_id)
+        .push(" AND ");
+    contact_visible(sql, actor, &format!("{alias}.contact_id"));
+    sql.push(" AND ");
+    channel_visible(sql, actor, &format!("{alias}.channel_id"));
+}
+
+/// Appends the condition "message `alias` is visible to `actor`": its conversation is (see
+/// [`push_conversation_visible`]), tested on the message's own conversation row by its key.
+/// (Not `conversation_id IN (SELECT ...)`: for an owner that list is every conversation of the
+/// organization, which SQLite builds on every query.)
+pub fn push_message_visible(sql: &mut Sql, actor: &Actor, alias: &str) {
+    sql.push(&format!("{alias}.organization_id = "))
+        .bind(actor.org_id)
+        .push(&format!(
+            " AND EXISTS (SELECT 1 FROM conversations mcv WHERE mcv.id = {alias}.conversation_id AND "
+        ));
+    push_conversation_visible(sql, actor, "mcv");
+    sql.push(")");
+}
+
+/// Appends the condition "user `alias` is visible to `actor`": staff see every staff user of
+/// their organization and the customer users of contacts they may see; a customer user sees
+/// themselves and their contact's consultant.
+pub fn push_user_visible(sql: &mut Sql, actor: &Actor, alias: &str) {
+    sql.push(&format!("{alias}.organization_id = "))
+        .bind(actor.org_id)
+        .push(" AND ");
+    match actor.kind {
+        ActorKind::Staff(_) => {
+            sql.push(&format!("({alias}.kind = 'STAFF' OR "));
+            contact_visible(sql, actor, &format!("{alias}.contact_id"));
+            sql.push(")");
+        }
+        ActorKind::Customer { contact_id } => {
+            sql.push(&format!("({alias}.id = "))
+                .bind(actor.user_id)
+                .push(&format!(
+                    " OR {alias}.id = (SELECT cc.consultant_id FROM contacts cc WHERE cc.organization_id = "
+                ))
+                .bind(actor.org_id)
+                .push(" AND cc.id = ")
+                .bind(contact_id)
+                .push("))");
+        }
+    }
+}
+
+/// Appends the condition "reminder `alias` is visible to `actor`": a reminder is its user's
+/// alone (the rule of `reminders::get_many`).
+pub fn push_reminder_visible(sql: &mut Sql, actor: &Actor, alias: &str) {
+    sql.push(&format!("{alias}.organization_id = "))
+        .bind(actor.org_id)
+        .push(&format!(" AND {alias}.user_id = "))
+        .bind(actor.user_id);
 }
 
 /// The active users among `users` who may read `note`, for telling people about it (a

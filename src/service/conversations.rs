@@ -17,9 +17,9 @@ use serde_json::json;
 
 use super::{
     Page,
-    access::{self, AccessLevel},
+    access::{self, AccessLevel, Resource, VisibleChannel, VisibleContact},
     now,
-    sql::Sql,
+    sql::{Sql, joined, push_columns},
     timeline::{self, Audience, EventKind, NewEvent, title_of},
 };
 use crate::{
@@ -112,16 +112,11 @@ pub struct NewMessage {
     pub external_id: Option<String>,
 }
 
-/// Appends `FROM conversations cv WHERE` with the access rule: the conversation's contact and
-/// its channel are both visible to the actor (all of the organization's for owners and admins,
-/// granted ones for members; customer users see no channel, hence no conversation).
+/// Appends `FROM conversations cv WHERE` with the access rule
+/// ([`access::push_conversation_visible`]).
 fn conversations_from(sql: &mut Sql, actor: &Actor) {
-    sql.push(" FROM conversations cv WHERE cv.organization_id = ")
-        .bind(actor.org_id)
-        .push(" AND ");
-    access::contact_visible(sql, actor, "cv.contact_id");
-    sql.push(" AND ");
-    access::channel_visible(sql, actor, "cv.channel_id");
+    sql.push(" FROM conversations cv WHERE ");
+    access::push_conversation_visible(sql, actor, "cv");
 }
 
 fn unread_condition(sql: &mut Sql, actor: &Actor) {
@@ -142,6 +137,35 @@ fn push_filter(sql: &mut Sql, actor: &Actor, filter: &ConversationFilter) {
     }
 }
 
+/// What an inbox page reads about its conversations in its own statement, beside the
+/// conversations (what the page's fields show, so that they need no statements of their own).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct InboxJoins {
+    /// Each conversation's contact, with the caller's access to it.
+    pub contact: bool,
+    /// Each conversation's channel, with the caller's access to it.
+    pub channel: bool,
+    /// The caller's unread inbound messages in each.
+    pub unread: bool,
+}
+
+/// A conversation of an inbox page, with what [`InboxJoins`] asked to read with it.
+#[derive(Clone, Debug)]
+pub struct InboxRow {
+    /// The conversation.
+    pub conversation: conversation::Model,
+    /// Its contact (visible, since the conversation is), when asked for.
+    pub contact: Option<VisibleContact>,
+    /// Its channel (visible, since the conversation is), when asked for.
+    pub channel: Option<VisibleChannel>,
+    /// The caller's unread inbound messages in it, when asked for.
+    pub unread: Option<i64>,
+}
+
+/// Column prefixes of the rows an inbox page reads with its conversations.
+const CONTACT: &str = "c__";
+const CHANNEL: &str = "ch__";
+
 /// One page of the actor's inbox, newest activity first.
 #[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn list<C: ConnectionTrait>(
@@ -151,9 +175,57 @@ pub async fn list<C: ConnectionTrait>(
     after: Option<InboxCursor>,
     limit: u64,
 ) -> ApiResult<Page<conversation::Model>> {
+    let page = inbox(db, actor, filter, after, limit, InboxJoins::default()).await?;
+    Ok(Page {
+        rows: page.rows.into_iter().map(|r| r.conversation).collect(),
+        has_next: page.has_next,
+    })
+}
+
+/// One page of the actor's inbox, newest activity first, with the related rows `joins` asks
+/// for, all in one statement: the page is chosen first (joined to the member's grants on its
+/// contact and channel, which also give the caller's levels), then only its rows are joined to
+/// their contacts and channels and have their unread messages counted.
+#[tracing::instrument(skip_all, err(level = "debug"))]
+pub async fn inbox<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    filter: &ConversationFilter,
+    after: Option<InboxCursor>,
+    limit: u64,
+    joins: InboxJoins,
+) -> ApiResult<Page<InboxRow>> {
     let mut sql = Sql::new(db.get_database_backend());
+    let wrapped = joins.contact || joins.channel || joins.unread;
+    if wrapped {
+        sql.push("SELECT p.*");
+        if joins.contact {
+            push_columns::<entity::contact::Entity>(&mut sql, "c", CONTACT);
+        }
+        if joins.channel {
+            push_columns::<entity::channel::Entity>(&mut sql, "ch", CHANNEL);
+        }
+        if joins.unread {
+            sql.push(
+                ", (SELECT COUNT(*) FROM messages um WHERE um.organization_id = p.organization_id \
+                 AND um.conversation_id = p.id AND um.direction = 'INBOUND' AND um.id > \
+                 COALESCE((SELECT r.last_read_message_id FROM conversation_reads r \
+                 WHERE r.conversation_id = p.id AND r.user_id = ",
+            )
+            .bind(actor.user_id)
+            .push("), 0)) AS unread");
+        }
+        sql.push(" FROM (");
+    }
+    // The page: members reach it through their grants (joins), which also give their levels.
     sql.push("SELECT cv.*");
-    conversations_from(&mut sql, actor);
+    let levels = access::granted_level(actor, "g").zip(access::granted_level(actor, "cg"));
+    if let Some((contact_level, channel_level)) = &levels {
+        sql.push(&format!(
+            ", {contact_level} AS contact_access, {channel_level} AS channel_access"
+        ));
+    }
+    push_inbox_from(&mut sql, actor);
     push_filter(&mut sql, actor, filter);
     if let Some(cursor) = after {
         sql.push(" AND (cv.last_message_at < ")
@@ -166,10 +238,77 @@ pub async fn list<C: ConnectionTrait>(
     }
     sql.push(" ORDER BY cv.last_message_at DESC, cv.id DESC")
         .limit(limit + 1);
-    let rows = conversation::Model::find_by_statement(sql.build())
-        .all(db)
-        .await?;
+    if wrapped {
+        sql.push(") p");
+        if joins.contact {
+            sql.push(" LEFT JOIN contacts c ON c.id = p.contact_id AND c.organization_id = p.organization_id");
+        }
+        if joins.channel {
+            sql.push(" LEFT JOIN channels ch ON ch.id = p.channel_id AND ch.organization_id = p.organization_id");
+        }
+        sql.push(" ORDER BY p.last_message_at DESC, p.id DESC");
+    }
+    let mut rows = Vec::new();
+    for row in db.query_all_raw(sql.build()).await? {
+        let level = |column: &str| -> ApiResult<AccessLevel> {
+            let text: String = match &levels {
+                Some(_) => row.try_get("", column)?,
+                // Customer users see no conversation; were there one, they would read it.
+                None => AccessLevel::Read.as_str().to_owned(),
+            };
+            AccessLevel::parse(&text)
+                .ok_or_else(|| ApiError::Internal(format!("unknown access level {text}")))
+        };
+        let contact = if joins.contact {
+            match joined::<entity::contact::Model>(&row, CONTACT)? {
+                Some(contact) => Some(VisibleContact {
+                    contact,
+                    access: level("contact_access")?,
+                }),
+                None => None,
+            }
+        } else {
+            None
+        };
+        let channel = if joins.channel {
+            match joined::<entity::channel::Model>(&row, CHANNEL)? {
+                Some(channel) => Some(VisibleChannel {
+                    channel,
+                    access: level("channel_access")?,
+                }),
+                None => None,
+            }
+        } else {
+            None
+        };
+        let unread = if joins.unread {
+            Some(row.try_get::<i64>("", "unread")?)
+        } else {
+            None
+        };
+        rows.push(InboxRow {
+            conversation: conversation::Model::from_query_result(&row, "")?,
+            contact,
+            channel,
+            unread,
+        });
+    }
     Ok(Page::from_fetched(rows, limit))
+}
+
+/// Appends the inbox page's `FROM ... WHERE` (conversations the actor may see): members join
+/// their grants on the contact (`g`) and the channel (`cg`), whose levels
+/// [`access::granted_level`] names; customer users get the conditions in `WHERE`.
+fn push_inbox_from(sql: &mut Sql, actor: &Actor) {
+    sql.push(" FROM conversations cv");
+    let contact = Resource::Contact.push_grant_join(sql, actor, "cv.contact_id", "g");
+    let channel = Resource::Channel.push_grant_join(sql, actor, "cv.channel_id", "cg");
+    if contact && channel {
+        sql.push(" WHERE cv.organization_id = ").bind(actor.org_id);
+    } else {
+        sql.push(" WHERE ");
+        access::push_conversation_visible(sql, actor, "cv");
+    }
 }
 
 /// How many conversations of the inbox match.
@@ -226,9 +365,8 @@ pub async fn messages_by_id<C: ConnectionTrait>(
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT m.* FROM messages m WHERE m.id IN ")
         .bind_list(ids.iter().copied())
-        .push(" AND m.conversation_id IN (SELECT cv.id");
-    conversations_from(&mut sql, actor);
-    sql.push(")");
+        .push(" AND ");
+    access::push_message_visible(&mut sql, actor, "m");
     let rows = message::Model::find_by_statement(sql.build())
         .all(db)
         .await?;

@@ -1,7 +1,9 @@
 //! A small SQL text builder with numbered binds (`$1`, `$2`...), which both PostgreSQL and
 //! SQLite accept, for the queries whose access filters are joins and `EXISTS` clauses.
 
-use sea_orm::{DbBackend, Statement, Value};
+use sea_orm::{
+    DbBackend, EntityTrait, FromQueryResult, IdenStatic, Iterable, QueryResult, Statement, Value,
+};
 
 /// SQL text with its bound values.
 pub struct Sql {
@@ -74,6 +76,28 @@ impl Sql {
             None => 0,
         })
     }
+}
+
+/// Appends `, {alias}.{column} AS {prefix}{column}` for every column of entity `E`: the
+/// columns of a row joined into another query, named apart from that query's own; read the row
+/// back with [`joined`]. `prefix` ends in `__` so that no name clashes with a real column.
+pub fn push_columns<E: EntityTrait>(sql: &mut Sql, alias: &str, prefix: &str) {
+    for column in E::Column::iter() {
+        let name = column.as_str();
+        sql.push(&format!(", {alias}.{name} AS {prefix}{name}"));
+    }
+}
+
+/// The row of a left join a query selected with [`push_columns`] under `prefix`, or `None` when
+/// the join found none (its `id` is null).
+pub fn joined<M: FromQueryResult>(
+    row: &QueryResult,
+    prefix: &str,
+) -> crate::error::ApiResult<Option<M>> {
+    if row.try_get::<Option<i64>>(prefix, "id")?.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(M::from_query_result(row, prefix)?))
 }
 
 /// Escapes `%`, `_` and `\` in user text for a `LIKE ... ESCAPE '\'` pattern.

@@ -4,10 +4,11 @@
 //! Every event also goes to the webhook outbox on the same transaction ([`super::outbox`]).
 //!
 //! Dependencies run one way: every service that records events calls down into this module;
-//! it asks only access (whether the contact and a message's channel are visible) and the
-//! outbox, never contacts or users.
+//! it asks only access (whether the contact, a message's channel, and the actors and subjects
+//! a page reads with its events are visible) and the outbox, never contacts or users.
 
 use chrono::{DateTime, Utc};
+use entity::{message, note, reminder, task, user};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, FromQueryResult};
 use serde_json::Value;
 
@@ -16,7 +17,7 @@ use super::{
     access::{self, VisibleContact},
     now,
     outbox::{self, OutboxEvent},
-    sql::Sql,
+    sql::{Sql, joined, push_columns},
 };
 use crate::{
     bus::Signal,
@@ -309,6 +310,53 @@ pub fn push_event_visible(sql: &mut Sql, actor: &Actor) {
     }
 }
 
+/// What a timeline page reads about its events in its own statement, beside the events (what
+/// the page's fields show, so that they need no statements of their own).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EventJoins {
+    /// Each event's actor.
+    pub actor: bool,
+    /// Each event's note, task, message or reminder.
+    pub subject: bool,
+}
+
+/// The record an event is about, read with the event (events about the contact itself are
+/// about the page's contact, which the caller already has).
+#[derive(Clone, Debug)]
+pub enum Subject {
+    /// A note.
+    Note(note::Model),
+    /// A task.
+    Task(task::Model),
+    /// A message.
+    Message(message::Model),
+    /// A reminder.
+    Reminder(reminder::Model),
+}
+
+/// A timeline event with what [`EventJoins`] asked to read with it. For the actor and the
+/// subject, `None` means not read (load it separately); `Some(None)` means there is none the
+/// caller may see.
+#[derive(Clone, Debug)]
+pub struct EventRow {
+    /// The event.
+    pub event: entity::timeline_event::Model,
+    /// Its actor, a user the caller may see.
+    pub actor: Option<Option<user::Model>>,
+    /// Its subject, a record the caller may see.
+    pub subject: Option<Option<Subject>>,
+}
+
+/// Appends the access rule of a table of subjects for a row alias (`access::push_*_visible`).
+type PushVisible = fn(&mut Sql, &Actor, &str);
+
+/// Column prefixes of the rows a timeline page reads with its events.
+const ACTOR: &str = "u__";
+const NOTE: &str = "sn__";
+const TASK: &str = "st__";
+const MESSAGE: &str = "sm__";
+const REMINDER: &str = "sr__";
+
 /// One page of a contact's timeline, newest first, as `actor` may see it, with the contact:
 /// `NOT_FOUND` when the contact is not visible; events about what the caller may not see are
 /// left out in SQL.
@@ -320,13 +368,48 @@ pub async fn list<C: ConnectionTrait>(
     filter: &TimelineFilter,
     after: Option<TimelineCursor>,
     limit: u64,
-) -> ApiResult<(VisibleContact, Page<entity::timeline_event::Model>)> {
+    joins: EventJoins,
+) -> ApiResult<(VisibleContact, Page<EventRow>)> {
     let contact = access::visible_contact(db, actor, contact_id).await?;
+    let page = page(db, actor, &contact, filter, after, limit, joins).await?;
+    Ok((contact, page))
+}
+
+/// One page of the timeline of `contact`, a contact the caller has already read as visible
+/// (through [`access::visible_contact`]), newest first, with the related rows `joins` asks for,
+/// all in one statement: the page of events is chosen first, then only its rows are joined to
+/// their actors and subjects, each join carrying the access rule of its table, so that a
+/// subject the caller may not see (another user's private note, a message on a channel they
+/// have no grant on, another user's reminder) reads as none.
+#[tracing::instrument(skip_all, fields(contact_id = contact.contact.id), err(level = "debug"))]
+pub async fn page<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    contact: &VisibleContact,
+    filter: &TimelineFilter,
+    after: Option<TimelineCursor>,
+    limit: u64,
+    joins: EventJoins,
+) -> ApiResult<Page<EventRow>> {
     let mut sql = Sql::new(db.get_database_backend());
+    let wrapped = joins.actor || joins.subject;
+    if wrapped {
+        sql.push("SELECT e.*");
+        if joins.actor {
+            push_columns::<user::Entity>(&mut sql, "u", ACTOR);
+        }
+        if joins.subject {
+            push_columns::<note::Entity>(&mut sql, "sn", NOTE);
+            push_columns::<task::Entity>(&mut sql, "st", TASK);
+            push_columns::<message::Entity>(&mut sql, "sm", MESSAGE);
+            push_columns::<reminder::Entity>(&mut sql, "sr", REMINDER);
+        }
+        sql.push(" FROM (");
+    }
     sql.push("SELECT e.* FROM timeline_events e WHERE e.organization_id = ")
         .bind(actor.org_id)
         .push(" AND e.contact_id = ")
-        .bind(contact_id);
+        .bind(contact.contact.id);
     push_event_visible(&mut sql, actor);
     if !filter.kinds.is_empty() {
         sql.push(" AND e.kind IN ")
@@ -349,10 +432,59 @@ pub async fn list<C: ConnectionTrait>(
     }
     sql.push(" ORDER BY e.occurred_at DESC, e.id DESC")
         .limit(limit + 1);
-    let rows = entity::timeline_event::Model::find_by_statement(sql.build())
-        .all(db)
-        .await?;
-    Ok((contact, Page::from_fetched(rows, limit)))
+    if wrapped {
+        sql.push(") e");
+        if joins.actor {
+            sql.push(" LEFT JOIN users u ON u.id = e.actor_id AND ");
+            access::push_user_visible(&mut sql, actor, "u");
+        }
+        if joins.subject {
+            // Each subject table is probed with the event's id only when the event is about
+            // that kind (a key of NULL finds nothing at once); a separate `subject_kind = ...`
+            // condition would let the database look every event's id up in all four tables
+            // and test the kind (and the access rule) afterwards.
+            let subjects: [(&str, &str, &str, PushVisible); 4] = [
+                ("notes", "sn", "Note", access::push_note_visible),
+                ("tasks", "st", "Task", access::push_task_visible),
+                ("messages", "sm", "Message", access::push_message_visible),
+                ("reminders", "sr", "Reminder", access::push_reminder_visible),
+            ];
+            for (table, alias, kind, push_visible) in subjects {
+                sql.push(&format!(
+                    " LEFT JOIN {table} {alias} ON {alias}.id = \
+                     CASE WHEN e.subject_kind = '{kind}' THEN e.subject_id END AND "
+                ));
+                push_visible(&mut sql, actor, alias);
+            }
+        }
+        sql.push(" ORDER BY e.occurred_at DESC, e.id DESC");
+    }
+    let mut rows = Vec::new();
+    for row in db.query_all_raw(sql.build()).await? {
+        let event = entity::timeline_event::Model::from_query_result(&row, "")?;
+        let actor = if joins.actor {
+            Some(joined::<user::Model>(&row, ACTOR)?)
+        } else {
+            None
+        };
+        let subject = if joins.subject {
+            Some(match event.subject_kind.as_str() {
+                "Note" => joined(&row, NOTE)?.map(Subject::Note),
+                "Task" => joined(&row, TASK)?.map(Subject::Task),
+                "Message" => joined(&row, MESSAGE)?.map(Subject::Message),
+                "Reminder" => joined(&row, REMINDER)?.map(Subject::Reminder),
+                _ => None,
+            })
+        } else {
+            None
+        };
+        rows.push(EventRow {
+            event,
+            actor,
+            subject,
+        });
+    }
+    Ok(Page::from_fetched(rows, limit))
 }
 
 /// The id of the newest event on a contact the actor may see (0 when none); `NOT_FOUND` when

@@ -50,29 +50,10 @@ pub struct UpdateUser {
     pub role: Option<Role>,
 }
 
-/// Appends the condition "user `u` is visible to `actor`":
-/// staff see every staff user of their organization and the customer users of contacts they
-/// may see; a customer user sees themselves and their contact's consultant.
+/// Appends ` WHERE <user u is visible to actor>` (see [`access::push_user_visible`]).
 fn push_visible(sql: &mut Sql, actor: &Actor) {
-    sql.push(" WHERE u.organization_id = ")
-        .bind(actor.org_id)
-        .push(" AND ");
-    match actor.kind {
-        ActorKind::Staff(_) => {
-            sql.push("(u.kind = 'STAFF' OR ");
-            access::contact_visible(sql, actor, "u.contact_id");
-            sql.push(")");
-        }
-        ActorKind::Customer { contact_id } => {
-            sql.push("(u.id = ")
-                .bind(actor.user_id)
-                .push(" OR u.id = (SELECT cc.consultant_id FROM contacts cc WHERE cc.organization_id = ")
-                .bind(actor.org_id)
-                .push(" AND cc.id = ")
-                .bind(contact_id)
-                .push("))");
-        }
-    }
+    sql.push(" WHERE ");
+    access::push_user_visible(sql, actor, "u");
 }
 
 /// One page of the users the actor may see, in creation order: `(rows, has_next,

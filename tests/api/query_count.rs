@@ -1,13 +1,14 @@
 //! No N+1: a page of contacts with their emails, phones, consultant and collaborators takes
-//! the same number of SQL statements for 5 contacts as for 50.
+//! the same number of SQL statements for 5 contacts as for 50; the contact page and the inbox
+//! (the benchmark's W1 and W2) take the statements pinned below.
 
 use serde_json::{Value, json};
 use threadline::{
     auth::Role,
-    service::{access::AccessLevel, collaborators},
+    service::{access::AccessLevel, channels, collaborators},
 };
 
-use crate::helpers::{TestApp, actor, contact, contact_id, spawn_app, staff, world};
+use crate::helpers::{Gql, TestApp, actor, contact, contact_id, spawn_app, staff, world};
 
 const PAGE: &str = "query ($n: Int!) { contacts(first: $n) { edges { node {
     id name emails { email } phones { number } addresses { city }
@@ -264,4 +265,226 @@ async fn a_note_with_a_label_and_a_task_takes_a_fixed_number_of_statements() {
             "{kind} in {kinds:?}"
         );
     }
+}
+
+/// The benchmark's W1, a contact page (bench/src/workload.rs): the contact and its newest
+/// timeline events, each with its actor and subject.
+const CONTACT_PAGE: &str = "query ContactPage($id: ID!) {
+  contact(id: $id) {
+    id
+    name
+    timeline(first: 50) {
+      pageInfo { hasNextPage endCursor }
+      nodes {
+        id
+        occurredAt
+        kind
+        summary
+        actor { id name }
+        subject {
+          __typename
+          ... on Contact { id name }
+          ... on Note { id subject }
+          ... on Task { id description status }
+          ... on Message { id body direction }
+          ... on Reminder { id remindAt }
+        }
+      }
+    }
+  }
+}";
+
+/// The benchmark's W2, a member's inbox: conversations with unread counts, contact and channel.
+const INBOX: &str = "query Inbox {
+  conversations(first: 50) {
+    pageInfo { hasNextPage endCursor }
+    nodes {
+      id
+      lastMessageAt
+      unreadCount
+      contact { id name myAccess }
+      channel { id displayName myAccess }
+    }
+  }
+}";
+
+/// What `query` costs in statements as `token`, beyond what any request of that caller costs
+/// before its fields read anything (the caller check, measured with `{ __typename }` after a
+/// first request, so that a cached caller counts as cached): the statements of the fields.
+async fn field_statements(app: &TestApp, token: &str, query: &str, variables: Value) -> (u64, Gql) {
+    app.gql(Some(token), "{ __typename }", json!({}))
+        .await
+        .data();
+    let before = app.statements().await;
+    app.gql(Some(token), "{ __typename }", json!({}))
+        .await
+        .data();
+    let per_request = app.statements().await - before;
+    let before = app.statements().await;
+    let answer = app.gql(Some(token), query, variables).await;
+    let total = app.statements().await - before;
+    (total - per_request, answer)
+}
+
+#[tokio::test]
+async fn the_contact_page_and_the_inbox_read_their_rows_in_one_statement_each() {
+    let app = spawn_app().await;
+    let org = crate::helpers::new_org(&app.db, "Pages").await;
+    let owner = staff(&app.db, org, "owner@pages.test", Role::Owner).await;
+    let member = staff(&app.db, org, "member@pages.test", Role::Member).await;
+    let owner_actor = actor(&owner);
+    let (granted, hidden) = (
+        channel(&app, &owner, "+14155550201").await,
+        channel(&app, &owner, "+14155550202").await,
+    );
+    channels::grant(&app.db, &owner_actor, granted, member.id, AccessLevel::Read)
+        .await
+        .expect("channel grant");
+    let owner_token = app.token(&owner);
+    let member_token = app.token(&member);
+
+    // One contact with every kind of event: notes (shared, and private to either user), tasks,
+    // messages on a channel the member reads and on one they do not.
+    let page_contact = contact(&app.db, &owner, "Page Contact").await;
+    collaborators::grant(
+        &app.db,
+        &owner_actor,
+        page_contact,
+        member.id,
+        AccessLevel::Write,
+    )
+    .await
+    .expect("grant");
+    let cid = contact_id(page_contact);
+    let note = "mutation ($input: CreateNoteInput!) { createNote(input: $input) { id } }";
+    for (token, visibility, subject) in [
+        (&owner_token, "TEAM", "Shared"),
+        (&owner_token, "PRIVATE", "Owner only"),
+        (&member_token, "PRIVATE", "Member only"),
+    ] {
+        app.gql(Some(token), note, json!({ "input": { "contactId": cid, "subject": subject, "body": "text", "visibility": visibility } }))
+            .await
+            .data();
+    }
+    let task = "mutation ($input: CreateTaskInput!) { createTask(input: $input) { id } }";
+    app.gql(
+        Some(&member_token),
+        task,
+        json!({ "input": { "contactId": cid, "description": "Call back" } }),
+    )
+    .await
+    .data();
+    for line in [granted, hidden] {
+        let vars = json!({ "c": cid, "ch": channel_ref(line), "b": "Hello" });
+        app.gql(Some(&owner_token), SEND, vars).await.data();
+    }
+
+    // W1 as the owner and as the member: the contact, then the events with their actors and
+    // subjects joined in (access rules in the joins).
+    for (who, token, messages, notes) in [
+        ("owner", &owner_token, 2, ["Shared", "Owner only"]),
+        ("member", &member_token, 1, ["Shared", "Member only"]),
+    ] {
+        let (statements, answer) =
+            field_statements(&app, token, CONTACT_PAGE, json!({ "id": cid })).await;
+        assert_eq!(statements, 2, "W1 statements as the {who}");
+        let events = answer.data()["contact"]["timeline"]["nodes"]
+            .as_array()
+            .expect("events")
+            .clone();
+        for event in &events {
+            assert!(event["actor"]["name"].is_string(), "{who}: {event}");
+            assert!(event["subject"]["__typename"].is_string(), "{who}: {event}");
+        }
+        let of = |kind: &str| -> Vec<Value> {
+            events
+                .iter()
+                .filter(|e| e["subject"]["__typename"] == kind)
+                .map(|e| e["subject"].clone())
+                .collect()
+        };
+        let mut seen: Vec<String> = of("Note")
+            .iter()
+            .filter_map(|n| n["subject"].as_str().map(str::to_owned))
+            .collect();
+        seen.sort();
+        let mut expected = notes.map(str::to_owned).to_vec();
+        expected.sort();
+        assert_eq!(seen, expected, "notes as the {who}");
+        assert_eq!(of("Message").len(), messages, "{who}");
+        assert_eq!(of("Task")[0]["description"], "Call back", "{who}");
+    }
+
+    // W2: the member's inbox, one conversation per contact they read over the granted
+    // channel (and none over the other), with contact, channel and unread count in the page's
+    // own statement.
+    for i in 0..6 {
+        let id = contact(&app.db, &owner, &format!("Inbox {i}")).await;
+        collaborators::grant(&app.db, &owner_actor, id, member.id, AccessLevel::Read)
+            .await
+            .expect("grant");
+        for line in [granted, hidden] {
+            let vars = json!({ "c": contact_id(id), "ch": channel_ref(line), "b": "Hi" });
+            app.gql(Some(&owner_token), INBOUND, vars.clone())
+                .await
+                .data();
+            app.gql(Some(&owner_token), INBOUND, vars).await.data();
+        }
+    }
+    let (statements, answer) = field_statements(&app, &member_token, INBOX, json!({})).await;
+    assert_eq!(statements, 1, "W2 statements");
+    let nodes = answer.data()["conversations"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .clone();
+    // The six inbound pairs, and the page contact's outbound message on the granted channel.
+    assert_eq!(nodes.len(), 7);
+    for node in &nodes {
+        assert_eq!(node["channel"]["myAccess"], "READ", "{node}");
+        assert!(node["contact"]["name"].is_string(), "{node}");
+        let unread = if node["contact"]["name"] == "Page Contact" {
+            0
+        } else {
+            2
+        };
+        assert_eq!(node["unreadCount"], unread, "{node}");
+        let access = if unread == 0 { "WRITE" } else { "READ" };
+        assert_eq!(node["contact"]["myAccess"], access, "{node}");
+    }
+    // The owner reads every conversation of both channels, with ADMIN on each, the same way.
+    let (statements, answer) = field_statements(&app, &owner_token, INBOX, json!({})).await;
+    assert_eq!(statements, 1, "W2 statements as the owner");
+    let nodes = answer.data()["conversations"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .clone();
+    assert_eq!(nodes.len(), 14);
+    assert!(
+        nodes
+            .iter()
+            .all(|n| n["contact"]["myAccess"] == "ADMIN" && n["channel"]["myAccess"] == "ADMIN")
+    );
+}
+
+const SEND: &str = "mutation ($c: ID!, $ch: ID!, $b: String!) { sendMessage(input: { contactId: $c, channelId: $ch, body: $b }) { id } }";
+const INBOUND: &str = "mutation ($c: ID!, $ch: ID!, $b: String!) { recordInboundMessage(input: { contactId: $c, channelId: $ch, body: $b }) { id } }";
+
+/// The opaque ID of a channel row.
+fn channel_ref(id: i64) -> String {
+    threadline::ids::encode(threadline::ids::Kind::Channel, id)
+}
+
+/// A phone channel of `owner`'s organization.
+async fn channel(app: &TestApp, owner: &entity::user::Model, address: &str) -> i64 {
+    channels::create(
+        &app.db,
+        &actor(owner),
+        channels::ChannelKind::Phone,
+        address,
+        &format!("Line {address}"),
+    )
+    .await
+    .expect("channel")
+    .channel
+    .id
 }

@@ -179,3 +179,131 @@ async fn a_timeline_page_takes_a_fixed_number_of_statements() {
     assert_eq!(counts[0], counts[1], "statements for 5 vs 50 events");
     assert!(counts[1] <= 5, "{} statements", counts[1]);
 }
+
+/// The page reads each event's actor and subject in its own statement; the access rule of each
+/// is in that statement's joins. Events whose audience says "the team" but whose subject or
+/// actor a member may not see (rows written straight into the table, as an event left out of
+/// step with its record would be) show that member null, and the owner, who may see them,
+/// the records.
+#[tokio::test]
+async fn subjects_and_actors_the_caller_may_not_see_read_as_null() {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+    use threadline::service::{
+        channels,
+        users::{self, CreateUser, NewUserKind},
+    };
+
+    let app = spawn_app().await;
+    let w = world(&app).await;
+    let owner = app.token(&w.owner);
+    let cid = contact_id(w.contact);
+    // The owner's private note and reminder, and a message on a channel the member has no
+    // grant on.
+    let note = app
+        .gql(Some(&owner), "mutation ($c: ID!) { createNote(input: { contactId: $c, subject: \"Owner only\", body: \"x\", visibility: PRIVATE, remindAt: \"2099-01-01T09:00:00Z\" }) { id } }", json!({ "c": cid }))
+        .await;
+    let note = decode(note.data()["createNote"]["id"].as_str().expect("note"));
+    let line = channels::create(
+        &app.db,
+        &crate::helpers::actor(&w.owner),
+        channels::ChannelKind::Phone,
+        "+14155550301",
+        "Private line",
+    )
+    .await
+    .expect("channel")
+    .channel
+    .id;
+    let sent = app
+        .gql(Some(&owner), "mutation ($c: ID!, $ch: ID!) { sendMessage(input: { contactId: $c, channelId: $ch, body: \"Secret\" }) { id } }", json!({ "c": cid, "ch": threadline::ids::encode(threadline::ids::Kind::Channel, line) }))
+        .await;
+    let message = decode(sent.data()["sendMessage"]["id"].as_str().expect("message"));
+    let reminders = app
+        .gql(
+            Some(&owner),
+            "{ reminders { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    let reminder = decode(
+        reminders.data()["reminders"]["edges"][0]["node"]["id"]
+            .as_str()
+            .expect("reminder"),
+    );
+    // A customer user of a contact the member has no grant on, as an actor.
+    let stranger = users::insert_unchecked(
+        &app.db,
+        w.owner.organization_id,
+        &CreateUser {
+            email: "alan@customer.test".into(),
+            name: "Alan Turing".into(),
+            kind: NewUserKind::Customer(w.other_contact),
+        },
+    )
+    .await
+    .expect("customer");
+    let later = chrono::Utc::now() + chrono::Duration::hours(1);
+    for (i, (kind, subject_kind, subject_id)) in [
+        ("NOTE_UPDATED", "Note", note),
+        ("MESSAGE_SENT", "Message", message),
+        ("REMINDER_FIRED", "Reminder", reminder),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        entity::timeline_event::ActiveModel {
+            organization_id: Set(w.owner.organization_id),
+            contact_id: Set(w.contact),
+            occurred_at: Set(later + chrono::Duration::seconds(i as i64)),
+            kind: Set(kind.into()),
+            actor_id: Set(Some(stranger.id)),
+            subject_kind: Set(subject_kind.into()),
+            subject_id: Set(subject_id),
+            summary: Set(format!("out of step {i}")),
+            data: Set(json!({})),
+            audience: Set("TEAM".into()),
+            ..Default::default()
+        }
+        .insert(&app.db)
+        .await
+        .expect("an event row");
+    }
+    let through_contact = "query ($id: ID!) { contact(id: $id) { timeline(first: 3) { nodes { summary actor { name } subject { __typename } } } } }";
+    let by_id = "query ($id: ID!) { timeline(contactId: $id, first: 3) { edges { node { summary actor { name } subject { __typename } } } } }";
+    for (user, hidden) in [(&w.member_read, true), (&w.owner, false)] {
+        let token = app.token(user);
+        let a = app
+            .gql(Some(&token), through_contact, json!({ "id": cid }))
+            .await;
+        let b = app.gql(Some(&token), by_id, json!({ "id": cid })).await;
+        let a = a.data()["contact"]["timeline"]["nodes"].clone();
+        let b: Vec<Value> = b.data()["timeline"]["edges"]
+            .as_array()
+            .expect("edges")
+            .iter()
+            .map(|e| e["node"].clone())
+            .collect();
+        assert_eq!(a, Value::Array(b.clone()), "{}", user.email);
+        let expected = ["Reminder", "Message", "Note"];
+        for (event, typename) in b.iter().zip(expected) {
+            assert!(
+                event["summary"]
+                    .as_str()
+                    .is_some_and(|s| s.starts_with("out of step")),
+                "{event}"
+            );
+            if hidden {
+                assert!(event["actor"].is_null(), "{}: {event}", user.email);
+                assert!(event["subject"].is_null(), "{}: {event}", user.email);
+            } else {
+                assert_eq!(event["actor"]["name"], "Alan Turing", "{event}");
+                assert_eq!(event["subject"]["__typename"], typename, "{event}");
+            }
+        }
+    }
+}
+
+/// The row id in an opaque ID.
+fn decode(id: &str) -> i64 {
+    threadline::ids::decode_any(id).expect("an ID").1
+}

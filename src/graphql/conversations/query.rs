@@ -9,10 +9,13 @@ use crate::{
         conversations::types::{
             Channel, Conversation, ConversationConnectionFields, ConversationFilter,
         },
-        page::page_size,
+        page::{items_select, page_size},
     },
     ids::{self, Kind},
-    service::{self, conversations::ConversationFilter as ServiceFilter},
+    service::{
+        self,
+        conversations::{ConversationFilter as ServiceFilter, InboxJoins},
+    },
 };
 
 /// Channels and conversations.
@@ -78,12 +81,18 @@ pub async fn inbox_page(
         channel_id: ids::decode_opt(Kind::Channel, filter.channel_id)?,
         unread: filter.unread,
     };
-    let page = service::conversations::list(db, actor, &service_filter, cursor, limit).await?;
+    let joins = InboxJoins {
+        contact: items_select(ctx, "contact"),
+        channel: items_select(ctx, "channel"),
+        unread: items_select(ctx, "unreadCount"),
+    };
+    let page =
+        service::conversations::inbox(db, actor, &service_filter, cursor, limit, joins).await?;
 
     Ok(crate::graphql::page::connection(
         page.rows
             .into_iter()
-            .map(|row| (encode_cursor(&row), Conversation::new(row))),
+            .map(|row| (encode_cursor(&row.conversation), Conversation::read(row))),
         cursor.is_some(),
         page.has_next,
         ConversationConnectionFields {

@@ -18,7 +18,8 @@ use crate::{
     service::{
         self,
         channels::VisibleChannel,
-        conversations::{ConversationFilter as ServiceFilter, InboxCursor, NewMessage},
+        contacts::VisibleContact,
+        conversations::{ConversationFilter as ServiceFilter, InboxCursor, InboxRow, NewMessage},
         validate::timestamp,
     },
 };
@@ -181,12 +182,33 @@ impl Message {
 /// The conversation between a contact and the organization over one channel.
 pub struct Conversation {
     pub(crate) row: entity::conversation::Model,
+    /// Its contact as read with an inbox page (`None`: not read, ask the loader).
+    contact: Option<VisibleContact>,
+    /// Its channel as read with an inbox page.
+    channel: Option<VisibleChannel>,
+    /// The caller's unread count as read with an inbox page.
+    unread: Option<i64>,
 }
 
 impl Conversation {
     /// A conversation the caller may see; related rows come through the request's loaders.
     pub fn new(row: entity::conversation::Model) -> Self {
-        Self { row }
+        Self {
+            row,
+            contact: None,
+            channel: None,
+            unread: None,
+        }
+    }
+
+    /// A conversation of an inbox page, with what the page read about it.
+    pub fn read(row: InboxRow) -> Self {
+        Self {
+            row: row.conversation,
+            contact: row.contact,
+            channel: row.channel,
+            unread: row.unread,
+        }
     }
 }
 
@@ -198,10 +220,16 @@ impl Conversation {
     }
     /// The contact.
     async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>> {
+        if let Some(contact) = &self.contact {
+            return Ok(Some(Contact::new(contact.clone())));
+        }
         Contact::load(ctx, self.row.contact_id).await
     }
     /// The channel.
     async fn channel(&self, ctx: &Context<'_>) -> Result<Option<Channel>> {
+        if let Some(channel) = &self.channel {
+            return Ok(Some(Channel(channel.clone())));
+        }
         Ok(ctx
             .loaders()?
             .channels
@@ -227,6 +255,9 @@ impl Conversation {
     }
     /// Inbound messages the caller has not read (each user has their own read state).
     async fn unread_count(&self, ctx: &Context<'_>) -> Result<i64> {
+        if let Some(unread) = self.unread {
+            return Ok(unread);
+        }
         Ok(ctx
             .loaders()?
             .unread

@@ -12,11 +12,16 @@ use crate::{
     error::ApiError,
     graphql::{
         context::{Caller, ContextExt},
-        page::{distinct_by, page_size},
+        page::{distinct_by, items_select, page_size},
         timeline::types::{TimelineEvent, TimelineFilter},
     },
     ids::{self, Kind},
-    service::{self, timeline::TimelineFilter as ServiceFilter, validate::timestamp},
+    service::{
+        self,
+        contacts::VisibleContact,
+        timeline::{EventJoins, TimelineFilter as ServiceFilter},
+        validate::timestamp,
+    },
 };
 
 /// A contact's timeline.
@@ -38,14 +43,23 @@ impl TimelineQuery {
     ) -> Result<Connection<String, TimelineEvent>> {
         ctx.caller()?;
         let contact_id = ids::decode(Kind::Contact, &contact_id)?;
-        timeline_page(ctx, contact_id, first, after, filter).await
+        timeline_page(ctx, TimelineOf::Id(contact_id), first, after, filter).await
     }
 }
 
-/// Resolves a timeline page for `timeline(contactId)` and `Contact.timeline`.
+/// Whose timeline a page is of.
+pub enum TimelineOf<'a> {
+    /// A contact by id, not read yet: the page reads it, `NOT_FOUND` unless the caller may see it.
+    Id(i64),
+    /// A contact the caller has read as visible in this request (a `Contact` object's row).
+    Read(&'a VisibleContact),
+}
+
+/// Resolves a timeline page for `timeline(contactId)` and `Contact.timeline`, reading the
+/// events' actors and subjects with the events when the page's items ask for them.
 pub async fn timeline_page(
     ctx: &Context<'_>,
-    contact_id: i64,
+    of: TimelineOf<'_>,
     first: Option<i32>,
     after: Option<String>,
     filter: Option<TimelineFilter>,
@@ -69,17 +83,34 @@ pub async fn timeline_page(
         since: filter.since,
         until: filter.until,
     };
-    let (contact, page) =
-        service::timeline::list(db, actor, contact_id, &service_filter, cursor, limit).await?;
+    let joins = EventJoins {
+        actor: items_select(ctx, "actor"),
+        subject: items_select(ctx, "subject"),
+    };
+    let (contact, page) = match of {
+        TimelineOf::Id(contact_id) => {
+            service::timeline::list(db, actor, contact_id, &service_filter, cursor, limit, joins)
+                .await?
+        }
+        // The `Contact` object's row was read (and access-checked) for this caller already.
+        TimelineOf::Read(contact) => {
+            let page =
+                service::timeline::page(db, actor, contact, &service_filter, cursor, limit, joins)
+                    .await?;
+            (contact.clone(), page)
+        }
+    };
 
     let contact = Arc::new(contact);
     Ok(crate::graphql::page::connection(
         page.rows.into_iter().map(|row| {
             (
-                encode_cursor(&row),
+                encode_cursor(&row.event),
                 TimelineEvent {
-                    row,
+                    row: row.event,
                     contact: contact.clone(),
+                    actor: row.actor,
+                    subject: row.subject,
                 },
             )
         }),

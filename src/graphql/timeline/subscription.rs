@@ -85,10 +85,11 @@ pub async fn live(
                         return Some((Err(error), (db, actor, last, queue, true, false)));
                     }
                     let contact = Arc::new(contact);
-                    queue.extend(batch.into_iter().map(|row| TimelineEvent {
-                        row,
-                        contact: contact.clone(),
-                    }));
+                    queue.extend(
+                        batch
+                            .into_iter()
+                            .map(|row| TimelineEvent::new(row, contact.clone())),
+                    );
                 }
             }
         },

@@ -18,7 +18,11 @@ use crate::{
         users::User,
     },
     ids::{self, Kind},
-    service::{self, contacts::VisibleContact, timeline::TimelineCursor},
+    service::{
+        self,
+        contacts::VisibleContact,
+        timeline::{Subject, TimelineCursor},
+    },
 };
 
 /// What happened, as the contract's `TimelineEventKind` names it.
@@ -91,6 +95,22 @@ pub struct TimelineEvent {
     pub(crate) row: entity::timeline_event::Model,
     /// The contact the event happened to, as read (and access-checked) with the events.
     pub(crate) contact: Arc<VisibleContact>,
+    /// The actor as read with the event (`None`: not read, ask the loader).
+    pub(crate) actor: Option<Option<entity::user::Model>>,
+    /// The subject as read with the event (`None`: not read, ask the loaders).
+    pub(crate) subject: Option<Option<Subject>>,
+}
+
+impl TimelineEvent {
+    /// An event whose actor and subject its fields load when asked (a live event).
+    pub(crate) fn new(row: entity::timeline_event::Model, contact: Arc<VisibleContact>) -> Self {
+        Self {
+            row,
+            contact,
+            actor: None,
+            subject: None,
+        }
+    }
 }
 
 #[Object]
@@ -109,7 +129,10 @@ impl TimelineEvent {
     }
     /// Who did it (null when the caller may not see that user).
     async fn actor(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        User::load(ctx, self.row.actor_id).await
+        match &self.actor {
+            Some(read) => Ok(read.clone().map(User)),
+            None => User::load(ctx, self.row.actor_id).await,
+        }
     }
     /// One line for people, such as "Ana added a note: Renewal call".
     async fn summary(&self) -> &str {
@@ -117,9 +140,21 @@ impl TimelineEvent {
     }
     /// The record the event is about, as it is now (null once it is gone).
     async fn subject(&self, ctx: &Context<'_>) -> Result<Option<TimelineSubject>> {
+        let kind = self.row.subject_kind.as_str();
+        // Read with the page, as the caller may see it (the contact itself is the page's).
+        if let Some(read) = &self.subject
+            && !matches!(kind, "Contact" | "Collaborator")
+        {
+            return Ok(read.clone().map(|subject| match subject {
+                Subject::Note(row) => TimelineSubject::Note(Note::new(row)),
+                Subject::Task(row) => TimelineSubject::Task(Task::new(row)),
+                Subject::Message(row) => TimelineSubject::Message(Message::new(row)),
+                Subject::Reminder(row) => TimelineSubject::Reminder(Reminder(row)),
+            }));
+        }
         let loaders = ctx.loaders()?;
         let id = self.row.subject_id;
-        Ok(match self.row.subject_kind.as_str() {
+        Ok(match kind {
             "Contact" | "Collaborator" => Some(TimelineSubject::Contact(Contact::new(
                 VisibleContact::clone(&self.contact),
             ))),
