@@ -10,6 +10,7 @@
 //! are refused and must be reissued (see the README). A token issued by `signIn` also names
 //! its session (`sid`), which must still be open: signing out ends its access tokens at once.
 
+pub mod cache;
 pub mod oidc;
 pub mod ring_provider;
 
@@ -173,19 +174,27 @@ pub fn bearer_token(value: &str) -> Option<&str> {
 
 /// Resolves a bearer token to an [`Actor`]: the signature and expiry must hold, the user must
 /// still exist, be active and belong to the token's organization, and a token of a sign-in
-/// session needs that session still open (one statement either way).
+/// session needs that session still open. The signature is checked on every call (CPU only);
+/// the rest comes from `callers` when it knows the answer, else from one statement, whose
+/// answer is then remembered (see [`cache`] for what keeps it right).
 pub async fn authenticate<C: ConnectionTrait>(
     db: &C,
     keys: &TokenKeys,
+    callers: &cache::CallerCache,
     token: &str,
 ) -> ApiResult<Actor> {
     let subject = keys.verify(token).ok_or(ApiError::Unauthenticated)?;
-    let user = crate::service::sessions::token_user(db, &subject)
-        .await?
-        .ok_or(ApiError::Unauthenticated)?;
-    let mut actor = actor_of(&user).ok_or(ApiError::Unauthenticated)?;
-    actor.session_id = subject.session_id;
-    Ok(actor)
+    let ticket = match callers.lookup(&subject) {
+        cache::Lookup::Hit(actor) => return actor.ok_or(ApiError::Unauthenticated),
+        cache::Lookup::Miss(ticket) => ticket,
+    };
+    let user = crate::service::sessions::token_user(db, &subject).await?;
+    let actor = user.as_ref().and_then(actor_of).map(|actor| Actor {
+        session_id: subject.session_id,
+        ..actor
+    });
+    callers.store(ticket, actor.as_ref());
+    actor.ok_or(ApiError::Unauthenticated)
 }
 
 /// Resolves a bearer token from either source: a token signed with one of the identity
@@ -194,12 +203,13 @@ pub async fn authenticate<C: ConnectionTrait>(
 pub async fn authenticate_any<C: ConnectionTrait>(
     db: &C,
     keys: &TokenKeys,
+    callers: &cache::CallerCache,
     oidc: Option<&oidc::Oidc>,
     token: &str,
 ) -> ApiResult<Actor> {
     match oidc {
         Some(oidc) if oidc::Oidc::handles(token) => authenticate_oidc(db, oidc, token).await,
-        _ => authenticate(db, keys, token).await,
+        _ => authenticate(db, keys, callers, token).await,
     }
 }
 

@@ -53,6 +53,10 @@ pub const DEFAULT_WEBHOOK_POLL_MS: u64 = 1000;
 pub const DEFAULT_WEBHOOK_CONCURRENCY: u64 = 32;
 /// The default number of days the webhook delivery log is kept.
 pub const DEFAULT_WEBHOOK_RETENTION_DAYS: u64 = 30;
+/// The default number of callers each process remembers (see `auth::cache`).
+pub const DEFAULT_CALLER_CACHE_ENTRIES: u64 = 10_000;
+/// The default longest time a remembered caller is used without asking the database: 30 s.
+pub const DEFAULT_CALLER_CACHE_TTL_SECS: u64 = 30;
 /// The default time a WebSocket client has to send `connection_init`: 10 s.
 pub const DEFAULT_WS_INIT_TIMEOUT_MS: u64 = 10_000;
 /// The default time between two keep-alive pings on an acknowledged WebSocket: 30 s (below
@@ -247,6 +251,18 @@ pub struct Config {
     #[arg(long, global = true, env = "THREADLINE_SIGN_IN_MAX_FAILURES_PER_IP",
           default_value_t = DEFAULT_SIGN_IN_MAX_FAILURES_PER_IP, value_parser = attempts)]
     pub sign_in_max_failures_per_ip: u64,
+    /// How many callers (one per user and sign-in session) each gateway process remembers, so
+    /// that a request need not read its caller's user and session from the database; `0` reads
+    /// them on every request. The bus keeps the cache right across processes (see the README's
+    /// *Caller cache*).
+    #[arg(long, global = true, env = "THREADLINE_CALLER_CACHE_ENTRIES",
+          default_value_t = DEFAULT_CALLER_CACHE_ENTRIES, value_parser = entries)]
+    pub caller_cache_entries: u64,
+    /// The longest a remembered caller is used without the database being asked again, the
+    /// backstop for changes made outside the gateway: seconds, or a duration such as `30s`.
+    #[arg(long, global = true, env = "THREADLINE_CALLER_CACHE_TTL_SECS",
+          default_value = DEFAULT_CALLER_CACHE_TTL_SECS.to_string(), value_parser = seconds)]
+    pub caller_cache_ttl: Duration,
     /// The identity provider's issuer (`iss`); with the audience and the JWKS URL, its tokens
     /// are accepted beside the gateway's own.
     #[arg(long, global = true, env = "THREADLINE_OIDC_ISSUER")]
@@ -518,6 +534,13 @@ fn flag(text: &str) -> Result<bool, String> {
     }
 }
 
+/// A count that may be zero (`0` turns the feature off).
+fn entries(text: &str) -> Result<u64, String> {
+    text.trim()
+        .parse::<u64>()
+        .map_err(|_| format!("`{text}` is not a number of entries (0 or more)"))
+}
+
 fn connections(text: &str) -> Result<u64, String> {
     positive(text, "connections")
 }
@@ -653,6 +676,16 @@ mod tests {
         assert_eq!(config.sign_in_failure_window, Duration::from_secs(15 * 60));
         assert_eq!(config.sign_in_max_failures_per_account, 10);
         assert_eq!(config.sign_in_max_failures_per_ip, 100);
+        assert_eq!(config.caller_cache_entries, 10_000);
+        assert_eq!(config.caller_cache_ttl, Duration::from_secs(30));
+        let off =
+            Config::from_lookup(|n| (n == "THREADLINE_CALLER_CACHE_ENTRIES").then(|| "0".into()))
+                .expect("zero turns the cache off");
+        assert_eq!(off.caller_cache_entries, 0);
+        let err =
+            Config::from_lookup(|n| (n == "THREADLINE_CALLER_CACHE_TTL_SECS").then(|| "0".into()))
+                .expect_err("a zero time to live");
+        assert_eq!(err.name, "THREADLINE_CALLER_CACHE_TTL_SECS");
     }
 
     #[test]

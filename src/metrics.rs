@@ -69,6 +69,9 @@ pub struct Metrics {
     webhook_oldest_age: Gauge,
     live_registrations: Gauge,
     bus_signals: Gauge,
+    caller_cache_entries: Gauge,
+    caller_cache_hits: Gauge,
+    caller_cache_misses: Gauge,
     websockets_open: Gauge,
     websocket_server_closes: Family<CloseLabels, Counter>,
     subscriptions_fell_behind: Counter,
@@ -142,6 +145,24 @@ impl Default for Metrics {
             "Signals this process's bus has received since it started",
             bus_signals.clone(),
         );
+        let caller_cache_entries = Gauge::default();
+        let caller_cache_hits = Gauge::default();
+        let caller_cache_misses = Gauge::default();
+        registry.register(
+            "threadline_caller_cache_entries",
+            "Callers (user and sign-in session) this process remembers",
+            caller_cache_entries.clone(),
+        );
+        registry.register(
+            "threadline_caller_cache_hits",
+            "Requests whose caller was known without reading the database, since start",
+            caller_cache_hits.clone(),
+        );
+        registry.register(
+            "threadline_caller_cache_misses",
+            "Requests whose caller was read from the database, since start",
+            caller_cache_misses.clone(),
+        );
         let websockets_open = Gauge::default();
         let websocket_server_closes = Family::<CloseLabels, Counter>::default();
         let subscriptions_fell_behind = Counter::default();
@@ -164,6 +185,9 @@ impl Default for Metrics {
             registry,
             live_registrations,
             bus_signals,
+            caller_cache_entries,
+            caller_cache_hits,
+            caller_cache_misses,
             sql_statements,
             sql_failures,
             requests,
@@ -270,6 +294,15 @@ impl Metrics {
             .set(i64::try_from(registrations).unwrap_or(i64::MAX));
         self.bus_signals
             .set(i64::try_from(signals).unwrap_or(i64::MAX));
+    }
+
+    /// Sets the caller cache's numbers: entries held, and hits and misses so far.
+    pub fn set_caller_cache(&self, entries: usize, hits: u64, misses: u64) {
+        let gauge = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        self.caller_cache_entries
+            .set(gauge(u64::try_from(entries).unwrap_or(u64::MAX)));
+        self.caller_cache_hits.set(gauge(hits));
+        self.caller_cache_misses.set(gauge(misses));
     }
 
     /// The Prometheus text exposition of every metric.

@@ -13,7 +13,10 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    auth::TokenKeys,
+    auth::{
+        TokenKeys,
+        cache::{CacheSettings, CallerCache, SqliteOwner},
+    },
     bus::{self, Broker, Hub, local::Tap},
     config::Config,
     db, demo,
@@ -179,9 +182,17 @@ impl Application {
     /// Opens the database, prepares the secret and demo data, and binds the listen address.
     pub async fn build(config: &Config, options: StartOptions) -> anyhow::Result<Self> {
         let metrics = Arc::new(Metrics::default());
-        let tap = Tap::default();
+        let callers = CallerCache::new(
+            CacheSettings {
+                entries: usize::try_from(config.caller_cache_entries).unwrap_or(usize::MAX),
+                ttl: config.caller_cache_ttl,
+            },
+            SqliteOwner::register(&config.database_url),
+        );
+        let hub = Arc::new(Hub::new(Arc::new(callers)));
+        // The tap tells the hub what this process's transactions publish (the caller cache).
+        let tap = Tap::for_hub(hub.clone());
         let db = open_database(config, metrics.clone(), tap.clone()).await?;
-        let hub = Arc::new(Hub::default());
         let broker = bus::default_broker(&db, &tap);
         let keys = token_keys(config, &db).await?;
         crate::service::notes::reclean_stored_html_once(&db)

@@ -11,6 +11,7 @@ use std::{
 use tokio::sync::Notify;
 
 use super::Signal;
+use crate::auth::cache::CallerCache;
 
 /// What a registration waits for.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
@@ -77,7 +78,10 @@ type Waiters = Vec<(u64, Arc<Notify>)>;
 
 /// Who waits for what in this process. Cheap to hold many registrations: each is one entry in
 /// a map and a `Notify`, and nothing runs for it until a signal under its key arrives.
-#[derive(Debug, Default)]
+///
+/// The hub also keeps the process's [`CallerCache`] right: a user's signal drops their
+/// entries before anyone is woken, and the cache is trusted only while the bus listens.
+#[derive(Default)]
 pub struct Hub {
     index: Mutex<HashMap<Key, Waiters>>,
     next: AtomicU64,
@@ -85,9 +89,50 @@ pub struct Hub {
     /// The timeline events whose signals arrived since the last catch-up read looked: that
     /// read wakes nobody for them again (see [`Hub::deliver_missed`]).
     live_events: Mutex<HashSet<i64>>,
+    /// Who the gateway's tokens stand for (see [`CallerCache`]).
+    callers: Arc<CallerCache>,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("registrations", &self.registrations())
+            .field("signals_delivered", &self.signals_delivered())
+            .field("callers", &self.callers.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Hub {
+    /// A hub that keeps `callers` right (a default hub keeps an empty, disabled cache).
+    pub fn new(callers: Arc<CallerCache>) -> Self {
+        Self {
+            callers,
+            ..Self::default()
+        }
+    }
+
+    /// The process's caller cache.
+    pub fn callers(&self) -> &Arc<CallerCache> {
+        &self.callers
+    }
+
+    /// A transaction of this process published `signal` (it reaches the listeners when the
+    /// transaction commits): a user's change is pending in the caller cache until then. Called
+    /// from the database connection's statement hook (see `super::local::Tap`).
+    pub fn published(&self, signal: Signal) {
+        if let Signal::User { org, user } = signal {
+            self.callers.published(org, user);
+        }
+    }
+
+    /// The bus started (`true`) or stopped (`false`) listening. Signals published while it
+    /// did not listen are lost, so the caller cache starts empty either way, and is used only
+    /// while it listens.
+    pub fn set_listening(&self, up: bool) {
+        self.callers.listening(up);
+    }
+
     fn index(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Waiters>> {
         self.index.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -116,11 +161,17 @@ impl Hub {
     /// Wakes every registration under the signal's key (a signal from the broker).
     pub fn deliver(&self, signal: Signal) {
         self.delivered.fetch_add(1, Ordering::Relaxed);
-        if let Signal::Timeline { event, .. } = signal {
-            self.live_events
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(event);
+        match signal {
+            Signal::Timeline { event, .. } => {
+                self.live_events
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(event);
+            }
+            // Before anyone is woken: a socket re-checking its caller must not find the old
+            // answer in the cache.
+            Signal::User { org, user } => self.callers.changed(org, user),
+            _ => {}
         }
         self.wake(Key::from(signal));
     }

@@ -6,38 +6,62 @@
 //! `db::connect`), and broadcasts the parameter of the bus's own no-op statement
 //! ([`super::SQLITE_PUBLISH`]). Each database has its own tap, so two gateways in one process
 //! (as in the tests) never hear each other.
+//!
+//! On every database the tap also tells the process's own hub, at once, what one of its
+//! transactions is publishing ([`Hub::published`]; on PostgreSQL the statement is
+//! [`super::POSTGRES_PUBLISH`]): the caller cache must not serve a user whose change is about
+//! to commit while the notification has not come back yet.
 
-use std::{future::Future, pin::Pin};
+use std::{future::Future, pin::Pin, sync::Arc};
 
 use sea_orm::Statement;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio_util::sync::CancellationToken;
 
-use super::{Broker, Hub, SQLITE_PUBLISH, Signal, signal::parse_payload};
+use super::{Broker, Hub, POSTGRES_PUBLISH, SQLITE_PUBLISH, Signal, signal::parse_payload};
 
 /// How many signals may wait for a slow listener before it must catch up by reading.
 const BUFFER: usize = 4096;
 
-/// The publishing end of one database's in-process bus.
+/// The publishing end of one database's in-process bus, and the way to the process's hub.
 #[derive(Clone, Debug)]
-pub struct Tap(broadcast::Sender<Signal>);
+pub struct Tap {
+    sender: broadcast::Sender<Signal>,
+    /// Told of every signal a transaction on this database publishes (none for the gateway's
+    /// command-line tools).
+    hub: Option<Arc<Hub>>,
+}
 
 impl Default for Tap {
     fn default() -> Self {
-        Self(broadcast::channel(BUFFER).0)
+        Self {
+            sender: broadcast::channel(BUFFER).0,
+            hub: None,
+        }
     }
 }
 
 impl Tap {
-    /// Broadcasts the signals `statement` publishes, if it is the bus's statement.
-    pub fn observe(&self, statement: &Statement) {
-        if statement.sql != SQLITE_PUBLISH {
-            return;
+    /// A tap that also tells `hub` what this database's transactions publish.
+    pub fn for_hub(hub: Arc<Hub>) -> Self {
+        Self {
+            hub: Some(hub),
+            ..Self::default()
         }
+    }
+
+    /// Hands the signals `statement` publishes, if it is one of the bus's statements, to the
+    /// hub, and on SQLite broadcasts them.
+    pub fn observe(&self, statement: &Statement) {
+        let (local, position) = match statement.sql.as_str() {
+            SQLITE_PUBLISH => (true, 0),
+            POSTGRES_PUBLISH => (false, 1),
+            _ => return,
+        };
         let text = statement
             .values
             .as_ref()
-            .and_then(|values| values.0.first())
+            .and_then(|values| values.0.get(position))
             .and_then(|value| match value {
                 sea_orm::Value::String(Some(text)) => Some(text.to_string()),
                 _ => None,
@@ -48,9 +72,14 @@ impl Tap {
         };
         for signal in parse_payload(&text) {
             match signal {
-                // Nobody listening (not started yet, or stopping) is not an error.
                 Ok(signal) => {
-                    let _ = self.0.send(signal);
+                    if let Some(hub) = &self.hub {
+                        hub.published(signal);
+                    }
+                    if local {
+                        // Nobody listening (not started yet, or stopping) is not an error.
+                        let _ = self.sender.send(signal);
+                    }
                 }
                 Err(error) => tracing::warn!(%error, "ignoring a malformed bus signal"),
             }
@@ -59,7 +88,7 @@ impl Tap {
 
     /// The broker that listens to this tap.
     pub fn broker(&self) -> Local {
-        Local(self.0.clone())
+        Local(self.sender.clone())
     }
 }
 

@@ -53,6 +53,11 @@ pub const CHANNEL: &str = "threadline_bus";
 /// statement hook ([`local::Tap`]) recognises it and broadcasts its parameter.
 pub const SQLITE_PUBLISH: &str = "SELECT $1 AS threadline_bus";
 
+/// The statement that publishes on PostgreSQL (channel, then signal); the connection's
+/// statement hook ([`local::Tap`]) recognises it too, to tell the process's own hub what its
+/// transaction is about to change ([`Hub::published`]).
+pub const POSTGRES_PUBLISH: &str = "SELECT pg_notify($1, $2)";
+
 /// Publishes `signal` on `db`'s transaction (or at once outside one): it reaches the listeners
 /// when the transaction commits, and never if it rolls back.
 pub async fn publish<C: ConnectionTrait>(db: &C, signal: &Signal) -> ApiResult<()> {
@@ -68,7 +73,7 @@ pub async fn publish_all<C: ConnectionTrait>(db: &C, signals: &[Signal]) -> ApiR
         let statement = match backend {
             DbBackend::Postgres => Statement::from_sql_and_values(
                 backend,
-                "SELECT pg_notify($1, $2)",
+                POSTGRES_PUBLISH,
                 [CHANNEL.into(), text.into()],
             ),
             _ => Statement::from_sql_and_values(backend, SQLITE_PUBLISH, [text.into()]),
@@ -177,6 +182,9 @@ pub async fn run(
             let reconnect = !first;
             let connected = || {
                 let (hub, db, reader) = (hub.clone(), db.clone(), reader.clone());
+                // Called once the broker listens: what was published before is not heard, so
+                // the caller cache starts empty from here.
+                hub.set_listening(true);
                 listening.send_replace(true);
                 Box::pin(async move {
                     if let Err(error) = reader.catch_up(&db, &hub).await {
@@ -190,6 +198,7 @@ pub async fn run(
                 }) as Pin<Box<dyn Future<Output = ()> + Send>>
             };
             let result = broker.listen(&hub, &connected, &cancel).await;
+            hub.set_listening(false);
             listening.send_replace(false);
             first = false;
             match result {

@@ -41,8 +41,11 @@ impl Broker for Notify {
                 loop {
                     let Some(notification) = listener.try_recv().await? else {
                         // The connection was lost and has been re-established (listening
-                        // again): read what was published in between.
+                        // again): what was published in between was not heard. The caller
+                        // cache was trusted until now; `connected` empties it and reads what
+                        // the timelines missed.
                         tracing::warn!("the bus's listening connection was re-established");
+                        hub.set_listening(false);
                         connected().await;
                         hub.wake_after_reconnect();
                         continue;

@@ -2,8 +2,11 @@
 //!
 //! `/graphql` (GET and POST), `/attachments` and the WebSocket upgrade take the [`Caller`]
 //! extractor; a WebSocket's `connection_init` (browsers cannot set headers on a WebSocket) and
-//! its periodic re-check call [`authenticate_token`]. Both end in `auth::authenticate`, which
-//! checks the signature and reads the user, so a deactivated user is locked out at once.
+//! each `subscribe` call [`authenticate_token`]. Both end in `auth::authenticate`, which checks
+//! the signature (CPU only) and then the user and the sign-in session, from the process's
+//! caller cache when it knows them (no statement) or from the database: a deactivated or
+//! demoted user, or a signed-out session, is locked out at once, on every gateway process (see
+//! `auth::cache`).
 
 use axum::{
     extract::FromRequestParts,
@@ -18,8 +21,10 @@ use super::{
 };
 use crate::{auth, error::ApiError, graphql::context::ClientInfo, service::actor::Actor};
 
-/// The caller of a request: `None` when it carried no valid token (an invalid or expired token
-/// leaves the request anonymous, so every field but introspection answers `UNAUTHENTICATED`).
+/// The caller of a request: `None` when it carried no valid token. An invalid or expired token
+/// leaves the request anonymous, as `API.md` has it: every field answers `UNAUTHENTICATED`
+/// except the introspection ones (`__typename`, `__schema`, `__type`), which still answer, and
+/// `/graphql` adds `WWW-Authenticate: Bearer error="invalid_token"` to its answer.
 #[derive(Clone, Debug)]
 pub struct Caller(pub Option<Actor>);
 
@@ -104,7 +109,16 @@ async fn caller_of(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiE
 /// The actor a bearer token stands for now: `None` when the token is invalid or expired or its
 /// user is deactivated; an error only when the database cannot be asked.
 pub async fn authenticate_token(state: &AppState, token: &str) -> Result<Option<Actor>, ApiError> {
-    match auth::authenticate_any(&state.db, &state.keys, state.oidc.as_deref(), token).await {
+    let callers = state.hub.callers();
+    match auth::authenticate_any(
+        &state.db,
+        &state.keys,
+        callers,
+        state.oidc.as_deref(),
+        token,
+    )
+    .await
+    {
         Ok(actor) => Ok(Some(actor)),
         Err(ApiError::Unauthenticated) => Ok(None),
         Err(other) => Err(other),

@@ -126,7 +126,12 @@ pub async fn get_graphql(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    execute(state, actor, client, request, response_type).await
+    let refused = token_refused(&headers, actor.as_ref());
+    let mut response = execute(state, actor, client, request, response_type).await;
+    if refused {
+        mark_refused(&mut response);
+    }
+    response
 }
 
 /// `POST /graphql` with a JSON body `{query, variables, operationName}` (at most
@@ -181,7 +186,34 @@ pub async fn post_graphql(
         Ok(request) => request,
         Err(message) => return request_error(response_type, StatusCode::BAD_REQUEST, &message),
     };
-    execute(state, actor, client, request, response_type).await
+    let refused = token_refused(&headers, actor.as_ref());
+    let mut response = execute(state, actor, client, request, response_type).await;
+    if refused {
+        mark_refused(&mut response);
+    }
+    response
+}
+
+/// Whether the request sent an `Authorization` header that named nobody: a token that is
+/// malformed, badly signed, expired, of a deactivated user or an ended session (or another
+/// scheme than `Bearer`).
+///
+/// Such a request is answered as an anonymous one, as the public contract says (`API.md`: a
+/// request without a valid token gets `UNAUTHENTICATED` for every field but the introspection
+/// ones), so `{ __typename }` and the playground's schema still answer with a stale token in
+/// its headers. What the client sent is not ignored silently either: the answer carries
+/// `WWW-Authenticate: Bearer error="invalid_token"` (RFC 6750), and every other field answers
+/// `UNAUTHENTICATED`.
+fn token_refused(headers: &HeaderMap, actor: Option<&Actor>) -> bool {
+    actor.is_none() && headers.contains_key(header::AUTHORIZATION)
+}
+
+/// Adds the RFC 6750 `invalid_token` challenge to an answer (see [`token_refused`]).
+fn mark_refused(response: &mut Response) {
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer error=\"invalid_token\""),
+    );
 }
 
 /// The GraphQL request in a JSON body `{query, variables, operationName}` (a `POST` body, or a

@@ -86,7 +86,9 @@ pub fn router(state: AppState) -> Router {
             header::CONTENT_TYPE,
             header::ACCEPT,
             header::HeaderName::from_static("graphql-require-preflight"),
-        ]);
+        ])
+        // A browser app may read why its token was refused (see `graphql::token_refused`).
+        .expose_headers([header::WWW_AUTHENTICATE]);
     // `/graphql` reads its bodies itself, as streams with their own limits (see `graphql`);
     // no other route reads a body.
     let api = Router::new()

@@ -35,6 +35,9 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     state
         .metrics
         .set_bus(state.hub.registrations(), state.hub.signals_delivered());
+    let callers = state.hub.callers();
+    let (hits, misses) = callers.hits_and_misses();
+    state.metrics.set_caller_cache(callers.len(), hits, misses);
     (
         [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
         state.metrics.render(),

@@ -7,6 +7,7 @@ mod auth;
 mod background;
 mod batching;
 mod browser;
+mod caller_cache;
 mod console;
 mod contacts;
 mod contract;
