@@ -29,7 +29,8 @@ pub enum Signal {
         /// The notified user.
         user: i64,
     },
-    /// `user`'s account changed (deactivated, another role): their open sockets re-check it.
+    /// `user`'s account or sessions changed (deactivated or reactivated, another role, name or
+    /// email, a session ended): every process's caller cache forgets them (`auth::cache`).
     User {
         /// The organization.
         org: i64,

@@ -402,6 +402,7 @@ async fn an_inbox_page_takes_a_fixed_number_of_statements() {
             .data();
     }
     let token = app.token(&w.member_write);
+    app.know(&token).await;
     let query = "query ($n: Int!) { conversations(first: $n) { edges { node { id unreadCount lastMessageAt contact { name emails { email } } channel { displayName } lastMessage { body direction author { name } } } } } }";
     let mut counts = Vec::new();
     for n in [5, 50] {

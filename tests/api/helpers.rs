@@ -367,6 +367,15 @@ impl TestApp {
         Gql { body }
     }
 
+    /// Makes the gateway know the caller of `token` (its caller cache, `auth::cache`), so that
+    /// the statements a test counts next are the request's own: the first request of a caller
+    /// also reads their user, later ones do not.
+    pub async fn know(&self, token: &str) {
+        self.gql(Some(token), "{ __typename }", json!({}))
+            .await
+            .data();
+    }
+
     /// How many SQL statements the gateway has run, read from `/metrics`, not counting the
     /// one each scrape itself runs (the webhook backlog) for the scrapes made here.
     pub async fn statements(&self) -> u64 {

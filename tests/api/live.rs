@@ -186,6 +186,20 @@ async fn idle_subscribers_cost_the_database_nothing() {
         sockets.push(socket);
     }
     wait_for_registrations(&app, SOCKETS * PER_SOCKET).await;
+    // A subscription registers before it reads where to start: wait until those reads are
+    // done (the callers are known by now, so the 200 `subscribe`s come at once and their
+    // starting reads are still running when the last one registers).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = app.statements().await;
+    loop {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let now = app.statements().await;
+        if now == seen {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the subscriptions never settled");
+        seen = now;
+    }
 
     let before = app.statements().await;
     tokio::time::sleep(Duration::from_secs(2)).await;

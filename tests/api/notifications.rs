@@ -661,6 +661,7 @@ async fn a_page_takes_a_fixed_number_of_statements() {
         kind summary actor { name } contact { name }
         subject { ... on Note { subject author { name } } ... on Task { description responsible { name } } ... on Reminder { status task { description } } }
     } } } }";
+    app.know(&writer).await;
     let mut counts = Vec::new();
     for n in [5, 50] {
         let before = app.statements().await;

@@ -411,6 +411,7 @@ async fn task_and_timeline_pages_take_a_fixed_number_of_statements() {
         }
     }
     let token = app.token(&w.member_read);
+    app.know(&token).await;
     let tasks = "query ($n: Int!) { tasks(first: $n) { edges { node { description tags type { name } outcome { name } responsible { name } creator { name } completedBy { name } contact { name } } } } }";
     let timeline = "query ($id: ID!, $n: Int!) { timeline(contactId: $id, first: $n) { edges { node { kind summary actor { name } subject { __typename ... on Task { description status } ... on Contact { name } } } } } }";
     for (query, vars) in [(tasks, json!({})), (timeline, json!({ "id": cid }))] {

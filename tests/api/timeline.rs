@@ -163,6 +163,7 @@ async fn a_timeline_page_takes_a_fixed_number_of_statements() {
             .data();
     }
     let token = app.token(&w.member_read);
+    app.know(&token).await;
     let mut counts = Vec::new();
     for n in [5, 50] {
         let before = app.statements().await;
