@@ -50,8 +50,8 @@ impl Tap {
         }
     }
 
-    /// Hands the signal `statement` publishes, if it is one of the bus's statements, to the
-    /// hub, and on SQLite broadcasts it.
+    /// Hands the signals `statement` publishes, if it is one of the bus's statements, to the
+    /// hub, and on SQLite broadcasts them.
     pub fn observe(&self, statement: &Statement) {
         let (local, position) = match statement.sql.as_str() {
             SQLITE_PUBLISH => (true, 0),
