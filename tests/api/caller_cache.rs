@@ -28,11 +28,48 @@ async fn costed(app: &TestApp, token: Option<&str>, query: &str, variables: Valu
     (answer, app.statements().await - before)
 }
 
-/// The statements `{ __typename }` costs as `token`: 0 when the cache knows the caller.
+/// The statements `{ __typename }` costs as `token` (or anonymous): 0 when the cache knows the
+/// caller. The counter is the whole gateway's, and the bus reads on its own now and then (a
+/// catch-up after it connects, the safety read): the least of three tries is the request's
+/// own cost, since what runs beside it can only add.
+async fn typename_cost_as(app: &TestApp, token: Option<&str>) -> u64 {
+    let mut least = u64::MAX;
+    for _ in 0..3 {
+        let (answer, cost) = costed(app, token, TYPENAME, json!({})).await;
+        assert_eq!(answer.data()["__typename"], "QueryRoot");
+        least = least.min(cost);
+    }
+    least
+}
+
 async fn typename_cost(app: &TestApp, token: &str) -> u64 {
-    let (answer, cost) = costed(app, Some(token), TYPENAME, json!({})).await;
-    assert_eq!(answer.data()["__typename"], "QueryRoot");
-    cost
+    typename_cost_as(app, Some(token)).await
+}
+
+/// Waits until the gateway runs nothing on its own (the bus's catch-up read after it
+/// connected), so that a count taken next is the request's.
+async fn settle(app: &TestApp) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = app.statements().await;
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let now = app.statements().await;
+        if now == seen {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the gateway never settled");
+        seen = now;
+    }
+}
+
+/// Waits until the gateway knows the caller of `token`: `{ __typename }` costs nothing. Not
+/// always at the first try: a read in flight while any user's change arrives is not kept (see
+/// `auth::cache`), and a change made just before may still be on its way back.
+async fn known(app: &TestApp, token: &str) {
+    eventually(NOTIFY_DEADLINE, "the caller is known", || async {
+        typename_cost(app, token).await == 0
+    })
+    .await;
 }
 
 /// Asks `ask` until it returns true, for at most `limit` (a change made through another
@@ -127,14 +164,18 @@ async fn typename_sends_no_statement_and_a_known_caller_none_either() {
     let app = spawn_app().await;
     let w = world(&app).await;
     let token = app.token(&w.member_read);
-    let (_, anonymous) = costed(&app, None, TYPENAME, json!({})).await;
-    assert_eq!(anonymous, 0, "anonymous {{ __typename }}");
+    assert_eq!(typename_cost_as(&app, None).await, 0, "anonymous");
     // The first request of a caller reads them; from then on they are known.
+    settle(&app).await;
     let (me, cold) = costed(&app, Some(&token), ME, json!({})).await;
     assert_eq!(me.data()["me"]["email"], "read@acme.test");
     assert_eq!(typename_cost(&app, &token).await, 0);
-    let (me, warm) = costed(&app, Some(&token), ME, json!({})).await;
-    assert_eq!(me.data()["me"]["role"], "MEMBER");
+    let mut warm = u64::MAX;
+    for _ in 0..2 {
+        let (me, cost) = costed(&app, Some(&token), ME, json!({})).await;
+        assert_eq!(me.data()["me"]["role"], "MEMBER");
+        warm = warm.min(cost);
+    }
     assert_eq!(warm, cold - 1, "the caller check is the statement saved");
     // Another token of the same user (same user, no session) is known too.
     let again = app.token_with_ttl(&w.member_read, Duration::from_secs(600));
@@ -161,7 +202,8 @@ async fn a_refused_token_still_gets_introspection_but_is_told_so() {
         Duration::from_secs(600),
     );
     for token in [expired.as_str(), forged.as_str(), "not-a-token"] {
-        let before = app.statements().await;
+        // A bad signature or expiry is found without the database.
+        assert_eq!(typename_cost(&app, token).await, 0, "{token}");
         let response = app
             .client
             .post(format!("{}/graphql", app.address))
@@ -178,8 +220,6 @@ async fn a_refused_token_still_gets_introspection_but_is_told_so() {
         );
         let body: Value = response.json().await.expect("JSON");
         assert_eq!(body["data"]["__typename"], "QueryRoot", "{body}");
-        // A bad signature or expiry is found without the database.
-        assert_eq!(app.statements().await - before, 0, "{token}");
         app.gql(Some(token), ME, json!({}))
             .await
             .expect_code("UNAUTHENTICATED");
@@ -205,16 +245,13 @@ async fn deactivation_role_changes_and_sign_out_take_effect_on_the_very_next_req
 
     // Deactivated: refused at once; the refusal is remembered too; reactivated: back at once.
     app.gql(Some(&member), ME, json!({})).await.data();
-    assert_eq!(typename_cost(&app, &member).await, 0, "known before");
+    known(&app, &member).await;
     set_active(&app, &owner, &w.member_read, false).await;
     app.gql(Some(&member), ME, json!({}))
         .await
         .expect_code("UNAUTHENTICATED");
     // Once the change's own notification is back (at once on SQLite), the refusal is known.
-    eventually(NOTIFY_DEADLINE, "the refusal is remembered", || async {
-        typename_cost(&app, &member).await == 0
-    })
-    .await;
+    known(&app, &member).await;
     set_active(&app, &owner, &w.member_read, true).await;
     assert_eq!(
         app.gql(Some(&member), ME, json!({})).await.data()["me"]["email"],
@@ -224,7 +261,7 @@ async fn deactivation_role_changes_and_sign_out_take_effect_on_the_very_next_req
     // Demoted: the next admin-only write is forbidden; promoted: the next one succeeds.
     let admin = app.token(&w.admin);
     assert_eq!(create_label(&app, &admin, "Before").await, None);
-    assert_eq!(typename_cost(&app, &admin).await, 0);
+    known(&app, &admin).await;
     set_role(&app, &owner, &w.admin, "MEMBER").await;
     assert_eq!(
         create_label(&app, &admin, "After").await.as_deref(),
@@ -235,7 +272,7 @@ async fn deactivation_role_changes_and_sign_out_take_effect_on_the_very_next_req
         create_label(&app, &writer, "Not yet").await.as_deref(),
         Some("FORBIDDEN")
     );
-    assert_eq!(typename_cost(&app, &writer).await, 0);
+    known(&app, &writer).await;
     set_role(&app, &owner, &w.member_write, "ADMIN").await;
     assert_eq!(create_label(&app, &writer, "Now").await, None);
 
@@ -245,7 +282,7 @@ async fn deactivation_role_changes_and_sign_out_take_effect_on_the_very_next_req
     let (phone, _) = sign_in(&app, "none@acme.test").await;
     for token in [&laptop, &phone] {
         app.gql(Some(token), ME, json!({})).await.data();
-        assert_eq!(typename_cost(&app, token).await, 0);
+        known(&app, token).await;
     }
     let out = app
         .gql(
@@ -288,9 +325,14 @@ async fn a_change_through_one_gateway_is_refused_on_the_other() {
     // On PostgreSQL each gateway keeps its cache, kept right by the notifications. Two
     // gateways of one process on one SQLite file cannot hear each other: they read the
     // database every time instead.
-    let cached = u64::from(!is_postgres(&b));
-    assert_eq!(typename_cost(&b, &member_token).await, cached);
-    assert_eq!(typename_cost(&b, &admin_token).await, cached);
+    let postgres = is_postgres(&b);
+    for token in [&member_token, &admin_token] {
+        if postgres {
+            known(&b, token).await;
+        } else {
+            assert_eq!(typename_cost(&b, token).await, 1);
+        }
+    }
 
     set_active(&a, &owner_token, &member, false).await;
     eventually(NOTIFY_DEADLINE, "the deactivation reaches B", || async {
@@ -315,7 +357,11 @@ async fn a_change_through_one_gateway_is_refused_on_the_other() {
     set_password(&a, &owner_token, &member).await;
     let (access, refresh) = sign_in(&a, "member@two.test").await;
     b.gql(Some(&access), ME, json!({})).await.data();
-    assert_eq!(typename_cost(&b, &access).await, cached);
+    if postgres {
+        known(&b, &access).await;
+    } else {
+        assert_eq!(typename_cost(&b, &access).await, 1);
+    }
     a.gql(
         None,
         "mutation ($t: String!) { signOut(refreshToken: $t) }",
@@ -373,11 +419,7 @@ async fn a_dropped_listening_connection_empties_the_cache() {
     .await;
     // Listening again, the cache is used again, and signals reach it again.
     let owner_token = app.token(&owner);
-    eventually(NOTIFY_DEADLINE, "the cache is used again", || async {
-        app.gql(Some(&owner_token), ME, json!({})).await.data();
-        typename_cost(&app, &owner_token).await == 0
-    })
-    .await;
+    known(&app, &owner_token).await;
     set_active(&app, &owner_token, &member, true).await;
     app.gql(Some(&token), ME, json!({})).await.data();
 }
