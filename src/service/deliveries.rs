@@ -331,10 +331,6 @@ impl Claim<'_> {
         txn: &C,
         wanted: usize,
     ) -> ApiResult<Vec<i64>> {
-        #[derive(FromQueryResult)]
-        struct Id {
-            id: i64,
-        }
         let mut sql = Sql::new(txn.get_database_backend());
         sql.push("SELECT e.id FROM webhook_endpoints e WHERE e.enabled");
         if !self.set_aside.is_empty() {
@@ -346,12 +342,7 @@ impl Claim<'_> {
         sql.push(NOT_BEHIND_ANOTHER)
             .push(") ORDER BY e.id")
             .limit(u64::try_from(wanted).unwrap_or(u64::MAX));
-        Ok(Id::find_by_statement(sql.build())
-            .all(txn)
-            .await?
-            .into_iter()
-            .map(|r| r.id)
-            .collect())
+        ids(txn, sql).await
     }
 
     /// Takes hold of the candidates' endpoints not held yet, counts what they have in flight
@@ -722,14 +713,22 @@ fn padded<T: Copy>(items: impl IntoIterator<Item = T>) -> Vec<T> {
 }
 
 /// Which of the deliveries `ids` are still there.
-async fn existing_deliveries<C: ConnectionTrait>(txn: &C, ids: &[i64]) -> ApiResult<HashSet<i64>> {
+async fn existing_deliveries<C: ConnectionTrait>(
+    txn: &C,
+    wanted: &[i64],
+) -> ApiResult<HashSet<i64>> {
+    let mut sql = Sql::new(txn.get_database_backend());
+    sql.push("SELECT id FROM webhook_deliveries WHERE id IN ")
+        .bind_list(wanted.iter().copied());
+    ids(txn, sql).await
+}
+
+/// The `id` column of what `sql` selects, collected as the caller needs it.
+async fn ids<C: ConnectionTrait, B: FromIterator<i64>>(txn: &C, sql: Sql) -> ApiResult<B> {
     #[derive(FromQueryResult)]
     struct Id {
         id: i64,
     }
-    let mut sql = Sql::new(txn.get_database_backend());
-    sql.push("SELECT id FROM webhook_deliveries WHERE id IN ")
-        .bind_list(ids.iter().copied());
     Ok(Id::find_by_statement(sql.build())
         .all(txn)
         .await?
