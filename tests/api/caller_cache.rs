@@ -577,3 +577,41 @@ async fn a_listener_reconnecting_behind_a_busy_pool_serves_nothing_from_the_cach
     // Listening again, A uses its cache again.
     known(a, &t.owner_token).await;
 }
+
+#[tokio::test]
+async fn signals_held_up_by_the_catch_up_read_leave_nothing_stale() {
+    let Some(t) = two_gateways_a_knowing_the_member().await else {
+        return;
+    };
+    let (a, b) = (&t.a, &t.b);
+    // The catch-up read that follows a reconnection is slow (here: held by a lock; in life, a
+    // long backlog of events): the signals that arrive meanwhile wait for it.
+    let lock = b.db.begin().await.expect("begin");
+    lock.execute_unprepared("LOCK TABLE timeline_events IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("lock");
+    terminate(&b.db, t.a_listener).await;
+    eventually(Duration::from_secs(10), "A's catch-up waits", || async {
+        waiting_on_lock(&b.db, "timeline_events").await >= 1
+    })
+    .await;
+    a.gql(Some(&t.member_token), ME, json!({})).await.data();
+    a.gql(Some(&t.member_token), ME, json!({})).await.data();
+    set_active(b, &t.owner_token, &t.member, false).await;
+    let refused = tokio::time::timeout(NOTIFY_DEADLINE, async {
+        loop {
+            if a.gql(Some(&t.member_token), ME, json!({})).await.code() == Some("UNAUTHENTICATED") {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    lock.rollback().await.expect("unlock");
+    assert!(
+        refused.is_ok(),
+        "A served the deactivated member from its cache while its catch-up read held the \
+         signal back"
+    );
+    known(a, &t.owner_token).await;
+}
