@@ -20,10 +20,12 @@
 //! - **A read that raced with a change** is not stored: every invalidation advances an epoch,
 //!   and a result is stored only if the epoch has not moved since the lookup that missed
 //!   (a read that began before a change was published may have seen the old rows).
-//! - **The listening connection** ([`CallerCache::listening`]): until the bus listens, while
-//!   it reconnects, and after it fell behind, nothing is served from the cache nor stored in
-//!   it (every request reads the database, as before the cache); when it listens again the
-//!   cache starts empty, because notifications sent in between were lost.
+//! - **The listening connection** ([`CallerCache::listening`]): until the bus listens, from
+//!   the moment its connection is found lost until a new one listens, after it fell behind,
+//!   and while the catch-up read that follows each of these runs (signals wait for it),
+//!   nothing is served from the cache nor stored in it (every request reads the database, as
+//!   before the cache); when it listens again the cache starts empty, because notifications
+//!   sent in between were lost.
 //! - **SQLite** has no cross-process notifications: one process owns the file (see the
 //!   README), and its in-process bus carries the same signals through the same calls. Should
 //!   several gateways of one process serve the same file (the tests run two), each one only

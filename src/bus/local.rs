@@ -116,6 +116,9 @@ impl Broker for Local {
                     // Some were missed: read what they were about.
                     Err(RecvError::Lagged(missed)) => {
                         tracing::warn!(missed, "the in-process bus fell behind; catching up");
+                        // The missed signals may have named users: the cache is not trusted
+                        // until `connected` has caught up and emptied it.
+                        hub.set_listening(false);
                         connected().await;
                         hub.wake_after_reconnect();
                     }

@@ -148,7 +148,8 @@ pub fn default_broker(db: &DatabaseConnection, tap: &local::Tap) -> Arc<dyn Brok
 
 /// Runs the process's listener until `cancel` fires: hands signals to `hub`, catches up after
 /// every (re)connection and every `safety` interval, and reconnects a second after a drop.
-/// `listening` turns true once the broker listens (and false while it reconnects).
+/// `listening` turns true once the broker listens and the catch-up read after it connected has
+/// run (and false while it reconnects).
 pub async fn run(
     hub: Arc<Hub>,
     db: DatabaseConnection,
@@ -181,15 +182,18 @@ pub async fn run(
         while !cancel.is_cancelled() {
             let reconnect = !first;
             let connected = || {
-                let (hub, db, reader) = (hub.clone(), db.clone(), reader.clone());
-                // Called once the broker listens: what was published before is not heard, so
-                // the caller cache starts empty from here.
-                hub.set_listening(true);
-                listening.send_replace(true);
+                let (hub, db, reader, listening) =
+                    (hub.clone(), db.clone(), reader.clone(), listening.clone());
                 Box::pin(async move {
                     if let Err(error) = reader.catch_up(&db, &hub).await {
                         tracing::warn!(%error, "the bus's catch-up read failed");
                     }
+                    // Called once the broker listens: what was published before is not heard,
+                    // so the caller cache starts empty from here. Only after the catch-up read:
+                    // the broker hands nothing to the hub until this returns, and a user's
+                    // signal held back meanwhile must not find the cache trusted.
+                    hub.set_listening(true);
+                    listening.send_replace(true);
                     if reconnect {
                         // What cannot be caught up by reading (a changed user, a new reminder
                         // time, a delivery due) is re-checked by whoever registered for it.

@@ -35,20 +35,21 @@ impl Broker for Notify {
     ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
         Box::pin(async move {
             let listening = async {
-                let mut listener = PgListener::connect_with(&self.pool).await?;
-                listener.listen(CHANNEL).await?;
+                let mut listener = PgListener::connect_with(&self.pool)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                // A lost connection is reported as soon as it is found, not once a new one is
+                // listening: re-establishing it waits for a connection of the pool (up to its
+                // acquire timeout when the pool is busy), and the caller cache must not be
+                // trusted meanwhile, since nothing published then is heard. `run` reconnects.
+                listener.eager_reconnect(false);
+                listener.listen(CHANNEL).await.map_err(|e| e.to_string())?;
                 connected().await;
                 loop {
-                    let Some(notification) = listener.try_recv().await? else {
-                        // The connection was lost and has been re-established (listening
-                        // again): what was published in between was not heard. The caller
-                        // cache was trusted until now; `connected` empties it and reads what
-                        // the timelines missed.
-                        tracing::warn!("the bus's listening connection was re-established");
-                        hub.set_listening(false);
-                        connected().await;
-                        hub.wake_after_reconnect();
-                        continue;
+                    let Some(notification) =
+                        listener.try_recv().await.map_err(|e| e.to_string())?
+                    else {
+                        return Err("the listening connection was lost".to_owned());
                     };
                     for signal in parse_payload(notification.payload()) {
                         match signal {
@@ -59,12 +60,10 @@ impl Broker for Notify {
                         }
                     }
                 }
-                #[allow(unreachable_code)]
-                Ok::<(), sea_orm::sqlx::Error>(())
             };
             tokio::select! {
                 () = cancel.cancelled() => Ok(()),
-                result = listening => result.map_err(|e| e.to_string()),
+                result = listening => result,
             }
         })
     }

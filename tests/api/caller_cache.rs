@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use sea_orm::{ConnectionTrait, Statement};
+use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
 use serde_json::{Value, json};
 use threadline::auth::{Role, TokenKeys};
 
@@ -422,4 +422,196 @@ async fn a_dropped_listening_connection_empties_the_cache() {
     known(&app, &owner_token).await;
     set_active(&app, &owner_token, &member, true).await;
     app.gql(Some(&token), ME, json!({})).await.data();
+}
+
+/// The backends `LISTEN`ing on the test database (each gateway has one).
+async fn listener_pids(db: &sea_orm::DatabaseConnection) -> Vec<i32> {
+    db.query_all_raw(Statement::from_string(
+        sea_orm::DbBackend::Postgres,
+        "SELECT pid FROM pg_stat_activity \
+         WHERE datname = current_database() AND query LIKE 'LISTEN %' ORDER BY pid",
+    ))
+    .await
+    .expect("pg_stat_activity")
+    .iter()
+    .map(|row| row.try_get::<i32>("", "pid").expect("pid"))
+    .collect()
+}
+
+/// How many backends of the test database wait for a lock in a statement containing `text`.
+async fn waiting_on_lock(db: &sea_orm::DatabaseConnection, text: &str) -> i64 {
+    db.query_one_raw(Statement::from_sql_and_values(
+        sea_orm::DbBackend::Postgres,
+        "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = current_database() \
+         AND wait_event_type = 'Lock' AND position($1 in query) > 0",
+        [text.into()],
+    ))
+    .await
+    .expect("pg_stat_activity")
+    .expect("a row")
+    .try_get::<i64>("", "n")
+    .expect("n")
+}
+
+async fn terminate(db: &sea_orm::DatabaseConnection, pid: i32) {
+    db.execute_raw(Statement::from_sql_and_values(
+        sea_orm::DbBackend::Postgres,
+        "SELECT pg_terminate_backend($1)",
+        [pid.into()],
+    ))
+    .await
+    .expect("terminate");
+}
+
+/// Two gateways on one PostgreSQL database; A knows the member's token; B's listener is
+/// started after A's, so `a_listener` is A's own.
+struct TwoGateways {
+    a: TestApp,
+    b: TestApp,
+    a_listener: i32,
+    member: entity::user::Model,
+    owner_token: String,
+    member_token: String,
+}
+
+async fn two_gateways_a_knowing_the_member() -> Option<TwoGateways> {
+    let (url, guard) = fresh_database().await;
+    let a = start(&url, false, guard.clone()).await;
+    if !is_postgres(&a) {
+        return None;
+    }
+    eventually(NOTIFY_DEADLINE, "A listens", || async {
+        listener_pids(&a.db).await.len() == 1
+    })
+    .await;
+    let a_listener = listener_pids(&a.db).await[0];
+    let b = start(&url, false, guard.clone()).await;
+    let org = new_org(&a.db, "Reconnect").await;
+    let owner = staff(&a.db, org, "owner@reconnect.test", Role::Owner).await;
+    let member = staff(&a.db, org, "member@reconnect.test", Role::Member).await;
+    let (owner_token, member_token) = (a.token(&owner), a.token(&member));
+    a.gql(Some(&member_token), ME, json!({})).await.data();
+    known(&a, &member_token).await;
+    known(&a, &owner_token).await;
+    Some(TwoGateways {
+        a,
+        b,
+        a_listener,
+        member,
+        owner_token,
+        member_token,
+    })
+}
+
+/// Whether `token` is answered by `app` as a valid caller within `wait` (`{ __typename }`
+/// tells without a statement when the cache knows the caller: a refused token gets the
+/// `invalid_token` challenge). `None`: no answer within `wait`.
+async fn accepted_within(app: &TestApp, token: &str, wait: Duration) -> Option<bool> {
+    let request = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .header("content-type", "application/json")
+        .bearer_auth(token)
+        .json(&json!({ "query": TYPENAME }))
+        .send();
+    let response = tokio::time::timeout(wait, request)
+        .await
+        .ok()?
+        .expect("sent");
+    Some(response.headers().get("www-authenticate").is_none())
+}
+
+#[tokio::test]
+async fn a_listener_reconnecting_behind_a_busy_pool_serves_nothing_from_the_cache() {
+    let Some(t) = two_gateways_a_knowing_the_member().await else {
+        // SQLite's bus is in process: there is no connection to lose.
+        return;
+    };
+    let (a, b) = (&t.a, &t.b);
+    // Every connection of A's pool busy, and more requests queued for one: writes of labels,
+    // held by a lock, so that A's listener, once its connection is lost, waits for a new one.
+    let lock = b.db.begin().await.expect("begin");
+    lock.execute_unprepared("LOCK TABLE labels IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("lock");
+    let writes: Vec<_> = (0..24)
+        .map(|i| {
+            let (client, address, token) =
+                (a.client.clone(), a.address.clone(), t.owner_token.clone());
+            tokio::spawn(async move {
+                client
+                    .post(format!("{address}/graphql"))
+                    .bearer_auth(token)
+                    .json(&json!({
+                        "query": "mutation ($n: String!) { createLabel(input: { name: $n }) { id } }",
+                        "variables": { "n": format!("Busy {i}") },
+                    }))
+                    .send()
+                    .await
+            })
+        })
+        .collect();
+    eventually(Duration::from_secs(10), "A's pool is busy", || async {
+        waiting_on_lock(&b.db, "labels").await >= 15
+    })
+    .await;
+    // A's listening connection is lost; while it waits for a connection, it hears nothing.
+    terminate(&b.db, t.a_listener).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    set_active(b, &t.owner_token, &t.member, false).await;
+    // Not listening: A must not answer from its cache (it may wait for its busy pool).
+    let answer = accepted_within(a, &t.member_token, Duration::from_secs(2)).await;
+    lock.rollback().await.expect("unlock");
+    for write in writes {
+        let _ = write.await;
+    }
+    assert_ne!(
+        answer,
+        Some(true),
+        "A served the deactivated member from its cache while its listener was down"
+    );
+    eventually(NOTIFY_DEADLINE, "A refuses the member", || async {
+        a.gql(Some(&t.member_token), ME, json!({})).await.code() == Some("UNAUTHENTICATED")
+    })
+    .await;
+    // Listening again, A uses its cache again.
+    known(a, &t.owner_token).await;
+}
+
+#[tokio::test]
+async fn signals_held_up_by_the_catch_up_read_leave_nothing_stale() {
+    let Some(t) = two_gateways_a_knowing_the_member().await else {
+        return;
+    };
+    let (a, b) = (&t.a, &t.b);
+    // The catch-up read that follows a reconnection is slow (here: held by a lock; in life, a
+    // long backlog of events): the signals that arrive meanwhile wait for it.
+    let lock = b.db.begin().await.expect("begin");
+    lock.execute_unprepared("LOCK TABLE timeline_events IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("lock");
+    terminate(&b.db, t.a_listener).await;
+    eventually(Duration::from_secs(10), "A's catch-up waits", || async {
+        waiting_on_lock(&b.db, "timeline_events").await >= 1
+    })
+    .await;
+    a.gql(Some(&t.member_token), ME, json!({})).await.data();
+    a.gql(Some(&t.member_token), ME, json!({})).await.data();
+    set_active(b, &t.owner_token, &t.member, false).await;
+    let refused = tokio::time::timeout(NOTIFY_DEADLINE, async {
+        loop {
+            if a.gql(Some(&t.member_token), ME, json!({})).await.code() == Some("UNAUTHENTICATED") {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    lock.rollback().await.expect("unlock");
+    assert!(
+        refused.is_ok(),
+        "A served the deactivated member from its cache while its catch-up read held the \
+         signal back"
+    );
+    known(a, &t.owner_token).await;
 }
