@@ -109,13 +109,23 @@ impl Resource {
     /// Appends `SELECT x.*, <the actor's level> AS my_access` and [`Resource::push_from`]; read
     /// the rows with [`with_access`].
     pub fn push_select(self, sql: &mut Sql, actor: &Actor) {
-        let level = match actor.kind {
-            ActorKind::Staff(_) if actor.is_org_admin() => "'ADMIN'",
-            ActorKind::Staff(_) => "g.access",
-            ActorKind::Customer { .. } => "'READ'",
-        };
-        sql.push(&format!("SELECT {}.*, {level} AS my_access", self.alias()));
+        sql.push(&format!(
+            "SELECT {}.*, {} AS my_access",
+            self.alias(),
+            Self::level(actor, "g")
+        ));
         self.push_from(sql, actor);
+    }
+
+    /// The caller's level on a record they may see, as an SQL expression: `'ADMIN'` for owners
+    /// and admins, the level of their grant (aliased `grant_alias`) for members, `'READ'` for a
+    /// customer user (their own contact).
+    pub fn level(actor: &Actor, grant_alias: &str) -> String {
+        match actor.kind {
+            ActorKind::Staff(_) if actor.is_org_admin() => "'ADMIN'".to_owned(),
+            ActorKind::Staff(_) => format!("{grant_alias}.access"),
+            ActorKind::Customer { .. } => "'READ'".to_owned(),
+        }
     }
 
     /// Appends `FROM <table> x ... WHERE <x is visible to actor>`:
@@ -212,6 +222,63 @@ impl Resource {
                 true
             }
             ActorKind::Customer { .. } => false,
+        }
+    }
+
+    /// Appends left joins that read the record `column` names as `alias` when it is visible to
+    /// `actor`, under the rule of [`Resource::push_from`], for a query that reads records beside
+    /// rows hanging off them; [`Resource::level`] with the same `grant_alias` is the caller's
+    /// level on it. Members reach the record through their grant (aliased `grant_alias`), so a
+    /// record they hold no grant on joins as nulls, as does one a customer user may not see:
+    /// the query reads none, never another's.
+    pub fn push_left_join(
+        self,
+        sql: &mut Sql,
+        actor: &Actor,
+        column: &str,
+        alias: &str,
+        grant_alias: &str,
+    ) {
+        let table = self.table();
+        match actor.kind {
+            ActorKind::Staff(_) if actor.is_org_admin() => {
+                sql.push(&format!(
+                    " LEFT JOIN {table} {alias} ON {alias}.id = {column} \
+                     AND {alias}.organization_id = "
+                ))
+                .bind(actor.org_id);
+            }
+            ActorKind::Staff(_) => {
+                sql.push(&format!(
+                    " LEFT JOIN {grants} {grant_alias} ON {grant_alias}.organization_id = ",
+                    grants = self.grants_table()
+                ))
+                .bind(actor.org_id)
+                .push(&format!(" AND {grant_alias}.user_id = "))
+                .bind(actor.user_id)
+                .push(&format!(
+                    " AND {grant_alias}.{} = {column} LEFT JOIN {table} {alias} \
+                     ON {alias}.id = {grant_alias}.{} AND {alias}.organization_id = ",
+                    self.grants_column(),
+                    self.grants_column()
+                ))
+                .bind(actor.org_id);
+            }
+            ActorKind::Customer { contact_id } => {
+                sql.push(&format!(
+                    " LEFT JOIN {table} {alias} ON {alias}.id = {column} \
+                     AND {alias}.organization_id = "
+                ))
+                .bind(actor.org_id);
+                match self {
+                    Self::Contact => {
+                        sql.push(&format!(" AND {alias}.id = ")).bind(contact_id);
+                    }
+                    Self::Channel => {
+                        sql.push(" AND 1 = 0");
+                    }
+                }
+            }
         }
     }
 

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use entity::{label, note};
+use entity::{contact, label, note, user};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
     FromQueryResult, IntoActiveModel, QueryFilter, TransactionSession, TransactionTrait,
@@ -19,11 +19,11 @@ use serde_json::json;
 
 use super::{
     Page,
-    access::{self, AccessLevel, VisibleContact},
+    access::{self, AccessLevel, Resource, VisibleContact},
     contacts, notifications, now, planning,
     reminders::{self, RemindOf},
     settings::{self, Labelled},
-    sql::Sql,
+    sql::{Sql, joined, push_columns},
     timeline::{self, Audience, EventKind, Events, NewEvent},
     validate,
 };
@@ -206,7 +206,38 @@ fn push_filter(sql: &mut Sql, filter: &NoteFilter) {
     }
 }
 
-/// One page of the notes the actor may see, newest first, before row id `after`.
+/// What a notes page reads about its notes in its own statement, beside the notes (what the
+/// page's fields show, so that they need no statements of their own).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoteJoins {
+    /// Each note's author, a user the caller may see.
+    pub author: bool,
+    /// Each note's contact, with the caller's access to it.
+    pub contact: bool,
+}
+
+/// A note of a notes page, with what [`NoteJoins`] asked to read with it: `None` means not
+/// read (load it separately), `Some(None)` that there is none the caller may see.
+#[derive(Clone, Debug)]
+pub struct NoteRow {
+    /// The note.
+    pub note: note::Model,
+    /// Its author, a user the caller may see.
+    pub author: Option<Option<user::Model>>,
+    /// Its contact (visible, since the note is), with the caller's access to it.
+    pub contact: Option<Option<VisibleContact>>,
+}
+
+/// Column prefixes of the rows a notes page reads with its notes.
+const AUTHOR: &str = "u__";
+const CONTACT: &str = "c__";
+
+/// One page of the notes the actor may see, newest first, before row id `after`, with the
+/// related rows `joins` asks for, all in one statement: the page is chosen first (the access
+/// rule, filter, search and order of the plain list), then only its rows are joined to their
+/// authors and contacts, each join under its table's own access rule (the user loader's
+/// [`access::push_user_visible`], the contact loader's [`access::Resource::push_left_join`]),
+/// so that a row the caller may not see reads as none.
 #[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn list<C: ConnectionTrait>(
     db: &C,
@@ -214,16 +245,69 @@ pub async fn list<C: ConnectionTrait>(
     filter: &NoteFilter,
     after: Option<i64>,
     limit: u64,
-) -> ApiResult<Page<note::Model>> {
+    joins: NoteJoins,
+) -> ApiResult<Page<NoteRow>> {
     access::check_label_filter(actor, &filter.label_ids)?;
     let mut sql = Sql::new(db.get_database_backend());
+    let wrapped = joins.author || joins.contact;
+    if wrapped {
+        sql.push("SELECT p.*");
+        if joins.author {
+            push_columns::<user::Entity>(&mut sql, "u", AUTHOR);
+        }
+        if joins.contact {
+            push_columns::<contact::Entity>(&mut sql, "c", CONTACT);
+            sql.push(&format!(
+                ", {} AS contact_access",
+                Resource::level(actor, "g")
+            ));
+        }
+        sql.push(" FROM (");
+    }
     access::push_note_select(&mut sql, actor);
     push_filter(&mut sql, filter);
     if let Some(after) = after {
         sql.push(" AND n.id < ").bind(after);
     }
     sql.push(" ORDER BY n.id DESC").limit(limit + 1);
-    let rows = note::Model::find_by_statement(sql.build()).all(db).await?;
+    if wrapped {
+        sql.push(") p");
+        if joins.author {
+            sql.push(" LEFT JOIN users u ON u.id = p.author_id AND ");
+            access::push_user_visible(&mut sql, actor, "u");
+        }
+        if joins.contact {
+            Resource::Contact.push_left_join(&mut sql, actor, "p.contact_id", "c", "g");
+        }
+        sql.push(" ORDER BY p.id DESC");
+    }
+    let mut rows = Vec::new();
+    for row in db.query_all_raw(sql.build()).await? {
+        let author = if joins.author {
+            Some(joined::<user::Model>(&row, AUTHOR)?)
+        } else {
+            None
+        };
+        let contact = if joins.contact {
+            Some(match joined::<contact::Model>(&row, CONTACT)? {
+                Some(contact) => {
+                    let text: String = row.try_get("", "contact_access")?;
+                    let access = AccessLevel::parse(&text).ok_or_else(|| {
+                        ApiError::Internal(format!("unknown access level {text}"))
+                    })?;
+                    Some(VisibleContact { contact, access })
+                }
+                None => None,
+            })
+        } else {
+            None
+        };
+        rows.push(NoteRow {
+            note: note::Model::from_query_result(&row, "")?,
+            author,
+            contact,
+        });
+    }
     Ok(Page::from_fetched(rows, limit))
 }
 

@@ -1,5 +1,6 @@
-//! Notes: the visibility matrix, sanitising, templates, editing rights, deletion, search, and
-//! all-or-nothing creation with an embedded task.
+//! Notes: the visibility matrix, sanitising, templates, editing rights, deletion, search,
+//! all-or-nothing creation with an embedded task, and the authors and contacts a page reads
+//! with its notes.
 
 use serde_json::{Value, json};
 
@@ -462,6 +463,182 @@ async fn full_text_search_finds_words_and_respects_visibility() {
         ["Quarterly renewal"]
     );
     assert!(search(app.token(&w.member_none), "renew").await.is_empty());
+}
+
+/// A note of a page as a test sees it: its subject, its author's email, its contact's name and
+/// the caller's access to that contact.
+type Seen<'a> = (&'a str, Option<&'a str>, (&'a str, &'a str));
+
+/// A notes page that shows authors and contacts reads them in its own statement (the
+/// benchmark's W4, issue 15): each joined author and contact must be the note's own, under the
+/// rule the loaders apply one note at a time (`note(id:)` reads them through the loaders), with
+/// the caller's own access level, and none the caller may not see: a customer user sees the
+/// author of a note shared with them only when that author is themselves or their consultant.
+#[tokio::test]
+async fn a_notes_page_reads_authors_and_contacts_as_the_loaders_do() {
+    let app = spawn_app().await;
+    let w = world(&app).await;
+    let alan = other_customer(&app, &w).await;
+    let owner = app.token(&w.owner);
+    let cid = contact_id(w.contact);
+    let other = contact_id(w.other_contact);
+    // The world contact's consultant is the member with WRITE: its customer user sees them.
+    app.gql(
+        Some(&owner),
+        "mutation ($id: ID!, $c: ID!) { updateContact(id: $id, input: { consultantId: $c }) { id } }",
+        json!({ "id": cid, "c": user_id(w.member_write.id) }),
+    )
+    .await
+    .data();
+    for (user, contact, subject, visibility) in [
+        (&w.member_admin, &cid, "A", "TEAM"),
+        (&w.member_write, &cid, "B", "CUSTOMER"),
+        (&w.member_admin, &cid, "C", "CUSTOMER"),
+        (&w.member_write, &cid, "D", "PRIVATE"),
+        (&w.owner, &cid, "E", "TEAM"),
+        (&w.owner, &other, "F", "CUSTOMER"),
+        (&w.other_owner, &contact_id(w.foreign_contact), "G", "TEAM"),
+    ] {
+        create_note(&app, &app.token(user), json!({ "contactId": contact, "subject": subject, "body": "About the renewal", "visibility": visibility })).await;
+    }
+    let fields = "id subject author { id name email } contact { id name myAccess }";
+    let pages = [
+        format!("{{ notes(first: 50) {{ nodes {{ {fields} }} }} }}"),
+        format!(
+            "{{ notes(first: 50, filter: {{ search: \"renewal\" }}) {{ edges {{ node {{ {fields} }} }} }} }}"
+        ),
+    ];
+    let one = format!("query ($id: ID!) {{ note(id: $id) {{ {fields} }} }}");
+    // (who, the notes they see as (subject, author's email, (contact's name, myAccess)))
+    let grace = ("Grace Hopper", "READ");
+    let expected: Vec<(&str, &entity::user::Model, Vec<Seen>)> = vec![
+        (
+            "owner",
+            &w.owner,
+            vec![
+                ("A", Some("madmin@acme.test"), ("Grace Hopper", "ADMIN")),
+                ("B", Some("write@acme.test"), ("Grace Hopper", "ADMIN")),
+                ("C", Some("madmin@acme.test"), ("Grace Hopper", "ADMIN")),
+                ("E", Some("owner@acme.test"), ("Grace Hopper", "ADMIN")),
+                ("F", Some("owner@acme.test"), ("Alan Turing", "ADMIN")),
+            ],
+        ),
+        (
+            "admin",
+            &w.admin,
+            vec![
+                ("A", Some("madmin@acme.test"), ("Grace Hopper", "ADMIN")),
+                ("B", Some("write@acme.test"), ("Grace Hopper", "ADMIN")),
+                ("C", Some("madmin@acme.test"), ("Grace Hopper", "ADMIN")),
+                ("E", Some("owner@acme.test"), ("Grace Hopper", "ADMIN")),
+                ("F", Some("owner@acme.test"), ("Alan Turing", "ADMIN")),
+            ],
+        ),
+        (
+            "member with READ",
+            &w.member_read,
+            vec![
+                ("A", Some("madmin@acme.test"), grace),
+                ("B", Some("write@acme.test"), grace),
+                ("C", Some("madmin@acme.test"), grace),
+                ("E", Some("owner@acme.test"), grace),
+            ],
+        ),
+        (
+            "member with WRITE",
+            &w.member_write,
+            vec![
+                ("A", Some("madmin@acme.test"), ("Grace Hopper", "WRITE")),
+                ("B", Some("write@acme.test"), ("Grace Hopper", "WRITE")),
+                ("C", Some("madmin@acme.test"), ("Grace Hopper", "WRITE")),
+                ("D", Some("write@acme.test"), ("Grace Hopper", "WRITE")),
+                ("E", Some("owner@acme.test"), ("Grace Hopper", "WRITE")),
+            ],
+        ),
+        (
+            "member with ADMIN",
+            &w.member_admin,
+            vec![
+                ("A", Some("madmin@acme.test"), ("Grace Hopper", "ADMIN")),
+                ("B", Some("write@acme.test"), ("Grace Hopper", "ADMIN")),
+                ("C", Some("madmin@acme.test"), ("Grace Hopper", "ADMIN")),
+                ("E", Some("owner@acme.test"), ("Grace Hopper", "ADMIN")),
+            ],
+        ),
+        ("member without grant", &w.member_none, vec![]),
+        (
+            "the contact's customer user",
+            &w.customer,
+            vec![("B", Some("write@acme.test"), grace), ("C", None, grace)],
+        ),
+        (
+            "another contact's customer user",
+            &alan,
+            vec![("F", None, ("Alan Turing", "READ"))],
+        ),
+        (
+            "other organization",
+            &w.other_owner,
+            vec![("G", Some("owner@other.test"), ("Foreign Person", "ADMIN"))],
+        ),
+    ];
+    for (who, user, notes) in expected {
+        let token = app.token(user);
+        for page in &pages {
+            let answer = app.gql(Some(&token), page, json!({})).await;
+            let data = answer.data();
+            let nodes: Vec<Value> = match data["notes"]["nodes"].as_array() {
+                Some(nodes) => nodes.clone(),
+                None => data["notes"]["edges"]
+                    .as_array()
+                    .expect("edges")
+                    .iter()
+                    .map(|e| e["node"].clone())
+                    .collect(),
+            };
+            let mut seen: Vec<Seen> = nodes
+                .iter()
+                .map(|n| {
+                    (
+                        n["subject"].as_str().unwrap_or_default(),
+                        n["author"]["email"].as_str(),
+                        (
+                            n["contact"]["name"].as_str().unwrap_or_default(),
+                            n["contact"]["myAccess"].as_str().unwrap_or_default(),
+                        ),
+                    )
+                })
+                .collect();
+            seen.sort();
+            assert_eq!(seen, notes, "{who}: {page}");
+            // Each note as the loaders read it, one at a time: the same author and contact.
+            for node in &nodes {
+                let alone = app
+                    .gql(Some(&token), &one, json!({ "id": node["id"] }))
+                    .await;
+                assert_eq!(&alone.data()["note"], node, "{who}: {page}");
+            }
+        }
+    }
+    // The same through the contact's own notes, as its customer user.
+    let answer = app
+        .gql(
+            Some(&app.token(&w.customer)),
+            &format!(
+                "query ($id: ID!) {{ contact(id: $id) {{ notes {{ nodes {{ {fields} }} }} }} }}"
+            ),
+            json!({ "id": cid }),
+        )
+        .await;
+    let nodes = answer.data()["contact"]["notes"]["nodes"].clone();
+    let authors: Vec<Option<&str>> = nodes
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| n["author"]["email"].as_str())
+        .collect();
+    // Newest first: C (by a member who is not the consultant), then B (by the consultant).
+    assert_eq!(authors, [None, Some("write@acme.test")]);
 }
 
 #[tokio::test]

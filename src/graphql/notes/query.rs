@@ -11,7 +11,7 @@ use crate::{
     ids::{self, Kind},
     service::{
         self,
-        notes::{AttachedTo, NoteFilter as ServiceFilter},
+        notes::{AttachedTo, NoteFilter as ServiceFilter, NoteJoins},
     },
 };
 
@@ -69,11 +69,15 @@ pub async fn notes_page(
             id: a.id.trim().to_owned(),
         }),
     };
-    let page = service::notes::list(db, actor, &service_filter, after_id, limit).await?;
+    let joins = NoteJoins {
+        author: page::items_select(ctx, "author"),
+        contact: page::items_select(ctx, "contact"),
+    };
+    let page = service::notes::list(db, actor, &service_filter, after_id, limit, joins).await?;
     Ok(page::connection(
         page.rows
             .into_iter()
-            .map(|row| (page::encode_cursor(row.id), Note::new(row))),
+            .map(|row| (page::encode_cursor(row.note.id), Note::read(row))),
         after_id.is_some(),
         page.has_next,
         NoteConnectionFields {

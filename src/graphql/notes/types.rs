@@ -19,7 +19,8 @@ use crate::{
     service::{
         self,
         attachments::Uploads,
-        notes::{AttachedTo, CreateNote, NoteFilter as ServiceFilter, UpdateNote},
+        contacts::VisibleContact,
+        notes::{AttachedTo, CreateNote, NoteFilter as ServiceFilter, NoteRow, UpdateNote},
         validate::timestamp,
     },
 };
@@ -90,6 +91,16 @@ pub struct Note {
     /// Its labels and tasks when the request itself just wrote them (`createNote`), so the
     /// answer shows them without reading them back; otherwise they come through the loaders.
     written: Option<Written>,
+    /// What a notes page read about it in its own statement (`None`: nothing, the loaders read
+    /// its author and contact). Boxed: the output types holding a note stay small.
+    read: Option<Box<PageRead>>,
+}
+
+/// What a notes page read with a note: for each, `None` means not read (ask the loader) and
+/// `Some(None)` that there is none the caller may see.
+struct PageRead {
+    author: Option<Option<entity::user::Model>>,
+    contact: Option<Option<VisibleContact>>,
 }
 
 /// What `createNote` wrote beside the note.
@@ -101,7 +112,23 @@ struct Written {
 impl Note {
     /// A note the caller may see; related rows come through the request's loaders.
     pub fn new(row: entity::note::Model) -> Self {
-        Self { row, written: None }
+        Self {
+            row,
+            written: None,
+            read: None,
+        }
+    }
+
+    /// A note of a notes page, with what the page read about it.
+    pub fn read(row: NoteRow) -> Self {
+        Self {
+            row: row.note,
+            written: None,
+            read: Some(Box::new(PageRead {
+                author: row.author,
+                contact: row.contact,
+            })),
+        }
     }
 
     /// The note `createNote` just committed, with the labels and task it wrote (a new note has
@@ -113,6 +140,7 @@ impl Note {
                 labels: created.labels,
                 tasks: created.task.into_iter().collect(),
             }),
+            read: None,
         }
     }
 
@@ -133,10 +161,16 @@ impl Note {
     }
     /// The contact it is about.
     async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>> {
+        if let Some(contact) = self.read.as_ref().and_then(|r| r.contact.as_ref()) {
+            return Ok(contact.clone().map(Contact::new));
+        }
         Contact::load(ctx, self.row.contact_id).await
     }
     /// Who wrote it (null when the caller may not see that user).
     async fn author(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        if let Some(author) = self.read.as_ref().and_then(|r| r.author.as_ref()) {
+            return Ok(author.clone().map(User));
+        }
         User::load(ctx, Some(self.row.author_id)).await
     }
     /// Subject line.
