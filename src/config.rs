@@ -261,7 +261,7 @@ pub struct Config {
     /// The longest a remembered caller is used without the database being asked again, the
     /// backstop for changes made outside the gateway: seconds, or a duration such as `30s`.
     #[arg(long, global = true, env = "THREADLINE_CALLER_CACHE_TTL_SECS",
-          default_value = DEFAULT_CALLER_CACHE_TTL_SECS.to_string(), value_parser = seconds)]
+          default_value = DEFAULT_CALLER_CACHE_TTL_SECS.to_string(), value_parser = cache_ttl)]
     pub caller_cache_ttl: Duration,
     /// The identity provider's issuer (`iss`); with the audience and the JWKS URL, its tokens
     /// are accepted beside the gateway's own.
@@ -583,6 +583,22 @@ fn seconds(text: &str) -> Result<Duration, String> {
     duration_in(text, Duration::from_secs, "seconds")
 }
 
+/// The longest caller-cache time to live: one day. Longer would only widen what a change
+/// made outside the gateway can leave stale (and a far-off instant overflows the clock).
+pub const MAX_CALLER_CACHE_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Parses the caller cache's time to live: [`seconds`], at most [`MAX_CALLER_CACHE_TTL`].
+fn cache_ttl(text: &str) -> Result<Duration, String> {
+    let ttl = seconds(text)?;
+    if ttl > MAX_CALLER_CACHE_TTL {
+        return Err(format!(
+            "`{text}` is longer than the {} s (one day) a remembered caller may be used",
+            MAX_CALLER_CACHE_TTL.as_secs()
+        ));
+    }
+    Ok(ttl)
+}
+
 /// Parses a lifetime meant for people, such as a token's: `90s`, `15m`, `12h`, `30d`, `2w`, or
 /// `1h 30m` (`humantime`'s units); it must be more than zero.
 pub fn human_duration(text: &str) -> Result<Duration, String> {
@@ -686,6 +702,19 @@ mod tests {
             Config::from_lookup(|n| (n == "THREADLINE_CALLER_CACHE_TTL_SECS").then(|| "0".into()))
                 .expect_err("a zero time to live");
         assert_eq!(err.name, "THREADLINE_CALLER_CACHE_TTL_SECS");
+        // A time to live past a day is refused, not left to overflow the clock on a request.
+        for huge in ["86401", "18446744073709551615"] {
+            let err = Config::from_lookup(|n| {
+                (n == "THREADLINE_CALLER_CACHE_TTL_SECS").then(|| huge.into())
+            })
+            .expect_err("a time to live past a day");
+            assert_eq!(err.name, "THREADLINE_CALLER_CACHE_TTL_SECS");
+        }
+        let day = Config::from_lookup(|n| {
+            (n == "THREADLINE_CALLER_CACHE_TTL_SECS").then(|| "86400".into())
+        })
+        .expect("a day is allowed");
+        assert_eq!(day.caller_cache_ttl, MAX_CALLER_CACHE_TTL);
     }
 
     #[test]

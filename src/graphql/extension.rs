@@ -24,6 +24,7 @@ use async_graphql::{
 use async_graphql_value::Value;
 use futures_util::{StreamExt, stream::BoxStream};
 
+use super::documents::DocumentCache;
 use crate::error::ApiError;
 
 /// Set once the operation starts executing: errors before it (parse, validation, variables)
@@ -38,16 +39,24 @@ impl ExecutionStarted {
     }
 }
 
-/// The extension factory installed on the schema.
-pub struct ErrorCodes;
+/// The extension factory installed on the schema; it holds the schema's parsed-document
+/// cache ([`DocumentCache`]).
+#[derive(Default)]
+pub struct ErrorCodes {
+    documents: Arc<DocumentCache>,
+}
 
 impl ExtensionFactory for ErrorCodes {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorCodesExtension)
+        Arc::new(ErrorCodesExtension {
+            documents: self.documents.clone(),
+        })
     }
 }
 
-struct ErrorCodesExtension;
+struct ErrorCodesExtension {
+    documents: Arc<DocumentCache>,
+}
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for ErrorCodesExtension {
@@ -55,6 +64,11 @@ impl Extension for ErrorCodesExtension {
     /// [`super::MAX_EXPANDED_FIELDS`] fields or [`super::MAX_ALIASES`] aliases, before anything
     /// else looks at them, and inlines their fragments so that the cost is computed on the
     /// fields' real types.
+    ///
+    /// A document already parsed and checked is served from the [`DocumentCache`] without
+    /// calling the next step (the engine's parse and depth check, which it passed when it was
+    /// kept): this must stay the schema's only extension with a `parse_query` step, or the
+    /// last one.
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -62,6 +76,10 @@ impl Extension for ErrorCodesExtension {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
+        if let Some(document) = self.documents.get(query) {
+            check_no_nul_variables(variables)?;
+            return Ok(document);
+        }
         // Measured on our own parse, before the engine's own checks run: its recursion-depth
         // check follows fragments at every spread, which is exponential in such a document.
         // (A document that does not parse is reported by the engine's own parse below.)
@@ -72,6 +90,7 @@ impl Extension for ErrorCodesExtension {
         let mut document = next.run(ctx, query, variables).await?;
         inline_document_fragments(&mut document);
         check_introspection(&document)?;
+        self.documents.put(query, &document);
         Ok(document)
     }
 
@@ -278,22 +297,12 @@ fn check_expanded_size(document: &ExecutableDocument) -> ServerResult<()> {
 /// (it would answer `INTERNAL`), so it is refused once here for every input instead of in each
 /// field's check.
 fn check_no_nul(document: &ExecutableDocument, variables: &Variables) -> ServerResult<()> {
-    fn in_const(value: &ConstValue) -> bool {
-        match value {
-            ConstValue::String(s) => s.contains('\0'),
-            ConstValue::List(items) => items.iter().any(in_const),
-            ConstValue::Object(fields) => fields
-                .iter()
-                .any(|(key, value)| key.contains('\0') || in_const(value)),
-            _ => false,
-        }
-    }
     // A variable reference holds no text of its own (variables are checked below).
     fn in_value(value: &Value) -> bool {
         value
             .clone()
             .into_const_with(|_| Ok::<_, std::convert::Infallible>(ConstValue::Null))
-            .is_ok_and(|value| in_const(&value))
+            .is_ok_and(|value| const_has_nul(&value))
     }
     fn in_set(set: &SelectionSet) -> bool {
         set.items.iter().any(|item| match &item.node {
@@ -319,23 +328,48 @@ fn check_no_nul(document: &ExecutableDocument, variables: &Variables) -> ServerR
                     .node
                     .default_value
                     .as_ref()
-                    .is_some_and(|value| in_const(&value.node))
+                    .is_some_and(|value| const_has_nul(&value.node))
             })
             || in_set(&operation.node.selection_set.node)
     }) || document
         .fragments
         .values()
         .any(|fragment| in_set(&fragment.node.selection_set.node));
-    let in_variables = variables
+    if in_document {
+        return Err(nul_refused());
+    }
+    check_no_nul_variables(variables)
+}
+
+/// The variables' part of [`check_no_nul`] (a cached document passed the document's part).
+fn check_no_nul_variables(variables: &Variables) -> ServerResult<()> {
+    if variables
         .iter()
-        .any(|(key, value)| key.contains('\0') || in_const(value));
-    if in_document || in_variables {
-        return Err(refused(
-            "text may not contain the NUL character (U+0000); remove it from the arguments or variables"
-                .to_owned(),
-        ));
+        .any(|(key, value)| key.contains('\0') || const_has_nul(value))
+    {
+        return Err(nul_refused());
     }
     Ok(())
+}
+
+/// Whether a value holds the NUL character in any string or object key.
+fn const_has_nul(value: &ConstValue) -> bool {
+    match value {
+        ConstValue::String(s) => s.contains('\0'),
+        ConstValue::List(items) => items.iter().any(const_has_nul),
+        ConstValue::Object(fields) => fields
+            .iter()
+            .any(|(key, value)| key.contains('\0') || const_has_nul(value)),
+        _ => false,
+    }
+}
+
+/// The refusal of a request carrying the NUL character.
+fn nul_refused() -> ServerError {
+    refused(
+        "text may not contain the NUL character (U+0000); remove it from the arguments or variables"
+            .to_owned(),
+    )
 }
 
 /// The introspection fields that return lists (of types, fields, arguments...).

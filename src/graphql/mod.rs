@@ -6,6 +6,7 @@ pub mod batch;
 pub mod contacts;
 pub mod context;
 pub mod conversations;
+pub mod documents;
 pub mod error;
 pub mod extension;
 pub mod loaders;

@@ -108,7 +108,7 @@ fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
         MutationRoot::default(),
         SubscriptionRoot::default(),
     )
-    .extension(extension::ErrorCodes)
+    .extension(extension::ErrorCodes::default())
     .limit_depth(MAX_DEPTH)
 }
 

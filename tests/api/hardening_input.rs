@@ -585,3 +585,81 @@ async fn introspection_and_cursors_are_bounded() {
         }
     }
 }
+
+/// The gateway keeps the documents it parsed (`graphql::documents`): a document seen before
+/// is answered for each request's own variables, and every check that depends on the
+/// variables or the caller runs again; refused documents are refused every time.
+#[tokio::test]
+async fn documents_seen_before_are_checked_again() {
+    let app = spawn_app().await;
+    let w = world(&app).await;
+    let owner = app.token(&w.owner);
+    let member = app.token(&w.member_read);
+
+    // The same text, different variables: each answer is its own.
+    let read = "query ($id: ID!) { contact(id: $id) { id name } }";
+    for (contact, name) in [
+        (w.contact, "Grace Hopper"),
+        (w.other_contact, "Alan Turing"),
+    ] {
+        let r = app
+            .gql(Some(&owner), read, json!({ "id": contact_id(contact) }))
+            .await;
+        assert_eq!(r.data()["contact"]["name"], name, "{}", r.body);
+    }
+    // And for each caller: the member may not see the other contact.
+    let r = app
+        .gql(
+            Some(&member),
+            read,
+            json!({ "id": contact_id(w.other_contact) }),
+        )
+        .await;
+    r.expect_code("NOT_FOUND");
+
+    // The cost depends on the variables: a document accepted for small pages is refused for
+    // large ones, then accepted again.
+    let pages = "query ($n: Int) { contacts(first: $n) { edges { node { notes(first: $n) { edges { node { id subject } } } tasks(first: $n) { edges { node { id description } } } timeline(first: $n) { edges { node { id summary } } } } } } }";
+    for (n, refused) in [(2, false), (100, true), (2, false)] {
+        let r = app.gql(Some(&member), pages, json!({ "n": n })).await;
+        if refused {
+            r.expect_code("BAD_USER_INPUT");
+        } else {
+            r.data();
+        }
+    }
+
+    // NUL characters in the variables of a known document.
+    let search =
+        "query ($s: String) { contacts(filter: { search: $s }) { edges { node { id } } } }";
+    app.gql(Some(&owner), search, json!({ "s": "Grace" }))
+        .await
+        .data();
+    let message = app
+        .gql(Some(&owner), search, json!({ "s": "a\u{0}b" }))
+        .await
+        .expect_code("BAD_USER_INPUT");
+    assert!(message.contains("NUL"), "{message}");
+
+    // Refused documents, twice each.
+    let aliased: String = (0..31).map(|i| format!("a{i}: me {{ id }} ")).collect();
+    let aliased = format!("{{ {aliased} }}");
+    for query in [
+        aliased.as_str(),
+        "{ contacts(filter: { search: \"a\\u0000b\" }) { edges { node { id } } } }",
+        "query { me { ...A } } fragment A on User { ...B } fragment B on User { ...A }",
+        "{ a: __schema { types { name } } b: __schema { types { name } } }",
+        "{ me { id }",
+    ] {
+        for attempt in 0..2 {
+            let r = app.gql(Some(&owner), query, json!({})).await;
+            let message = r.expect_code("BAD_USER_INPUT");
+            assert!(!message.is_empty(), "{query} (attempt {attempt})");
+        }
+    }
+
+    // Without a token, a known document is answered as for anyone without one.
+    app.gql(None, read, json!({ "id": contact_id(w.contact) }))
+        .await
+        .expect_code("UNAUTHENTICATED");
+}
