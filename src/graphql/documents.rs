@@ -6,9 +6,15 @@
 //! few (BENCHMARKS.md, W1: about 10% of the gateway's CPU, because the text was parsed twice,
 //! once for [`super::extension`]'s checks and once by the engine). A cached document has
 //! passed every check that depends only on its text (the engine's parse and recursion depth,
-//! the expanded size, NUL characters in its literals, introspection nesting) and had its
-//! fragments inlined; what depends on the request (variables, validation against the
-//! variables, cost, execution) runs on every request as before.
+//! the expanded size, NUL characters in its literals, introspection nesting); what depends on
+//! the request (variables, validation against the variables, cost, execution) runs on every
+//! request as before.
+//!
+//! A document is kept as parsed, not with its fragments inlined (that is done on each use):
+//! inlined, a 16 KiB text whose fragments spread one long argument 2,048 times holds 30 MB,
+//! and such documents, sent without a token and refused by validation anyway, left the
+//! gateway hundreds of megabytes larger for good. As parsed, a document is a small multiple
+//! of its text, which is what the bounds below count.
 //!
 //! **Bounds.** Only documents of at most [`MAX_CACHED_LEN`] bytes are kept, and at most
 //! [`GENERATION_BYTES`] of text per generation: when the current generation is full it becomes
@@ -43,7 +49,7 @@ struct Generations {
     previous: Generation,
 }
 
-/// Checked, fragment-inlined documents by their text; shared by every request of a schema.
+/// Checked documents, as parsed, by their text; shared by every request of a schema.
 #[derive(Default)]
 pub struct DocumentCache {
     inner: Mutex<Generations>,
@@ -63,8 +69,9 @@ impl DocumentCache {
         Some(copy)
     }
 
-    /// Keeps `document`, the checked result of parsing `text`, unless the text is too long.
-    pub fn put(&self, text: &str, document: &ExecutableDocument) {
+    /// Keeps `document`, the checked result of parsing `text` (as parsed: fragments not
+    /// inlined, see the module's notes), unless the text is too long.
+    pub fn put(&self, text: &str, document: ExecutableDocument) {
         if text.len() > MAX_CACHED_LEN {
             return;
         }
@@ -75,7 +82,7 @@ impl DocumentCache {
         if let Some((key, _)) = inner.previous.documents.remove_entry(text) {
             inner.previous.bytes -= key.len();
         }
-        insert(&mut inner, Arc::from(text), document.clone());
+        insert(&mut inner, Arc::from(text), document);
     }
 
     /// How many documents are held (both generations).
@@ -117,7 +124,7 @@ mod tests {
         let cache = DocumentCache::default();
         let text = "{ __typename }";
         assert!(cache.get(text).is_none());
-        cache.put(text, &parse(text));
+        cache.put(text, parse(text));
         let served = cache.get(text).expect("kept");
         assert_eq!(format!("{served:?}"), format!("{:?}", parse(text)));
         assert!(
@@ -130,7 +137,7 @@ mod tests {
     fn long_documents_are_not_kept() {
         let cache = DocumentCache::default();
         let text = format!("{{ __typename }} # {}", "x".repeat(MAX_CACHED_LEN));
-        cache.put(&text, &parse(&text));
+        cache.put(&text, parse(&text));
         assert!(cache.is_empty());
     }
 
@@ -138,11 +145,11 @@ mod tests {
     fn memory_is_bounded_and_documents_in_use_stay() {
         let cache = DocumentCache::default();
         let hot = "{ hot: __typename }";
-        cache.put(hot, &parse(hot));
+        cache.put(hot, parse(hot));
         // Far more text than two generations; the hot document is asked for in between.
         for n in 0..80 {
             let text = query(n);
-            cache.put(&text, &parse(&text));
+            cache.put(&text, parse(&text));
             assert!(
                 cache.get(hot).is_some(),
                 "the document in use stays (round {n})"

@@ -68,7 +68,9 @@ impl Extension for ErrorCodesExtension {
     /// A document already parsed and checked is served from the [`DocumentCache`] without
     /// calling the next step (the engine's parse and depth check, which it passed when it was
     /// kept): this must stay the schema's only extension with a `parse_query` step, or the
-    /// last one.
+    /// last one. The cache keeps documents as parsed and their fragments are inlined on each
+    /// use: inlined, a 16 KiB text can be thousands of times larger (a long argument spread
+    /// through fragments), which the cache's bound, counted in text, would not see.
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -76,8 +78,9 @@ impl Extension for ErrorCodesExtension {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        if let Some(document) = self.documents.get(query) {
+        if let Some(mut document) = self.documents.get(query) {
             check_no_nul_variables(variables)?;
+            inline_document_fragments(&mut document);
             return Ok(document);
         }
         // Measured on our own parse, before the engine's own checks run: its recursion-depth
@@ -87,10 +90,11 @@ impl Extension for ErrorCodesExtension {
             check_expanded_size(&document)?;
             check_no_nul(&document, variables)?;
         }
-        let mut document = next.run(ctx, query, variables).await?;
+        let parsed = next.run(ctx, query, variables).await?;
+        let mut document = parsed.clone();
         inline_document_fragments(&mut document);
         check_introspection(&document)?;
-        self.documents.put(query, &document);
+        self.documents.put(query, parsed);
         Ok(document)
     }
 

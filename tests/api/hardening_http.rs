@@ -622,6 +622,125 @@ async fn anonymous_requests_do_not_use_up_the_metrics_labels() {
     assert!(!metrics.contains("Probe1"), "{metrics}");
 }
 
+/// The real binary serving on a loopback port, stopped when dropped (a failed assertion
+/// included).
+struct Served(std::process::Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Served {
+    /// Its resident memory, in bytes (`VmRSS` of `/proc/<pid>/status`).
+    fn resident(&self) -> usize {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.0.id())).expect("status");
+        let kib: usize = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS");
+        kib * 1024
+    }
+}
+
+/// A 16 KiB document (under the cache's `MAX_CACHED_LEN`) whose fragments spread its one long
+/// argument 2,048 times (4,096 fields, under `MAX_EXPANDED_FIELDS`): once the fragments are
+/// inlined it holds 30 MB of text. Its unused variable has it refused by validation, after the
+/// checks of its text: a document nobody can run.
+fn swelling_document(i: usize) -> String {
+    let name = format!("{i}-{}", "y".repeat(15_000));
+    let mut text = format!("fragment F0 on QueryRoot {{ __type(name: \"{name}\") {{ name }} }}\n");
+    for (level, spreads) in [(1, 8), (2, 8), (3, 8), (4, 4)] {
+        let spread = format!("...F{} ", level - 1).repeat(spreads);
+        text.push_str(&format!("fragment F{level} on QueryRoot {{ {spread}}}\n"));
+    }
+    text.push_str("query ($unused: Int) { ...F4 }");
+    text
+}
+
+/// The parsed-document cache bounds what it holds by the documents' text (two generations of
+/// 256 KiB), which holds only if a kept document is about the size of its text. It kept
+/// documents with their fragments inlined: a 16 KiB text spreading a long argument through
+/// fragments is thousands of times its text once inlined, so a few such documents, sent
+/// without a token and refused anyway, left the gateway holding hundreds of megabytes for as
+/// long as it ran. Measured on the real binary, whose memory is its own.
+#[tokio::test]
+async fn kept_documents_hold_no_more_than_their_text() {
+    let (url, _guard) = fresh_database().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("a free port")
+        .local_addr()
+        .expect("its address")
+        .port();
+    let data = tempfile::tempdir().expect("data dir");
+    let served = Served(
+        Command::new(env!("CARGO_BIN_EXE_threadline"))
+            .arg("--no-demo")
+            .env("DATABASE_URL", &url)
+            .env("THREADLINE_LISTEN", format!("127.0.0.1:{port}"))
+            .env("THREADLINE_DATA_DIR", data.path())
+            .env(
+                "THREADLINE_JWT_SECRET",
+                "a-production-secret-of-at-least-32-characters",
+            )
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the binary starts"),
+    );
+    let client = reqwest::Client::new();
+    let endpoint = format!("http://127.0.0.1:{port}/graphql");
+    let post = |query: String| {
+        let request = client
+            .post(&endpoint)
+            .json(&json!({ "query": query }))
+            .timeout(Duration::from_secs(120));
+        async move {
+            let response = request.send().await.ok()?;
+            response.json::<Value>().await.ok()
+        }
+    };
+    let mut up = false;
+    for _ in 0..600 {
+        if post("{ __typename }".into()).await.is_some() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(up, "the binary did not start serving");
+
+    // Each document is refused by validation, after its text passed the cache's checks; the
+    // first one warms the allocator up to a request's own peak.
+    let mut before = 0;
+    for i in 0..=10 {
+        let answer = post(swelling_document(i)).await.expect("an answer");
+        let errors = answer["errors"].as_array().expect("refused");
+        assert_eq!(errors.len(), 1, "{}", errors[0]);
+        assert!(
+            errors[0]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("unused")),
+            "{}",
+            errors[0]
+        );
+        if i == 0 {
+            before = served.resident();
+        }
+    }
+    let grown = served.resident().saturating_sub(before);
+    assert!(
+        grown < 100 * MIB,
+        "10 refused documents of 16 KiB each left the gateway {} MiB larger",
+        grown / MIB
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Item 4 (multipart): each part held to its own limit, and uploads in flight capped per user.
 
