@@ -22,7 +22,10 @@
 //! to the current one. So the documents in use stay, memory is bounded by two generations
 //! (the parsed tree is a small multiple of the text), and a client sending endless distinct
 //! documents only pushes out the others, each then parsed again as without the cache.
-//! Refused documents are never kept: they are answered by the checks each time.
+//! Documents refused while parsing (syntax, size, NUL, introspection nesting) are never kept.
+//! A document that parses but is refused by validation (an unknown field, an unused variable,
+//! its cost) is kept like any other and refused again on each request, since validation runs
+//! every time; it costs the cache no more than its text.
 
 use std::{
     collections::HashMap,
