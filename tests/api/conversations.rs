@@ -6,25 +6,9 @@ use threadline::{
     service::{access::AccessLevel, channels, collaborators},
 };
 
-use crate::helpers::{TestApp, actor, contact_id, spawn_app, staff, user_id, world};
-
-fn channel_id(id: i64) -> String {
-    threadline::ids::encode(threadline::ids::Kind::Channel, id)
-}
-
-async fn channel(app: &TestApp, owner: &entity::user::Model, address: &str) -> i64 {
-    channels::create(
-        &app.db,
-        &actor(owner),
-        channels::ChannelKind::Phone,
-        address,
-        &format!("Line {address}"),
-    )
-    .await
-    .expect("channel")
-    .channel
-    .id
-}
+use crate::helpers::{
+    actor, channel_id, contact_id, phone_channel, spawn_app, staff, user_id, world,
+};
 
 const SEND: &str = "mutation ($c: ID!, $ch: ID!, $b: String!) { sendMessage(input: { contactId: $c, channelId: $ch, body: $b }) { id status direction author { email } } }";
 const INBOUND: &str = "mutation ($c: ID!, $ch: ID!, $b: String!) { recordInboundMessage(input: { contactId: $c, channelId: $ch, body: $b }) { id status direction } }";
@@ -38,7 +22,7 @@ async fn the_access_matrix() {
     let app = spawn_app().await;
     let w = world(&app).await;
     let owner = app.token(&w.owner);
-    let line = channel(&app, &w.owner, "+14155550000").await;
+    let line = phone_channel(&app, &w.owner, "+14155550000").await;
     let cid = contact_id(w.contact);
     let chid = channel_id(line);
     let sent = app
@@ -217,7 +201,7 @@ async fn revoking_either_grant_hides_the_conversation_and_reads_are_per_user() {
     let app = spawn_app().await;
     let w = world(&app).await;
     let owner = app.token(&w.owner);
-    let line = channel(&app, &w.owner, "+14155550001").await;
+    let line = phone_channel(&app, &w.owner, "+14155550001").await;
     let (cid, chid) = (contact_id(w.contact), channel_id(line));
     for access in ["WRITE"] {
         for user in [&w.member_write, &w.member_read] {
@@ -373,7 +357,7 @@ async fn an_inbox_page_takes_a_fixed_number_of_statements() {
     let app = spawn_app().await;
     let w = world(&app).await;
     let owner_actor = actor(&w.owner);
-    let line = channel(&app, &w.owner, "+14155550002").await;
+    let line = phone_channel(&app, &w.owner, "+14155550002").await;
     channels::grant(
         &app.db,
         &owner_actor,

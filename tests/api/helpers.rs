@@ -568,6 +568,26 @@ pub fn user_id(id: i64) -> String {
     threadline::ids::encode(threadline::ids::Kind::User, id)
 }
 
+/// The opaque ID of a channel row.
+pub fn channel_id(id: i64) -> String {
+    threadline::ids::encode(threadline::ids::Kind::Channel, id)
+}
+
+/// A phone channel of `owner`'s organization at `address`, named `Line <address>`.
+pub async fn phone_channel(app: &TestApp, owner: &entity::user::Model, address: &str) -> i64 {
+    threadline::service::channels::create(
+        &app.db,
+        &actor(owner),
+        threadline::service::channels::ChannelKind::Phone,
+        address,
+        &format!("Line {address}"),
+    )
+    .await
+    .expect("channel")
+    .channel
+    .id
+}
+
 /// Starts the gateway (no demo data) on a fresh database with the test configuration changed
 /// by `tweak` (a small upload quota, say).
 pub async fn spawn_app_with_config(tweak: impl FnOnce(&mut Config)) -> TestApp {

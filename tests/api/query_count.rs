@@ -8,7 +8,9 @@ use threadline::{
     service::{access::AccessLevel, channels, collaborators},
 };
 
-use crate::helpers::{Gql, TestApp, actor, contact, contact_id, spawn_app, staff, world};
+use crate::helpers::{
+    Gql, TestApp, actor, channel_id, contact, contact_id, phone_channel, spawn_app, staff, world,
+};
 
 const PAGE: &str = "query ($n: Int!) { contacts(first: $n) { edges { node {
     id name emails { email } phones { number } addresses { city }
@@ -334,8 +336,8 @@ async fn the_contact_page_and_the_inbox_read_their_rows_in_one_statement_each() 
     let member = staff(&app.db, org, "member@pages.test", Role::Member).await;
     let owner_actor = actor(&owner);
     let (granted, hidden) = (
-        channel(&app, &owner, "+14155550201").await,
-        channel(&app, &owner, "+14155550202").await,
+        phone_channel(&app, &owner, "+14155550201").await,
+        phone_channel(&app, &owner, "+14155550202").await,
     );
     channels::grant(&app.db, &owner_actor, granted, member.id, AccessLevel::Read)
         .await
@@ -375,7 +377,7 @@ async fn the_contact_page_and_the_inbox_read_their_rows_in_one_statement_each() 
     .await
     .data();
     for line in [granted, hidden] {
-        let vars = json!({ "c": cid, "ch": channel_ref(line), "b": "Hello" });
+        let vars = json!({ "c": cid, "ch": channel_id(line), "b": "Hello" });
         app.gql(Some(&owner_token), SEND, vars).await.data();
     }
 
@@ -424,7 +426,7 @@ async fn the_contact_page_and_the_inbox_read_their_rows_in_one_statement_each() 
             .await
             .expect("grant");
         for line in [granted, hidden] {
-            let vars = json!({ "c": contact_id(id), "ch": channel_ref(line), "b": "Hi" });
+            let vars = json!({ "c": contact_id(id), "ch": channel_id(line), "b": "Hi" });
             app.gql(Some(&owner_token), INBOUND, vars.clone())
                 .await
                 .data();
@@ -565,23 +567,3 @@ async fn the_note_search_reads_its_page_with_authors_and_contacts_in_one_stateme
 
 const SEND: &str = "mutation ($c: ID!, $ch: ID!, $b: String!) { sendMessage(input: { contactId: $c, channelId: $ch, body: $b }) { id } }";
 const INBOUND: &str = "mutation ($c: ID!, $ch: ID!, $b: String!) { recordInboundMessage(input: { contactId: $c, channelId: $ch, body: $b }) { id } }";
-
-/// The opaque ID of a channel row.
-fn channel_ref(id: i64) -> String {
-    threadline::ids::encode(threadline::ids::Kind::Channel, id)
-}
-
-/// A phone channel of `owner`'s organization.
-async fn channel(app: &TestApp, owner: &entity::user::Model, address: &str) -> i64 {
-    channels::create(
-        &app.db,
-        &actor(owner),
-        channels::ChannelKind::Phone,
-        address,
-        &format!("Line {address}"),
-    )
-    .await
-    .expect("channel")
-    .channel
-    .id
-}
